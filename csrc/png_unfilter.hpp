@@ -1,0 +1,27 @@
+// PNG scanline reconstruction (the part of PNG decoding after zlib inflate).
+//
+// panoseg inflates the IDAT stream with Python's zlib (or zlib-ng / isal when installed), which
+// releases the GIL, and reconstructs the filtered scanlines here. For 8-bit RGB panoptic PNGs the
+// reconstruction is fused with the RGB -> id encoding, so the RGB image is never materialized.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace panoseg {
+
+enum class PngStatus : int {
+  kOk = 0,
+  kSizeMismatch = 1,  // inflated data is not height * (1 + width * bpp) bytes
+  kBadFilter = 2,     // a scanline starts with a filter type outside 0..4
+};
+
+// Reconstructs non-interlaced 8-bit scanlines with `bpp` bytes per pixel into `out`
+// (height * width * bpp bytes). On kBadFilter, `bad_row` receives the row.
+PngStatus png_unfilter(const uint8_t* data, size_t size, int64_t height, int64_t width, int bpp,
+                       uint8_t* out, int64_t* bad_row);
+
+// Same for 8-bit RGB (bpp = 3), writing segment ids (R + 256 G + 256^2 B) to `ids` (height * width).
+PngStatus png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height, int64_t width,
+                                 uint32_t* ids, int64_t* bad_row);
+
+}  // namespace panoseg

@@ -1,0 +1,108 @@
+#include "pq_match.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace panoseg {
+
+MatchStatus pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
+                     const SegmentTable& pred, int32_t n_categories, ImageMatch* out,
+                     int64_t* bad_segment) {
+  for (int64_t i = 0; i < gt.n; ++i)
+    if (gt.category[i] < 0 || gt.category[i] >= n_categories) {
+      *bad_segment = i;
+      return MatchStatus::kBadCategory;
+    }
+  for (int64_t j = 0; j < pred.n; ++j)
+    if (pred.category[j] < 0 || pred.category[j] >= n_categories) {
+      *bad_segment = -1 - j;
+      return MatchStatus::kBadCategory;
+    }
+
+  const size_t nc = size_t(n_categories), ng = size_t(gt.n), np = size_t(pred.n);
+  out->tp.assign(nc, 0);
+  out->fp.assign(nc, 0);
+  out->fn.assign(nc, 0);
+  out->iou_sum.assign(nc, 0.0);
+  out->gt_pixels.assign(ng, 0);
+  out->pred_pixels.assign(np, 0);
+  out->gt_match.assign(ng, -1);
+  out->gt_match_iou.assign(ng, 0.0);
+  out->pred_match.assign(np, -1);
+  out->pred_ignored.assign(np, 0);
+
+  std::vector<int64_t> pred_on_void(np, 0);
+  for (const PairArea& pa : pairs) {
+    if (pa.gt >= 0) out->gt_pixels[size_t(pa.gt)] += pa.area;
+    if (pa.pred >= 0) {
+      out->pred_pixels[size_t(pa.pred)] += pa.area;
+      if (pa.gt == kVoidSlot) pred_on_void[size_t(pa.pred)] += pa.area;
+    }
+  }
+
+  // Visit candidate pairs in ascending (GT id, pred id) order, as panopticapi does, so that the
+  // per-category IoU sums are accumulated in the same order and come out bit-identical.
+  std::vector<size_t> order;
+  order.reserve(pairs.size());
+  for (size_t k = 0; k < pairs.size(); ++k) {
+    const PairArea& pa = pairs[k];
+    if (pa.gt < 0 || pa.pred < 0) continue;
+    if (gt.iscrowd && gt.iscrowd[pa.gt]) continue;
+    if (gt.category[pa.gt] != pred.category[pa.pred]) continue;
+    order.push_back(k);
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const uint32_t ga = gt.ids[pairs[a].gt], gb = gt.ids[pairs[b].gt];
+    if (ga != gb) return ga < gb;
+    return pred.ids[pairs[a].pred] < pred.ids[pairs[b].pred];
+  });
+  for (size_t k : order) {
+    const PairArea& pa = pairs[k];
+    const double gt_area = gt.area ? gt.area[pa.gt] : double(out->gt_pixels[size_t(pa.gt)]);
+    const double pred_area = pred.area ? pred.area[pa.pred] : double(out->pred_pixels[size_t(pa.pred)]);
+    const double uni = pred_area + gt_area - double(pa.area) - double(pred_on_void[size_t(pa.pred)]);
+    if (!(uni > 0.0)) continue;  // only reachable with inconsistent JSON areas
+    const double iou = double(pa.area) / uni;
+    if (iou > 0.5) {
+      const int32_t c = gt.category[pa.gt];
+      out->tp[size_t(c)] += 1;
+      out->iou_sum[size_t(c)] += iou;
+      out->gt_match[size_t(pa.gt)] = pa.pred;
+      out->gt_match_iou[size_t(pa.gt)] = iou;
+      out->pred_match[size_t(pa.pred)] = pa.gt;
+    }
+  }
+
+  // Unmatched GT: crowd segments form the per-category crowd region (last one in JSON order
+  // wins, as in panopticapi); the others are false negatives.
+  std::vector<int32_t> crowd_of_category(nc, -1);
+  for (int64_t i = 0; i < gt.n; ++i) {
+    if (out->gt_match[size_t(i)] >= 0) continue;
+    const int32_t c = gt.category[i];
+    if (gt.iscrowd && gt.iscrowd[i])
+      crowd_of_category[size_t(c)] = int32_t(i);
+    else
+      out->fn[size_t(c)] += 1;
+  }
+
+  // Unmatched predictions: ignored when mostly on VOID + the crowd region of their category.
+  std::vector<int64_t> pred_on_crowd(np, 0);
+  for (const PairArea& pa : pairs) {
+    if (pa.gt < 0 || pa.pred < 0) continue;
+    const int32_t c = pred.category[pa.pred];
+    if (crowd_of_category[size_t(c)] == pa.gt) pred_on_crowd[size_t(pa.pred)] += pa.area;
+  }
+  for (int64_t j = 0; j < pred.n; ++j) {
+    if (out->pred_match[size_t(j)] >= 0) continue;
+    const double area = pred.area ? pred.area[j] : double(out->pred_pixels[size_t(j)]);
+    const double covered = double(pred_on_void[size_t(j)] + pred_on_crowd[size_t(j)]);
+    if (area > 0.0 && covered / area > 0.5) {
+      out->pred_ignored[size_t(j)] = 1;
+      continue;
+    }
+    out->fp[size_t(pred.category[j])] += 1;
+  }
+  return MatchStatus::kOk;
+}
+
+}  // namespace panoseg

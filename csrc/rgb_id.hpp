@@ -1,0 +1,21 @@
+// RGB <-> segment id codec of the COCO panoptic format: id = R + 256*G + 256^2*B, 0 = VOID.
+#pragma once
+#include <cstdint>
+
+namespace panoseg {
+
+// Largest id an RGB PNG can carry (24 bits).
+constexpr uint32_t kMaxSegmentId = (1u << 24) - 1;
+
+// Encodes an HxWx3 uint8 image given by byte strides (any layout, e.g. a numpy view) into a
+// C-contiguous HxW id map.
+void rgb_to_id(const uint8_t* rgb, int64_t height, int64_t width, int64_t stride_row,
+               int64_t stride_col, int64_t stride_channel, uint32_t* ids);
+
+// Decodes a strided HxW id map into a C-contiguous HxWx3 uint8 image. Returns the number of ids
+// above kMaxSegmentId (they cannot be represented); `first_bad` receives the first one. Nothing
+// is written for such pixels beyond their low 24 bits, so callers must treat nonzero as an error.
+int64_t id_to_rgb(const uint32_t* ids, int64_t height, int64_t width, int64_t stride_row,
+                  int64_t stride_col, uint8_t* rgb, uint32_t* first_bad);
+
+}  // namespace panoseg

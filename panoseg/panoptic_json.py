@@ -1,0 +1,122 @@
+"""Loading and validating COCO panoptic JSON files and their per-image segment lists."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .categories import Categories, _is_int
+from .codec import MAX_SEGMENT_ID
+from .errors import PanopticFormatError
+
+
+def load_json(path) -> dict:
+    """Reads a JSON file; any failure becomes a :class:`PanopticFormatError` naming the file."""
+    try:
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise PanopticFormatError(f"cannot read JSON: {e.strerror or e}", file=path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise PanopticFormatError(f"malformed JSON ({e})", file=path) from None
+    if not isinstance(data, dict):
+        raise PanopticFormatError("expected a JSON object at the top level", file=path)
+    return data
+
+
+def load_panoptic_json(path, *, need_categories: bool = False) -> dict:
+    """Reads a COCO panoptic JSON and checks its structure (not yet its segments).
+
+    Returns the parsed dict. ``annotations`` must be a list of objects with ``image_id``,
+    ``file_name`` and a ``segments_info`` list; ``categories`` is required when asked for.
+    """
+    data = load_json(path)
+    annotations = data.get("annotations")
+    if not isinstance(annotations, list):
+        raise PanopticFormatError("no 'annotations' list", file=path)
+    for k, ann in enumerate(annotations):
+        if not isinstance(ann, Mapping):
+            raise PanopticFormatError(f"annotations[{k}] is not an object", file=path)
+        for key in ("image_id", "file_name", "segments_info"):
+            if key not in ann:
+                raise PanopticFormatError(f"annotations[{k}] has no '{key}'", file=path,
+                                          image_id=ann.get("image_id"))
+        if not isinstance(ann["segments_info"], list):
+            raise PanopticFormatError("'segments_info' is not a list", file=path,
+                                      image_id=ann["image_id"], file_name=ann["file_name"])
+    if need_categories and not isinstance(data.get("categories"), list):
+        raise PanopticFormatError("no 'categories' list", file=path)
+    return data
+
+
+def default_folder(json_path) -> str:
+    """panopticapi's convention: the PNG folder of ``X.json`` is ``X``."""
+    path = os.fspath(json_path)
+    return path[:-5] if path.endswith(".json") else path.replace(".json", "")
+
+
+@dataclass
+class SegmentTable:
+    """The segments of one image as the compiled core wants them (one array per field)."""
+
+    ids: np.ndarray       # uint32
+    category: np.ndarray  # int32, dense category index
+    iscrowd: np.ndarray   # uint8
+    area: np.ndarray      # float64, from the JSON (GT) or NaN (predictions: counted from the PNG)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_segments_info(cls, segments: Sequence[Mapping], categories: Categories, *,
+                           is_gt: bool, file=None, image_id=None, file_name=None) -> "SegmentTable":
+        """Validates ``segments_info`` and converts it.
+
+        Raises :class:`PanopticFormatError` for a segment without a valid id (1..2^24-1),
+        duplicate ids, an unknown ``category_id``, an ``iscrowd`` other than 0/1 and, for ground
+        truth, a missing or non-positive ``area``.
+        """
+        n = len(segments)
+        ids = np.empty(n, np.uint32)
+        category = np.empty(n, np.int32)
+        iscrowd = np.zeros(n, np.uint8)
+        area = np.full(n, np.nan)
+        seen = set()
+        index_of = categories.index_of
+
+        def fail(problem, segment_id=None):
+            raise PanopticFormatError(problem, file=file, image_id=image_id,
+                                      file_name=file_name, segment_id=segment_id)
+
+        for k, seg in enumerate(segments):
+            if not isinstance(seg, Mapping):
+                fail(f"segments_info[{k}] is not an object")
+            seg_id = seg.get("id")
+            if not _is_int(seg_id):
+                fail(f"segments_info[{k}] has no integer 'id' (got {seg_id!r})")
+            if not 1 <= seg_id <= MAX_SEGMENT_ID:
+                fail(f"id must lie in 1..{MAX_SEGMENT_ID} (0 is VOID)", seg_id)
+            if seg_id in seen:
+                fail("duplicate segment id in segments_info", seg_id)
+            seen.add(seg_id)
+            cat_id = seg.get("category_id")
+            cat_index = index_of.get(cat_id) if _is_int(cat_id) else None
+            if cat_index is None:
+                fail(f"unknown category_id {cat_id!r}", seg_id)
+            crowd = seg.get("iscrowd", 0)
+            if crowd not in (0, 1):
+                fail(f"iscrowd must be 0 or 1, got {crowd!r}", seg_id)
+            if is_gt:
+                a = seg.get("area")
+                if isinstance(a, bool) or not isinstance(a, (int, float, np.number)) \
+                        or not math.isfinite(a) or a <= 0:
+                    fail(f"GT 'area' must be a positive number, got {a!r}", seg_id)
+                area[k] = a
+            ids[k] = seg_id
+            category[k] = cat_index
+            iscrowd[k] = crowd
+        return cls(ids, category, iscrowd, area)
