@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <unordered_map>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "id_index.hpp"
 #include "rgb_id.hpp"
 
@@ -35,6 +39,28 @@ inline int32_t slot_of(uint32_t id, const IdIndex& index) {
   if (id == 0u) return kVoidSlot;
   const int32_t s = index.find(id);
   return s == IdIndex::kMissing ? kUnknownSlot : s;
+}
+
+// First index >= i where (gt, pred) differs from (gt[i], pred[i]), or n.
+inline int64_t run_end(const uint32_t* gt, const uint32_t* pred, int64_t i, int64_t n) {
+  const uint32_t g = gt[i], p = pred[i];
+  int64_t j = i + 1;
+#if defined(__SSE2__)
+  // Eight pixels per step: the runs are long (hundreds of pixels), so this loop is the kernel.
+  const __m128i vg = _mm_set1_epi32(int(g)), vp = _mm_set1_epi32(int(p));
+  for (; j + 8 <= n; j += 8) {
+    const __m128i* gp = reinterpret_cast<const __m128i*>(gt + j);
+    const __m128i* pp = reinterpret_cast<const __m128i*>(pred + j);
+    const __m128i e0 = _mm_and_si128(_mm_cmpeq_epi32(_mm_loadu_si128(gp), vg),
+                                     _mm_cmpeq_epi32(_mm_loadu_si128(pp), vp));
+    const __m128i e1 = _mm_and_si128(_mm_cmpeq_epi32(_mm_loadu_si128(gp + 1), vg),
+                                     _mm_cmpeq_epi32(_mm_loadu_si128(pp + 1), vp));
+    const unsigned mask = unsigned(_mm_movemask_epi8(e0)) | (unsigned(_mm_movemask_epi8(e1)) << 16);
+    if (mask != 0xFFFFFFFFu) return j + __builtin_ctz(~mask) / 4;
+  }
+#endif
+  while (j < n && gt[j] == g && pred[j] == p) ++j;
+  return j;
 }
 
 void collect_unknown(const uint32_t* map, int64_t n_pixels, const IdIndex& index,
@@ -80,29 +106,25 @@ PairCountStatus count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, in
       sparse[cell] += n;
   };
 
-  // Panoptic maps are piecewise constant: accumulate runs of an unchanged (GT, pred) pair and
-  // touch the table (and the id lookup) only where the pair changes.
+  // Panoptic maps are piecewise constant: find where the (GT, pred) pair changes, and touch the
+  // table (and the id lookups) once per run of equal pairs rather than once per pixel.
   uint32_t g_id = gt_map[0], p_id = pred_map[0];
-  int32_t g = slot_of(g_id, gt_index);
-  int32_t p = slot_of(p_id, pred_index);
-  int64_t run = 0;
-  for (int64_t i = 0; i < n_pixels; ++i) {
-    const uint32_t gi = gt_map[i], pi = pred_map[i];
-    if ((gi ^ g_id) | (pi ^ p_id)) {
-      add(g, p, run);
-      run = 0;
-      if (gi != g_id) {
-        g_id = gi;
-        g = slot_of(gi, gt_index);
-      }
-      if (pi != p_id) {
-        p_id = pi;
-        p = slot_of(pi, pred_index);
-      }
+  int32_t g = slot_of(g_id, gt_index), p = slot_of(p_id, pred_index);
+  int64_t i = 0;
+  while (i < n_pixels) {
+    const int64_t end = run_end(gt_map, pred_map, i, n_pixels);
+    add(g, p, end - i);
+    i = end;
+    if (i == n_pixels) break;
+    if (gt_map[i] != g_id) {
+      g_id = gt_map[i];
+      g = slot_of(g_id, gt_index);
     }
-    ++run;
+    if (pred_map[i] != p_id) {
+      p_id = pred_map[i];
+      p = slot_of(p_id, pred_index);
+    }
   }
-  add(g, p, run);
 
   if (dense) {
     for (int64_t r = 0; r < rows; ++r)

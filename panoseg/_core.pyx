@@ -108,10 +108,10 @@ def id2rgb(const uint32_t[:, :] ids):
 
 def _png_check(PngStatus status, int64_t bad_row, size_t size, int64_t h, int64_t w, int bpp):
     if status == PngStatus.kSizeMismatch:
-        raise ValueError(f"PNG image data has {size} bytes after inflate, expected "
+        raise ValueError(f"corrupt PNG: image data has {size} bytes after inflate, expected "
                          f"{(w * bpp + 1) * h} for {w}x{h} pixels (truncated or corrupt)")
     if status == PngStatus.kBadFilter:
-        raise ValueError(f"PNG scanline {bad_row} has an invalid filter type (corrupt data)")
+        raise ValueError(f"corrupt PNG: scanline {bad_row} has an invalid filter type")
 
 
 def png_unfilter_ids(const uint8_t[::1] data, int64_t height, int64_t width):

@@ -9,14 +9,13 @@ Pillow; the ids are identical either way.
 """
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 import zlib as _stdlib_zlib
 
 import numpy as np
 
 from . import _core
+from .atomic import atomic_open
 from .codec import id2rgb
 from .errors import PanopticFormatError
 
@@ -74,28 +73,28 @@ def decode_ids(data: bytes, name="<bytes>") -> np.ndarray:
     except PanopticFormatError:
         raise
     except ValueError as e:
-        raise PanopticFormatError(f"corrupt PNG: {e}", file=name) from None
+        raise PanopticFormatError(str(e), file=name) from None
 
 
 def _parse_chunks(data: bytes):
     if data[:8] != _SIGNATURE:
-        raise PanopticFormatError("not a PNG file (bad signature)")
+        raise ValueError("not a PNG file (bad signature)")
     pos, n = 8, len(data)
     header = None
     idat = []
     while True:
         if pos + 8 > n:
-            raise ValueError("file is truncated (no IEND chunk)")
+            raise ValueError("truncated PNG (no IEND chunk)")
         length, ctype = struct.unpack_from(">I4s", data, pos)
         start, end = pos + 8, pos + 8 + length
         if end + 4 > n:
-            raise ValueError(f"chunk {ctype!r} is truncated")
+            raise ValueError(f"truncated PNG (chunk {ctype.decode('latin-1')!r} is cut short)")
         if ctype == b"IHDR":
             if length != 13:
-                raise ValueError("bad IHDR chunk")
+                raise ValueError("corrupt PNG (bad IHDR chunk)")
             crc = struct.unpack_from(">I", data, end)[0]
             if _stdlib_zlib.crc32(data[pos + 4:end]) != crc:
-                raise ValueError("IHDR checksum mismatch")
+                raise ValueError("corrupt PNG (IHDR checksum mismatch)")
             header = struct.unpack_from(">IIBBBBB", data, start)
         elif ctype == b"IDAT":
             idat.append(data[start:end])
@@ -103,12 +102,12 @@ def _parse_chunks(data: bytes):
             break
         pos = end + 4
     if header is None:
-        raise ValueError("no IHDR chunk")
+        raise ValueError("corrupt PNG (no IHDR chunk)")
     width, height, depth, color, _compression, _filter, interlace = header
     if width == 0 or height == 0:
-        raise ValueError("image has zero size")
+        raise ValueError("PNG has zero width or height")
     if not idat:
-        raise ValueError("no image data (IDAT)")
+        raise ValueError("corrupt PNG (no IDAT chunk)")
     return width, height, depth, color, interlace, b"".join(idat)
 
 
@@ -138,16 +137,5 @@ def write_ids(path, ids: np.ndarray, compress_level: int = 6) -> None:
     from PIL import Image
 
     rgb = id2rgb(ids)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(rgb).save(f, format="PNG", compress_level=compress_level)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path, "wb") as f:
+        Image.fromarray(rgb).save(f, format="PNG", compress_level=compress_level)

@@ -1,0 +1,136 @@
+"""The ``panoseg`` command line. Each subcommand is a small function over the package's API."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Optional, Sequence
+
+from .atomic import atomic_open
+from .errors import PanopticFormatError
+from .evaluation import GROUPS, evaluate
+from .png import decoder_name
+
+
+def format_summary(results: dict) -> str:
+    """panopticapi's summary table (PQ / SQ / RQ in percent, N classes)."""
+    lines = ["{:10s}| {:>5s}  {:>5s}  {:>5s} {:>5s}".format("", "PQ", "SQ", "RQ", "N"),
+             "-" * (10 + 7 * 4)]
+    for name, _ in GROUPS:
+        r = results[name]
+        lines.append("{:10s}| {:5.1f}  {:5.1f}  {:5.1f} {:5d}".format(
+            name, 100 * r["pq"], 100 * r["sq"], 100 * r["rq"], r["n"]))
+    return "\n".join(lines)
+
+
+def format_per_class(rows: list) -> str:
+    """A per-category table: PQ / SQ / RQ in percent and the raw counts (one row per dict)."""
+    width = max([len("category")] + [len(r["name"]) for r in rows])
+    head = f"{'id':>5s}  {'category':<{width}s}  {'kind':5s} {'PQ':>6s} {'SQ':>6s} {'RQ':>6s} {'TP':>7s} {'FP':>7s} {'FN':>7s}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['id']:>5d}  {r['name']:<{width}s}  {'thing' if r['isthing'] else 'stuff':5s} "
+                     f"{100 * r['pq']:6.1f} {100 * r['sq']:6.1f} {100 * r['rq']:6.1f} "
+                     f"{r['tp']:7d} {r['fp']:7d} {r['fn']:7d}")
+    return "\n".join(lines)
+
+
+def _workers(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def add_eval_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "eval", help="Panoptic Quality of a prediction (COCO panoptic JSON + PNGs)",
+        description="Computes PQ / SQ / RQ exactly as COCO's panopticapi, an order of magnitude "
+                    "faster. The summary table goes to stdout, progress to stderr.")
+    p.add_argument("--gt_json_file", "--gt-json-file", required=True,
+                   help="JSON file with ground truth data")
+    p.add_argument("--pred_json_file", "--pred-json-file", required=True,
+                   help="JSON file with predictions data")
+    p.add_argument("--gt_folder", "--gt-folder", default=None,
+                   help="folder with ground truth PNGs; default: X if the JSON file is X.json")
+    p.add_argument("--pred_folder", "--pred-folder", default=None,
+                   help="folder with predicted PNGs; default: X if the JSON file is X.json")
+    p.add_argument("--json-out", metavar="FILE",
+                   help="write the results dict (panopticapi's, category ids as keys) as JSON")
+    p.add_argument("--workers", type=_workers, default=None, metavar="N",
+                   help="threads (default: all available cores)")
+    p.add_argument("--per-class", action="store_true", help="also print a per-category table")
+    p.add_argument("--per-image", metavar="FILE",
+                   help="write per-image results as JSON lines (image_id, pq, sq, rq, tp, fp, fn)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(run=run_eval)
+
+
+def run_eval(args) -> int:
+    start = time.perf_counter()
+    per_image_file = atomic_open(args.per_image, "w") if args.per_image else None
+    with per_image_file if per_image_file is not None else _nullcontext() as out:
+        on_image = None
+        if out is not None:
+            def on_image(result):
+                out.write(json.dumps(result.to_dict()) + "\n")
+        evaluation = evaluate(args.gt_json_file, args.pred_json_file, args.gt_folder,
+                              args.pred_folder, workers=args.workers,
+                              progress=not args.no_progress, on_image=on_image)
+    results = evaluation.results
+    print(format_summary(results))
+    if args.per_class:
+        print()
+        rows = [r for r in evaluation.stats.per_category() if r["tp"] + r["fp"] + r["fn"]]
+        print(format_per_class(rows))
+    if args.json_out:
+        with atomic_open(args.json_out, "w") as f:
+            json.dump(results, f, indent=1)
+    print(f"{evaluation.stats.n_images} images in {time.perf_counter() - start:.2f} s "
+          f"({decoder_name()} PNG decoder)", file=sys.stderr)
+    return 0
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="panoseg", description="Panoptic segmentation tools for the COCO panoptic format.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"panoseg {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    add_eval_parser(subparsers)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None, *, prog_command: Optional[str] = None) -> int:
+    """Entry point of ``panoseg``; ``prog_command`` fixes the subcommand (the tools/ scripts).
+
+    Bad input exits with status 1 and one line on stderr saying what and where; usage errors
+    exit with status 2 (argparse).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if prog_command is not None:
+        argv = [prog_command] + argv
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except PanopticFormatError as e:
+        print(f"panoseg {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"panoseg {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
