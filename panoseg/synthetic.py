@@ -713,6 +713,44 @@ def make_image_pair(rng: np.random.Generator, height: int, width: int, categorie
     return gt_ids, gt_segments, pred_ids, pred_segments
 
 
+def make_prediction(rng: np.random.Generator, gt_ids: np.ndarray, gt_segments, categories=None):
+    """Derive an imperfect prediction from an existing ground truth (e.g. COCO's own).
+
+    The same error model as :func:`make_image_pair` (shifted, eroded/dilated, dropped, merged,
+    relabelled and added segments, noise) applied to a real annotation.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    gt_ids : (H, W) integer array
+        The GT id map (0 = void).
+    gt_segments : list of dict
+        Its COCO ``segments_info``; every segment must occur in ``gt_ids``.
+    categories : list of dict, optional
+        Defaults to COCO's 133 panoptic categories.
+
+    Returns
+    -------
+    pred_ids, pred_segments
+        As in :func:`make_image_pair`.
+    """
+    cats = categories if isinstance(categories, _Cats) else _Cats(categories)
+    gt_ids = np.asarray(gt_ids)
+    ids = np.array([int(s["id"]) for s in gt_segments], dtype=np.int64)
+    order = np.argsort(ids)
+    # internal label map: 0 = void, k + 1 = gt_segments[k]
+    pos = np.searchsorted(ids[order], gt_ids)
+    pos = np.minimum(pos, max(len(ids) - 1, 0))
+    known = (gt_ids != 0) & (ids[order][pos] == gt_ids) if len(ids) else np.zeros(gt_ids.shape, bool)
+    lab = np.where(known, order[pos] + 1, 0).astype(np.int32)
+    gt = {"lab": lab, "cat": [0] + [int(s["category_id"]) for s in gt_segments],
+          "crowd": [0] + [int(s.get("iscrowd", 0)) for s in gt_segments], "blobs": []}
+    stats = _segment_stats(lab, len(gt["cat"]))
+    pred = _make_pred(rng, gt, cats, stats)
+    pid = _fresh_ids(rng, len(pred.cat), [int(i) for i in ids])
+    return _finalize(pred.lab, pred.cat, [0] * len(pred.cat), pid)
+
+
 @dataclass
 class SyntheticDataset:
     """Paths of a dataset written by :func:`make_dataset`."""

@@ -1,0 +1,84 @@
+"""The ``panoseg eval`` command line and tools/eval_pq.py."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import panoseg
+from panoseg.cli import main
+from panoseg.synthetic import make_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("ds"), n_images=5, height=120, width=160, seed=3)
+
+
+def test_table_json_out_and_per_image(dataset, tmp_path, capsys):
+    out, per_image = tmp_path / "r.json", tmp_path / "images.jsonl"
+    assert main(["eval", "--gt_json_file", dataset.gt_json, "--pred_json_file", dataset.pred_json,
+                 "--json-out", str(out), "--per-image", str(per_image), "--per-class",
+                 "--workers", "2"]) == 0
+    captured = capsys.readouterr()
+    expected = panoseg.pq_compute(dataset.gt_json, dataset.pred_json)
+    lines = captured.out.splitlines()
+    assert lines[0].split() == ["|", "PQ", "SQ", "RQ", "N"]
+    assert lines[2].split()[0] == "All" and float(lines[2].split()[2]) == round(100 * expected["All"]["pq"], 1)
+    stats = panoseg.evaluate(dataset.gt_json, dataset.pred_json).stats
+    present = [r for r in stats.per_category() if r["tp"] + r["fp"] + r["fn"]]
+    assert lines[6].split()[:2] == ["id", "category"]
+    assert len(lines) == 8 + len(present)  # summary (5), blank, header, rule, one row per class
+    first = present[0]
+    assert lines[8].split()[0] == str(first["id"]) and first["name"] in lines[8]
+    assert "100%" in captured.err and "5/5" in captured.err  # the progress bar
+    written = json.loads(out.read_text())
+    assert written["All"] == expected["All"]
+    assert written["per_class"] == {str(k): v for k, v in expected["per_class"].items()}
+    rows = [json.loads(line) for line in per_image.read_text().splitlines()]
+    assert [r["image_id"] for r in rows] == [1, 2, 3, 4, 5]
+    assert set(rows[0]) >= {"image_id", "file_name", "pq", "sq", "rq", "tp", "fp", "fn"}
+
+
+def test_default_folders_and_no_progress(dataset, capsys):
+    assert main(["eval", "--gt_json_file", dataset.gt_json, "--pred_json_file", dataset.pred_json,
+                 "--no-progress"]) == 0
+    assert "%" not in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(dataset, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["eval", "--gt_json_file", dataset.gt_json])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["eval", "--gt_json_file", dataset.gt_json, "--pred_json_file", dataset.pred_json,
+              "--workers", "0"])
+    assert info.value.code == 2
+
+
+def test_failed_run_leaves_no_partial_outputs(dataset, tmp_path):
+    bad = tmp_path / "pred.json"
+    pred = json.loads(Path(dataset.pred_json).read_text())
+    pred["annotations"][3]["segments_info"][0]["category_id"] = 12345
+    bad.write_text(json.dumps(pred))
+    out, per_image = tmp_path / "r.json", tmp_path / "images.jsonl"
+    assert main(["eval", "--gt_json_file", dataset.gt_json, "--pred_json_file", str(bad),
+                 "--pred_folder", dataset.pred_folder, "--json-out", str(out),
+                 "--per-image", str(per_image), "--no-progress"]) == 1
+    assert not out.exists() and not per_image.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pred.json"]
+
+
+@pytest.mark.parametrize("command", [
+    [sys.executable, str(ROOT / "tools" / "eval_pq.py")],
+    [sys.executable, "-m", "panoseg", "eval"],
+])
+def test_scripts(dataset, command):
+    proc = subprocess.run(command + ["--gt_json_file", dataset.gt_json,
+                                     "--pred_json_file", dataset.pred_json],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "All" in proc.stdout and "Things" in proc.stdout and "Stuff" in proc.stdout
