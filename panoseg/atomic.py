@@ -10,6 +10,17 @@ import os
 import tempfile
 
 
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; done once, at import, before any threads.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by their owner only; outputs get the usual permissions.
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode: str = "w", **kwargs):
     """Like ``open(path, mode)`` for writing, but the file appears at ``path`` only on success."""
@@ -17,6 +28,7 @@ def atomic_open(path, mode: str = "w", **kwargs):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
         os.replace(tmp, path)

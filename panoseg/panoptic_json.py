@@ -80,6 +80,10 @@ class SegmentTable:
         duplicate ids, an unknown ``category_id``, an ``iscrowd`` other than 0/1 and, for ground
         truth, a missing or non-positive ``area``.
         """
+        fast = cls._from_valid_segments(segments, categories, is_gt)
+        if fast is not None:
+            return fast
+        # Something is wrong: walk the segments one by one to say exactly what and where.
         n = len(segments)
         ids = np.empty(n, np.uint32)
         category = np.empty(n, np.int32)
@@ -120,3 +124,37 @@ class SegmentTable:
             category[k] = cat_index
             iscrowd[k] = crowd
         return cls(ids, category, iscrowd, area)
+
+    @classmethod
+    def _from_valid_segments(cls, segments, categories: Categories, is_gt: bool):
+        """The common case, vectorized: returns None as soon as anything looks wrong.
+
+        This runs once per image on every worker thread while holding the GIL, so it is kept
+        to a few list comprehensions and numpy checks; the slow path above gives the messages.
+        """
+        try:
+            if not all(type(seg) is dict for seg in segments):
+                return None
+            ids = np.array([seg["id"] for seg in segments], dtype=object)
+            cats = [categories.index_of.get(seg["category_id"]) for seg in segments]
+            crowd = [seg.get("iscrowd", 0) for seg in segments]
+            area = [seg["area"] for seg in segments] if is_gt else None
+        except (KeyError, TypeError):
+            return None
+        n = len(segments)
+        if not all(type(i) is int for i in ids) or None in cats:
+            return None
+        if n and not (0 < min(ids) and max(ids) <= MAX_SEGMENT_ID) or len(set(ids)) != n:
+            return None
+        if not all(c == 0 or c == 1 for c in crowd) or any(type(c) is bool for c in crowd):
+            return None
+        if is_gt:
+            if not all(type(a) is int or type(a) is float for a in area):
+                return None
+            area = np.array(area, dtype=np.float64)
+            if not np.all(area > 0) or not np.all(np.isfinite(area)):
+                return None
+        else:
+            area = np.full(n, np.nan)
+        return cls(ids.astype(np.uint32), np.array(cats, dtype=np.int32),
+                   np.array(crowd, dtype=np.uint8), area)

@@ -79,6 +79,18 @@ def test_failed_run_leaves_no_partial_outputs(dataset, tmp_path):
 def test_scripts(dataset, command):
     proc = subprocess.run(command + ["--gt_json_file", dataset.gt_json,
                                      "--pred_json_file", dataset.pred_json],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=dataset.gt_folder)
     assert proc.returncode == 0, proc.stderr
     assert "All" in proc.stdout and "Things" in proc.stdout and "Stuff" in proc.stdout
+
+
+def test_outputs_get_normal_permissions(dataset, tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "r.json"
+    assert main(["eval", "--gt_json_file", dataset.gt_json, "--pred_json_file", dataset.pred_json,
+                 "--json-out", str(out), "--no-progress"]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask

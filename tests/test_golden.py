@@ -120,3 +120,12 @@ def test_per_image_results(tmp_path):
         alone.add_image(r)
         assert alone.summarize()["All"] == r.summary
     assert total.summarize() == evaluation.results
+
+
+def test_bundled_sample_prediction():
+    """The prediction README's first command evaluates (see tests/data/sample_prediction)."""
+    gt_json = DATA / "panoptic_examples.json"
+    pred_json = DATA.parent / "sample_prediction" / "panoptic_pred.json"
+    ours = panoseg.pq_compute(gt_json, pred_json)
+    assert_same_results(ours, reference(gt_json, pred_json))
+    assert ours["All"]["n"] == 9 and abs(ours["All"]["pq"] - 0.4225243711965366) < 1e-12

@@ -1,0 +1,45 @@
+"""Shared fixtures for the benchmarks and a summary of ratios against the reference.
+
+Run on demand (not part of the test suite):  pytest benchmarks/  (see README.md)
+"""
+import os
+
+import pytest
+
+from panoseg.synthetic import make_dataset
+
+N_IMAGES = int(os.environ.get("PANOSEG_BENCH_IMAGES", "200"))
+TIMINGS = {}
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory):
+    """>= 200 generated COCO-like 640x480 images with predictions (PNG + JSON)."""
+    return make_dataset(tmp_path_factory.mktemp("bench"), n_images=N_IMAGES, height=480,
+                        width=640, seed=0)
+
+
+def record(benchmark, key):
+    """Remembers the median of a finished benchmark for the ratio table."""
+    TIMINGS[key] = benchmark.stats.stats.median
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not TIMINGS:
+        return
+    tr = terminalreporter
+    tr.section("panoseg vs reference (median wall time, same run, same machine)")
+    for key, value in TIMINGS.items():
+        tr.write_line(f"{key:40s} {value:8.3f} s")
+    for name, (num, den, target) in RATIOS.items():
+        if num in TIMINGS and den in TIMINGS:
+            ratio = TIMINGS[num] / TIMINGS[den]
+            tr.write_line(f"{name:40s} {ratio:8.3f}   (target {target})")
+
+
+# ratio name -> (numerator, denominator, target text)
+RATIOS = {
+    "eval: panopticapi / panoseg": ("eval/panopticapi", "eval/panoseg", ">= 12"),
+    "eval: panoseg / decode-only": ("eval/panoseg", "eval/decode-only", "<= 1.25"),
+    "eval: Pillow decode / panoseg decode": ("eval/decode-pillow", "eval/decode-only", "info"),
+}
