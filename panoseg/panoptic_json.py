@@ -136,7 +136,9 @@ class SegmentTable:
             if not all(type(seg) is dict for seg in segments):
                 return None
             ids = np.array([seg["id"] for seg in segments], dtype=object)
-            cats = [categories.index_of.get(seg["category_id"]) for seg in segments]
+            # type() is int first: 1.0 and True hash like 1 but are not category ids
+            cats = [categories.index_of.get(c) if type(c) is int else None
+                    for c in (seg["category_id"] for seg in segments)]
             crowd = [seg.get("iscrowd", 0) for seg in segments]
             area = [seg["area"] for seg in segments] if is_gt else None
         except (KeyError, TypeError):
