@@ -1,6 +1,7 @@
 // A tiny open-addressing hash map from segment id (nonzero, 24-bit) to its row in a segment table.
 // Lookups happen once per run of equal pixels, not once per pixel, so this stays off the hot path.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

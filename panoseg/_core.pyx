@@ -6,7 +6,7 @@ Every function checks shapes, dtypes and ranges here, because the kernels trust 
 then releases the GIL for the pixel work. Public, documented wrappers live in the Python modules
 (:mod:`panoseg.codec`, :mod:`panoseg.png`, :mod:`panoseg.evaluation`); call those.
 """
-from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t
+from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t
 from libc.string cimport memcpy
 from libcpp cimport bool as cbool
 from libcpp.vector cimport vector
@@ -289,3 +289,381 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
         "pair_gt": pair_gt, "pair_pred": pair_pred, "pair_area": pair_area,
         "unknown_gt": _vec_u32(counted.unknown_gt), "unknown_pred": _vec_u32(counted.unknown_pred),
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# Merge: RLE, mask pasting, interval masks, the merge heuristic, segment stats, PNG encoding
+# ------------------------------------------------------------------------------------------------
+
+from libcpp.string cimport string as cpp_string
+
+cdef extern from "rle.hpp" namespace "panoseg" nogil:
+    cdef enum class RleStatus(int):
+        kOk
+        kBadCharacter
+        kTruncated
+        kNegativeCount
+        kWrongTotal
+    RleStatus rle_decode_string(const char* s, size_t length, int64_t n_pixels,
+                                vector[uint32_t]* counts)
+    RleStatus rle_check_counts(const uint32_t* counts, size_t n, int64_t n_pixels)
+    cpp_string rle_encode_string(const uint32_t* counts, size_t n)
+    void rle_from_intervals(const int64_t* intervals, int64_t n_intervals, int64_t n_pixels,
+                            vector[uint32_t]* counts)
+
+cdef extern from "mask_paste.hpp" namespace "panoseg" nogil:
+    cdef enum class PasteStatus(int):
+        kOk
+        kBadBox
+        kBadMask
+    PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask_w,
+                                     const float* box, int64_t height, int64_t width,
+                                     cbool column_major, vector[int64_t]* intervals)
+    PasteStatus paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w,
+                                 const float* box, int64_t height, int64_t width, uint8_t* out)
+
+cdef extern from "panoptic_merge.hpp" namespace "panoseg" nogil:
+    cdef cppclass IntervalMasks:
+        const int64_t* offsets
+        const int64_t* intervals
+        int64_t n
+    cdef cppclass SegmentIdAssigner:
+        SegmentIdAssigner(const uint32_t* stuff_colour_ids, int64_t n_stuff, uint64_t seed,
+                          int64_t expected_segments)
+    cdef struct MergeCategory:
+        uint32_t colour_id
+        cbool isthing
+    cdef struct MergedSegment:
+        uint32_t id
+        int32_t category
+        int32_t source
+        cbool isthing
+    cdef enum class MergeStatus(int):
+        kOk
+        kBadIntervals
+        kBadCategory
+    cdef cppclass MergeParams:
+        double overlap_thr
+        double stuff_area_limit
+    MergeStatus panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
+                               const int32_t* instance_category, const IntervalMasks& stuff,
+                               const int32_t* stuff_category, const MergeCategory* categories,
+                               int32_t n_categories, const MergeParams& params,
+                               SegmentIdAssigner* ids, uint32_t* canvas,
+                               vector[MergedSegment]* segments, int64_t* bad_index)
+    cbool label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labels,
+                              vector[int64_t]* offsets, vector[int64_t]* intervals)
+    void dense_mask_intervals(const uint8_t* mask, int64_t n_pixels, vector[int64_t]* intervals)
+    void transpose_u32(const uint32_t* inp, int64_t height, int64_t width, uint32_t* out)
+
+cdef extern from "segment_stats.hpp" namespace "panoseg" nogil:
+    cbool segment_stats(const uint32_t* map, int64_t height, int64_t width, const uint32_t* ids,
+                        int64_t n, int64_t* area, int64_t* bbox)
+
+cdef extern from "png_filter.hpp" namespace "panoseg" nogil:
+    cbool png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t* out)
+
+
+_RLE_ERRORS = {
+    RleStatus.kBadCharacter: "invalid character in RLE counts string",
+    RleStatus.kTruncated: "RLE counts string ends inside a number",
+    RleStatus.kNegativeCount: "RLE counts string decodes to a negative or huge run",
+    RleStatus.kWrongTotal: "RLE runs do not add up to height x width of its 'size'",
+}
+
+
+class RleError(ValueError):
+    """An RLE that cannot be decoded; ``index`` is its position in the input list."""
+
+    def __init__(self, message, index):
+        super().__init__(message)
+        self.index = index
+
+
+cdef object _vec_i64_copy(const vector[int64_t]& v):
+    return _vec_i64(v)
+
+
+def rle_decode_counts(s, int64_t height, int64_t width):
+    """Compressed RLE string (str or bytes) -> uint32 counts, checked against height x width."""
+    cdef bytes b = s.encode("ascii", "replace") if isinstance(s, str) else bytes(s)
+    cdef vector[uint32_t] counts
+    cdef RleStatus status
+    cdef const char* p = b
+    cdef size_t n = len(b)
+    with nogil:
+        status = rle_decode_string(p, n, height * width, &counts)
+    if status != RleStatus.kOk:
+        raise RleError(_RLE_ERRORS[status], 0)
+    return _vec_u32(counts)
+
+
+def rle_encode_counts(const uint32_t[::1] counts):
+    """uint32 counts -> pycocotools' compressed RLE string (str)."""
+    cdef cpp_string s
+    with nogil:
+        s = rle_encode_string(&counts[0] if counts.shape[0] else NULL, counts.shape[0])
+    return s.decode("ascii")
+
+
+def rle_intervals(list rles, int64_t height, int64_t width):
+    """RLEs (compressed str/bytes or uint32 count arrays) -> column-major interval masks (CSR).
+
+    Returns (offsets int64[n+1], intervals int64[2*k]) of the runs of 1s.
+    """
+    cdef Py_ssize_t n = len(rles), k
+    cdef vector[int64_t] offsets, intervals
+    cdef vector[uint32_t] counts
+    cdef vector[const char*] ptrs
+    cdef vector[size_t] lens
+    cdef RleStatus status = RleStatus.kOk
+    cdef int64_t n_pixels = height * width, pos, bad = -1, i
+    cdef const uint32_t[::1] arr
+    keep = []
+    # Gather raw pointers with the GIL, decode without it.
+    for k in range(n):
+        r = rles[k]
+        if isinstance(r, str):
+            r = (<str>r).encode("ascii", "replace")
+        if isinstance(r, bytes):
+            keep.append(r)
+            ptrs.push_back(<const char*>(<bytes>r))
+            lens.push_back(len(<bytes>r))
+        else:
+            a = np.ascontiguousarray(r, dtype=np.uint32)
+            keep.append(a)
+            arr = a
+            ptrs.push_back(<const char*>&arr[0] if arr.shape[0] else NULL)
+            lens.push_back(<size_t>(-1) - <size_t>arr.shape[0])  # marks a counts array
+    offsets.push_back(0)
+    with nogil:
+        for k in range(n):
+            if lens[k] > (<size_t>(-1) >> 1):
+                i = <int64_t>(<size_t>(-1) - lens[k])
+                counts.assign(<const uint32_t*>ptrs[k], <const uint32_t*>ptrs[k] + i)
+                status = rle_check_counts(counts.data(), counts.size(), n_pixels)
+            else:
+                status = rle_decode_string(ptrs[k], lens[k], n_pixels, &counts)
+            if status != RleStatus.kOk:
+                bad = k
+                break
+            pos = 0
+            for i in range(<int64_t>counts.size()):
+                if i % 2 == 1 and counts[i] > 0:
+                    intervals.push_back(pos)
+                    intervals.push_back(pos + counts[i])
+                pos += counts[i]
+            offsets.push_back(<int64_t>(intervals.size() // 2))
+    if bad >= 0:
+        raise RleError(_RLE_ERRORS[status], bad)
+    return _vec_i64(offsets), _vec_i64(intervals)
+
+
+def intervals_to_rle_counts(const int64_t[::1] intervals, int64_t n_pixels):
+    """Column-major intervals of one mask -> uint32 RLE counts."""
+    cdef vector[uint32_t] counts
+    with nogil:
+        rle_from_intervals(&intervals[0] if intervals.shape[0] else NULL,
+                           intervals.shape[0] // 2, n_pixels, &counts)
+    return _vec_u32(counts)
+
+
+_PASTE_ERRORS = {PasteStatus.kBadBox: "box must be finite with x2 >= x1, y2 >= y1 (|coordinate| <= 1e7)",
+                 PasteStatus.kBadMask: "mask must be between 1x1 and 1024x1024"}
+
+
+def paste_intervals(const float[:, :, ::1] probs, const float[:, ::1] boxes, int64_t height,
+                    int64_t width, bint column_major):
+    """Mask R-CNN masks (N x Mh x Mw probabilities) in boxes (N x 4 xyxy) -> interval masks."""
+    if boxes.shape[0] != probs.shape[0] or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must be N x 4 with N = {probs.shape[0]} masks, got "
+                         f"{tuple(boxes.shape)[:2]}")
+    if height < 1 or width < 1:
+        raise ValueError("image size must be positive")
+    cdef Py_ssize_t n = probs.shape[0], k
+    cdef vector[int64_t] offsets, intervals
+    cdef PasteStatus status = PasteStatus.kOk
+    cdef int64_t bad = -1
+    offsets.push_back(0)
+    with nogil:
+        for k in range(n):
+            status = paste_mask_intervals(&probs[k, 0, 0], probs.shape[1], probs.shape[2],
+                                          &boxes[k, 0], height, width, column_major, &intervals)
+            if status != PasteStatus.kOk:
+                bad = k
+                break
+            offsets.push_back(<int64_t>(intervals.size() // 2))
+    if bad >= 0:
+        raise TableError(f"instance {bad}: {_PASTE_ERRORS[status]}", "instance", bad)
+    return _vec_i64(offsets), _vec_i64(intervals)
+
+
+def paste_dense(const float[:, :, ::1] probs, const float[:, ::1] boxes, int64_t height,
+                int64_t width):
+    """Like GluonCV's fill: N x height x width uint8 masks."""
+    if boxes.shape[0] != probs.shape[0] or boxes.shape[1] != 4:
+        raise ValueError("boxes must be N x 4, one per mask")
+    if height < 1 or width < 1:
+        raise ValueError("image size must be positive")
+    cdef Py_ssize_t n = probs.shape[0], k
+    out = np.zeros((n, height, width), dtype=np.uint8)
+    cdef uint8_t[:, :, ::1] o = out
+    cdef PasteStatus status = PasteStatus.kOk
+    cdef int64_t bad = -1
+    with nogil:
+        for k in range(n):
+            status = paste_mask_dense(&probs[k, 0, 0], probs.shape[1], probs.shape[2],
+                                      &boxes[k, 0], height, width, &o[k, 0, 0])
+            if status != PasteStatus.kOk:
+                bad = k
+                break
+    if bad >= 0:
+        raise TableError(f"instance {bad}: {_PASTE_ERRORS[status]}", "instance", bad)
+    return out
+
+
+def label_intervals(const int32_t[:, ::1] labels, int n_labels):
+    """Label map (values < 0 skipped) -> interval masks per label, in the map's memory order."""
+    cdef vector[int64_t] offsets, intervals
+    cdef cbool ok
+    cdef int64_t n_pixels = labels.shape[0] * labels.shape[1]
+    if n_labels < 0:
+        raise ValueError("n_labels must be >= 0")
+    with nogil:
+        ok = label_map_intervals(&labels[0, 0] if n_pixels else NULL, n_pixels, n_labels,
+                                 &offsets, &intervals)
+    if not ok:
+        raise ValueError(f"label map holds values >= {n_labels}")
+    return _vec_i64(offsets), _vec_i64(intervals)
+
+
+def dense_intervals(const uint8_t[:, :, ::1] masks):
+    """N x H x W binary masks -> interval masks (row-major)."""
+    cdef Py_ssize_t n = masks.shape[0], k
+    cdef int64_t n_pixels = masks.shape[1] * masks.shape[2]
+    cdef vector[int64_t] offsets, intervals
+    offsets.push_back(0)
+    with nogil:
+        for k in range(n):
+            if n_pixels:
+                dense_mask_intervals(&masks[k, 0, 0], n_pixels, &intervals)
+            offsets.push_back(<int64_t>(intervals.size() // 2))
+    return _vec_i64(offsets), _vec_i64(intervals)
+
+
+def merge(int64_t height, int64_t width, bint column_major,
+          const int64_t[::1] inst_offsets, const int64_t[::1] inst_intervals,
+          const int32_t[::1] inst_category,
+          const int64_t[::1] stuff_offsets, const int64_t[::1] stuff_intervals,
+          const int32_t[::1] stuff_category,
+          const uint32_t[::1] category_colour, const uint8_t[::1] category_isthing,
+          double overlap_thr, double stuff_area_limit, uint64_t seed):
+    """Runs the merge heuristic on interval masks; returns (id_map HxW uint32, segments).
+
+    ``segments`` is a dict of arrays: id, category (dense index), source, isthing.
+    """
+    cdef int64_t n_inst = inst_category.shape[0], n_stuff = stuff_category.shape[0]
+    cdef int64_t n_cat = category_colour.shape[0], k
+    if inst_offsets.shape[0] != n_inst + 1 or stuff_offsets.shape[0] != n_stuff + 1:
+        raise ValueError("offsets must have one entry more than there are masks")
+    if category_isthing.shape[0] != n_cat or n_cat == 0:
+        raise ValueError("category arrays must be non-empty and of equal length")
+    if inst_offsets[n_inst] * 2 != inst_intervals.shape[0] or stuff_offsets[n_stuff] * 2 != stuff_intervals.shape[0]:
+        raise ValueError("intervals do not match their offsets")
+    if height < 1 or width < 1:
+        raise ValueError("image size must be positive")
+    if not (0.0 <= overlap_thr <= 1.0):
+        raise ValueError(f"overlap_thr must lie in [0, 1], got {overlap_thr}")
+    if not (stuff_area_limit >= 0.0):
+        raise ValueError(f"stuff_area_limit must be >= 0, got {stuff_area_limit}")
+    cdef vector[MergeCategory] cats
+    cdef vector[uint32_t] stuff_colours
+    cdef MergeCategory c
+    for k in range(n_cat):
+        c.colour_id = category_colour[k]
+        c.isthing = category_isthing[k] != 0
+        cats.push_back(c)
+        if not c.isthing:
+            stuff_colours.push_back(c.colour_id)
+    cdef IntervalMasks inst, stuff
+    inst.offsets = &inst_offsets[0]
+    inst.intervals = &inst_intervals[0] if inst_intervals.shape[0] else NULL
+    inst.n = n_inst
+    stuff.offsets = &stuff_offsets[0]
+    stuff.intervals = &stuff_intervals[0] if stuff_intervals.shape[0] else NULL
+    stuff.n = n_stuff
+    cdef MergeParams params
+    params.overlap_thr = overlap_thr
+    params.stuff_area_limit = stuff_area_limit
+    cdef int64_t n_pixels = height * width, bad = 0
+    canvas = np.zeros(n_pixels, dtype=np.uint32)
+    out = np.empty((height, width), dtype=np.uint32) if column_major else canvas.reshape(height, width)
+    cdef uint32_t[::1] cv = canvas
+    cdef uint32_t[:, ::1] ov = out
+    cdef vector[MergedSegment] segs
+    cdef MergeStatus status
+    cdef SegmentIdAssigner* ids = new SegmentIdAssigner(
+        stuff_colours.data() if stuff_colours.size() else NULL, stuff_colours.size(), seed, n_inst)
+    try:
+        with nogil:
+            status = panoptic_merge(n_pixels, inst, &inst_category[0] if n_inst else NULL, stuff,
+                                    &stuff_category[0] if n_stuff else NULL, cats.data(),
+                                    <int32_t>n_cat, params, ids, &cv[0], &segs, &bad)
+            if status == MergeStatus.kOk and column_major:
+                transpose_u32(&cv[0], height, width, &ov[0, 0])
+    finally:
+        del ids
+    if status == MergeStatus.kBadIntervals:
+        if bad >= 0:
+            raise TableError(f"instance {bad}: mask intervals are unsorted, overlapping or "
+                             "outside the image", "instance", bad)
+        raise TableError(f"stuff mask {-1 - bad}: mask intervals are unsorted, overlapping or "
+                         "outside the image", "stuff", -1 - bad)
+    if status == MergeStatus.kBadCategory:
+        if bad >= 0:
+            raise TableError(f"instance {bad}: category index is not a thing category",
+                             "instance", bad)
+        raise TableError(f"stuff mask {-1 - bad}: category index out of range", "stuff", -1 - bad)
+    cdef size_t n_seg = segs.size(), j
+    seg_id = np.empty(n_seg, np.uint32)
+    seg_cat = np.empty(n_seg, np.int32)
+    seg_src = np.empty(n_seg, np.int32)
+    seg_thing = np.empty(n_seg, np.bool_)
+    for j in range(n_seg):
+        seg_id[j] = segs[j].id
+        seg_cat[j] = segs[j].category
+        seg_src[j] = segs[j].source
+        seg_thing[j] = segs[j].isthing
+    return out, {"id": seg_id, "category": seg_cat, "source": seg_src, "isthing": seg_thing}
+
+
+def segment_areas_bboxes(const uint32_t[:, ::1] id_map, const uint32_t[::1] ids):
+    """Pixel count and COCO bbox [x, y, w, h] of each id in a row-major id map."""
+    cdef int64_t n = ids.shape[0]
+    area = np.zeros(n, np.int64)
+    bbox = np.zeros((n, 4), np.int64)
+    cdef int64_t[::1] a = area
+    cdef int64_t[:, ::1] b = bbox
+    cdef cbool ok = True
+    if n == 0:
+        return area, bbox
+    with nogil:
+        ok = segment_stats(&id_map[0, 0] if id_map.shape[0] * id_map.shape[1] else NULL,
+                           id_map.shape[0], id_map.shape[1], &ids[0], n, &a[0], &b[0, 0])
+    if not ok:
+        raise ValueError("segment ids must be nonzero and unique")
+    return area, bbox
+
+
+def png_filtered_scanlines(const uint32_t[:, ::1] ids):
+    """HxW ids -> PNG-filtered 8-bit RGB scanlines (bytes) ready for zlib."""
+    cdef int64_t h = ids.shape[0], w = ids.shape[1]
+    out = bytearray(h * (1 + 3 * w))
+    cdef uint8_t[::1] o = out
+    cdef cbool ok = True
+    if h and w:
+        with nogil:
+            ok = png_filter_ids(&ids[0, 0], h, w, &o[0])
+    if not ok:
+        raise ValueError(f"ids above {MAX_SEGMENT_ID} do not fit in an RGB PNG")
+    return out

@@ -100,6 +100,64 @@ class _nullcontext:
         return False
 
 
+def add_merge_parser(subparsers) -> None:
+    from .merge import DEFAULT_CONFIDENCE_THR, DEFAULT_OVERLAP_THR, DEFAULT_STUFF_AREA_LIMIT
+
+    p = subparsers.add_parser(
+        "merge", help="combine semantic + instance predictions into panoptic (paper, section 7)",
+        description="panopticapi's combine_semantic_and_instance_predictions, in the compiled "
+                    "core: same flags, same output (deterministic segment ids).")
+    p.add_argument("--semseg_json_file", "--semseg-json-file", required=True,
+                   help="JSON file with semantic segmentation predictions (RLE per image and category)")
+    p.add_argument("--instseg_json_file", "--instseg-json-file", required=True,
+                   help="JSON file with instance segmentation predictions (RLE + score)")
+    p.add_argument("--images_json_file", "--images-json-file", required=True,
+                   help="JSON file whose 'images' lists the images to combine")
+    p.add_argument("--categories_json_file", "--categories-json-file", required=True,
+                   help="JSON file with the panoptic COCO categories")
+    p.add_argument("--panoptic_json_file", "--panoptic-json-file", required=True,
+                   help="output COCO panoptic JSON")
+    p.add_argument("--segmentations_folder", "--segmentations-folder", default=None,
+                   help="output PNG folder; default: X if the panoptic JSON is X.json")
+    p.add_argument("--confidence_thr", "--confidence-thr", type=float, default=DEFAULT_CONFIDENCE_THR,
+                   help="instances scoring below this are dropped (default %(default)s)")
+    p.add_argument("--overlap_thr", "--overlap-thr", type=float, default=DEFAULT_OVERLAP_THR,
+                   help="instances with more than this fraction already taken are dropped "
+                        "(default %(default)s)")
+    p.add_argument("--stuff_area_limit", "--stuff-area-limit", type=float,
+                   default=DEFAULT_STUFF_AREA_LIMIT,
+                   help="stuff segments with fewer pixels are dropped (default %(default)s)")
+    p.add_argument("--workers", type=_workers, default=None, metavar="N",
+                   help="threads (default: all available cores)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the thing-id jitter (default 0)")
+    p.add_argument("--png-compression", type=int, default=6, choices=range(10), metavar="0-9",
+                   help="zlib level of the PNGs (default 6)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(run=run_merge)
+
+
+def run_merge(args) -> int:
+    from .merge import combine_predictions
+
+    start = time.perf_counter()
+    try:
+        out = combine_predictions(
+            args.semseg_json_file, args.instseg_json_file, args.images_json_file,
+            args.categories_json_file, args.segmentations_folder, args.panoptic_json_file,
+            args.confidence_thr, args.overlap_thr, args.stuff_area_limit, workers=args.workers,
+            progress=not args.no_progress, seed=args.seed, compress_level=args.png_compression)
+    except ValueError as e:  # thresholds out of range
+        if isinstance(e, PanopticFormatError):
+            raise
+        raise PanopticFormatError(str(e)) from None
+    n_segments = sum(len(a["segments_info"]) for a in out["annotations"])
+    print(json.dumps({"images": len(out["annotations"]), "segments": n_segments,
+                      "panoptic_json_file": args.panoptic_json_file}))
+    print(f"merged {len(out['annotations'])} images in {time.perf_counter() - start:.2f} s",
+          file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="panoseg", description="Panoptic segmentation tools for the COCO panoptic format.")
@@ -109,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     add_eval_parser(subparsers)
+    add_merge_parser(subparsers)
+    from .cli_viz import add_viz_parser
+
+    add_viz_parser(subparsers)
     return parser
 
 

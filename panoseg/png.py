@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _core
 from .atomic import atomic_open
-from .codec import id2rgb
+from .codec import as_id_map
 from .errors import PanopticFormatError
 
 try:  # Optional accelerators, same API as the stdlib module.
@@ -129,13 +129,34 @@ def _decode_with_pillow(data: bytes, name) -> np.ndarray:
     return _core.rgb2id(rgb)
 
 
-def write_ids(path, ids: np.ndarray, compress_level: int = 6) -> None:
+def encode_ids(ids, compress_level: int = 6) -> bytes:
+    """Encodes an HxW id map as the bytes of an 8-bit RGB panoptic PNG.
+
+    The scanlines are filtered by the compiled core and deflated by the fastest available zlib;
+    any PNG reader (Pillow, libpng, pyspng) decodes the result. ``compress_level`` is zlib's 0-9.
+    """
+    ids = as_id_map(ids)
+    if not 0 <= compress_level <= 9:
+        raise ValueError(f"compress_level must lie in 0..9, got {compress_level}")
+    if ids.shape[0] == 0 or ids.shape[1] == 0:
+        raise ValueError("cannot write an empty image")
+    height, width = ids.shape
+    raw = _core.png_filtered_scanlines(np.ascontiguousarray(ids))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"".join((_SIGNATURE, _chunk(b"IHDR", header),
+                     _chunk(b"IDAT", _zlib.compress(raw, compress_level)), _chunk(b"IEND", b"")))
+
+
+def _chunk(ctype: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + ctype + data
+            + struct.pack(">I", _stdlib_zlib.crc32(data, _stdlib_zlib.crc32(ctype))))
+
+
+def write_ids(path, ids, compress_level: int = 6) -> None:
     """Writes an HxW id map as an RGB panoptic PNG, atomically (temp file + rename).
 
     A crash or an interrupt never leaves a half-written PNG at ``path``.
     """
-    from PIL import Image
-
-    rgb = id2rgb(ids)
+    data = encode_ids(ids, compress_level)
     with atomic_open(path, "wb") as f:
-        Image.fromarray(rgb).save(f, format="PNG", compress_level=compress_level)
+        f.write(data)

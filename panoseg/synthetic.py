@@ -26,6 +26,7 @@ import functools
 import json
 import math
 import os
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -832,3 +833,113 @@ def make_dataset(out_dir, n_images=10, height=480, width=640, seed=0, categories
         with open(path, "w", encoding="utf-8") as f:
             json.dump({"images": images, "annotations": anns, "categories": cat_list}, f)
     return SyntheticDataset(gt_json, gt_folder, pred_json, pred_folder, cat_list)
+
+
+# --------------------------------------------------------------------------
+# inputs of the panoptic merge (panopticapi's combine_predictions format)
+# --------------------------------------------------------------------------
+@dataclass
+class SyntheticMergeInputs:
+    """Paths written by :func:`make_merge_inputs` (panopticapi's combine inputs) + the GT."""
+
+    semseg_json: str
+    instseg_json: str
+    images_json: str
+    categories_json: str
+    gt: SyntheticDataset
+
+
+def _rle(mask: np.ndarray) -> dict:
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle["counts"] = rle["counts"].decode("ascii")
+    return rle
+
+
+def make_merge_instances(rng, gt_ids, gt_segments, categories=None):
+    """Instance and semantic predictions (COCO RLE results) derived from one GT image.
+
+    Exercises every branch of the merge heuristic: shifted / dilated / eroded instance masks,
+    duplicates with lower scores (overlap filter), empty masks, equal scores (input-order ties),
+    instances below the confidence threshold, stuff masks overlapping things, small stuff regions
+    (area filter) and semantic masks of thing classes (ignored).
+
+    Returns ``(instances, semantic)``: lists of dicts with ``category_id``, ``segmentation``
+    (RLE with str counts) and, for instances, ``score``.
+    """
+    cats = categories if isinstance(categories, _Cats) else _Cats(categories)
+    H, W = gt_ids.shape
+    instances, semantic = [], []
+    for seg in gt_segments:
+        mask = gt_ids == seg["id"]
+        dy, dx = (int(v) for v in rng.integers(-3, 4, 2))
+        moved = np.zeros_like(mask)
+        moved[max(0, dy):H + min(0, dy), max(0, dx):W + min(0, dx)] = \
+            mask[max(0, -dy):H - max(0, dy), max(0, -dx):W - max(0, dx)]
+        if rng.random() < 0.3:
+            moved = _morph(moved, int(rng.integers(-2, 3)))
+        if cats.isthing.get(seg["category_id"], False):
+            score = float(np.round(rng.random(), 2))  # rounded: equal scores happen
+            instances.append({"category_id": seg["category_id"], "segmentation": _rle(moved),
+                              "score": score})
+            if rng.random() < 0.3:  # a duplicate detection, lower score, slightly different
+                dup = _morph(moved, int(rng.integers(-1, 2)))
+                instances.append({"category_id": seg["category_id"], "segmentation": _rle(dup),
+                                  "score": float(np.round(score * rng.uniform(0.5, 1.0), 2))})
+            if rng.random() < 0.15:  # the same score twice
+                instances.append({"category_id": seg["category_id"], "segmentation": _rle(moved),
+                                  "score": score})
+            if rng.random() < 0.2:  # the semantic model also predicts the thing class: ignored
+                semantic.append({"category_id": seg["category_id"], "segmentation": _rle(mask)})
+        else:
+            semantic.append({"category_id": seg["category_id"], "segmentation": _rle(moved)})
+    if len(cats.things):
+        empty = {"category_id": int(cats.things[0]), "segmentation": _rle(np.zeros((H, W), bool)),
+                 "score": 0.99}
+        instances.insert(int(rng.integers(0, len(instances) + 1)), empty)
+        for _ in range(int(rng.integers(0, 3))):  # random boxes: overlap everything
+            y, x = int(rng.integers(0, H)), int(rng.integers(0, W))
+            box = np.zeros((H, W), bool)
+            box[y:y + int(rng.integers(1, H // 2 + 2)), x:x + int(rng.integers(1, W // 2 + 2))] = True
+            instances.append({"category_id": int(rng.choice(cats.things)), "segmentation": _rle(box),
+                              "score": float(np.round(rng.random(), 2))})
+    if len(cats.stuff):  # a small stuff region, under the default area limit
+        y, x = int(rng.integers(0, H)), int(rng.integers(0, W))
+        small = np.zeros((H, W), bool)
+        small[y:y + 20, x:x + 30] = True
+        semantic.append({"category_id": int(rng.choice(cats.stuff)), "segmentation": _rle(small)})
+    order = rng.permutation(len(instances))
+    return [instances[i] for i in order], semantic
+
+
+def make_merge_inputs(out_dir, n_images=10, height=480, width=640, seed=0, categories=None,
+                      **pair_kwargs) -> SyntheticMergeInputs:
+    """Writes a GT dataset (:func:`make_dataset`) and combine inputs predicted from it.
+
+    Files in ``out_dir``: ``semseg.json`` and ``instseg.json`` (lists of COCO results with RLE
+    ``segmentation``; instances carry ``score``), ``images.json`` (the ``images`` section),
+    ``categories.json`` (a list), plus the GT (``gt.json``, ``gt/``).
+    """
+    out_dir = Path(out_dir)
+    gt = make_dataset(out_dir, n_images=n_images, height=height, width=width, seed=seed,
+                      categories=categories, **pair_kwargs)
+    data = json.loads(Path(gt.gt_json).read_text())
+    cats = _Cats(data["categories"])
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed + 7919).spawn(n_images)]
+    inst_all, sem_all = [], []
+    for rng, ann in zip(rngs, data["annotations"]):
+        rgb = np.asarray(Image.open(Path(gt.gt_folder) / ann["file_name"]).convert("RGB"))
+        ids = _rgb2id(rgb)
+        inst, sem = make_merge_instances(rng, ids, ann["segments_info"], cats)
+        for r in inst + sem:
+            r["image_id"] = ann["image_id"]
+        inst_all += inst
+        sem_all += sem
+    paths = {name: out_dir / f"{name}.json" for name in ("semseg", "instseg", "images", "categories")}
+    paths["semseg"].write_text(json.dumps(sem_all))
+    paths["instseg"].write_text(json.dumps(inst_all))
+    paths["images"].write_text(json.dumps({"images": data["images"]}))
+    paths["categories"].write_text(json.dumps(data["categories"]))
+    return SyntheticMergeInputs(str(paths["semseg"]), str(paths["instseg"]), str(paths["images"]),
+                                str(paths["categories"]), gt)

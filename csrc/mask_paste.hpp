@@ -1,0 +1,37 @@
+// Pasting Mask R-CNN's low-resolution mask probabilities into the image, exactly as GluonCV's
+// `expand_mask` / `gluoncv.data.transforms.mask.fill` (fast_fill=True) does:
+//   pad the MxM mask with a 1-pixel zero border, grow the box by (M+2)/M around its centre,
+//   round its corners (half to even), resize the padded mask to the rounded box size with
+//   Pillow's BILINEAR filter on a float32 image, threshold at > 0.5 and paste, clipped.
+// The box arithmetic is float32 (MXNet's output type) and the resampling reproduces Pillow's
+// Resample.c (two passes, float32 intermediate, antialiased when shrinking), so the pasted masks
+// are bit-identical to GluonCV's -- but only the part inside the image is ever computed.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace panoseg {
+
+struct PasteGeometry {
+  int64_t x1, y1, x2, y2;  // the rounded, grown box (inclusive corners), may lie outside
+  int64_t cx1, cy1, cx2, cy2;  // its clipped part, [cx1, cx2) x [cy1, cy2); empty if cx1 >= cx2
+};
+
+enum class PasteStatus : int { kOk = 0, kBadBox = 1, kBadMask = 2 };
+
+// Computes the rounded and clipped box of a paste.
+PasteStatus paste_geometry(const float box[4], int64_t mask_h, int64_t mask_w, int64_t height,
+                           int64_t width, PasteGeometry* g);
+
+// Pastes one mask: `prob` is mask_h x mask_w (row-major), `box` (x1, y1, x2, y2) in image
+// pixels. Appends the [begin, end) pixel intervals of the pasted mask to `intervals`, in
+// row-major (index = y * width + x) or column-major (index = x * height + y) pixel order.
+PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask_w,
+                                 const float box[4], int64_t height, int64_t width,
+                                 bool column_major, std::vector<int64_t>* intervals);
+
+// Same, writing 1s into a zeroed height x width uint8 image (the `fill` output).
+PasteStatus paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w,
+                             const float box[4], int64_t height, int64_t width, uint8_t* out);
+
+}  // namespace panoseg

@@ -1,0 +1,84 @@
+// The panoptic merge heuristic of Kirillov et al. (section 7), with panopticapi's stuff area
+// filter, on masks given as pixel intervals:
+//   instances, in the given order (the caller sorts by score): skip an empty mask; skip it when
+//   more than overlap_thr of it is already taken; else it takes its untaken pixels;
+//   then stuff masks, in the given order: the untaken pixels of each become one segment unless
+//   there are fewer than stuff_area_limit of them; everything left stays VOID (0).
+// Segment ids are assigned here (see SegmentIdAssigner) so the result is deterministic.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace panoseg {
+
+// A list of masks, each a sorted list of disjoint [begin, end) pixel intervals (CSR layout):
+// mask k is intervals[2*offsets[k] .. 2*offsets[k+1]).
+struct IntervalMasks {
+  const int64_t* offsets = nullptr;    // n + 1 entries, offsets[0] = 0
+  const int64_t* intervals = nullptr;  // 2 * offsets[n] values
+  int64_t n = 0;
+};
+
+// Deterministic segment ids, panopticapi's IdGenerator without its global randomness: a stuff
+// segment's id is its category colour; a thing gets its category colour if still free in this
+// image, else the colour jittered by up to +-30 per channel by a PRNG seeded per image.
+class SegmentIdAssigner {
+ public:
+  // `stuff_colour_ids`: rgb2id of every stuff category colour (reserved for stuff).
+  SegmentIdAssigner(const uint32_t* stuff_colour_ids, int64_t n_stuff, uint64_t seed,
+                    int64_t expected_segments);
+  uint32_t thing_id(uint32_t colour_id);
+
+ private:
+  bool taken(uint32_t id) const;
+  void take(uint32_t id);
+  uint64_t next();
+  std::vector<uint32_t> table_;  // open-addressing set of taken ids (0 = empty slot)
+  uint64_t state_;
+  int64_t size_ = 0;
+};
+
+struct MergeCategory {
+  uint32_t colour_id;  // rgb2id(colour)
+  bool isthing;
+};
+
+struct MergedSegment {
+  uint32_t id;
+  int32_t category;  // dense index
+  int32_t source;    // instance index (things) or stuff mask index (stuff)
+  bool isthing;
+};
+
+enum class MergeStatus : int { kOk = 0, kBadIntervals = 1, kBadCategory = 2 };
+
+struct MergeParams {
+  double overlap_thr = 0.5;
+  double stuff_area_limit = 64 * 64;
+};
+
+// `canvas` (n_pixels, zeroed by the caller) receives segment ids in the intervals' pixel order.
+// On kBadIntervals / kBadCategory, `bad_index` is the offending instance (>= 0) or stuff mask
+// (-1 - index).
+MergeStatus panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
+                           const int32_t* instance_category, const IntervalMasks& stuff,
+                           const int32_t* stuff_category, const MergeCategory* categories,
+                           int32_t n_categories, const MergeParams& params,
+                           SegmentIdAssigner* ids, uint32_t* canvas,
+                           std::vector<MergedSegment>* segments, int64_t* bad_index);
+
+// Checks that every mask's intervals are sorted, disjoint, non-empty and inside [0, n_pixels).
+bool intervals_valid(const IntervalMasks& masks, int64_t n_pixels, int64_t* bad_mask);
+
+// Row-major intervals of the pixels of each label in a row-major label map (labels < 0 are
+// skipped): a CSR over n_labels masks.
+bool label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labels,
+                         std::vector<int64_t>* offsets, std::vector<int64_t>* intervals);
+
+// Intervals of a row-major binary mask.
+void dense_mask_intervals(const uint8_t* mask, int64_t n_pixels, std::vector<int64_t>* intervals);
+
+// out (height x width, row-major) = transpose of in (width x height, i.e. column-major image).
+void transpose_u32(const uint32_t* in, int64_t height, int64_t width, uint32_t* out);
+
+}  // namespace panoseg

@@ -1,0 +1,36 @@
+// COCO run-length encoding (RLE) of binary masks, as pycocotools stores them in JSON.
+//
+// Masks are scanned in column-major (Fortran) order; `counts` alternate runs of 0s and 1s,
+// starting with 0s. The compressed string form stores each count (after the third) as the
+// difference to the count two places earlier, in 5-bit groups, as characters 48..111.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace panoseg {
+
+enum class RleStatus : int {
+  kOk = 0,
+  kBadCharacter = 1,  // a character outside 48..111
+  kTruncated = 2,     // the string ends inside a number
+  kNegativeCount = 3,
+  kWrongTotal = 4,    // counts do not add up to height * width
+};
+
+// Decodes a compressed RLE string into counts and checks they cover exactly n_pixels.
+RleStatus rle_decode_string(const char* s, size_t length, int64_t n_pixels,
+                            std::vector<uint32_t>* counts);
+
+// Checks uncompressed counts (the JSON list form) against n_pixels.
+RleStatus rle_check_counts(const uint32_t* counts, size_t n, int64_t n_pixels);
+
+// Encodes counts as pycocotools' compressed string (byte-identical to rleToString).
+std::string rle_encode_string(const uint32_t* counts, size_t n);
+
+// Counts of a column-major binary mask given as the runs of 1s, [begin, end) pixel intervals.
+void rle_from_intervals(const int64_t* intervals, int64_t n_intervals, int64_t n_pixels,
+                        std::vector<uint32_t>* counts);
+
+}  // namespace panoseg

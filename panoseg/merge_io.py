@@ -1,0 +1,187 @@
+"""File side of the panoptic merge: panopticapi's combine inputs -> COCO panoptic JSON + PNGs."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import numpy as np
+
+from .atomic import atomic_open
+from .errors import PanopticFormatError
+from .merge import MergeCategories, MergeParams, PanopticResult, _rle_intervals, merge_intervals
+from .panoptic_json import load_json
+from .parallel import ordered_map
+from .png import write_ids
+
+
+@dataclass
+class PreparedImage:
+    """One image's predictions, decoded to interval masks once (reused across thresholds)."""
+
+    image: dict
+    inst_offsets: np.ndarray
+    inst_intervals: np.ndarray
+    inst_category: np.ndarray
+    inst_scores: np.ndarray
+    stuff_offsets: np.ndarray
+    stuff_intervals: np.ndarray
+    stuff_category: np.ndarray
+
+
+def _load_list(path, what: str) -> list:
+    try:
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise PanopticFormatError(f"cannot read JSON: {e.strerror or e}", file=path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise PanopticFormatError(f"malformed JSON ({e})", file=path) from None
+    if isinstance(data, dict) and isinstance(data.get(what), list):
+        data = data[what]
+    if not isinstance(data, list):
+        raise PanopticFormatError(f"expected a JSON list of {what}", file=path)
+    return data
+
+
+class MergeJob:
+    """The validated inputs of a merge, grouped by image."""
+
+    def __init__(self, images, categories: MergeCategories, instances, semantic, params: MergeParams,
+                 files: dict):
+        self.images = images            # list of image dicts, output order
+        self.categories = categories
+        self.instances = instances      # image id -> list of result dicts (input order)
+        self.semantic = semantic        # image id -> list of result dicts (input order)
+        self.params = params
+        self.files = files
+        self.images_json = None
+
+    @classmethod
+    def from_files(cls, semseg_json_file, instseg_json_file, images_json_file,
+                   categories_json_file, params: MergeParams) -> "MergeJob":
+        files = {"semseg": os.fspath(semseg_json_file), "instseg": os.fspath(instseg_json_file),
+                 "images": os.fspath(images_json_file), "categories": os.fspath(categories_json_file)}
+        cat_list = _load_list(files["categories"], "categories")
+        try:
+            categories = MergeCategories(cat_list)
+        except ValueError as e:
+            raise PanopticFormatError(str(e), file=files["categories"]) from None
+        images_json = load_json(files["images"])
+        images = images_json.get("images")
+        if not isinstance(images, list):
+            raise PanopticFormatError("no 'images' list", file=files["images"])
+        by_id = {}
+        for k, img in enumerate(images):
+            if not isinstance(img, dict) or not all(key in img for key in ("id", "file_name", "height", "width")):
+                raise PanopticFormatError(f"images[{k}] needs id, file_name, height and width",
+                                          file=files["images"])
+            h, w = img["height"], img["width"]
+            if type(h) is not int or type(w) is not int or h < 1 or w < 1:
+                raise PanopticFormatError(f"height and width must be positive integers, got {w}x{h}",
+                                          file=files["images"], image_id=img["id"])
+            if img["id"] in by_id:
+                raise PanopticFormatError("image listed twice", file=files["images"], image_id=img["id"])
+            by_id[img["id"]] = img
+
+        cats = categories.categories
+        instances = defaultdict(list)
+        for k, r in enumerate(_load_list(files["instseg"], "annotations")):
+            where = cls._check_result(r, k, by_id, cats, files["instseg"])
+            if not cats.isthing[cats.index_of[r["category_id"]]]:
+                raise PanopticFormatError(f"results[{k}]: category_id {r['category_id']} is a stuff "
+                                          "category, instances must be things", **where)
+            score = r.get("score")
+            if isinstance(score, bool) or not isinstance(score, (int, float)) \
+                    or not math.isfinite(score) or not 0.0 <= score <= 1.0:
+                raise PanopticFormatError(f"results[{k}]: score {score!r} is not a number in [0, 1]",
+                                          **where)
+            instances[r["image_id"]].append(r)
+        semantic = defaultdict(list)
+        for k, r in enumerate(_load_list(files["semseg"], "annotations")):
+            cls._check_result(r, k, by_id, cats, files["semseg"])
+            semantic[r["image_id"]].append(r)
+        job = cls(images, categories, instances, semantic, params, files)
+        job.images_json = images_json
+        return job
+
+    @staticmethod
+    def _check_result(r, k, by_id, cats, file) -> dict:
+        if not isinstance(r, dict) or "image_id" not in r or "category_id" not in r \
+                or "segmentation" not in r:
+            raise PanopticFormatError(f"results[{k}] needs image_id, category_id and segmentation",
+                                      file=file)
+        where = {"file": file, "image_id": r["image_id"]}
+        if r["image_id"] not in by_id:
+            raise PanopticFormatError(f"results[{k}]: image is not in the images JSON", **where)
+        if type(r["category_id"]) is not int or r["category_id"] not in cats.index_of:
+            raise PanopticFormatError(f"results[{k}]: unknown category_id {r['category_id']!r}", **where)
+        return where
+
+    def prepare(self, image: dict, min_score: float) -> PreparedImage:
+        """Decodes the RLEs of one image (instances scoring below ``min_score`` are skipped)."""
+        h, w, image_id = image["height"], image["width"], image["id"]
+        index_of = self.categories.categories.index_of
+        inst = [r for r in self.instances.get(image_id, ()) if r["score"] >= min_score]
+        sem = self.semantic.get(image_id, ())
+        try:
+            io, ii = _rle_intervals([r["segmentation"] for r in inst], h, w, "instance")
+        except ValueError as e:
+            raise PanopticFormatError(str(e), file=self.files["instseg"], image_id=image_id,
+                                      file_name=image["file_name"]) from None
+        try:
+            so, si = _rle_intervals([r["segmentation"] for r in sem], h, w, "semantic mask")
+        except ValueError as e:
+            raise PanopticFormatError(str(e), file=self.files["semseg"], image_id=image_id,
+                                      file_name=image["file_name"]) from None
+        return PreparedImage(
+            image, io, ii, np.array([index_of[r["category_id"]] for r in inst], np.int32),
+            np.array([float(r["score"]) for r in inst], np.float64),
+            so, si, np.array([index_of[r["category_id"]] for r in sem], np.int32))
+
+    def merge(self, prepared: PreparedImage, params: Optional[MergeParams] = None,
+              seed: int = 0) -> PanopticResult:
+        params = params or self.params
+        img = prepared.image
+        return merge_intervals(img["height"], img["width"], self.categories, params,
+                               prepared.inst_offsets, prepared.inst_intervals,
+                               prepared.inst_category, prepared.inst_scores,
+                               prepared.stuff_offsets, prepared.stuff_intervals,
+                               prepared.stuff_category, column_major=True, seed=seed,
+                               image_id=img["id"])
+
+    def results(self, workers=None, seed: int = 0) -> Iterator[tuple]:
+        """Yields ``(image, PanopticResult)`` in images-JSON order, merged on ``workers`` threads."""
+        def one(image):
+            return image, self.merge(self.prepare(image, self.params.confidence_thr), seed=seed)
+        return ordered_map(one, self.images, workers)
+
+    def run(self, segmentations_folder, panoptic_json_file, *, workers=None, progress=False,
+            seed: int = 0, compress_level: int = 6) -> dict:
+        """Merges every image, writes its PNG, then the panoptic JSON (all atomically)."""
+        from tqdm import tqdm
+
+        os.makedirs(segmentations_folder, exist_ok=True)
+
+        def one(image):
+            result = self.merge(self.prepare(image, self.params.confidence_thr), seed=seed)
+            file_name = os.path.splitext(image["file_name"])[0] + ".png"
+            write_ids(os.path.join(segmentations_folder, file_name), result.id_map, compress_level)
+            return {"image_id": image["id"], "file_name": file_name,
+                    "segments_info": result.segments_info}
+
+        annotations = []
+        with tqdm(total=len(self.images), disable=not progress, unit="img", desc="panoseg merge",
+                  dynamic_ncols=True) as bar:
+            for ann in ordered_map(one, self.images, workers):
+                annotations.append(ann)
+                bar.update(1)
+        out = dict(self.images_json)
+        out["annotations"] = annotations
+        out["categories"] = self.categories.categories.to_list()
+        with atomic_open(panoptic_json_file, "w") as f:
+            json.dump(out, f)
+        return out

@@ -1,0 +1,273 @@
+"""The panoptic merge: equal to panopticapi's combine (up to segment-id relabeling),
+deterministic, GluonCV-exact mask pasting, clear errors."""
+import contextlib
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+import panoseg
+from panoseg.cli import main
+from panoseg.merge import combine_predictions, merge_panoptic, paste_masks, rle_to_mask
+from panoseg.synthetic import _rle, make_merge_inputs
+
+from conftest import DATA
+
+try:
+    from panopticapi.combine_semantic_and_instance_predictions import combine_predictions as reference
+except ImportError:  # numpy >= 2 leg
+    reference = None
+needs_panopticapi = pytest.mark.skipif(reference is None, reason="panopticapi not installed")
+CATEGORIES = json.loads((DATA / "panoptic_coco_categories.json").read_text())
+
+
+def run_reference(inp, folder, conf, overlap, limit):
+    with contextlib.redirect_stdout(io.StringIO()):
+        reference(inp.semseg_json, inp.instseg_json, inp.images_json, inp.categories_json,
+                  str(folder), str(folder) + ".json", conf, overlap, limit)
+    return json.loads(Path(str(folder) + ".json").read_text())
+
+
+def assert_same_partition(ours_folder, ours_json, ref_folder, ref_json):
+    """Same pixel partition and same category on every pixel; segment ids may differ."""
+    ref_by_image = {a["image_id"]: a for a in ref_json["annotations"]}
+    for ann in ours_json["annotations"]:
+        ref = ref_by_image[ann["image_id"]]
+        ours_ids = panoseg.read_ids(Path(ours_folder) / ann["file_name"])
+        ref_ids = panoseg.read_ids(Path(ref_folder) / ref["file_name"])
+        pairs = np.unique(np.stack([ours_ids.ravel(), ref_ids.ravel()]), axis=1)
+        assert len(np.unique(pairs[0])) == len(np.unique(pairs[1])) == pairs.shape[1], ann["image_id"]
+        cat_ours = {s["id"]: s["category_id"] for s in ann["segments_info"]}
+        cat_ref = {s["id"]: s["category_id"] for s in ref["segments_info"]}
+        for a, b in pairs.T:
+            assert (a == 0) == (b == 0)
+            if a:
+                assert cat_ours[int(a)] == cat_ref[int(b)]
+        # our segments_info describes our PNG exactly (panopticapi's may list empty segments)
+        present = set(np.unique(ours_ids).tolist()) - {0}
+        assert present == set(cat_ours)
+        for s in ann["segments_info"]:
+            mask = ours_ids == s["id"]
+            ys, xs = np.nonzero(mask)
+            assert s["area"] == mask.sum()
+            assert s["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+
+
+@needs_panopticapi
+@pytest.mark.parametrize("height,width,seed,thresholds", [
+    (240, 320, 0, (0.5, 0.5, 64 * 64)),
+    (480, 640, 1, (0.5, 0.5, 64 * 64)),
+    (97, 131, 2, (0.3, 0.2, 100)),
+    (200, 150, 3, (0.0, 0.9, 0)),
+    (120, 160, 4, (0.7, 0.0, 500)),
+])
+def test_equal_to_panopticapi(tmp_path, height, width, seed, thresholds):
+    inp = make_merge_inputs(tmp_path, n_images=6, height=height, width=width, seed=seed)
+    ref = run_reference(inp, tmp_path / "ref", *thresholds)
+    ours = combine_predictions(inp.semseg_json, inp.instseg_json, inp.images_json,
+                               inp.categories_json, tmp_path / "ours", tmp_path / "ours.json",
+                               *thresholds, workers=2)
+    assert ours == json.loads((tmp_path / "ours.json").read_text())
+    assert [a["image_id"] for a in ours["annotations"]] == [a["image_id"] for a in ref["annotations"]]
+    assert_same_partition(tmp_path / "ours", ours, tmp_path / "ref", ref)
+
+
+def test_deterministic_across_runs_and_workers(tmp_path):
+    inp = make_merge_inputs(tmp_path, n_images=8, height=90, width=120, seed=5)
+    outputs = []
+    for k, workers in enumerate((1, 3, 3)):
+        folder = tmp_path / f"run{k}"
+        out = combine_predictions(inp.semseg_json, inp.instseg_json, inp.images_json,
+                                  inp.categories_json, folder, str(folder) + ".json", workers=workers)
+        pngs = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+        outputs.append((out["annotations"], pngs))
+    assert outputs[0] == outputs[1] == outputs[2]
+    ids = [s["id"] for a in outputs[0][0] for s in a["segments_info"]]
+    assert all(0 < i < 2**24 for i in ids)
+    for a in outputs[0][0]:
+        assert len({s["id"] for s in a["segments_info"]}) == len(a["segments_info"])
+
+
+def coco_sample_as_predictions(tmp_path):
+    """The COCO sample GT as perfect combine inputs: things -> instances, stuff -> semantic."""
+    gt = json.loads((DATA / "panoptic_examples.json").read_text())
+    isthing = {c["id"]: c["isthing"] for c in gt["categories"]}
+    inst, sem = [], []
+    for ann in gt["annotations"]:
+        ids = panoseg.read_ids(DATA / "panoptic_examples" / ann["file_name"])
+        for s in ann["segments_info"]:
+            r = {"image_id": ann["image_id"], "category_id": s["category_id"],
+                 "segmentation": _rle(ids == s["id"])}
+            if isthing[s["category_id"]]:
+                inst.append(dict(r, score=1.0))
+            else:
+                sem.append(r)
+    paths = {}
+    for name, data in (("semseg", sem), ("instseg", inst), ("images", {"images": gt["images"]}),
+                       ("categories", gt["categories"])):
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(data))
+    return paths
+
+
+@pytest.mark.parametrize("limit", [0, 64 * 64, 20000])
+def test_coco_sample_round_trip(tmp_path, limit):
+    """GT -> detection + semantic form -> merge gives back the GT partition.
+
+    The GT masks do not overlap, so every instance (score 1.0) is kept whole and every stuff
+    mask keeps all its pixels: the partition is exactly the original one and PQ = 1.0 (the
+    crowd segments come back as ordinary segments, which PQ ignores because they lie on the GT
+    crowd region of their own category). The sample's smallest stuff segment has 8,204 px, so
+    the default stuff_area_limit (4096) drops nothing either; with 20000 the stuff segments
+    under 20000 px become VOID: exactly those are false negatives, nothing else changes.
+    """
+    p = coco_sample_as_predictions(tmp_path)
+    out = combine_predictions(p["semseg"], p["instseg"], p["images"], p["categories"],
+                              tmp_path / "merged", tmp_path / "merged.json", 0.5, 0.5, limit)
+    evaluation = panoseg.evaluate(DATA / "panoptic_examples.json", tmp_path / "merged.json",
+                                  gt_folder=DATA / "panoptic_examples", pred_folder=tmp_path / "merged")
+    gt = json.loads((DATA / "panoptic_examples.json").read_text())
+    stuff = {c["id"] for c in gt["categories"] if not c["isthing"]}
+    small = sum(1 for a in gt["annotations"] for s in a["segments_info"]
+                if s["category_id"] in stuff and s["area"] < limit)
+    assert int(evaluation.stats.fp.sum()) == 0
+    assert int(evaluation.stats.fn.sum()) == small
+    assert evaluation.results["Things"]["pq"] == 1.0
+    if small == 0:
+        assert evaluation.results["All"]["pq"] == 1.0
+        for ann, gt_ann in zip(out["annotations"], gt["annotations"]):
+            ours = panoseg.read_ids(tmp_path / "merged" / ann["file_name"])
+            orig = panoseg.read_ids(DATA / "panoptic_examples" / gt_ann["file_name"])
+            pairs = np.unique(np.stack([ours.ravel(), orig.ravel()]), axis=1)
+            assert pairs.shape[1] == len(np.unique(orig)) == len(np.unique(ours))
+    else:
+        assert limit == 20000 and evaluation.results["All"]["pq"] < 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Mask pasting: bit-identical to GluonCV's fill (fast_fill=True)
+# ---------------------------------------------------------------------------------------------
+
+def gluoncv_fill(masks, bboxes, size):
+    """GluonCV 0.10's gluoncv.data.transforms.mask.fill, fast_fill path, verbatim logic
+    (plus a guard for boxes entirely outside the image, where GluonCV's slicing fails)."""
+    width, height = size
+    x1, y1, x2, y2 = np.split(bboxes, 4, axis=1)
+    m_h, m_w = masks.shape[1:]
+    x1, y1, x2, y2 = x1.reshape((-1,)), y1.reshape((-1,)), x2.reshape((-1,)), y2.reshape((-1,))
+    masks = np.pad(masks, [(0, 0), (1, 1), (1, 1)], mode='constant').astype(np.float32)
+    x, y, hw, hh = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 2, (y2 - y1) / 2
+    hw = hw * (float(m_w + 2) / m_w)
+    hh = hh * (float(m_h + 2) / m_h)
+    x1, y1, x2, y2 = x - hw, y - hh, x + hw, y + hh
+    ret = np.zeros((masks.shape[0], height, width), dtype='uint8')
+    x1, y1, x2, y2 = np.round(x1).astype(int), np.round(y1).astype(int), \
+        np.round(x2).astype(int), np.round(y2).astype(int)
+    w, h = (x2 - x1 + 1), (y2 - y1 + 1)
+    xx1, yy1 = np.maximum(0, x1), np.maximum(0, y1)
+    xx2, yy2 = np.minimum(width, x2 + 1), np.minimum(height, y2 + 1)
+    for i, mask in enumerate(masks):
+        if xx2[i] <= xx1[i] or yy2[i] <= yy1[i]:
+            # Outside the image: GluonCV's slicing breaks here (negative stops); nothing to paste.
+            continue
+        mask = Image.fromarray(mask)
+        mask = np.array(mask.resize((w[i], h[i]), Image.BILINEAR))
+        mask = (mask > 0.5).astype('uint8')
+        ret[i, yy1[i]:yy2[i], xx1[i]:xx2[i]] = \
+            mask[yy1[i] - y1[i]:yy2[i] - y1[i], xx1[i] - x1[i]:xx2[i] - x1[i]]
+    return ret
+
+
+@st.composite
+def paste_cases(draw):
+    m = draw(st.integers(1, 30))
+    n = draw(st.integers(1, 4))
+    width, height = draw(st.integers(1, 90)), draw(st.integers(1, 90))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    probs = rng.random((n, m, m)).astype(np.float32)
+    if draw(st.booleans()):  # smooth blobs, like real mask heads
+        yy, xx = np.mgrid[0:m, 0:m]
+        probs = np.exp(-((yy - m / 2) ** 2 + (xx - m / 2) ** 2) / (2 * (m / 4 + 0.5) ** 2))
+        probs = np.repeat(probs[None].astype(np.float32), n, axis=0)
+    x1 = rng.uniform(-30, width + 10, n)
+    y1 = rng.uniform(-30, height + 10, n)
+    scale = draw(st.sampled_from([0.3, 1.0, 5.0, 40.0]))
+    boxes = np.stack([x1, y1, x1 + rng.uniform(0, scale * m, n), y1 + rng.uniform(0, scale * m, n)], 1)
+    if draw(st.booleans()):
+        boxes = np.round(boxes * 2) / 2  # half-integers: the rounding edge cases
+    return probs, boxes.astype(np.float32), (width, height)
+
+
+@given(paste_cases())
+@settings(max_examples=150, deadline=None)
+def test_paste_is_bit_identical_to_gluoncv(case):
+    probs, boxes, size = case
+    assert np.array_equal(paste_masks(probs, boxes, size), gluoncv_fill(probs, boxes, size))
+
+
+def test_paste_against_installed_gluoncv():
+    fill = pytest.importorskip("gluoncv.data.transforms.mask").fill
+    rng = np.random.default_rng(0)
+    probs = rng.random((20, 28, 28)).astype(np.float32)
+    boxes = np.sort(rng.uniform(0, 400, (20, 4)).astype(np.float32).reshape(20, 2, 2), axis=1)
+    boxes = boxes.transpose(0, 2, 1).reshape(20, 4)[:, [0, 2, 1, 3]]
+    assert np.array_equal(paste_masks(probs, boxes, (640, 480)), fill(probs, boxes, (640, 480)))
+
+
+def test_array_api_mask_forms_agree():
+    rng = np.random.default_rng(3)
+    h, w, n = 60, 80, 6
+    probs = rng.random((n, 14, 14)).astype(np.float32)
+    x1, y1 = rng.uniform(0, w - 20, n), rng.uniform(0, h - 20, n)
+    boxes = np.stack([x1, y1, x1 + 25, y1 + 18], 1).astype(np.float32)
+    scores = np.round(rng.random(n), 1)
+    cats = [1, 2, 1, 3, 1, 2]
+    dense = paste_masks(probs, boxes, (w, h))
+    semantic = np.full((h, w), 184)  # tree-merged (stuff)
+    semantic[:, :20] = 1  # a thing class in the semantic map: ignored
+    kwargs = dict(scores=scores, category_ids=cats, semantic=semantic, stuff_area_limit=10)
+    by_boxes = merge_panoptic(CATEGORIES, h, w, boxes=boxes, mask_probs=probs, **kwargs)
+    by_masks = merge_panoptic(CATEGORIES, h, w, masks=dense, **kwargs)
+    by_rles = merge_panoptic(CATEGORIES, h, w, rles=[_rle(m) for m in dense], **kwargs)
+    for other in (by_masks, by_rles):
+        assert np.array_equal(other.id_map, by_boxes.id_map)
+        assert other.segments_info == by_boxes.segments_info
+    stuff = [s for s in by_boxes.segments_info if not s["isthing"]]
+    assert [s["category_id"] for s in stuff] == [184]
+    assert stuff[0]["id"] == panoseg.rgb2id(next(c["color"] for c in CATEGORIES if c["id"] == 184))
+    assert not np.any(np.isin(by_boxes.id_map[:, :20], [stuff[0]["id"]]))
+
+
+def test_merge_rules_by_hand():
+    """Score order, ties in input order, the overlap filter, empty masks, the stuff limit."""
+    h, w = 10, 10
+    a = np.zeros((h, w), bool); a[0:4, 0:4] = True          # 16 px
+    b = np.zeros((h, w), bool); b[2:6, 2:6] = True          # 16 px, 4 px on a
+    c = np.zeros((h, w), bool); c[0:4, 0:3] = True          # fully on a: dropped
+    empty = np.zeros((h, w), bool)
+    masks = np.stack([b, a, c, empty, a])
+    r = merge_panoptic(CATEGORIES, h, w, masks=masks, scores=[0.8, 0.9, 0.7, 0.99, 0.9],
+                       category_ids=[1, 1, 1, 1, 2], semantic=np.full((h, w), 184),
+                       stuff_area_limit=55)
+    things = [s for s in r.segments_info if s["isthing"]]
+    # a (0.9, first of the tie) then the second a (0.9, fully covered: dropped), then b (4/16 covered)
+    assert [(s["category_id"], s["score"], s["area"]) for s in things] == [(1, 0.9, 16), (1, 0.8, 12)]
+    assert [s["area"] for s in r.segments_info if not s["isthing"]] == [100 - 28]
+    r2 = merge_panoptic(CATEGORIES, h, w, masks=masks, scores=[0.8, 0.9, 0.7, 0.99, 0.9],
+                        category_ids=[1, 1, 1, 1, 2], semantic=np.full((h, w), 184),
+                        stuff_area_limit=73, overlap_thr=0.25, confidence_thr=0.85)
+    # only scores >= 0.85: the empty mask (skipped), a, and a again (fully covered: dropped)
+    assert [s["score"] for s in r2.segments_info if s["isthing"]] == [0.9]
+    assert [s["area"] for s in r2.segments_info if not s["isthing"]] == [84]
+    r3 = merge_panoptic(CATEGORIES, h, w, masks=masks, scores=[0.8, 0.9, 0.7, 0.99, 0.9],
+                        category_ids=[1, 1, 1, 1, 2], semantic=np.full((h, w), 184),
+                        stuff_area_limit=85, confidence_thr=0.85)
+    assert [s["isthing"] for s in r3.segments_info] == [1]  # 84 px of stuff < 85: VOID
+    assert np.count_nonzero(r3.id_map) == 16

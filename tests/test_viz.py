@@ -1,0 +1,314 @@
+"""Tests of panoseg.viz (overlay pictures) and the ``viz`` subcommand."""
+import argparse
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from panoseg import Categories, PanopticFormatError, read_ids, write_ids
+from panoseg import viz
+from panoseg.cli_viz import add_viz_parser
+from panoseg.viz import BOUNDARY_COLOR, GREY, overlay, render_panoptic, side_by_side
+
+DATA = Path(__file__).parent / "data" / "coco_panoptic_sample"
+PRED = Path(__file__).parent / "data" / "sample_prediction"
+
+CATS = Categories([
+    {"id": 1, "name": "person", "isthing": 1, "color": [220, 20, 60]},
+    {"id": 2, "name": "car", "isthing": 1, "color": [0, 0, 142]},
+    {"id": 10, "name": "sky-other-merged", "isthing": 0, "color": [70, 130, 180]},
+    {"id": 11, "name": "grass-merged", "isthing": 0, "color": [152, 251, 152]},
+])
+
+
+def scene():
+    """A 120x160 photo and id map: sky (top), grass (bottom), two persons, one car, VOID."""
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    ids = np.zeros((120, 160), np.uint32)
+    ids[:50, :] = 100           # sky
+    ids[50:, :120] = 200        # grass; columns 120.. stay VOID
+    ids[60:110, 10:50] = 301    # person (left)
+    ids[60:110, 60:100] = 302   # person (right)
+    ids[5:40, 100:150] = 401    # car, inside the sky
+    segments = [
+        {"id": 100, "category_id": 10},
+        {"id": 200, "category_id": 11},
+        {"id": 301, "category_id": 1},
+        {"id": 302, "category_id": 1, "iscrowd": 1},
+        {"id": 401, "category_id": 2},
+    ]
+    return photo, ids, segments
+
+
+def blend(photo_px, colour, alpha=0.5):
+    return np.floor((1 - alpha) * photo_px.astype(np.float64) + alpha * np.asarray(colour) + 0.5)
+
+
+# ---------------------------------------------------------------------------- overlay
+
+def test_overlay_shape_dtype_and_photo_untouched():
+    photo, ids, segments = scene()
+    before = photo.copy()
+    out = overlay(photo, ids, segments, CATS)
+    assert out.shape == (120, 160, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(photo, before)
+    grey = overlay(None, ids, segments, CATS.to_list())  # a plain list of categories works too
+    assert grey.shape == (120, 160, 3) and grey.dtype == np.uint8
+
+
+def test_segment_interiors_get_their_colour_blended():
+    photo, ids, segments = scene()
+    for alpha in (0.5, 0.3):
+        out = overlay(photo, ids, segments, CATS, alpha=alpha, labels=False)
+        # Pixels far from any boundary. Stuff: the category colour; the leftmost instance of a
+        # thing category keeps the category colour too.
+        for (y, x), colour in [((25, 50), (70, 130, 180)), ((115, 100), (152, 251, 152)),
+                               ((85, 30), (220, 20, 60)), ((22, 125), (0, 0, 142))]:
+            np.testing.assert_allclose(out[y, x], blend(photo[y, x], colour, alpha), atol=1)
+    # The other person gets another shade, the same over all its pixels.
+    out = overlay(photo, ids, segments, CATS, alpha=1.0, labels=False)
+    right = out[70:100, 70:90].reshape(-1, 3)
+    assert (right == right[0]).all()
+    assert tuple(right[0]) != (220, 20, 60)
+    assert not np.array_equal(out[85, 30], out[85, 80])
+
+
+def test_void_keeps_the_photo():
+    photo, ids, segments = scene()
+    out = overlay(photo, ids, segments, CATS, labels=False)
+    void = ids == 0
+    inner = void.copy()
+    inner[:, 120:122] = False  # the outline pixels just outside the segments
+    inner[48:52, :] = False
+    np.testing.assert_array_equal(out[inner], photo[inner])
+    # No photo: VOID is grey (hatched), never a segment colour.
+    grey = overlay(None, ids, segments, CATS, boundaries=False, labels=False)
+    colours = {tuple(c) for c in grey[void].reshape(-1, 3)}
+    assert colours <= {GREY, viz._HATCH} and len(colours) == 2
+
+
+def test_boundaries_are_drawn():
+    photo, ids, segments = scene()
+    out = overlay(photo, ids, segments, CATS, labels=False)
+    plain = overlay(photo, ids, segments, CATS, labels=False, boundaries=False)
+    # Both sides of each edge: person/grass at x=9|10, sky/grass at y=49|50, grass/VOID at 119|120.
+    for y, x in [(80, 9), (80, 10), (49, 20), (50, 20), (80, 119), (80, 120), (4, 120)]:
+        assert tuple(out[y, x]) == BOUNDARY_COLOR, (y, x)
+        assert tuple(plain[y, x]) != BOUNDARY_COLOR, (y, x)
+    assert tuple(out[80, 8]) != BOUNDARY_COLOR and tuple(out[80, 11]) != BOUNDARY_COLOR
+    edge = viz._boundary_mask(viz._label_map(ids, viz.SegmentTable.from_segments_info(
+        segments, CATS, is_gt=False), {}, None))
+    np.testing.assert_array_equal(np.all(out == BOUNDARY_COLOR, axis=2) & ~edge,
+                                  np.zeros_like(edge))
+
+
+def test_labels_are_written_inside_segments():
+    photo, ids, segments = scene()
+    plain = overlay(photo, ids, segments, CATS, labels=False)
+    out = overlay(photo, ids, segments, CATS, font_size=11)
+    changed = np.any(out != plain, axis=2)
+    assert changed.any()
+    # Text lands on the big segments (sky, grass) and not far outside the picture's segments.
+    assert changed[:50].any() and changed[50:].any()
+    assert viz._display_name(CATS, CATS.index_of[10], 0) == "sky-other"
+    assert viz._display_name(CATS, CATS.index_of[1], 1) == "person (crowd)"
+    anchors = viz._label_anchors(viz._label_map(ids, viz.SegmentTable.from_segments_info(
+        segments, CATS, is_gt=False), {}, None), len(segments))
+    for seg, (x, y, depth) in anchors.items():
+        assert ids[y, x] == segments[seg - 1]["id"] and depth > 0
+
+
+def test_deterministic_and_independent_of_segment_order():
+    photo, ids, segments = scene()
+    a = overlay(photo, ids, segments, CATS)
+    b = overlay(photo, ids, segments, CATS)
+    c = overlay(photo, ids, segments[::-1], CATS)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+
+
+def test_overlay_errors():
+    photo, ids, segments = scene()
+    with pytest.raises(PanopticFormatError) as e:
+        overlay(photo, ids, segments[:-1], CATS)  # id 401 is in the map but not listed
+    assert e.value.segment_id == 401
+    assert "not in segments_info" in str(e.value)
+    with pytest.raises(PanopticFormatError):
+        overlay(photo, ids, segments + [{"id": 7, "category_id": 999}], CATS)
+    with pytest.raises(ValueError):
+        overlay(photo[:10], ids, segments, CATS)
+    with pytest.raises(ValueError):
+        overlay(photo, ids, segments, CATS, alpha=1.5)
+    # Segments without pixels are fine; an all-VOID map is just the photo.
+    np.testing.assert_array_equal(overlay(photo, np.zeros_like(ids), [], CATS), photo)
+
+
+def test_old_pillow_font_fallback(monkeypatch):
+    from PIL import ImageFont
+
+    real = ImageFont.load_default
+
+    def old_load_default(*args, **kwargs):
+        if args or kwargs:
+            raise TypeError("load_default() takes no arguments")
+        return real()
+
+    monkeypatch.setattr(ImageFont, "load_default", old_load_default)
+    photo, ids, segments = scene()
+    out = overlay(photo, ids, segments, CATS, font_size=37)  # a size no other test caches
+    assert out.shape == photo.shape
+    assert np.any(out != overlay(photo, ids, segments, CATS, labels=False))
+
+
+# ---------------------------------------------------------------------------- side_by_side
+
+def test_side_by_side_layout():
+    left = np.full((40, 60, 3), 10, np.uint8)
+    right = np.full((50, 30, 3), 200, np.uint8)
+    bare = side_by_side(left, right, titles=None)
+    gap = bare.shape[1] - 90
+    assert bare.dtype == np.uint8 and bare.shape[0] == 50 and gap >= 4
+    np.testing.assert_array_equal(bare[:40, :60], left)
+    np.testing.assert_array_equal(bare[:, 60 + gap:], right)
+    titled = side_by_side(left, Image.fromarray(right))
+    bar = titled.shape[0] - 50
+    assert bar > 10 and titled.shape[1] == bare.shape[1]
+    np.testing.assert_array_equal(titled[bar:], bare)
+    assert len(np.unique(titled[:bar].reshape(-1, 3), axis=0)) > 2  # title text was drawn
+    with pytest.raises(ValueError):
+        side_by_side(left, right, titles=("one",))
+
+
+# ---------------------------------------------------------------------------- files and CLI
+
+def run_cli(argv):
+    parser = argparse.ArgumentParser()
+    sp = parser.add_subparsers(dest="command")
+    add_viz_parser(sp)
+    args = parser.parse_args(["viz"] + [str(a) for a in argv])
+    return args.run(args)
+
+
+def sample_annotations():
+    return json.loads((DATA / "panoptic_examples.json").read_text())["annotations"]
+
+
+def test_render_panoptic_sample():
+    ann = sample_annotations()[0]
+    stem = ann["file_name"][:-4]
+    categories = Categories(json.loads((DATA / "panoptic_coco_categories.json").read_text()))
+    out = render_panoptic(DATA / "input_images" / f"{stem}.jpg",
+                          DATA / "panoptic_examples" / ann["file_name"], ann["segments_info"],
+                          categories, labels=False)
+    ids = read_ids(DATA / "panoptic_examples" / ann["file_name"])
+    assert out.shape == ids.shape + (3,) and out.dtype == np.uint8
+    photo = np.asarray(Image.open(DATA / "input_images" / f"{stem}.jpg").convert("RGB"))
+    far_void = (ids == 0) & ~viz._boundary_mask(ids.astype(np.int64))
+    far_void[1:-1, 1:-1] &= (ids[:-2, 1:-1] == 0) & (ids[2:, 1:-1] == 0)
+    np.testing.assert_array_equal(out[far_void], photo[far_void])
+    assert np.any(out != photo)
+
+
+def test_cli_writes_one_png_per_image(tmp_path):
+    out = tmp_path / "out"
+    rc = run_cli(["--panoptic_json_file", DATA / "panoptic_examples.json",
+                  "--images_folder", DATA / "input_images", "--output_folder", out,
+                  "--no-progress", "--workers", "2"])
+    assert rc == 0
+    names = sorted(a["file_name"] for a in sample_annotations())
+    assert sorted(os.listdir(out)) == names  # no temporary files left behind
+    for name in names:
+        ids = read_ids(DATA / "panoptic_examples" / name)
+        with Image.open(out / name) as im:
+            assert im.format == "PNG" and im.mode == "RGB" and im.size == ids.shape[::-1]
+    # Same pictures from one thread (deterministic), and the API returns the paths.
+    again = viz.visualize_dataset(DATA / "panoptic_examples.json", None, DATA / "input_images",
+                                  tmp_path / "again", workers=1)
+    assert [os.path.basename(p) for p in again] == [a["file_name"] for a in sample_annotations()]
+    for name in names:
+        np.testing.assert_array_equal(np.asarray(Image.open(out / name)),
+                                      np.asarray(Image.open(tmp_path / "again" / name)))
+
+
+def test_cli_compare_side_by_side(tmp_path):
+    out = tmp_path / "cmp"
+    rc = run_cli(["--panoptic_json_file", DATA / "panoptic_examples.json",
+                  "--segmentations_folder", DATA / "panoptic_examples",
+                  "--images_folder", DATA / "input_images", "--output_folder", out,
+                  "--compare_json_file", PRED / "panoptic_pred.json", "--alpha", "0.6",
+                  "--no-labels", "--no-boundaries", "--no-progress"])
+    assert rc == 0
+    for name in sorted(a["file_name"] for a in sample_annotations()):
+        h, w = read_ids(DATA / "panoptic_examples" / name).shape
+        with Image.open(out / name) as im:
+            assert im.size[0] > 2 * w and im.size[1] > h
+
+
+def test_cli_options():
+    with pytest.raises(SystemExit):
+        run_cli(["--panoptic_json_file", "x.json", "--output_folder", "o", "--alpha", "2"])
+    parser = argparse.ArgumentParser()
+    add_viz_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["viz", "--panoptic_json_file", "x.json", "--output_folder", "o"])
+    assert args.alpha == 0.5 and not args.no_labels and not args.no_boundaries
+    assert args.segmentations_folder is None and args.images_folder is None and args.workers is None
+
+
+def copy_sample(tmp_path):
+    shutil.copytree(DATA / "panoptic_examples", tmp_path / "gt")
+    shutil.copytree(DATA / "input_images", tmp_path / "images")
+    (tmp_path / "gt.json").write_text((DATA / "panoptic_examples.json").read_text())
+    return tmp_path
+
+
+def test_missing_image_is_an_error(tmp_path):
+    copy_sample(tmp_path)
+    missing = tmp_path / "images" / "000000439180.jpg"
+    missing.unlink()
+    out = tmp_path / "out"
+    with pytest.raises(PanopticFormatError) as e:
+        run_cli(["--panoptic_json_file", tmp_path / "gt.json", "--images_folder",
+                 tmp_path / "images", "--output_folder", out, "--no-progress", "--workers", "1"])
+    assert e.value.file == str(missing) and "not found" in str(e.value)
+    # The image before it was finished; nothing half-written is left.
+    assert os.listdir(out) == ["000000142238.png"]
+
+
+def test_missing_png_and_mismatch_are_errors(tmp_path):
+    copy_sample(tmp_path)
+    png = tmp_path / "gt" / "000000142238.png"
+    png.unlink()
+    with pytest.raises(PanopticFormatError) as e:
+        run_cli(["--panoptic_json_file", tmp_path / "gt.json", "--output_folder",
+                 tmp_path / "out", "--no-progress"])
+    assert e.value.file == str(png) and e.value.image_id == 142238
+    # A PNG id that segments_info does not list.
+    ids = read_ids(DATA / "panoptic_examples" / "000000142238.png")
+    ids[:5, :5] = 123
+    write_ids(png, ids)
+    with pytest.raises(PanopticFormatError) as e:
+        run_cli(["--panoptic_json_file", tmp_path / "gt.json", "--output_folder",
+                 tmp_path / "out", "--no-progress"])
+    assert e.value.segment_id == 123 and e.value.image_id == 142238
+    # Photo and PNG of different sizes.
+    write_ids(png, ids[:100])
+    with pytest.raises(PanopticFormatError, match="photo is 640x427"):
+        run_cli(["--panoptic_json_file", tmp_path / "gt.json", "--images_folder",
+                 tmp_path / "images", "--output_folder", tmp_path / "out", "--no-progress"])
+    assert not any(n.startswith(".tmp") for n in os.listdir(tmp_path / "out"))
+
+
+def test_compare_needs_every_image(tmp_path):
+    copy_sample(tmp_path)
+    pred = json.loads((PRED / "panoptic_pred.json").read_text())
+    pred["annotations"] = pred["annotations"][:1]
+    (tmp_path / "pred.json").write_text(json.dumps(pred))
+    with pytest.raises(PanopticFormatError, match="no annotation in the compared JSON"):
+        viz.visualize_dataset(tmp_path / "gt.json", None, None, tmp_path / "out",
+                              compare_json_file=tmp_path / "pred.json",
+                              compare_folder=PRED / "panoptic_pred")
