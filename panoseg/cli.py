@@ -158,6 +158,65 @@ def run_merge(args) -> int:
     return 0
 
 
+def _float_list(text: str) -> list:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def add_tune_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "tune", help="grid-search the merge thresholds by PQ on a validation set",
+        description="Merges and evaluates in memory (no PNG written) for every combination of "
+                    "the given thresholds; prints a PQ table, best first, and the best setting.")
+    for flag in ("semseg_json_file", "instseg_json_file", "images_json_file",
+                 "categories_json_file", "gt_json_file"):
+        p.add_argument(f"--{flag}", f"--{flag.replace('_', '-')}", required=True)
+    p.add_argument("--gt_folder", "--gt-folder", default=None,
+                   help="GT PNG folder; default: X if the GT JSON is X.json")
+    p.add_argument("--confidence_thr", "--confidence-thr", type=_float_list, default=[0.3, 0.5, 0.7],
+                   help="comma-separated values (default 0.3,0.5,0.7)")
+    p.add_argument("--overlap_thr", "--overlap-thr", type=_float_list, default=[0.3, 0.5, 0.7],
+                   help="comma-separated values (default 0.3,0.5,0.7)")
+    p.add_argument("--stuff_area_limit", "--stuff-area-limit", type=_float_list,
+                   default=[1024.0, 4096.0, 8192.0], help="comma-separated values (default 1024,4096,8192)")
+    p.add_argument("--json-out", metavar="FILE", help="write every setting's results as JSON")
+    p.add_argument("--workers", type=_workers, default=None, metavar="N")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=run_tune)
+
+
+def run_tune(args) -> int:
+    from .merge import MergeParams
+    from .merge_io import MergeJob
+    from .tune import best, format_tune_table, parameter_grid, tune
+
+    start = time.perf_counter()
+    try:
+        grid = parameter_grid(args.confidence_thr, args.overlap_thr, args.stuff_area_limit)
+    except ValueError as e:
+        raise PanopticFormatError(str(e)) from None
+    job = MergeJob.from_files(args.semseg_json_file, args.instseg_json_file,
+                              args.images_json_file, args.categories_json_file, MergeParams())
+    results = tune(job, args.gt_json_file, args.gt_folder, grid, workers=args.workers,
+                   progress=not args.no_progress, seed=args.seed)
+    print(format_tune_table(results))
+    top = best(results)
+    p = top.params
+    print(f"\nbest: --confidence_thr {p.confidence_thr:g} --overlap_thr {p.overlap_thr:g} "
+          f"--stuff_area_limit {p.stuff_area_limit:g}  (PQ {100 * top.results['All']['pq']:.1f})")
+    if args.json_out:
+        with atomic_open(args.json_out, "w") as f:
+            json.dump([{"confidence_thr": r.params.confidence_thr, "overlap_thr": r.params.overlap_thr,
+                        "stuff_area_limit": r.params.stuff_area_limit, **r.results}
+                       for r in results], f, indent=1)
+    print(f"{len(grid)} settings x {len(job.images)} images in {time.perf_counter() - start:.2f} s",
+          file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="panoseg", description="Panoptic segmentation tools for the COCO panoptic format.")
@@ -168,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     add_eval_parser(subparsers)
     add_merge_parser(subparsers)
+    add_tune_parser(subparsers)
     from .cli_viz import add_viz_parser
 
     add_viz_parser(subparsers)

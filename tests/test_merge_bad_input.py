@@ -1,0 +1,149 @@
+"""Bad merge inputs: a clear error naming the file and image, exit 1 from the CLI, no partial
+output; a re-run after an interruption gives the same files as an uninterrupted run."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from panoseg.cli import main
+from panoseg.errors import PanopticFormatError
+from panoseg.merge import combine_predictions, merge_panoptic
+from panoseg.synthetic import make_merge_inputs
+
+from conftest import DATA
+
+CATEGORIES = json.loads((DATA / "panoptic_coco_categories.json").read_text())
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    return make_merge_inputs(tmp_path / "in", n_images=4, height=60, width=80, seed=2)
+
+
+def edit(path, fn):
+    data = json.loads(Path(path).read_text())
+    fn(data)
+    Path(path).write_text(json.dumps(data))
+
+
+def cli(inputs, out, *extra):
+    return main(["merge", "--semseg_json_file", inputs.semseg_json, "--instseg_json_file",
+                 inputs.instseg_json, "--images_json_file", inputs.images_json,
+                 "--categories_json_file", inputs.categories_json, "--panoptic_json_file",
+                 str(out), "--no-progress", *extra])
+
+
+def expect(inputs, tmp_path, capsys, *needles, extra=()):
+    out = tmp_path / "out" / "panoptic.json"
+    out.parent.mkdir(exist_ok=True)
+    assert cli(inputs, out, *extra) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("panoseg merge: error: ")
+    for needle in needles:
+        assert str(needle) in err, err
+    assert not out.exists()
+    return err
+
+
+def first_instance_image(inputs):
+    return json.loads(Path(inputs.instseg_json).read_text())[0]["image_id"]
+
+
+def test_undecodable_rle(inputs, tmp_path, capsys):
+    image = first_instance_image(inputs)
+    edit(inputs.instseg_json, lambda d: d[0]["segmentation"].update(counts="!!!bad"))
+    expect(inputs, tmp_path, capsys, "instseg.json", f"image {image}", "undecodable RLE",
+           "invalid character")
+
+
+def test_rle_of_wrong_size(inputs, tmp_path, capsys):
+    image = first_instance_image(inputs)
+    edit(inputs.instseg_json, lambda d: d[0]["segmentation"].update(size=[61, 80]))
+    expect(inputs, tmp_path, capsys, "instseg.json", f"image {image}", "RLE size [61, 80]",
+           "[60, 80]")
+
+
+def test_semantic_rle_of_wrong_total(inputs, tmp_path, capsys):
+    image = json.loads(Path(inputs.semseg_json).read_text())[0]["image_id"]
+    edit(inputs.semseg_json, lambda d: d[0]["segmentation"].update(counts=[5, 10]))
+    expect(inputs, tmp_path, capsys, "semseg.json", f"image {image}", "do not add up")
+
+
+def test_image_missing_from_images_json(inputs, tmp_path, capsys):
+    edit(inputs.instseg_json, lambda d: d[0].update(image_id=999))
+    expect(inputs, tmp_path, capsys, "instseg.json", "image 999", "not in the images JSON")
+
+
+@pytest.mark.parametrize("score", [float("nan"), 1.5, -0.1, "0.5", None])
+def test_bad_scores(inputs, tmp_path, capsys, score):
+    edit(inputs.instseg_json, lambda d: d[2].update(score=score))
+    expect(inputs, tmp_path, capsys, "instseg.json", "results[2]: score")
+
+
+def test_unknown_category(inputs, tmp_path, capsys):
+    edit(inputs.semseg_json, lambda d: d[1].update(category_id=4242))
+    expect(inputs, tmp_path, capsys, "semseg.json", "results[1]", "unknown category_id 4242")
+
+
+def test_stuff_category_as_instance(inputs, tmp_path, capsys):
+    edit(inputs.instseg_json, lambda d: d[0].update(category_id=184))
+    expect(inputs, tmp_path, capsys, "instseg.json", "results[0]", "stuff category")
+
+
+@pytest.mark.parametrize("flag,value,needle", [
+    ("--confidence_thr", "1.01", "confidence_thr must lie in [0, 1]"),
+    ("--overlap_thr", "-0.5", "overlap_thr must lie in [0, 1]"),
+    ("--stuff_area_limit", "-1", "stuff_area_limit must lie in [0, inf]"),
+    ("--overlap_thr", "nan", "overlap_thr must lie in [0, 1]"),
+])
+def test_thresholds_out_of_range(inputs, tmp_path, capsys, flag, value, needle):
+    expect(inputs, tmp_path, capsys, needle, extra=(flag, value))
+
+
+def test_malformed_json(inputs, tmp_path, capsys):
+    Path(inputs.images_json).write_text("{")
+    expect(inputs, tmp_path, capsys, "images.json", "malformed JSON")
+
+
+def test_array_api_errors():
+    h, w = 20, 30
+    with pytest.raises(ValueError, match="masks must be N x 20 x 30"):
+        merge_panoptic(CATEGORIES, h, w, masks=np.zeros((1, 21, 30)), scores=[0.9], category_ids=[1])
+    with pytest.raises(ValueError, match="semantic map is 31x20"):
+        merge_panoptic(CATEGORIES, h, w, semantic=np.zeros((20, 31), int))
+    with pytest.raises(ValueError, match="instance 0: unknown category_id 4242"):
+        merge_panoptic(CATEGORIES, h, w, masks=np.zeros((1, h, w)), scores=[0.9], category_ids=[4242])
+    with pytest.raises(ValueError, match="instance 1: score nan"):
+        merge_panoptic(CATEGORIES, h, w, masks=np.zeros((2, h, w)), scores=[0.9, float("nan")],
+                       category_ids=[1, 1])
+    with pytest.raises(ValueError, match="box must be finite"):
+        merge_panoptic(CATEGORIES, h, w, boxes=[[5, 5, 1, 1]], mask_probs=np.ones((1, 4, 4)),
+                       scores=[0.9], category_ids=[1])
+    with pytest.raises(ValueError, match="instance 0: category index is not a thing"):
+        merge_panoptic(CATEGORIES, h, w, masks=np.ones((1, h, w)), scores=[0.9], category_ids=[184])
+
+
+def test_interrupted_run_then_rerun_gives_the_same_files(inputs, tmp_path):
+    clean = tmp_path / "clean"
+    combine_predictions(inputs.semseg_json, inputs.instseg_json, inputs.images_json,
+                        inputs.categories_json, clean, str(clean) + ".json")
+    # Break the third image's first instance: the run stops part-way with an error.
+    images = [i["id"] for i in json.loads(Path(inputs.images_json).read_text())["images"]]
+    original = Path(inputs.instseg_json).read_text()
+    data = json.loads(original)
+    k = next(i for i, r in enumerate(data) if r["image_id"] == images[2] and r["score"] >= 0.5)
+    data[k]["segmentation"]["counts"] = "~~~"
+    Path(inputs.instseg_json).write_text(json.dumps(data))
+    run = tmp_path / "run"
+    with pytest.raises(PanopticFormatError, match=f"image {images[2]}"):
+        combine_predictions(inputs.semseg_json, inputs.instseg_json, inputs.images_json,
+                            inputs.categories_json, run, str(run) + ".json", workers=1)
+    assert not Path(str(run) + ".json").exists()
+    assert all(not p.name.startswith(".tmp") for p in run.iterdir())
+    Path(inputs.instseg_json).write_text(original)
+    combine_predictions(inputs.semseg_json, inputs.instseg_json, inputs.images_json,
+                        inputs.categories_json, run, str(run) + ".json")
+    assert Path(str(run) + ".json").read_text() == Path(str(clean) + ".json").read_text()
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == \
+        {p.name: p.read_bytes() for p in clean.iterdir()}
