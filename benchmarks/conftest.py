@@ -42,4 +42,6 @@ RATIOS = {
     "eval: panopticapi / panoseg": ("eval/panopticapi", "eval/panoseg", ">= 12"),
     "eval: panoseg / decode-only": ("eval/panoseg", "eval/decode-only", "<= 1.25"),
     "eval: Pillow decode / panoseg decode": ("eval/decode-pillow", "eval/decode-only", "info"),
+    "merge: panopticapi / panoseg": ("merge/panopticapi", "merge/panoseg", ">= 10"),
+    "paste: GluonCV / panoseg (100 masks)": ("paste/gluoncv", "paste/panoseg", ">= 10"),
 }

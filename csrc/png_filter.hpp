@@ -1,5 +1,5 @@
 // The encoder side of panoptic PNGs: segment ids -> filtered 8-bit RGB scanlines, ready for
-// zlib. Each row uses the Sub or the Up filter, whichever leaves fewer nonzero bytes (piecewise
+// zlib. Each row uses the Sub or the Up filter, whichever leaves fewer changed pixels (piecewise
 // constant maps then deflate to almost nothing, and much faster than Pillow's encoder).
 #pragma once
 #include <cstddef>

@@ -30,6 +30,7 @@ import numpy as np
 from . import _core
 from .categories import Categories
 from .codec import rgb2id
+from .png import DEFAULT_COMPRESS_LEVEL
 
 DEFAULT_CONFIDENCE_THR = 0.5
 DEFAULT_OVERLAP_THR = 0.5
@@ -332,7 +333,7 @@ def combine_predictions(semseg_json_file, instseg_json_file, images_json_file,
                         overlap_thr: float = DEFAULT_OVERLAP_THR,
                         stuff_area_limit: float = DEFAULT_STUFF_AREA_LIMIT, *,
                         workers: Optional[int] = None, progress: bool = False, seed: int = 0,
-                        compress_level: int = 6) -> dict:
+                        compress_level: int = DEFAULT_COMPRESS_LEVEL) -> dict:
     """Drop-in for panopticapi's ``combine_predictions``: same inputs, same outputs.
 
     Parameters

@@ -15,7 +15,7 @@ from .errors import PanopticFormatError
 from .merge import MergeCategories, MergeParams, PanopticResult, _rle_intervals, merge_intervals
 from .panoptic_json import load_json
 from .parallel import ordered_map
-from .png import write_ids
+from .png import DEFAULT_COMPRESS_LEVEL, write_ids
 
 
 @dataclass
@@ -160,7 +160,7 @@ class MergeJob:
         return ordered_map(one, self.images, workers)
 
     def run(self, segmentations_folder, panoptic_json_file, *, workers=None, progress=False,
-            seed: int = 0, compress_level: int = 6) -> dict:
+            seed: int = 0, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> dict:
         """Merges every image, writes its PNG, then the panoptic JSON (all atomically)."""
         from tqdm import tqdm
 
@@ -182,6 +182,7 @@ class MergeJob:
         out = dict(self.images_json)
         out["annotations"] = annotations
         out["categories"] = self.categories.categories.to_list()
+        text = json.dumps(out)  # json.dumps uses the C encoder; json.dump streams in Python
         with atomic_open(panoptic_json_file, "w") as f:
-            json.dump(out, f)
+            f.write(text)
         return out

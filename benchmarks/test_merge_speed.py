@@ -1,0 +1,80 @@
+"""Merge speed: panoseg's combine_predictions vs panopticapi's (PNG writing included), and mask
+pasting vs GluonCV's expand_mask/fill, in the same run on the same machine."""
+import contextlib
+import io
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from panoseg.merge import combine_predictions, paste_masks
+from panoseg.parallel import default_workers
+from panoseg.synthetic import make_merge_inputs
+
+from conftest import N_IMAGES, record
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+from gluoncv_reference import gluoncv_fill  # noqa: E402
+
+WORKERS = default_workers()
+
+
+@pytest.fixture(scope="module")
+def merge_inputs(tmp_path_factory):
+    return make_merge_inputs(tmp_path_factory.mktemp("merge"), n_images=N_IMAGES, height=480,
+                             width=640, seed=0)
+
+
+def test_merge_panopticapi(benchmark, merge_inputs, tmp_path):
+    combine = pytest.importorskip("panopticapi.combine_semantic_and_instance_predictions")
+    i = merge_inputs
+
+    def run():
+        with contextlib.redirect_stdout(io.StringIO()):
+            combine.combine_predictions(i.semseg_json, i.instseg_json, i.images_json,
+                                        i.categories_json, str(tmp_path / "ref"),
+                                        str(tmp_path / "ref.json"), 0.5, 0.5, 64 * 64)
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    record(benchmark, "merge/panopticapi")
+
+
+def test_merge_panoseg(benchmark, merge_inputs, tmp_path):
+    i = merge_inputs
+    benchmark.pedantic(combine_predictions,
+                       args=(i.semseg_json, i.instseg_json, i.images_json, i.categories_json,
+                             str(tmp_path / "ours"), str(tmp_path / "ours.json")),
+                       kwargs={"workers": WORKERS}, rounds=5, iterations=1, warmup_rounds=1)
+    record(benchmark, "merge/panoseg")
+
+
+@pytest.fixture(scope="module")
+def masks():
+    """100 Mask R-CNN-like 28x28 mask probabilities in boxes of varied size on a 640x480 image."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:28, 0:28]
+    blob = np.exp(-((yy - 14) ** 2 + (xx - 14) ** 2) / 60.0).astype(np.float32)
+    probs = np.clip(blob[None] + rng.normal(0, 0.1, (100, 28, 28)), 0, 1).astype(np.float32)
+    x1, y1 = rng.uniform(-20, 600, 100), rng.uniform(-20, 440, 100)
+    w, h = np.exp(rng.uniform(np.log(10), np.log(300), (2, 100)))
+    boxes = np.stack([x1, y1, x1 + w, y1 + h], 1).astype(np.float32)
+    assert np.array_equal(paste_masks(probs, boxes, (640, 480)), gluoncv_fill(probs, boxes, (640, 480)))
+    return probs, boxes
+
+
+def test_paste_gluoncv(benchmark, masks):
+    try:  # the real thing when GluonCV (and MXNet) are installed, else its code verbatim
+        from gluoncv.data.transforms.mask import fill
+        benchmark.extra_info["implementation"] = "gluoncv"
+    except ImportError:
+        fill = gluoncv_fill
+        benchmark.extra_info["implementation"] = "gluoncv 0.10.5 fill, verbatim copy"
+    benchmark.pedantic(fill, args=(*masks, (640, 480)), rounds=10, iterations=1, warmup_rounds=1)
+    record(benchmark, "paste/gluoncv")
+
+
+def test_paste_panoseg(benchmark, masks):
+    benchmark.pedantic(paste_masks, args=(*masks, (640, 480)), rounds=20, iterations=1,
+                       warmup_rounds=1)
+    record(benchmark, "paste/panoseg")
