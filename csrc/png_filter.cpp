@@ -1,7 +1,5 @@
 #include "png_filter.hpp"
 
-#include <cstring>
-
 #include "rgb_id.hpp"
 
 namespace panoseg {
@@ -13,19 +11,10 @@ inline uint32_t byte_diff(uint32_t a, uint32_t b) {
   return ((a | H) - (b & ~H)) ^ ((a ^ ~b) & H);
 }
 
-// Writes the pixel differences of a row: a 4-byte store per pixel (the spare byte is
-// overwritten by the next pixel), three single bytes for the last one.
-template <class Prev>
-inline void put_row(uint8_t* px, const uint32_t* row, int64_t width, Prev prev) {
-  for (int64_t x = 0; x + 1 < width; ++x) {
-    const uint32_t d = byte_diff(row[x], prev(x));
-    std::memcpy(px + 3 * x, &d, 4);
-  }
-  const int64_t x = width - 1;
-  const uint32_t d = byte_diff(row[x], prev(x));
-  px[3 * x] = uint8_t(d);
-  px[3 * x + 1] = uint8_t(d >> 8);
-  px[3 * x + 2] = uint8_t(d >> 16);
+inline void put3(uint8_t* p, uint32_t d) {
+  p[0] = uint8_t(d);
+  p[1] = uint8_t(d >> 8);
+  p[2] = uint8_t(d >> 16);
 }
 
 }  // namespace
@@ -37,26 +26,33 @@ bool png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t*
     const uint32_t* above = y > 0 ? row - width : nullptr;
     // Choose the filter on whole pixels: a pixel equal to its left (Sub) or upper (Up)
     // neighbour filters to three zero bytes, which is what makes these maps deflate so well.
+    uint32_t any_big = width > 0 ? row[0] : 0u;
     int64_t changes_left = 0, changes_up = 0;
-    uint32_t any_big = 0;
-    for (int64_t x = 0; x < width; ++x) {
+    for (int64_t x = 1; x < width; ++x) {
       any_big |= row[x];
-      changes_left += x > 0 && row[x] != row[x - 1];
-      if (above) changes_up += row[x] != above[x];
+      changes_left += row[x] != row[x - 1];
     }
     if (any_big > kMaxSegmentId) {
       for (int64_t x = 0; x < width; ++x)
         if (row[x] > kMaxSegmentId) return false;
     }
+    if (above)
+      for (int64_t x = 0; x < width; ++x) changes_up += row[x] != above[x];
     uint8_t* line = out + y * (stride + 1);
     const bool use_up = above != nullptr && changes_up < changes_left;
     line[0] = use_up ? 2 : 1;
     uint8_t* px = line + 1;
-    if (width == 0) continue;
-    if (use_up)
-      put_row(px, row, width, [&](int64_t x) { return above[x]; });
-    else
-      put_row(px, row, width, [&](int64_t x) { return x > 0 ? row[x - 1] : 0u; });
+    // `out` arrives zeroed: only pixels that differ from their predictor are written.
+    if (use_up) {
+      for (int64_t x = 0; x < width; ++x)
+        if (row[x] != above[x]) put3(px + 3 * x, byte_diff(row[x], above[x]));
+    } else {
+      uint32_t prev = 0u;
+      for (int64_t x = 0; x < width; ++x) {
+        if (row[x] != prev) put3(px + 3 * x, byte_diff(row[x], prev));
+        prev = row[x];
+      }
+    }
   }
   return true;
 }
