@@ -13,7 +13,7 @@ import numpy as np
 from .atomic import atomic_open
 from .errors import PanopticFormatError
 from .merge import MergeCategories, MergeParams, PanopticResult, _rle_intervals, merge_intervals
-from .panoptic_json import load_json
+from .panoptic_json import load_json, read_json
 from .parallel import ordered_map
 from .png import DEFAULT_COMPRESS_LEVEL, write_ids
 
@@ -33,13 +33,8 @@ class PreparedImage:
 
 
 def _load_list(path, what: str) -> list:
-    try:
-        with open(path, "rb") as f:
-            data = json.load(f)
-    except OSError as e:
-        raise PanopticFormatError(f"cannot read JSON: {e.strerror or e}", file=path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise PanopticFormatError(f"malformed JSON ({e})", file=path) from None
+    """A JSON list, or the list under ``what`` in a JSON object (both forms are in use)."""
+    data = read_json(path)
     if isinstance(data, dict) and isinstance(data.get(what), list):
         data = data[what]
     if not isinstance(data, list):

@@ -14,15 +14,20 @@ from .codec import MAX_SEGMENT_ID
 from .errors import PanopticFormatError
 
 
-def load_json(path) -> dict:
-    """Reads a JSON file; any failure becomes a :class:`PanopticFormatError` naming the file."""
+def read_json(path):
+    """Reads any JSON value; a failure becomes a :class:`PanopticFormatError` naming the file."""
     try:
         with open(path, "rb") as f:
-            data = json.load(f)
+            return json.load(f)
     except OSError as e:
         raise PanopticFormatError(f"cannot read JSON: {e.strerror or e}", file=path) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise PanopticFormatError(f"malformed JSON ({e})", file=path) from None
+
+
+def load_json(path) -> dict:
+    """Reads a JSON file whose top level must be an object."""
+    data = read_json(path)
     if not isinstance(data, dict):
         raise PanopticFormatError("expected a JSON object at the top level", file=path)
     return data
