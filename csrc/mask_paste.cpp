@@ -49,48 +49,68 @@ void build_taps(int64_t in_size, int64_t out_size, int64_t o0, int64_t o1, TapTa
     }
     for (int64_t x = 0; x < xmax; ++x)
       if (ww != 0.0) k[x] /= ww;
-    t->first[size_t(i)] = xmin;
-    t->count[size_t(i)] = xmax;
+    // Drop taps of weight 0 at either end: they add exactly +-0.0 to Pillow's sum (the samples
+    // are finite), so the result is unchanged, and the neighbourhoods classified below shrink.
+    int64_t lead = 0;
+    while (lead < xmax && k[lead] == 0.0) ++lead;
+    while (xmax > lead && k[xmax - 1] == 0.0) --xmax;
+    if (lead > 0)
+      for (int64_t x = lead; x < xmax; ++x) k[x - lead] = k[x];
+    t->first[size_t(i)] = xmin + lead;
+    t->count[size_t(i)] = xmax - lead;
   }
 }
 
 // Resizes the zero-padded (mask_h+2) x (mask_w+2) image to out_h x out_w, evaluating only output
 // rows [r0, r1) and columns [c0, c1), then thresholds: patch[(r - r0) * (c1 - c0) + (c - c0)].
-// Sums run in the same order as Pillow's, in double, with a float32 intermediate image.
+//
+// Pillow computes a horizontal pass into a float32 image, then a vertical pass, each output sample
+// a double sum over its taps. Only the side of 0.5 matters here, and the bilinear weights are
+// non-negative and sum to 1 (to within a few ulps): an output whose input neighbourhood (its
+// vertical taps x horizontal taps) lies entirely below 0.5 - 1e-6 is below 0.5, entirely above
+// 0.5 + 1e-6 is above, whatever the rounding (the margin dwarfs the ~1e-15 rounding error).
+// Neighbouring outputs share their taps, so this is decided once per block of outputs with the
+// same taps; only blocks straddling the 0.5 contour are computed, exactly as Pillow does (same
+// sums in the same order, float32 intermediate). A dimension that is not resized gets identity
+// taps, which reproduce Pillow's skipped pass exactly.
 void resample_threshold(const float* prob, int64_t mask_h, int64_t mask_w, int64_t out_h,
                         int64_t out_w, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
                         std::vector<uint8_t>* patch) {
   const int64_t in_h = mask_h + 2, in_w = mask_w + 2;
-  const bool need_h = out_w != in_w, need_v = out_h != in_h;
   const int64_t nc = c1 - c0, nr = r1 - r0;
-
   TapTable vt, ht;
-  int64_t y_first = r0, y_last = r1;  // input rows the vertical pass reads
-  if (need_v) {
-    build_taps(in_h, out_h, r0, r1, &vt);
-    y_first = in_h;
-    y_last = 0;
-    for (int64_t r = 0; r < nr; ++r) {
-      if (vt.first[size_t(r)] < y_first) y_first = vt.first[size_t(r)];
-      if (vt.first[size_t(r)] + vt.count[size_t(r)] > y_last) y_last = vt.first[size_t(r)] + vt.count[size_t(r)];
-    }
-    if (y_last < y_first) y_last = y_first;
-  }
-  if (need_h) build_taps(in_w, out_w, c0, c1, &ht);
+  build_taps(in_h, out_h, r0, r1, &vt);
+  build_taps(in_w, out_w, c0, c1, &ht);
+  auto sample = [&](int64_t y, int64_t x) -> float {  // the zero-padded input
+    if (y < 1 || x < 1 || y > mask_h || x > mask_w) return 0.0f;
+    return prob[(y - 1) * mask_w + (x - 1)];
+  };
 
-  // Horizontal pass into float32 rows [y_first, y_last), columns [c0, c1).
-  const int64_t n_rows = y_last - y_first;
-  std::vector<float> temp(size_t(n_rows * nc), 0.0f);
-  std::vector<float> row(size_t(in_w), 0.0f);
-  for (int64_t y = 0; y < n_rows; ++y) {
-    const int64_t py = y_first + y;  // padded row; rows 0 and in_h - 1 are all zero
-    if (py < 1 || py > mask_h) continue;
-    for (int64_t x = 0; x < mask_w; ++x) row[size_t(x + 1)] = prob[(py - 1) * mask_w + x];
-    float* out = &temp[size_t(y * nc)];
-    if (!need_h) {
-      for (int64_t c = 0; c < nc; ++c) out[c] = row[size_t(c0 + c)];
-      continue;
+  // Class of every input sample: bit 1 surely low, bit 2 surely high.
+  constexpr float kLow = 0.5f - 1e-6f, kHigh = 0.5f + 1e-6f;
+  constexpr uint8_t kSurelyLow = 1, kSurelyHigh = 2;
+  std::vector<uint8_t> in_cls(size_t(in_h * in_w));
+  for (int64_t y = 0; y < in_h; ++y)
+    for (int64_t x = 0; x < in_w; ++x) {
+      const float v = sample(y, x);
+      in_cls[size_t(y * in_w + x)] = uint8_t((v < kLow ? kSurelyLow : 0) | (v > kHigh ? kSurelyHigh : 0));
     }
+
+  // The horizontal pass (float32, as Pillow stores it) for the input rows read: cheap, since
+  // the input has few rows; the expensive vertical pass is what the classification saves.
+  int64_t y_first = in_h, y_last = 0;
+  for (int64_t r = 0; r < nr; ++r) {
+    if (vt.count[size_t(r)] == 0) continue;
+    y_first = std::min(y_first, vt.first[size_t(r)]);
+    y_last = std::max(y_last, vt.first[size_t(r)] + vt.count[size_t(r)]);
+  }
+  if (y_last < y_first) y_last = y_first;
+  std::vector<float> temp(size_t((y_last - y_first) * nc), 0.0f);
+  std::vector<float> row(size_t(in_w), 0.0f);
+  for (int64_t y = y_first; y < y_last; ++y) {
+    if (y < 1 || y > mask_h) continue;  // padding rows stay 0
+    for (int64_t x = 0; x < mask_w; ++x) row[size_t(x + 1)] = prob[(y - 1) * mask_w + x];
+    float* out = &temp[size_t((y - y_first) * nc)];
     for (int64_t c = 0; c < nc; ++c) {
       const double* k = &ht.w[size_t(c * ht.ksize)];
       const float* src = &row[size_t(ht.first[size_t(c)])];
@@ -99,61 +119,37 @@ void resample_threshold(const float* prob, int64_t mask_h, int64_t mask_w, int64
       out[c] = float(ss);
     }
   }
+  auto horizontal = [&](int64_t y, int64_t c) -> float { return temp[size_t((y - y_first) * nc + c)]; };
 
-  // Vertical pass and threshold. Only the side of 0.5 matters, and the bilinear weights are
-  // non-negative and sum to 1 (to within a few ulps): an output whose taps all lie clearly below
-  // (above) 0.5 is below (above) 0.5 whatever the rounding. Such pixels -- all but a band along
-  // the mask's edge -- are decided from one byte per input sample; the rest are computed exactly
-  // as Pillow does. The margin (1e-6) dwarfs the rounding error (~1e-15) yet is far below any
-  // meaningful change in a probability.
-  constexpr float kLow = 0.5f - 1e-6f, kHigh = 0.5f + 1e-6f;
-  constexpr uint8_t kSurelyLow = 1, kSurelyHigh = 2;
-  std::vector<uint8_t> cls(temp.size());
-  for (size_t i = 0; i < temp.size(); ++i)
-    cls[i] = uint8_t((temp[i] < kLow ? kSurelyLow : 0) | (temp[i] > kHigh ? kSurelyHigh : 0));
   patch->assign(size_t(nr * nc), 0);
-  std::vector<uint8_t> both(static_cast<size_t>(nc));
-  for (int64_t r = 0; r < nr; ++r) {
-    uint8_t* dst = &(*patch)[size_t(r * nc)];
-    if (!need_v) {
-      const float* src = &temp[size_t((r0 + r - y_first) * nc)];
-      for (int64_t c = 0; c < nc; ++c) dst[c] = src[c] > 0.5f;
-      continue;
-    }
-    const int64_t first = vt.first[size_t(r)], count = vt.count[size_t(r)];
-    if (count == 0) continue;  // no input sample: the value is 0
-    const double* k = &vt.w[size_t(r * vt.ksize)];
-    std::fill(both.begin(), both.end(), uint8_t(kSurelyLow | kSurelyHigh));
-    for (int64_t j = 0; j < count; ++j) {
-      const uint8_t* c_row = &cls[size_t((first + j - y_first) * nc)];
-      for (int64_t c = 0; c < nc; ++c) both[size_t(c)] &= c_row[c];
-    }
-    for (int64_t c = 0; c < nc;) {
-      // Eight columns at a time while they are all surely low (the common case: background).
-      if (c + 8 <= nc) {
-        uint64_t word;
-        std::memcpy(&word, &both[size_t(c)], 8);
-        if (word == 0x0101010101010101ull) {
-          c += 8;  // dst is already 0
-          continue;
-        }
-        if (word == 0x0202020202020202ull) {
-          std::memset(dst + c, 1, 8);
-          c += 8;
-          continue;
+  // Blocks: runs of output rows (columns) with the same vertical (horizontal) taps.
+  for (int64_t ra = 0; ra < nr;) {
+    const int64_t vf = vt.first[size_t(ra)], vn = vt.count[size_t(ra)];
+    int64_t rb = ra + 1;
+    while (rb < nr && vt.first[size_t(rb)] == vf && vt.count[size_t(rb)] == vn) ++rb;
+    for (int64_t ca = 0; ca < nc;) {
+      const int64_t hf = ht.first[size_t(ca)], hn = ht.count[size_t(ca)];
+      int64_t cb = ca + 1;
+      while (cb < nc && ht.first[size_t(cb)] == hf && ht.count[size_t(cb)] == hn) ++cb;
+      uint8_t cls = kSurelyLow | kSurelyHigh;
+      for (int64_t y = vf; y < vf + vn; ++y)
+        for (int64_t x = hf; x < hf + hn; ++x) cls &= in_cls[size_t(y * in_w + x)];
+      if (vn == 0 || hn == 0) cls = kSurelyLow;  // no input sample: the value is 0
+      if (cls == kSurelyHigh) {
+        for (int64_t r = ra; r < rb; ++r) std::memset(&(*patch)[size_t(r * nc + ca)], 1, size_t(cb - ca));
+      } else if (cls != kSurelyLow) {
+        for (int64_t r = ra; r < rb; ++r) {
+          const double* k = &vt.w[size_t(r * vt.ksize)];
+          for (int64_t c = ca; c < cb; ++c) {
+            double ss = 0.0;
+            for (int64_t j = 0; j < vn; ++j) ss += double(horizontal(vf + j, c)) * k[j];
+            (*patch)[size_t(r * nc + c)] = float(ss) > 0.5f;
+          }
         }
       }
-      const uint8_t b = both[size_t(c)];
-      if (b == kSurelyHigh) {
-        dst[c] = 1;
-      } else if (b != kSurelyLow) {
-        double ss = 0.0;
-        for (int64_t j = 0; j < count; ++j)
-          ss += double(temp[size_t((first + j - y_first) * nc + c)]) * k[j];
-        dst[c] = float(ss) > 0.5f;
-      }
-      ++c;
+      ca = cb;
     }
+    ra = rb;
   }
 }
 
@@ -163,6 +159,8 @@ PasteStatus paste_patch(const float* prob, int64_t mask_h, int64_t mask_w, const
                         std::vector<uint8_t>* patch) {
   const PasteStatus s = paste_geometry(box, mask_h, mask_w, height, width, g);
   if (s != PasteStatus::kOk) return s;
+  for (int64_t i = 0; i < mask_h * mask_w; ++i)
+    if (!std::isfinite(prob[i])) return PasteStatus::kBadMask;
   patch->clear();
   if (g->cx1 >= g->cx2 || g->cy1 >= g->cy2) return PasteStatus::kOk;
   resample_threshold(prob, mask_h, mask_w, g->y2 - g->y1 + 1, g->x2 - g->x1 + 1, g->cy1 - g->y1,

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "rgb_id.hpp"
 
 namespace panoseg {
@@ -99,13 +103,71 @@ bool intervals_valid(const IntervalMasks& masks, int64_t n_pixels, int64_t* bad_
   return true;
 }
 
+namespace {
+
+// Pixels of the mask [iv, iv + 2n) that are already taken (covered by `taken`).
+int64_t overlap(const int64_t* iv, int64_t n, const std::vector<PaintedRun>& taken) {
+  int64_t total = 0;
+  // The first run that could overlap the first interval: runs are sorted and disjoint, so
+  // their ends are sorted too.
+  auto it = std::lower_bound(taken.begin(), taken.end(), n ? iv[0] + 1 : 0,
+                             [](const PaintedRun& r, int64_t v) { return r.end < v; });
+  for (int64_t i = 0; i < n && it != taken.end(); ++i) {
+    const int64_t b = iv[2 * i], e = iv[2 * i + 1];
+    while (it != taken.end() && it->end <= b) ++it;
+    for (auto jt = it; jt != taken.end() && jt->begin < e; ++jt)
+      total += std::min(e, jt->end) - std::max(b, jt->begin);
+  }
+  return total;
+}
+
+// taken := taken + (mask - taken) painted with `id`; returns the number of pixels painted.
+int64_t paint(const int64_t* iv, int64_t n, uint32_t id, std::vector<PaintedRun>* taken,
+              std::vector<PaintedRun>* scratch) {
+  scratch->clear();
+  scratch->reserve(taken->size() + size_t(2 * n) + 1);
+  int64_t painted = 0;
+  size_t t = 0;
+  const std::vector<PaintedRun>& old = *taken;
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t b = iv[2 * i];
+    const int64_t e = iv[2 * i + 1];
+    // Keep the taken runs that end before this interval.
+    while (t < old.size() && old[t].end <= b) scratch->push_back(old[t++]);
+    // Walk the interval: gaps between taken runs get painted.
+    while (b < e) {
+      // A run pushed for an earlier interval may reach into this one: skip what it covers.
+      if (!scratch->empty() && scratch->back().end > b) {
+        b = scratch->back().end;
+        continue;
+      }
+      if (t < old.size() && old[t].begin <= b) {  // b lies inside a taken run
+        scratch->push_back(old[t]);
+        b = old[t].end;
+        ++t;
+        continue;
+      }
+      const int64_t gap_end = t < old.size() ? std::min(e, old[t].begin) : e;
+      scratch->push_back({b, gap_end, id});
+      painted += gap_end - b;
+      b = gap_end;
+    }
+  }
+  while (t < old.size()) scratch->push_back(old[t++]);
+  taken->swap(*scratch);
+  return painted;
+}
+
+}  // namespace
+
 MergeStatus panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
                            const int32_t* instance_category, const IntervalMasks& stuff,
                            const int32_t* stuff_category, const MergeCategory* categories,
                            int32_t n_categories, const MergeParams& params,
-                           SegmentIdAssigner* ids, uint32_t* canvas,
+                           SegmentIdAssigner* ids, std::vector<PaintedRun>* runs,
                            std::vector<MergedSegment>* segments, int64_t* bad_index) {
   segments->clear();
+  runs->clear();
   if (!intervals_valid(instances, n_pixels, bad_index)) return MergeStatus::kBadIntervals;
   int64_t bad_stuff = 0;
   if (!intervals_valid(stuff, n_pixels, &bad_stuff)) {
@@ -124,22 +186,18 @@ MergeStatus panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
       return MergeStatus::kBadCategory;
     }
 
+  std::vector<PaintedRun> scratch;
   for (int64_t k = 0; k < instances.n; ++k) {
     const int64_t* iv = instances.intervals + 2 * instances.offsets[k];
     const int64_t n_iv = instances.offsets[k + 1] - instances.offsets[k];
-    int64_t area = 0, taken = 0;
-    for (int64_t i = 0; i < n_iv; ++i) {
-      area += iv[2 * i + 1] - iv[2 * i];
-      for (int64_t p = iv[2 * i]; p < iv[2 * i + 1]; ++p) taken += canvas[p] != 0u;
-    }
+    int64_t area = 0;
+    for (int64_t i = 0; i < n_iv; ++i) area += iv[2 * i + 1] - iv[2 * i];
     if (area == 0) continue;
+    const int64_t taken = overlap(iv, n_iv, *runs);
     if (double(taken) / double(area) > params.overlap_thr) continue;
     if (taken == area) continue;  // nothing left to paint (only when overlap_thr >= 1)
-    const MergeCategory& cat = categories[instance_category[k]];
-    const uint32_t id = ids->thing_id(cat.colour_id);
-    for (int64_t i = 0; i < n_iv; ++i)
-      for (int64_t p = iv[2 * i]; p < iv[2 * i + 1]; ++p)
-        if (canvas[p] == 0u) canvas[p] = id;
+    const uint32_t id = ids->thing_id(categories[instance_category[k]].colour_id);
+    paint(iv, n_iv, id, runs, &scratch);
     segments->push_back({id, instance_category[k], int32_t(k), true});
   }
 
@@ -148,20 +206,75 @@ MergeStatus panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
     if (cat.isthing) continue;  // thing classes of the semantic prediction are ignored
     const int64_t* iv = stuff.intervals + 2 * stuff.offsets[k];
     const int64_t n_iv = stuff.offsets[k + 1] - stuff.offsets[k];
-    int64_t left = 0;
-    for (int64_t i = 0; i < n_iv; ++i)
-      for (int64_t p = iv[2 * i]; p < iv[2 * i + 1]; ++p) left += canvas[p] == 0u;
+    int64_t area = 0;
+    for (int64_t i = 0; i < n_iv; ++i) area += iv[2 * i + 1] - iv[2 * i];
+    const int64_t left = area - overlap(iv, n_iv, *runs);
     if (double(left) < params.stuff_area_limit || left == 0) continue;
     const uint32_t id = cat.colour_id;
-    for (int64_t i = 0; i < n_iv; ++i)
-      for (int64_t p = iv[2 * i]; p < iv[2 * i + 1]; ++p)
-        if (canvas[p] == 0u) canvas[p] = id;
+    paint(iv, n_iv, id, runs, &scratch);
     // A stuff category listed twice for one image becomes one segment (its id is its colour).
     bool seen = false;
     for (const MergedSegment& s : *segments) seen |= s.id == id;
     if (!seen) segments->push_back({id, stuff_category[k], int32_t(k), false});
   }
   return MergeStatus::kOk;
+}
+
+void render_runs(const std::vector<PaintedRun>& runs, int64_t n_pixels, uint32_t* canvas) {
+  int64_t pos = 0;
+  for (const PaintedRun& r : runs) {
+    std::fill(canvas + pos, canvas + r.begin, 0u);
+    std::fill(canvas + r.begin, canvas + r.end, r.id);
+    pos = r.end;
+  }
+  std::fill(canvas + pos, canvas + n_pixels, 0u);
+}
+
+void run_stats(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
+               bool column_major, const std::vector<MergedSegment>& segments, int64_t* area,
+               int64_t* bbox) {
+  const size_t n = segments.size();
+  std::vector<int64_t> x0(n, width), y0(n, height), x1(n, -1), y1(n, -1);
+  for (size_t i = 0; i < n; ++i) area[i] = 0;
+  // Pixel index -> (fast, slow) coordinates: (y, x) in column-major order, (x, y) in row-major.
+  const int64_t fast_size = column_major ? height : width;
+  size_t k = 0;
+  uint32_t k_id = n ? segments[0].id : 0u;
+  for (const PaintedRun& r : runs) {
+    if (r.id != k_id) {  // few segments: a linear search beats hashing
+      for (k = 0; k < n && segments[k].id != r.id; ++k) {
+      }
+      if (k == n) continue;
+      k_id = r.id;
+    }
+    area[k] += r.end - r.begin;
+    const int64_t s0 = r.begin / fast_size, f0 = r.begin % fast_size;
+    const int64_t s1 = (r.end - 1) / fast_size, f1 = (r.end - 1) % fast_size;
+    // A run over several lines covers the whole fast axis (it wraps from its end to its start).
+    const int64_t fmin = s1 > s0 ? 0 : f0, fmax = s1 > s0 ? fast_size - 1 : f1;
+    int64_t& xmin = x0[k];
+    int64_t& xmax = x1[k];
+    int64_t& ymin = y0[k];
+    int64_t& ymax = y1[k];
+    if (column_major) {
+      xmin = std::min(xmin, s0), xmax = std::max(xmax, s1);
+      ymin = std::min(ymin, fmin), ymax = std::max(ymax, fmax);
+    } else {
+      ymin = std::min(ymin, s0), ymax = std::max(ymax, s1);
+      xmin = std::min(xmin, fmin), xmax = std::max(xmax, fmax);
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    int64_t* b = bbox + 4 * i;
+    if (area[i] == 0) {
+      b[0] = b[1] = b[2] = b[3] = 0;
+    } else {
+      b[0] = x0[i];
+      b[1] = y0[i];
+      b[2] = x1[i] - x0[i] + 1;
+      b[3] = y1[i] - y0[i] + 1;
+    }
+  }
 }
 
 bool label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labels,
@@ -208,13 +321,45 @@ void dense_mask_intervals(const uint8_t* mask, int64_t n_pixels, std::vector<int
   }
 }
 
+uint32_t* thread_scratch_canvas(int64_t n) {
+  thread_local std::vector<uint32_t> canvas;
+  if (int64_t(canvas.size()) < n) canvas.resize(size_t(n));
+  std::fill(canvas.begin(), canvas.begin() + n, 0u);
+  return canvas.data();
+}
+
 void transpose_u32(const uint32_t* in, int64_t height, int64_t width, uint32_t* out) {
-  // `in` holds column x at in[x * height .. (x + 1) * height); blocked for cache locality.
+  // `in` holds column x at in[x * height .. (x + 1) * height); blocked for cache locality,
+  // with 4x4 SSE2 transposes inside the blocks.
   constexpr int64_t B = 32;
   for (int64_t y0 = 0; y0 < height; y0 += B)
     for (int64_t x0 = 0; x0 < width; x0 += B) {
       const int64_t y1 = std::min(height, y0 + B), x1 = std::min(width, x0 + B);
-      for (int64_t y = y0; y < y1; ++y)
+      int64_t y = y0;
+#if defined(__SSE2__)
+      for (; y + 4 <= y1; y += 4) {
+        int64_t x = x0;
+        for (; x + 4 <= x1; x += 4) {
+          __m128i c0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + x * height + y));
+          __m128i c1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + (x + 1) * height + y));
+          __m128i c2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + (x + 2) * height + y));
+          __m128i c3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + (x + 3) * height + y));
+          const __m128i t0 = _mm_unpacklo_epi32(c0, c1), t1 = _mm_unpacklo_epi32(c2, c3);
+          const __m128i t2 = _mm_unpackhi_epi32(c0, c1), t3 = _mm_unpackhi_epi32(c2, c3);
+          c0 = _mm_unpacklo_epi64(t0, t1);
+          c1 = _mm_unpackhi_epi64(t0, t1);
+          c2 = _mm_unpacklo_epi64(t2, t3);
+          c3 = _mm_unpackhi_epi64(t2, t3);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + y * width + x), c0);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (y + 1) * width + x), c1);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (y + 2) * width + x), c2);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (y + 3) * width + x), c3);
+        }
+        for (; x < x1; ++x)
+          for (int64_t k = 0; k < 4; ++k) out[(y + k) * width + x] = in[x * height + y + k];
+      }
+#endif
+      for (; y < y1; ++y)
         for (int64_t x = x0; x < x1; ++x) out[y * width + x] = in[x * height + y];
     }
 }

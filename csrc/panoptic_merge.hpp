@@ -57,15 +57,32 @@ struct MergeParams {
   double stuff_area_limit = 64 * 64;
 };
 
-// `canvas` (n_pixels, zeroed by the caller) receives segment ids in the intervals' pixel order.
+// A painted run of pixels [begin, end) holding segment `id`.
+struct PaintedRun {
+  int64_t begin, end;
+  uint32_t id;
+};
+
+// Runs the heuristic. The taken pixels are kept as a sorted list of runs rather than an image,
+// so each mask costs time in proportion to its runs, not its pixels, and the id map is written
+// once at the end (render_runs). `runs` receives the painted runs, sorted and disjoint.
 // On kBadIntervals / kBadCategory, `bad_index` is the offending instance (>= 0) or stuff mask
 // (-1 - index).
 MergeStatus panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
                            const int32_t* instance_category, const IntervalMasks& stuff,
                            const int32_t* stuff_category, const MergeCategory* categories,
                            int32_t n_categories, const MergeParams& params,
-                           SegmentIdAssigner* ids, uint32_t* canvas,
+                           SegmentIdAssigner* ids, std::vector<PaintedRun>* runs,
                            std::vector<MergedSegment>* segments, int64_t* bad_index);
+
+// Writes every pixel of `canvas` (n_pixels): the runs' ids, 0 elsewhere.
+void render_runs(const std::vector<PaintedRun>& runs, int64_t n_pixels, uint32_t* canvas);
+
+// Area and COCO bbox [x, y, w, h] of each segment from the runs, for an image of height x width
+// whose pixel order is column-major (index = x * height + y) or row-major.
+void run_stats(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
+               bool column_major, const std::vector<MergedSegment>& segments, int64_t* area,
+               int64_t* bbox);
 
 // Checks that every mask's intervals are sorted, disjoint, non-empty and inside [0, n_pixels).
 bool intervals_valid(const IntervalMasks& masks, int64_t n_pixels, int64_t* bad_mask);
@@ -77,6 +94,10 @@ bool label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labe
 
 // Intervals of a row-major binary mask.
 void dense_mask_intervals(const uint8_t* mask, int64_t n_pixels, std::vector<int64_t>* intervals);
+
+// A zeroed buffer of n ids owned by the calling thread, reused from call to call: a fresh
+// multi-megabyte allocation per image costs page faults that serialize threads.
+uint32_t* thread_scratch_canvas(int64_t n);
 
 // out (height x width, row-major) = transpose of in (width x height, i.e. column-major image).
 void transpose_u32(const uint32_t* in, int64_t height, int64_t width, uint32_t* out);

@@ -7,8 +7,7 @@
 
 namespace panoseg {
 
-// Writes height * (1 + 3 * width) bytes to `out`, which must arrive zeroed (only nonzero bytes
-// are written). Returns false if an id exceeds 24 bits.
+// Writes height * (1 + 3 * width) bytes to `out`. Returns false if an id exceeds 24 bits.
 bool png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t* out);
 
 }  // namespace panoseg

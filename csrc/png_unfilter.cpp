@@ -154,14 +154,6 @@ PngStatus unfilter_rows(const uint8_t* data, size_t size, int64_t height, int64_
 
 }  // namespace
 
-PngStatus png_unfilter(const uint8_t* data, size_t size, int64_t height, int64_t width, int bpp,
-                       uint8_t* out, int64_t* bad_row) {
-  const int64_t stride = width * bpp;
-  return unfilter_rows(data, size, height, width, bpp, bad_row, [&](int64_t y, const uint8_t* row) {
-    std::memcpy(out + y * stride, row, size_t(stride));
-  });
-}
-
 PngStatus png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height, int64_t width,
                                  uint32_t* ids, int64_t* bad_row) {
   return unfilter_rows(data, size, height, width, 3, bad_row, [&](int64_t y, const uint8_t* row) {

@@ -15,12 +15,7 @@ enum class PngStatus : int {
   kBadFilter = 2,     // a scanline starts with a filter type outside 0..4
 };
 
-// Reconstructs non-interlaced 8-bit scanlines with `bpp` bytes per pixel into `out`
-// (height * width * bpp bytes). On kBadFilter, `bad_row` receives the row.
-PngStatus png_unfilter(const uint8_t* data, size_t size, int64_t height, int64_t width, int bpp,
-                       uint8_t* out, int64_t* bad_row);
-
-// Same for 8-bit RGB (bpp = 3), writing segment ids (R + 256 G + 256^2 B) to `ids` (height * width).
+// Reconstructs non-interlaced 8-bit RGB scanlines (bpp = 3), writing segment ids (R + 256 G + 256^2 B) to `ids` (height * width).
 PngStatus png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height, int64_t width,
                                  uint32_t* ids, int64_t* bad_row);
 

@@ -38,39 +38,4 @@ RleStatus rle_check_counts(const uint32_t* counts, size_t n, int64_t n_pixels) {
   return total == n_pixels ? RleStatus::kOk : RleStatus::kWrongTotal;
 }
 
-std::string rle_encode_string(const uint32_t* counts, size_t n) {
-  std::string s;
-  s.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    int64_t x = int64_t(counts[i]);
-    if (i > 2) x -= int64_t(counts[i - 2]);
-    bool more = true;
-    while (more) {
-      int c = int(x & 0x1f);
-      x >>= 5;  // arithmetic shift, as in pycocotools (long)
-      more = (c & 0x10) ? x != -1 : x != 0;
-      if (more) c |= 0x20;
-      s.push_back(char(c + 48));
-    }
-  }
-  return s;
-}
-
-void rle_from_intervals(const int64_t* intervals, int64_t n_intervals, int64_t n_pixels,
-                        std::vector<uint32_t>* counts) {
-  counts->clear();
-  int64_t pos = 0;
-  for (int64_t k = 0; k < n_intervals; ++k) {
-    const int64_t b = intervals[2 * k], e = intervals[2 * k + 1];
-    if (counts->empty() || b > pos) {
-      counts->push_back(uint32_t(b - pos));  // zeros (possibly 0 for a mask starting at 0)
-      counts->push_back(uint32_t(e - b));
-    } else {
-      counts->back() += uint32_t(e - b);  // touching intervals extend the run of ones
-    }
-    pos = e;
-  }
-  if (pos < n_pixels || counts->empty()) counts->push_back(uint32_t(n_pixels - pos));
-}
-
 }  // namespace panoseg

@@ -6,7 +6,6 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <vector>
 
 namespace panoseg {
@@ -25,12 +24,5 @@ RleStatus rle_decode_string(const char* s, size_t length, int64_t n_pixels,
 
 // Checks uncompressed counts (the JSON list form) against n_pixels.
 RleStatus rle_check_counts(const uint32_t* counts, size_t n, int64_t n_pixels);
-
-// Encodes counts as pycocotools' compressed string (byte-identical to rleToString).
-std::string rle_encode_string(const uint32_t* counts, size_t n);
-
-// Counts of a column-major binary mask given as the runs of 1s, [begin, end) pixel intervals.
-void rle_from_intervals(const int64_t* intervals, int64_t n_intervals, int64_t n_pixels,
-                        std::vector<uint32_t>* counts);
 
 }  // namespace panoseg

@@ -1,10 +1,45 @@
 #include "segment_stats.hpp"
 
+#include <algorithm>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "id_index.hpp"
 
 namespace panoseg {
+namespace {
+
+// First index >= x + 1 where row differs from row[x], or width.
+inline int64_t run_end(const uint32_t* row, int64_t x, int64_t width) {
+  const uint32_t id = row[x];
+  int64_t e = x + 1;
+#if defined(__SSE2__)
+  const __m128i v = _mm_set1_epi32(int(id));
+  for (; e + 4 <= width; e += 4) {
+    const int m = _mm_movemask_epi8(
+        _mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + e)), v));
+    if (m != 0xFFFF) return e + __builtin_ctz(unsigned(~m)) / 4;
+  }
+#endif
+  while (e < width && row[e] == id) ++e;
+  return e;
+}
+
+}  // namespace
+
+void distinct_ids(const uint32_t* map, int64_t n_pixels, std::vector<uint32_t>* ids) {
+  ids->clear();
+  for (int64_t i = 0; i < n_pixels;) {
+    const uint32_t id = map[i];
+    if (id != 0u && (ids->empty() || ids->back() != id)) ids->push_back(id);
+    i = run_end(map, i, n_pixels);
+  }
+  std::sort(ids->begin(), ids->end());
+  ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
+}
 
 bool segment_stats(const uint32_t* map, int64_t height, int64_t width, const uint32_t* ids,
                    int64_t n, int64_t* area, int64_t* bbox) {
@@ -13,13 +48,18 @@ bool segment_stats(const uint32_t* map, int64_t height, int64_t width, const uin
     if (ids[i] == 0u || !index.insert(ids[i], int32_t(i))) return false;
   std::vector<int64_t> x0(size_t(n), width), y0(size_t(n), height), x1(size_t(n), -1), y1(size_t(n), -1);
   for (int64_t i = 0; i < n; ++i) area[i] = 0;
+  uint32_t last_id = 0;
+  int32_t last_k = IdIndex::kMissing;
   for (int64_t y = 0; y < height; ++y) {
     const uint32_t* row = map + y * width;
     for (int64_t x = 0; x < width;) {
       const uint32_t id = row[x];
-      int64_t e = x + 1;
-      while (e < width && row[e] == id) ++e;
-      const int32_t k = id ? index.find(id) : IdIndex::kMissing;
+      const int64_t e = run_end(row, x, width);
+      if (id != last_id) {  // runs alternate between few ids: skip most hash lookups
+        last_id = id;
+        last_k = id ? index.find(id) : IdIndex::kMissing;
+      }
+      const int32_t k = last_k;
       if (k != IdIndex::kMissing) {
         area[k] += e - x;
         if (x < x0[size_t(k)]) x0[size_t(k)] = x;

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace panoseg {
 
@@ -9,5 +10,8 @@ namespace panoseg {
 // and its COCO bbox [x, y, w, h] (all 0 for an absent id). Returns false on a duplicate id.
 bool segment_stats(const uint32_t* map, int64_t height, int64_t width, const uint32_t* ids,
                    int64_t n, int64_t* area, int64_t* bbox);
+
+// The distinct nonzero ids of a map, ascending (one pass over its runs, then a sort of the runs).
+void distinct_ids(const uint32_t* map, int64_t n_pixels, std::vector<uint32_t>* ids);
 
 }  // namespace panoseg

@@ -7,7 +7,7 @@ then releases the GIL for the pixel work. Public, documented wrappers live in th
 (:mod:`panoseg.codec`, :mod:`panoseg.png`, :mod:`panoseg.evaluation`); call those.
 """
 from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from libcpp cimport bool as cbool
 from libcpp.vector cimport vector
 
@@ -24,8 +24,6 @@ cdef extern from "png_unfilter.hpp" namespace "panoseg" nogil:
         kOk
         kSizeMismatch
         kBadFilter
-    PngStatus png_unfilter(const uint8_t* data, size_t size, int64_t height, int64_t width,
-                           int bpp, uint8_t* out, int64_t* bad_row)
     PngStatus png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height,
                                      int64_t width, uint32_t* ids, int64_t* bad_row)
 
@@ -130,25 +128,6 @@ def png_unfilter_ids(const uint8_t[::1] data, int64_t height, int64_t width):
     with nogil:
         status = png_unfilter_rgb_to_id(&data[0], size, height, width, &ids[0, 0], &bad_row)
     _png_check(status, bad_row, size, height, width, 3)
-    return out
-
-
-def png_unfilter_bytes(const uint8_t[::1] data, int64_t height, int64_t width, int bpp):
-    """Inflated IDAT bytes of an 8-bit, non-interlaced PNG -> uint8 HxWxbpp samples."""
-    if height < 0 or width < 0 or bpp < 1 or bpp > 8:
-        raise ValueError("bad PNG geometry")
-    out = np.empty((height, width, bpp), dtype=np.uint8)
-    cdef uint8_t[:, :, ::1] px = out
-    cdef int64_t bad_row = -1
-    cdef PngStatus status
-    cdef size_t size = data.shape[0]
-    if size != <size_t>((width * bpp + 1) * height):
-        _png_check(PngStatus.kSizeMismatch, 0, size, height, width, bpp)
-    if height == 0 or width == 0:
-        return out
-    with nogil:
-        status = png_unfilter(&data[0], size, height, width, bpp, &px[0, 0, 0], &bad_row)
-    _png_check(status, bad_row, size, height, width, bpp)
     return out
 
 
@@ -295,7 +274,6 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
 # Merge: RLE, mask pasting, interval masks, the merge heuristic, segment stats, PNG encoding
 # ------------------------------------------------------------------------------------------------
 
-from libcpp.string cimport string as cpp_string
 
 cdef extern from "rle.hpp" namespace "panoseg" nogil:
     cdef enum class RleStatus(int):
@@ -307,9 +285,6 @@ cdef extern from "rle.hpp" namespace "panoseg" nogil:
     RleStatus rle_decode_string(const char* s, size_t length, int64_t n_pixels,
                                 vector[uint32_t]* counts)
     RleStatus rle_check_counts(const uint32_t* counts, size_t n, int64_t n_pixels)
-    cpp_string rle_encode_string(const uint32_t* counts, size_t n)
-    void rle_from_intervals(const int64_t* intervals, int64_t n_intervals, int64_t n_pixels,
-                            vector[uint32_t]* counts)
 
 cdef extern from "mask_paste.hpp" namespace "panoseg" nogil:
     cdef enum class PasteStatus(int):
@@ -338,6 +313,10 @@ cdef extern from "panoptic_merge.hpp" namespace "panoseg" nogil:
         int32_t category
         int32_t source
         cbool isthing
+    cdef struct PaintedRun:
+        int64_t begin
+        int64_t end
+        uint32_t id
     cdef enum class MergeStatus(int):
         kOk
         kBadIntervals
@@ -349,16 +328,22 @@ cdef extern from "panoptic_merge.hpp" namespace "panoseg" nogil:
                                const int32_t* instance_category, const IntervalMasks& stuff,
                                const int32_t* stuff_category, const MergeCategory* categories,
                                int32_t n_categories, const MergeParams& params,
-                               SegmentIdAssigner* ids, uint32_t* canvas,
+                               SegmentIdAssigner* ids, vector[PaintedRun]* runs,
                                vector[MergedSegment]* segments, int64_t* bad_index)
+    void render_runs(const vector[PaintedRun]& runs, int64_t n_pixels, uint32_t* canvas)
+    void run_stats(const vector[PaintedRun]& runs, int64_t height, int64_t width,
+                   cbool column_major, const vector[MergedSegment]& segments, int64_t* area,
+                   int64_t* bbox)
     cbool label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labels,
                               vector[int64_t]* offsets, vector[int64_t]* intervals)
     void dense_mask_intervals(const uint8_t* mask, int64_t n_pixels, vector[int64_t]* intervals)
     void transpose_u32(const uint32_t* inp, int64_t height, int64_t width, uint32_t* out)
+    uint32_t* thread_scratch_canvas(int64_t n)
 
 cdef extern from "segment_stats.hpp" namespace "panoseg" nogil:
     cbool segment_stats(const uint32_t* map, int64_t height, int64_t width, const uint32_t* ids,
                         int64_t n, int64_t* area, int64_t* bbox)
+    void distinct_ids(const uint32_t* map, int64_t n_pixels, vector[uint32_t]* ids)
 
 cdef extern from "png_filter.hpp" namespace "panoseg" nogil:
     cbool png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t* out)
@@ -378,32 +363,6 @@ class RleError(ValueError):
     def __init__(self, message, index):
         super().__init__(message)
         self.index = index
-
-
-cdef object _vec_i64_copy(const vector[int64_t]& v):
-    return _vec_i64(v)
-
-
-def rle_decode_counts(s, int64_t height, int64_t width):
-    """Compressed RLE string (str or bytes) -> uint32 counts, checked against height x width."""
-    cdef bytes b = s.encode("ascii", "replace") if isinstance(s, str) else bytes(s)
-    cdef vector[uint32_t] counts
-    cdef RleStatus status
-    cdef const char* p = b
-    cdef size_t n = len(b)
-    with nogil:
-        status = rle_decode_string(p, n, height * width, &counts)
-    if status != RleStatus.kOk:
-        raise RleError(_RLE_ERRORS[status], 0)
-    return _vec_u32(counts)
-
-
-def rle_encode_counts(const uint32_t[::1] counts):
-    """uint32 counts -> pycocotools' compressed RLE string (str)."""
-    cdef cpp_string s
-    with nogil:
-        s = rle_encode_string(&counts[0] if counts.shape[0] else NULL, counts.shape[0])
-    return s.decode("ascii")
 
 
 def rle_intervals(list rles, int64_t height, int64_t width):
@@ -459,17 +418,8 @@ def rle_intervals(list rles, int64_t height, int64_t width):
     return _vec_i64(offsets), _vec_i64(intervals)
 
 
-def intervals_to_rle_counts(const int64_t[::1] intervals, int64_t n_pixels):
-    """Column-major intervals of one mask -> uint32 RLE counts."""
-    cdef vector[uint32_t] counts
-    with nogil:
-        rle_from_intervals(&intervals[0] if intervals.shape[0] else NULL,
-                           intervals.shape[0] // 2, n_pixels, &counts)
-    return _vec_u32(counts)
-
-
 _PASTE_ERRORS = {PasteStatus.kBadBox: "box must be finite with x2 >= x1, y2 >= y1 (|coordinate| <= 1e7)",
-                 PasteStatus.kBadMask: "mask must be between 1x1 and 1024x1024"}
+                 PasteStatus.kBadMask: "mask must be between 1x1 and 1024x1024 with finite values"}
 
 
 def paste_intervals(const float[:, :, ::1] probs, const float[:, ::1] boxes, int64_t height,
@@ -557,10 +507,12 @@ def merge(int64_t height, int64_t width, bint column_major,
           const int64_t[::1] stuff_offsets, const int64_t[::1] stuff_intervals,
           const int32_t[::1] stuff_category,
           const uint32_t[::1] category_colour, const uint8_t[::1] category_isthing,
-          double overlap_thr, double stuff_area_limit, uint64_t seed):
+          double overlap_thr, double stuff_area_limit, uint64_t seed, out=None):
     """Runs the merge heuristic on interval masks; returns (id_map HxW uint32, segments).
 
-    ``segments`` is a dict of arrays: id, category (dense index), source, isthing.
+    ``segments`` is a dict of arrays: id, category (dense index), source, isthing, area and
+    bbox (N x 4, COCO [x, y, w, h]). ``out``, an
+    optional HxW uint32 C-contiguous array, receives the id map (reused buffers avoid page faults).
     """
     cdef int64_t n_inst = inst_category.shape[0], n_stuff = stuff_category.shape[0]
     cdef int64_t n_cat = category_colour.shape[0], k
@@ -596,11 +548,14 @@ def merge(int64_t height, int64_t width, bint column_major,
     params.overlap_thr = overlap_thr
     params.stuff_area_limit = stuff_area_limit
     cdef int64_t n_pixels = height * width, bad = 0
-    canvas = np.zeros(n_pixels, dtype=np.uint32)
-    out = np.empty((height, width), dtype=np.uint32) if column_major else canvas.reshape(height, width)
-    cdef uint32_t[::1] cv = canvas
+    if out is None:
+        out = np.empty((height, width), dtype=np.uint32)
     cdef uint32_t[:, ::1] ov = out
+    if ov.shape[0] != height or ov.shape[1] != width:
+        raise ValueError(f"out must be {height}x{width}")
+    cdef uint32_t* cv
     cdef vector[MergedSegment] segs
+    cdef vector[PaintedRun] runs
     cdef MergeStatus status
     cdef SegmentIdAssigner* ids = new SegmentIdAssigner(
         stuff_colours.data() if stuff_colours.size() else NULL, stuff_colours.size(), seed, n_inst)
@@ -608,9 +563,17 @@ def merge(int64_t height, int64_t width, bint column_major,
         with nogil:
             status = panoptic_merge(n_pixels, inst, &inst_category[0] if n_inst else NULL, stuff,
                                     &stuff_category[0] if n_stuff else NULL, cats.data(),
-                                    <int32_t>n_cat, params, ids, &cv[0], &segs, &bad)
-            if status == MergeStatus.kOk and column_major:
-                transpose_u32(&cv[0], height, width, &ov[0, 0])
+                                    <int32_t>n_cat, params, ids, &runs, &segs, &bad)
+            if status == MergeStatus.kOk:
+                # Column-major (COCO RLE order): render into a per-thread scratch canvas and
+                # transpose into the output (measured faster than writing down the columns of
+                # the output directly); row-major: render the output directly.
+                if column_major:
+                    cv = thread_scratch_canvas(n_pixels)
+                    render_runs(runs, n_pixels, cv)
+                    transpose_u32(cv, height, width, &ov[0, 0])
+                else:
+                    render_runs(runs, n_pixels, &ov[0, 0])
     finally:
         del ids
     if status == MergeStatus.kBadIntervals:
@@ -625,6 +588,13 @@ def merge(int64_t height, int64_t width, bint column_major,
                              "instance", bad)
         raise TableError(f"stuff mask {-1 - bad}: category index out of range", "stuff", -1 - bad)
     cdef size_t n_seg = segs.size(), j
+    seg_area = np.zeros(n_seg, np.int64)
+    seg_bbox = np.zeros((n_seg, 4), np.int64)
+    cdef int64_t[::1] sa = seg_area
+    cdef int64_t[:, ::1] sb = seg_bbox
+    if n_seg:
+        with nogil:
+            run_stats(runs, height, width, column_major, segs, &sa[0], &sb[0, 0])
     seg_id = np.empty(n_seg, np.uint32)
     seg_cat = np.empty(n_seg, np.int32)
     seg_src = np.empty(n_seg, np.int32)
@@ -634,7 +604,18 @@ def merge(int64_t height, int64_t width, bint column_major,
         seg_cat[j] = segs[j].category
         seg_src[j] = segs[j].source
         seg_thing[j] = segs[j].isthing
-    return out, {"id": seg_id, "category": seg_cat, "source": seg_src, "isthing": seg_thing}
+    return out, {"id": seg_id, "category": seg_cat, "source": seg_src, "isthing": seg_thing,
+                 "area": seg_area, "bbox": seg_bbox}
+
+
+def segment_ids(const uint32_t[:, ::1] id_map):
+    """The distinct nonzero ids of a row-major id map, ascending (uint32)."""
+    cdef vector[uint32_t] ids
+    cdef int64_t n = id_map.shape[0] * id_map.shape[1]
+    if n:
+        with nogil:
+            distinct_ids(&id_map[0, 0], n, &ids)
+    return _vec_u32(ids)
 
 
 def segment_areas_bboxes(const uint32_t[:, ::1] id_map, const uint32_t[::1] ids):
@@ -655,10 +636,13 @@ def segment_areas_bboxes(const uint32_t[:, ::1] id_map, const uint32_t[::1] ids)
     return area, bbox
 
 
-def png_filtered_scanlines(const uint32_t[:, ::1] ids):
-    """HxW ids -> PNG-filtered 8-bit RGB scanlines (bytes) ready for zlib."""
+def png_filtered_scanlines(const uint32_t[:, ::1] ids, out=None):
+    """HxW ids -> PNG-filtered 8-bit RGB scanlines ready for zlib, in ``out`` (a bytearray of
+    at least h * (1 + 3w) bytes, reused when given) or a new bytearray; returns a view of them."""
     cdef int64_t h = ids.shape[0], w = ids.shape[1]
-    out = bytearray(h * (1 + 3 * w))
+    cdef int64_t n = h * (1 + 3 * w)
+    if out is None or len(out) < n:
+        out = bytearray(n)
     cdef uint8_t[::1] o = out
     cdef cbool ok = True
     if h and w:
@@ -666,4 +650,4 @@ def png_filtered_scanlines(const uint32_t[:, ::1] ids):
             ok = png_filter_ids(&ids[0, 0], h, w, &o[0])
     if not ok:
         raise ValueError(f"ids above {MAX_SEGMENT_ID} do not fit in an RGB PNG")
-    return out
+    return memoryview(out)[:n]

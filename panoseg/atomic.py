@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 
 
 def _current_umask() -> int:
@@ -33,6 +34,31 @@ def atomic_open(path, mode: str = "w", **kwargs):
             yield f
         os.replace(tmp, path)
     except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path, data) -> None:
+    """Writes ``data`` to ``path`` atomically, with the fewest system calls (the PNG hot path).
+
+    The temporary name is unique per process and thread, so no random name is needed, and the
+    file is created with the umask's permissions directly.
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".tmp-{name}.{os.getpid()}-{threading.get_ident()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise

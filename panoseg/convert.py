@@ -42,6 +42,7 @@ from typing import List, Optional
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from . import _core
 from .atomic import atomic_open
 from .categories import Categories, _is_int, coco_panoptic_categories
 from .codec import MAX_SEGMENT_ID, rgb2id
@@ -602,20 +603,12 @@ def _category_color(entry, source) -> tuple:
 
 
 def _segment_stats(ids: np.ndarray) -> dict:
-    """``{segment id: (area, [x, y, w, h])}`` of every non-zero id of an id map, vectorized."""
-    width = ids.shape[1]
-    flat = ids.ravel()
-    order = np.argsort(flat)
-    sorted_ids = flat[order]
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-    uniq = sorted_ids[starts]
-    areas = np.diff(np.r_[starts, flat.size])
-    ys, xs = np.divmod(order, width)
-    x0, x1 = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts)
-    y0, y1 = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
-    boxes = np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1)
+    """``{segment id: (area, [x, y, w, h])}`` of every non-zero id of an id map (one pass in the core)."""
+    ids = np.ascontiguousarray(ids, dtype=np.uint32)
+    present = _core.segment_ids(ids)
+    areas, boxes = _core.segment_areas_bboxes(ids, present)
     return {int(u): (int(a), [int(v) for v in b])
-            for u, a, b in zip(uniq.tolist(), areas.tolist(), boxes) if u != 0}
+            for u, a, b in zip(present.tolist(), areas.tolist(), boxes.tolist())}
 
 
 def _encode(ids: np.ndarray, seg_ids: np.ndarray) -> list:

@@ -14,7 +14,7 @@ from .atomic import atomic_open
 from .errors import PanopticFormatError
 from .merge import MergeCategories, MergeParams, PanopticResult, _rle_intervals, merge_intervals
 from .panoptic_json import load_json, read_json
-from .parallel import ordered_map
+from .parallel import ordered_map, thread_buffer
 from .png import DEFAULT_COMPRESS_LEVEL, write_ids
 
 
@@ -138,15 +138,19 @@ class MergeJob:
             so, si, np.array([index_of[r["category_id"]] for r in sem], np.int32))
 
     def merge(self, prepared: PreparedImage, params: Optional[MergeParams] = None,
-              seed: int = 0) -> PanopticResult:
+              seed: int = 0, reuse_buffer: bool = False) -> PanopticResult:
+        """Merges one prepared image. With ``reuse_buffer`` the id map lives in a per-thread
+        buffer that the thread's next merge overwrites (for callers that consume it at once)."""
         params = params or self.params
         img = prepared.image
+        out = thread_buffer("merge_id_map", (img["height"], img["width"]), np.uint32) \
+            if reuse_buffer else None
         return merge_intervals(img["height"], img["width"], self.categories, params,
                                prepared.inst_offsets, prepared.inst_intervals,
                                prepared.inst_category, prepared.inst_scores,
                                prepared.stuff_offsets, prepared.stuff_intervals,
                                prepared.stuff_category, column_major=True, seed=seed,
-                               image_id=img["id"])
+                               image_id=img["id"], out=out)
 
     def results(self, workers=None, seed: int = 0) -> Iterator[tuple]:
         """Yields ``(image, PanopticResult)`` in images-JSON order, merged on ``workers`` threads."""
@@ -162,7 +166,8 @@ class MergeJob:
         os.makedirs(segmentations_folder, exist_ok=True)
 
         def one(image):
-            result = self.merge(self.prepare(image, self.params.confidence_thr), seed=seed)
+            result = self.merge(self.prepare(image, self.params.confidence_thr), seed=seed,
+                                reuse_buffer=True)
             file_name = os.path.splitext(image["file_name"])[0] + ".png"
             write_ids(os.path.join(segmentations_folder, file_name), result.id_map, compress_level)
             return {"image_id": image["id"], "file_name": file_name,

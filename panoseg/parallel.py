@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, Optional, TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,3 +47,24 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True)
+
+
+_local = threading.local()
+
+
+def thread_buffer(name: str, shape, dtype) -> np.ndarray:
+    """A scratch array owned by the calling thread, reused across calls with the same name.
+
+    Per-image buffers of megabytes, freshly allocated each time, cost page faults that serialize
+    the threads on the process' memory map; reusing them keeps the threads independent. The
+    contents are whatever the previous user left: callers overwrite them completely.
+    """
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None:
+        buffers = _local.buffers = {}
+    shape = tuple(shape)
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    flat = buffers.get(name)
+    if flat is None or flat.nbytes < size:
+        flat = buffers[name] = np.empty(size, np.uint8)
+    return flat[:size].view(dtype).reshape(shape)

@@ -15,9 +15,10 @@ import zlib as _stdlib_zlib
 import numpy as np
 
 from . import _core
-from .atomic import atomic_open
+from .atomic import atomic_write_bytes
 from .codec import as_id_map
 from .errors import PanopticFormatError
+from .parallel import thread_buffer
 
 try:  # Optional accelerators, same API as the stdlib module.
     from zlib_ng import zlib_ng as _zlib
@@ -144,7 +145,8 @@ def encode_ids(ids, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:
     if ids.shape[0] == 0 or ids.shape[1] == 0:
         raise ValueError("cannot write an empty image")
     height, width = ids.shape
-    raw = _core.png_filtered_scanlines(np.ascontiguousarray(ids))
+    scratch = thread_buffer("png_scanlines", (height * (1 + 3 * width),), np.uint8)
+    raw = _core.png_filtered_scanlines(np.ascontiguousarray(ids), scratch)
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"".join((_SIGNATURE, _chunk(b"IHDR", header),
                      _chunk(b"IDAT", _zlib.compress(raw, compress_level)), _chunk(b"IEND", b"")))
@@ -160,6 +162,4 @@ def write_ids(path, ids, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> None:
 
     A crash or an interrupt never leaves a half-written PNG at ``path``.
     """
-    data = encode_ids(ids, compress_level)
-    with atomic_open(path, "wb") as f:
-        f.write(data)
+    atomic_write_bytes(path, encode_ids(ids, compress_level))

@@ -72,7 +72,7 @@ def tune(job: MergeJob, gt_json_file, gt_folder=None, grid: Sequence[MergeParams
         prepared = job.prepare(image, min_conf)
         per_setting = []
         for params in grid:
-            merged = job.merge(prepared, params, seed=seed)
+            merged = job.merge(prepared, params, seed=seed, reuse_buffer=True)
             pred_table = SegmentTable.from_segments_info(
                 merged.segments_info, categories, is_gt=False, file="merged prediction",
                 image_id=image["id"])
