@@ -242,3 +242,80 @@ def test_merge_rules_by_hand():
                         stuff_area_limit=85, confidence_thr=0.85)
     assert [s["isthing"] for s in r3.segments_info] == [1]  # 84 px of stuff < 85: VOID
     assert np.count_nonzero(r3.id_map) == 16
+
+
+def numpy_merge(masks, scores, cats, stuff_masks, stuff_cats, isthing, conf, overlap, limit):
+    """The heuristic on a plain numpy canvas (labels = 1-based instance / 1000+stuff index)."""
+    h, w = masks.shape[1:]
+    canvas = np.zeros((h, w), np.int64)
+    kept = [k for k in np.argsort(-np.asarray(scores), kind="stable") if scores[k] >= conf]
+    segments = []
+    for k in kept:
+        area = masks[k].sum()
+        if area == 0:
+            continue
+        taken = (masks[k] & (canvas != 0)).sum()
+        if taken / area > overlap or taken == area:
+            continue
+        canvas[masks[k] & (canvas == 0)] = k + 1
+        segments.append(("thing", cats[k], k))
+    for j, m in enumerate(stuff_masks):
+        if isthing[stuff_cats[j]]:
+            continue
+        left = m & (canvas == 0)
+        if left.sum() < limit or left.sum() == 0:
+            continue
+        canvas[left] = 1000 + stuff_cats[j]  # one segment per stuff category
+        if ("stuff", stuff_cats[j]) not in [s[:2] for s in segments]:
+            segments.append(("stuff", stuff_cats[j], j))
+    return canvas, segments
+
+
+@st.composite
+def merge_cases(draw):
+    h, w = draw(st.integers(1, 24)), draw(st.integers(1, 24))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n, m = draw(st.integers(0, 7)), draw(st.integers(0, 5))
+
+    def blob():
+        mask = np.zeros((h, w), bool)
+        for _ in range(int(rng.integers(0, 3))):
+            y, x = rng.integers(0, h), rng.integers(0, w)
+            mask[y:y + rng.integers(1, h + 1), x:x + rng.integers(1, w + 1)] = True
+        return mask
+
+    masks = np.array([blob() for _ in range(n)], bool).reshape(n, h, w)
+    stuff = np.array([blob() for _ in range(m)], bool).reshape(m, h, w)
+    scores = np.round(rng.random(n), 1).tolist()
+    things = [1, 2, 3]
+    stuffs = [184, 187, 193, 3]  # 3: a thing class in the semantic prediction (ignored)
+    cats = [int(rng.choice(things)) for _ in range(n)]
+    stuff_cats = [int(rng.choice(stuffs)) for _ in range(m)]
+    thr = (draw(st.sampled_from([0.0, 0.3, 0.5])), draw(st.sampled_from([0.0, 0.25, 0.5, 1.0])),
+           draw(st.sampled_from([0, 3, 20])))
+    return h, w, masks, scores, cats, stuff, stuff_cats, thr
+
+
+@given(merge_cases())
+@settings(max_examples=200, deadline=None)
+def test_merge_equals_numpy_model(case):
+    """The run-list merge of the core against the heuristic on a numpy canvas, pixel for pixel."""
+    h, w, masks, scores, cats, stuff, stuff_cats, (conf, overlap, limit) = case
+    isthing = {c["id"]: c["isthing"] for c in CATEGORIES}
+    canvas, segments = numpy_merge(masks, scores, cats, stuff, stuff_cats, isthing, conf, overlap, limit)
+    for form in ("masks", "rles"):
+        kwargs = {"masks": masks} if form == "masks" else {"rles": [_rle(m) for m in masks]}
+        if not len(masks):
+            kwargs = {}
+        sem = dict(semantic_rles=[_rle(m) for m in stuff], semantic_category_ids=stuff_cats) \
+            if len(stuff) else {}
+        r = merge_panoptic(CATEGORIES, h, w, scores=scores, category_ids=cats, confidence_thr=conf,
+                           overlap_thr=overlap, stuff_area_limit=limit, **kwargs, **sem)
+        pairs = np.unique(np.stack([r.id_map.ravel(), canvas.ravel()]), axis=1)
+        assert len(np.unique(pairs[0])) == len(np.unique(pairs[1])) == pairs.shape[1]
+        assert [(("thing" if s["isthing"] else "stuff"), s["category_id"]) for s in r.segments_info] \
+            == [s[:2] for s in segments]
+        for s in r.segments_info:
+            ys, xs = np.nonzero(r.id_map == s["id"])
+            assert s["area"] == len(ys) > 0
+            assert s["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
