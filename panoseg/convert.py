@@ -47,7 +47,7 @@ from .atomic import atomic_open
 from .categories import Categories, _is_int, coco_panoptic_categories
 from .codec import MAX_SEGMENT_ID, rgb2id
 from .errors import PanopticFormatError
-from .panoptic_json import SegmentTable, default_folder, load_json, load_panoptic_json
+from .panoptic_json import SegmentTable, default_folder, load_json, load_panoptic_json, read_json
 from .parallel import ordered_map
 from .png import read_ids, write_ids
 
@@ -818,7 +818,7 @@ def _categories(categories_json_file, data, data_file):
     """
     if categories_json_file is not None:
         path = os.fspath(categories_json_file)
-        raw = _read_any_json(path)
+        raw = read_json(path)
         if isinstance(raw, Mapping):
             raw = raw.get("categories")
         if not isinstance(raw, list):
@@ -830,16 +830,6 @@ def _categories(categories_json_file, data, data_file):
                                             for c in own):
         return Categories(own, source=data_file), data_file
     return coco_panoptic_categories(), "coco_panoptic_categories.json"
-
-
-def _read_any_json(path):
-    try:
-        with open(path, "rb") as f:
-            return json.load(f)
-    except OSError as e:
-        raise PanopticFormatError(f"cannot read JSON: {e.strerror or e}", file=path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise PanopticFormatError(f"malformed JSON ({e})", file=path) from None
 
 
 def _png_name(file_name: str) -> str:

@@ -14,11 +14,23 @@ from .codec import MAX_SEGMENT_ID
 from .errors import PanopticFormatError
 
 
+try:  # optional accelerator (pip install .[fast]): parses 3-5x faster, same values
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
+
 def read_json(path):
     """Reads any JSON value; a failure becomes a :class:`PanopticFormatError` naming the file."""
     try:
         with open(path, "rb") as f:
-            return json.load(f)
+            data = f.read()
+        if _orjson is not None:
+            try:
+                return _orjson.loads(data)
+            except _orjson.JSONDecodeError:
+                pass  # e.g. NaN, which the stdlib accepts: let it parse or say what is wrong
+        return json.loads(data)
     except OSError as e:
         raise PanopticFormatError(f"cannot read JSON: {e.strerror or e}", file=path) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
