@@ -133,3 +133,10 @@ def test_wrong_length_data():
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
     with pytest.raises(PanopticFormatError, match="truncated or corrupt"):
         png.decode_ids(data)
+
+
+def test_write_ids_any_memory_order(tmp_path):
+    ids = segment_image(37, 53)
+    for view in (np.asfortranarray(ids), ids[:, ::-1], ids.T.copy().T):
+        panoseg.write_ids(tmp_path / "v.png", view)
+        assert np.array_equal(panoseg.read_ids(tmp_path / "v.png"), view)
