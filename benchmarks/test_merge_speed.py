@@ -26,26 +26,38 @@ def merge_inputs(tmp_path_factory):
                              width=640, seed=0)
 
 
+def fresh_output(tmp_path, name):
+    """Each round writes into a new, empty folder (as a user's run does), for both sides."""
+    counter = iter(range(10**6))
+
+    def setup():
+        out = tmp_path / f"{name}{next(counter)}"
+        return (str(out), str(out) + ".json"), {}
+    return setup
+
+
 def test_merge_panopticapi(benchmark, merge_inputs, tmp_path):
     combine = pytest.importorskip("panopticapi.combine_semantic_and_instance_predictions")
     i = merge_inputs
 
-    def run():
+    def run(folder, json_file):
         with contextlib.redirect_stdout(io.StringIO()):
             combine.combine_predictions(i.semseg_json, i.instseg_json, i.images_json,
-                                        i.categories_json, str(tmp_path / "ref"),
-                                        str(tmp_path / "ref.json"), 0.5, 0.5, 64 * 64)
+                                        i.categories_json, folder, json_file, 0.5, 0.5, 64 * 64)
 
-    benchmark.pedantic(run, rounds=3, iterations=1)
+    benchmark.pedantic(run, setup=fresh_output(tmp_path, "ref"), rounds=3, iterations=1)
     record(benchmark, "merge/panopticapi")
 
 
 def test_merge_panoseg(benchmark, merge_inputs, tmp_path):
     i = merge_inputs
-    benchmark.pedantic(combine_predictions,
-                       args=(i.semseg_json, i.instseg_json, i.images_json, i.categories_json,
-                             str(tmp_path / "ours"), str(tmp_path / "ours.json")),
-                       kwargs={"workers": WORKERS}, rounds=5, iterations=1, warmup_rounds=1)
+
+    def run(folder, json_file):
+        combine_predictions(i.semseg_json, i.instseg_json, i.images_json, i.categories_json,
+                            folder, json_file, workers=WORKERS)
+
+    benchmark.pedantic(run, setup=fresh_output(tmp_path, "ours"), rounds=7, iterations=1,
+                       warmup_rounds=1)
     record(benchmark, "merge/panoseg")
 
 
