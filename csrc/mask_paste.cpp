@@ -119,35 +119,54 @@ void resample_threshold(const float* prob, int64_t mask_h, int64_t mask_w, int64
       out[c] = float(ss);
     }
   }
-  auto horizontal = [&](int64_t y, int64_t c) -> float { return temp[size_t((y - y_first) * nc + c)]; };
-
   patch->assign(size_t(nr * nc), 0);
-  // Blocks: runs of output rows (columns) with the same vertical (horizontal) taps.
+  // Column groups: runs of output columns with the same horizontal taps.
+  std::vector<int64_t> col_groups;  // start of each group, then nc
+  for (int64_t c = 0; c < nc; ++c)
+    if (c == 0 || ht.first[size_t(c)] != ht.first[size_t(c - 1)] ||
+        ht.count[size_t(c)] != ht.count[size_t(c - 1)])
+      col_groups.push_back(c);
+  col_groups.push_back(nc);
+  struct Span {
+    int64_t begin, end;
+    uint8_t cls;
+  };
+  std::vector<Span> spans;
   for (int64_t ra = 0; ra < nr;) {
+    // A row group: runs of output rows with the same vertical taps share their classes.
     const int64_t vf = vt.first[size_t(ra)], vn = vt.count[size_t(ra)];
     int64_t rb = ra + 1;
     while (rb < nr && vt.first[size_t(rb)] == vf && vt.count[size_t(rb)] == vn) ++rb;
-    for (int64_t ca = 0; ca < nc;) {
+    spans.clear();
+    for (size_t g = 0; g + 1 < col_groups.size(); ++g) {
+      const int64_t ca = col_groups[g], cb = col_groups[g + 1];
       const int64_t hf = ht.first[size_t(ca)], hn = ht.count[size_t(ca)];
-      int64_t cb = ca + 1;
-      while (cb < nc && ht.first[size_t(cb)] == hf && ht.count[size_t(cb)] == hn) ++cb;
       uint8_t cls = kSurelyLow | kSurelyHigh;
       for (int64_t y = vf; y < vf + vn; ++y)
         for (int64_t x = hf; x < hf + hn; ++x) cls &= in_cls[size_t(y * in_w + x)];
       if (vn == 0 || hn == 0) cls = kSurelyLow;  // no input sample: the value is 0
-      if (cls == kSurelyHigh) {
-        for (int64_t r = ra; r < rb; ++r) std::memset(&(*patch)[size_t(r * nc + ca)], 1, size_t(cb - ca));
-      } else if (cls != kSurelyLow) {
-        for (int64_t r = ra; r < rb; ++r) {
-          const double* k = &vt.w[size_t(r * vt.ksize)];
-          for (int64_t c = ca; c < cb; ++c) {
+      if (cls != kSurelyLow && cls != kSurelyHigh) cls = 0;  // mixed
+      if (!spans.empty() && spans.back().cls == cls && spans.back().end == ca)
+        spans.back().end = cb;
+      else
+        spans.push_back({ca, cb, cls});
+    }
+    for (int64_t r = ra; r < rb; ++r) {
+      uint8_t* dst = &(*patch)[size_t(r * nc)];
+      const double* k = &vt.w[size_t(r * vt.ksize)];
+      const float* t0 = vn > 0 ? &temp[size_t((vf - y_first) * nc)] : nullptr;
+      for (const Span& sp : spans) {
+        if (sp.cls == kSurelyHigh) {
+          std::memset(dst + sp.begin, 1, size_t(sp.end - sp.begin));
+        } else if (sp.cls == 0) {
+          // Pillow's vertical sum, tap by tap in order, for each column of the span.
+          for (int64_t c = sp.begin; c < sp.end; ++c) {
             double ss = 0.0;
-            for (int64_t j = 0; j < vn; ++j) ss += double(horizontal(vf + j, c)) * k[j];
-            (*patch)[size_t(r * nc + c)] = float(ss) > 0.5f;
+            for (int64_t j = 0; j < vn; ++j) ss += double(t0[j * nc + c]) * k[j];
+            dst[c] = float(ss) > 0.5f;
           }
         }
       }
-      ca = cb;
     }
     ra = rb;
   }
