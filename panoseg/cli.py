@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 from .atomic import atomic_open
 from .errors import PanopticFormatError
 from .evaluation import GROUPS, evaluate
+from .parallel import workers_argument
 from .png import decoder_name
 
 
@@ -36,13 +37,6 @@ def format_per_class(rows: list) -> str:
     return "\n".join(lines)
 
 
-def _workers(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
 def add_eval_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "eval", help="Panoptic Quality of a prediction (COCO panoptic JSON + PNGs)",
@@ -58,7 +52,7 @@ def add_eval_parser(subparsers) -> None:
                    help="folder with predicted PNGs; default: X if the JSON file is X.json")
     p.add_argument("--json-out", metavar="FILE",
                    help="write the results dict (panopticapi's, category ids as keys) as JSON")
-    p.add_argument("--workers", type=_workers, default=None, metavar="N",
+    p.add_argument("--workers", type=workers_argument, default=None, metavar="N",
                    help="threads (default: all available cores)")
     p.add_argument("--per-class", action="store_true", help="also print a per-category table")
     p.add_argument("--per-image", metavar="FILE",
@@ -127,7 +121,7 @@ def add_merge_parser(subparsers) -> None:
     p.add_argument("--stuff_area_limit", "--stuff-area-limit", type=float,
                    default=DEFAULT_STUFF_AREA_LIMIT,
                    help="stuff segments with fewer pixels are dropped (default %(default)s)")
-    p.add_argument("--workers", type=_workers, default=None, metavar="N",
+    p.add_argument("--workers", type=workers_argument, default=None, metavar="N",
                    help="threads (default: all available cores)")
     p.add_argument("--seed", type=int, default=0, help="seed of the thing-id jitter (default 0)")
     p.add_argument("--png-compression", type=int, default=2, choices=range(10), metavar="0-9",
@@ -182,7 +176,7 @@ def add_tune_parser(subparsers) -> None:
     p.add_argument("--stuff_area_limit", "--stuff-area-limit", type=_float_list,
                    default=[1024.0, 4096.0, 8192.0], help="comma-separated values (default 1024,4096,8192)")
     p.add_argument("--json-out", metavar="FILE", help="write every setting's results as JSON")
-    p.add_argument("--workers", type=_workers, default=None, metavar="N")
+    p.add_argument("--workers", type=workers_argument, default=None, metavar="N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run_tune)

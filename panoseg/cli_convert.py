@@ -7,19 +7,11 @@ Flags keep the names of panopticapi's scripts (``--input_json_file``, ``--segmen
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 from . import convert
-
-
-def _workers(text: str) -> int:
-    # Own copy of cli._workers: cli imports this module, so importing cli here would be circular.
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
+from .parallel import workers_argument
 
 
 def _flag(parser, name: str, *aliases: str, **kwargs) -> None:
@@ -33,7 +25,7 @@ def _flag(parser, name: str, *aliases: str, **kwargs) -> None:
 
 
 def _common(parser) -> None:
-    parser.add_argument("--workers", type=_workers, default=None, metavar="N",
+    parser.add_argument("--workers", type=workers_argument, default=None, metavar="N",
                         help="threads (default: all available cores)")
     parser.add_argument("--no-progress", "--no_progress", dest="no_progress",
                         action="store_true", help="no progress bar on stderr")

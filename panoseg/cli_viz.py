@@ -5,12 +5,7 @@ import argparse
 import sys
 import time
 
-
-def _workers(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
+from .parallel import workers_argument
 
 
 def _alpha(text: str) -> float:
@@ -48,7 +43,7 @@ def add_viz_parser(subparsers) -> None:
                    help="no category names")
     p.add_argument("--no-boundaries", "--no_boundaries", dest="no_boundaries",
                    action="store_true", help="no segment outlines")
-    p.add_argument("--workers", type=_workers, default=None, metavar="N",
+    p.add_argument("--workers", type=workers_argument, default=None, metavar="N",
                    help="threads (default: all available cores)")
     p.add_argument("--no-progress", "--no_progress", dest="no_progress", action="store_true",
                    help="no progress bar on stderr")

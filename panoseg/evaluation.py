@@ -20,7 +20,7 @@ import os
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Optional, Sequence, Union
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from .categories import Categories
 from .codec import as_id_map, rgb2id
 from .errors import PanopticFormatError
 from .panoptic_json import SegmentTable, default_folder, load_panoptic_json
-from .parallel import default_workers, ordered_map
+from .parallel import ordered_map
 from .png import read_ids
 
 GROUPS = (("All", None), ("Things", True), ("Stuff", False))

@@ -4,7 +4,6 @@ All conversions run on copies in tmp_path (never in tests/data).
 """
 import argparse
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from panoseg import PanopticFormatError, read_ids, write_ids
+from panoseg import PanopticFormatError, read_ids
 from panoseg.cli_convert import add_convert_parser
 from panoseg.convert import (OTHER_CLASS_ID, _check_rle_counts, detection_to_panoptic,
                              panoptic_to_detection, panoptic_to_semantic,

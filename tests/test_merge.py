@@ -3,17 +3,14 @@ deterministic, GluonCV-exact mask pasting, clear errors."""
 import contextlib
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
 
 import panoseg
-from panoseg.cli import main
 from panoseg.merge import combine_predictions, merge_panoptic, paste_masks, rle_to_mask
 from panoseg.synthetic import _rle, make_merge_inputs
 
@@ -319,3 +316,30 @@ def test_merge_equals_numpy_model(case):
             ys, xs = np.nonzero(r.id_map == s["id"])
             assert s["area"] == len(ys) > 0
             assert s["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+
+
+@given(st.integers(1, 30), st.integers(1, 30), st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_rle_decoding_matches_pycocotools(h, w, seed):
+    from pycocotools import mask as mask_utils
+
+    mask = np.random.default_rng(seed).random((h, w)) < 0.4
+    rle = _rle(mask)
+    assert np.array_equal(rle_to_mask(rle, h, w), mask_utils.decode(rle))
+    uncompressed = mask_utils.frPyObjects({"size": [h, w], "counts": list(_runs(mask))}, h, w)
+    assert np.array_equal(rle_to_mask({"size": [h, w], "counts": list(_runs(mask))}, h, w),
+                          mask_utils.decode(uncompressed))
+
+
+def _runs(mask):
+    """Uncompressed COCO RLE counts (column-major, starting with zeros)."""
+    flat = mask.T.ravel()
+    counts, value, run = [], False, 0
+    for v in flat:
+        if v == value:
+            run += 1
+        else:
+            counts.append(run)
+            value, run = v, 1
+    counts.append(run)
+    return counts
