@@ -8,6 +8,7 @@
 #endif
 
 #include "id_index.hpp"
+#include "png_unfilter.hpp"
 #include "rgb_id.hpp"
 
 namespace panoseg {
@@ -79,72 +80,114 @@ void collect_unknown(const uint32_t* map, int64_t n_pixels, const IdIndex& index
 
 }  // namespace
 
-PairCountStatus count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t n_pixels,
-                            const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
-                            int64_t n_pred, PairCountResult* out, uint32_t* bad_id) {
+PairCounter::PairCounter(const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
+                         int64_t n_pred)
+    : gt_index_(n_gt), pred_index_(n_pred), cols_(n_pred + 2) {
+  bool duplicate = false;
+  if (!build_index(gt_ids, n_gt, &gt_index_, &bad_id_, &duplicate)) {
+    status_ = duplicate ? PairCountStatus::kDuplicateGtId : PairCountStatus::kBadGtId;
+    return;
+  }
+  if (!build_index(pred_ids, n_pred, &pred_index_, &bad_id_, &duplicate)) {
+    status_ = duplicate ? PairCountStatus::kDuplicatePredId : PairCountStatus::kBadPredId;
+    return;
+  }
+  // Slots shifted by +2 so void and unknown get the first two rows/columns.
+  rows_ = n_gt + 2;
+  dense_ = rows_ * cols_ <= kDenseLimit;
+  if (dense_) matrix_.assign(size_t(rows_ * cols_), 0);
+}
+
+void PairCounter::add(const uint32_t* gt, const uint32_t* pred, int64_t n) {
+  // Panoptic maps are piecewise constant: find where the (GT, pred) pair changes, and touch the
+  // table (and the id lookups) once per run of equal pairs rather than once per pixel.
+  int64_t i = 0;
+  while (i < n) {
+    if (gt[i] != g_id_) {
+      g_id_ = gt[i];
+      g_ = slot_of(g_id_, gt_index_);
+    }
+    if (pred[i] != p_id_) {
+      p_id_ = pred[i];
+      p_ = slot_of(p_id_, pred_index_);
+    }
+    const int64_t end = run_end(gt, pred, i, n);
+    const int64_t cell = int64_t(g_ + 2) * cols_ + (p_ + 2);
+    if (dense_)
+      matrix_[size_t(cell)] += end - i;
+    else
+      sparse_[cell] += end - i;
+    i = end;
+  }
+}
+
+void PairCounter::finish(PairCountResult* out) const {
   out->pairs.clear();
   out->unknown_gt.clear();
   out->unknown_pred.clear();
-  IdIndex gt_index(n_gt), pred_index(n_pred);
-  bool duplicate = false;
-  if (!build_index(gt_ids, n_gt, &gt_index, bad_id, &duplicate))
-    return duplicate ? PairCountStatus::kDuplicateGtId : PairCountStatus::kBadGtId;
-  if (!build_index(pred_ids, n_pred, &pred_index, bad_id, &duplicate))
-    return duplicate ? PairCountStatus::kDuplicatePredId : PairCountStatus::kBadPredId;
-  if (n_pixels <= 0) return PairCountStatus::kOk;
-
-  // Slots shifted by +2 so void and unknown get the first two rows/columns.
-  const int64_t rows = n_gt + 2, cols = n_pred + 2;
-  const bool dense = rows * cols <= kDenseLimit;
-  std::vector<int64_t> matrix(dense ? size_t(rows * cols) : 0, 0);
-  std::unordered_map<int64_t, int64_t> sparse;
-  auto add = [&](int32_t g, int32_t p, int64_t n) {
-    const int64_t cell = int64_t(g + 2) * cols + (p + 2);
-    if (dense)
-      matrix[size_t(cell)] += n;
-    else
-      sparse[cell] += n;
-  };
-
-  // Panoptic maps are piecewise constant: find where the (GT, pred) pair changes, and touch the
-  // table (and the id lookups) once per run of equal pairs rather than once per pixel.
-  uint32_t g_id = gt_map[0], p_id = pred_map[0];
-  int32_t g = slot_of(g_id, gt_index), p = slot_of(p_id, pred_index);
-  int64_t i = 0;
-  while (i < n_pixels) {
-    const int64_t end = run_end(gt_map, pred_map, i, n_pixels);
-    add(g, p, end - i);
-    i = end;
-    if (i == n_pixels) break;
-    if (gt_map[i] != g_id) {
-      g_id = gt_map[i];
-      g = slot_of(g_id, gt_index);
-    }
-    if (pred_map[i] != p_id) {
-      p_id = pred_map[i];
-      p = slot_of(p_id, pred_index);
-    }
-  }
-
-  if (dense) {
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c) {
-        const int64_t n = matrix[size_t(r * cols + c)];
+  if (dense_) {
+    for (int64_t r = 0; r < rows_; ++r)
+      for (int64_t c = 0; c < cols_; ++c) {
+        const int64_t n = matrix_[size_t(r * cols_ + c)];
         if (n) out->pairs.push_back({int32_t(r - 2), int32_t(c - 2), n});
       }
   } else {
-    std::vector<std::pair<int64_t, int64_t>> cells(sparse.begin(), sparse.end());
+    std::vector<std::pair<int64_t, int64_t>> cells(sparse_.begin(), sparse_.end());
     std::sort(cells.begin(), cells.end());
     for (const auto& kv : cells)
-      out->pairs.push_back({int32_t(kv.first / cols - 2), int32_t(kv.first % cols - 2), kv.second});
+      out->pairs.push_back({int32_t(kv.first / cols_ - 2), int32_t(kv.first % cols_ - 2), kv.second});
   }
-  bool any_unknown_gt = false, any_unknown_pred = false;
-  for (const PairArea& pa : out->pairs) {
-    any_unknown_gt |= pa.gt == kUnknownSlot;
-    any_unknown_pred |= pa.pred == kUnknownSlot;
+}
+
+bool PairCounter::unknown_seen(const PairCountResult& r, bool gt) {
+  for (const PairArea& pa : r.pairs)
+    if ((gt ? pa.gt : pa.pred) == kUnknownSlot) return true;
+  return false;
+}
+
+PairCountStatus count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t n_pixels,
+                            const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
+                            int64_t n_pred, PairCountResult* out, uint32_t* bad_id) {
+  PairCounter counter(gt_ids, n_gt, pred_ids, n_pred);
+  if (counter.status() != PairCountStatus::kOk) {
+    *bad_id = counter.bad_id();
+    return counter.status();
   }
-  if (any_unknown_gt) collect_unknown(gt_map, n_pixels, gt_index, &out->unknown_gt);
-  if (any_unknown_pred) collect_unknown(pred_map, n_pixels, pred_index, &out->unknown_pred);
+  if (n_pixels > 0) counter.add(gt_map, pred_map, n_pixels);
+  counter.finish(out);
+  if (PairCounter::unknown_seen(*out, true))
+    collect_unknown(gt_map, n_pixels, counter.gt_index(), &out->unknown_gt);
+  if (PairCounter::unknown_seen(*out, false))
+    collect_unknown(pred_map, n_pixels, counter.pred_index(), &out->unknown_pred);
+  return PairCountStatus::kOk;
+}
+
+PairCountStatus count_pairs_png(const uint8_t* gt_raw, size_t gt_size, const uint8_t* pred_raw,
+                                size_t pred_size, int64_t height, int64_t width,
+                                const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
+                                int64_t n_pred, PairCountResult* out, uint32_t* bad_id,
+                                PngStatus* png_status, int* png_which, int64_t* bad_row) {
+  PairCounter counter(gt_ids, n_gt, pred_ids, n_pred);
+  if (counter.status() != PairCountStatus::kOk) {
+    *bad_id = counter.bad_id();
+    return counter.status();
+  }
+  PngIdRows gt_rows(gt_raw, gt_size, height, width), pred_rows(pred_raw, pred_size, height, width);
+  std::vector<uint32_t> g(static_cast<size_t>(width)), p(static_cast<size_t>(width));
+  for (int64_t y = 0; y < height; ++y) {
+    const bool ok_g = gt_rows.next(g.data());
+    const bool ok_p = ok_g && pred_rows.next(p.data());
+    if (!ok_g || !ok_p) {
+      const PngIdRows& bad = ok_g ? pred_rows : gt_rows;
+      *png_status = bad.status();
+      *png_which = ok_g ? 1 : 0;
+      *bad_row = bad.bad_row();
+      return PairCountStatus::kBadPng;
+    }
+    counter.add(g.data(), p.data(), width);
+  }
+  counter.finish(out);
+  // Unknown ids are an error; the caller decodes the maps to list them.
   return PairCountStatus::kOk;
 }
 

@@ -2,7 +2,11 @@
 // over the pixels, without sorting them (panopticapi sorts a uint64 key per pixel with np.unique).
 #pragma once
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
+
+#include "id_index.hpp"
+#include "png_unfilter.hpp"
 
 namespace panoseg {
 
@@ -28,6 +32,32 @@ enum class PairCountStatus : int {
   kDuplicatePredId = 2,
   kBadGtId = 3,  // 0 or above 2^24 - 1 in a table
   kBadPredId = 4,
+  kBadPng = 5,  // count_pairs_png: a PNG's image data is corrupt
+};
+
+// Accumulates the overlap table over spans of pixels (whole maps, or row after row).
+class PairCounter {
+ public:
+  PairCounter(const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred);
+  PairCountStatus status() const { return status_; }
+  uint32_t bad_id() const { return bad_id_; }
+  void add(const uint32_t* gt, const uint32_t* pred, int64_t n);  // only when status() is kOk
+  void finish(PairCountResult* out) const;
+  const IdIndex& gt_index() const { return gt_index_; }
+  const IdIndex& pred_index() const { return pred_index_; }
+  // Whether a pair of the result involves an id absent from the GT (pred) table.
+  static bool unknown_seen(const PairCountResult& r, bool gt);
+
+ private:
+  IdIndex gt_index_, pred_index_;
+  int64_t rows_ = 0, cols_ = 0;
+  bool dense_ = true;
+  std::vector<int64_t> matrix_;
+  std::unordered_map<int64_t, int64_t> sparse_;
+  PairCountStatus status_ = PairCountStatus::kOk;
+  uint32_t bad_id_ = 0;
+  uint32_t g_id_ = 0, p_id_ = 0;  // the ids of the current run and their slots (0 = VOID)
+  int32_t g_ = kVoidSlot, p_ = kVoidSlot;
 };
 
 // gt_map and pred_map are C-contiguous maps of n_pixels ids each; gt_ids / pred_ids the segment
@@ -35,5 +65,15 @@ enum class PairCountStatus : int {
 PairCountStatus count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t n_pixels,
                             const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
                             int64_t n_pred, PairCountResult* out, uint32_t* bad_id);
+
+// The same straight from the two PNGs' inflated image data (8-bit RGB, non-interlaced, both
+// height x width), decoding row by row: the id maps are never materialized. On kBadPng,
+// `png_which` is 0 (GT) or 1 (prediction). Unknown ids show as pairs with kUnknownSlot but are
+// not listed (the caller decodes the maps for the error message).
+PairCountStatus count_pairs_png(const uint8_t* gt_raw, size_t gt_size, const uint8_t* pred_raw,
+                                size_t pred_size, int64_t height, int64_t width,
+                                const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
+                                int64_t n_pred, PairCountResult* out, uint32_t* bad_id,
+                                PngStatus* png_status, int* png_which, int64_t* bad_row);
 
 }  // namespace panoseg

@@ -126,51 +126,56 @@ bool unfilter_row(int filter, const uint8_t* src, uint8_t* cur, const uint8_t* p
   }
 }
 
-// Walks the scanlines, reconstructing each into a buffer and handing it to `emit(row, bytes)`.
-// The row buffers have 4 spare bytes so emitters may read a whole uint32 at the last pixel.
-template <class Emit>
-PngStatus unfilter_rows(const uint8_t* data, size_t size, int64_t height, int64_t width, int bpp,
-                        int64_t* bad_row, Emit emit) {
-  const int64_t stride = width * bpp;
-  if (height < 0 || width < 0 || size_t((stride + 1) * height) != size)
-    return PngStatus::kSizeMismatch;
-  const int64_t padded = stride + 4;
-  std::vector<uint8_t> rows(size_t(2 * padded), 0);
-  uint8_t* prev = rows.data();
-  uint8_t* cur = rows.data() + padded;
-  for (int64_t y = 0; y < height; ++y) {
-    const uint8_t* line = data + y * (stride + 1);
-    if (!unfilter_row(line[0], line + 1, cur, prev, stride, bpp)) {
-      if (bad_row) *bad_row = y;
-      return PngStatus::kBadFilter;
-    }
-    emit(y, cur);
-    uint8_t* t = prev;
-    prev = cur;
-    cur = t;
+// One reconstructed row of 8-bit RGB bytes (padded by 4) -> segment ids.
+inline void rgb_row_to_ids(const uint8_t* row, int64_t width, uint32_t* out) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  // One unaligned 4-byte load per pixel, keeping R, G, B (the row buffer is padded).
+  for (int64_t x = 0; x < width; ++x) {
+    uint32_t v;
+    std::memcpy(&v, row + 3 * x, 4);
+    out[x] = v & 0xFFFFFFu;
   }
-  return PngStatus::kOk;
+#else
+  for (int64_t x = 0; x < width; ++x)
+    out[x] = uint32_t(row[3 * x]) | (uint32_t(row[3 * x + 1]) << 8) |
+             (uint32_t(row[3 * x + 2]) << 16);
+#endif
 }
 
 }  // namespace
 
+PngIdRows::PngIdRows(const uint8_t* data, size_t size, int64_t height, int64_t width)
+    : data_(data), width_(width), stride_(3 * width) {
+  if (height < 0 || width < 0 || size_t((stride_ + 1) * height) != size)
+    status_ = PngStatus::kSizeMismatch;
+  // Two rows, each padded by 4 bytes for the 4-byte loads of rgb_row_to_ids.
+  rows_.assign(size_t(2 * (stride_ + 4)), 0);
+  prev_ = rows_.data();
+  cur_ = rows_.data() + stride_ + 4;
+}
+
+bool PngIdRows::next(uint32_t* ids) {
+  if (status_ != PngStatus::kOk) return false;
+  const uint8_t* line = data_ + y_ * (stride_ + 1);
+  if (!unfilter_row(line[0], line + 1, cur_, prev_, stride_, 3)) {
+    status_ = PngStatus::kBadFilter;
+    bad_row_ = y_;
+    return false;
+  }
+  rgb_row_to_ids(cur_, width_, ids);
+  uint8_t* t = prev_;
+  prev_ = cur_;
+  cur_ = t;
+  ++y_;
+  return true;
+}
+
 PngStatus png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height, int64_t width,
                                  uint32_t* ids, int64_t* bad_row) {
-  return unfilter_rows(data, size, height, width, 3, bad_row, [&](int64_t y, const uint8_t* row) {
-    uint32_t* out = ids + y * width;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    // One unaligned 4-byte load per pixel, keeping R, G, B (the row buffer is padded).
-    for (int64_t x = 0; x < width; ++x) {
-      uint32_t v;
-      std::memcpy(&v, row + 3 * x, 4);
-      out[x] = v & 0xFFFFFFu;
-    }
-#else
-    for (int64_t x = 0; x < width; ++x)
-      out[x] = uint32_t(row[3 * x]) | (uint32_t(row[3 * x + 1]) << 8) |
-               (uint32_t(row[3 * x + 2]) << 16);
-#endif
-  });
+  PngIdRows rows(data, size, height, width);
+  for (int64_t y = 0; y < height && rows.next(ids + y * width);) ++y;
+  if (bad_row) *bad_row = rows.bad_row();
+  return rows.status();
 }
 
 }  // namespace panoseg

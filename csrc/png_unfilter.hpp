@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace panoseg {
 
@@ -15,8 +16,28 @@ enum class PngStatus : int {
   kBadFilter = 2,     // a scanline starts with a filter type outside 0..4
 };
 
-// Reconstructs non-interlaced 8-bit RGB scanlines (bpp = 3), writing segment ids (R + 256 G + 256^2 B) to `ids` (height * width).
+// Reconstructs non-interlaced 8-bit RGB scanlines (bpp = 3), writing segment ids
+// (R + 256 G + 256^2 B) to `ids` (height * width).
 PngStatus png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height, int64_t width,
                                  uint32_t* ids, int64_t* bad_row);
+
+// The same one row at a time, so that a consumer (the PQ pair count) can work on rows as they
+// are decoded and the full id map is never written to memory.
+class PngIdRows {
+ public:
+  PngIdRows(const uint8_t* data, size_t size, int64_t height, int64_t width);
+  PngStatus status() const { return status_; }  // kSizeMismatch is known at construction
+  int64_t bad_row() const { return bad_row_; }
+  // Decodes the next row into `ids` (width values); false (and status() set) on a bad filter.
+  bool next(uint32_t* ids);
+
+ private:
+  const uint8_t* data_;
+  int64_t width_, stride_, y_ = 0, bad_row_ = -1;
+  PngStatus status_ = PngStatus::kOk;
+  std::vector<uint8_t> rows_;
+  uint8_t* prev_;
+  uint8_t* cur_;
+};
 
 }  // namespace panoseg

@@ -1,5 +1,5 @@
 """Type stubs of the compiled core (panoseg/_core.pyx). Use the documented Python wrappers."""
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,15 @@ def match_image(
     gt_iscrowd: npt.NDArray[np.uint8], gt_area: npt.NDArray[np.float64],
     pred_ids: npt.NDArray[np.uint32], pred_category: npt.NDArray[np.int32],
     n_categories: int) -> Dict[str, np.ndarray]: ...
+class PngDataError(ValueError):
+    side: str
+    def __init__(self, message: str, side: str) -> None: ...
+
+def match_png(gt_raw: bytes, pred_raw: bytes, height: int, width: int,
+              gt_ids: npt.NDArray[np.uint32], gt_category: npt.NDArray[np.int32],
+              gt_iscrowd: npt.NDArray[np.uint8], gt_area: npt.NDArray[np.float64],
+              pred_ids: npt.NDArray[np.uint32], pred_category: npt.NDArray[np.int32],
+              n_categories: int) -> Optional[Dict[str, np.ndarray]]: ...
 def rle_intervals(rles: List[Union[str, bytes, np.ndarray]], height: int,
                   width: int) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
 def paste_intervals(probs: npt.NDArray[np.float32], boxes: npt.NDArray[np.float32], height: int,

@@ -42,10 +42,16 @@ cdef extern from "pair_count.hpp" namespace "panoseg" nogil:
         kDuplicatePredId
         kBadGtId
         kBadPredId
+        kBadPng
     PairCountStatus count_pairs(const uint32_t* gt_map, const uint32_t* pred_map,
                                 int64_t n_pixels, const uint32_t* gt_ids, int64_t n_gt,
                                 const uint32_t* pred_ids, int64_t n_pred,
                                 PairCountResult* out, uint32_t* bad_id)
+    PairCountStatus count_pairs_png(const uint8_t* gt_raw, size_t gt_size, const uint8_t* pred_raw,
+                                    size_t pred_size, int64_t height, int64_t width,
+                                    const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
+                                    int64_t n_pred, PairCountResult* out, uint32_t* bad_id,
+                                    PngStatus* png_status, int* png_which, int64_t* bad_row)
 
 cdef extern from "pq_match.hpp" namespace "panoseg" nogil:
     cdef cppclass SegmentTable:
@@ -180,21 +186,10 @@ class TableError(ValueError):
         self.index = index
 
 
-def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
-                const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
-                const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
-                const uint32_t[::1] pred_ids, const int32_t[::1] pred_category,
-                int n_categories):
-    """Counts overlaps and applies panopticapi's matching rules for one image.
-
-    Returns a dict of numpy arrays: per category ``tp, fp, fn, iou_sum``; per GT segment
-    ``gt_pixels, gt_match, gt_match_iou``; per prediction ``pred_pixels, pred_match,
-    pred_ignored``; the overlap table ``pair_gt, pair_pred, pair_area`` (rows, -1 = VOID,
-    -2 = unknown id); and ``unknown_gt, unknown_pred``, ids present in a map but not in its table.
-    """
-    if gt_map.shape[0] != pred_map.shape[0] or gt_map.shape[1] != pred_map.shape[1]:
-        raise ValueError(f"GT map is {gt_map.shape[1]}x{gt_map.shape[0]} but prediction map is "
-                         f"{pred_map.shape[1]}x{pred_map.shape[0]} (width x height)")
+cdef _fill_tables(const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
+                  const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
+                  const uint32_t[::1] pred_ids, const int32_t[::1] pred_category,
+                  int n_categories, SegmentTable* gt, SegmentTable* pred):
     cdef int64_t ng = gt_ids.shape[0], npred = pred_ids.shape[0]
     if gt_category.shape[0] != ng or gt_iscrowd.shape[0] != ng or gt_area.shape[0] != ng:
         raise ValueError("GT segment arrays differ in length")
@@ -204,8 +199,6 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
         raise ValueError("n_categories must be positive")
     if ng >= (1 << 31) - 2 or npred >= (1 << 31) - 2:
         raise ValueError("too many segments")
-
-    cdef SegmentTable gt, pred
     gt.n = ng
     pred.n = npred
     if ng:
@@ -216,23 +209,10 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
     if npred:
         pred.ids = &pred_ids[0]
         pred.category = &pred_category[0]
-    cdef int64_t n_pixels = gt_map.shape[0] * gt_map.shape[1]
-    cdef const uint32_t* gp = NULL
-    cdef const uint32_t* pp = NULL
-    if n_pixels:
-        gp = &gt_map[0, 0]
-        pp = &pred_map[0, 0]
 
-    cdef PairCountResult counted
-    cdef ImageMatch match
-    cdef PairCountStatus pstatus
-    cdef MatchStatus mstatus = MatchStatus.kOk
-    cdef uint32_t bad_id = 0
-    cdef int64_t bad_segment = 0
-    with nogil:
-        pstatus = count_pairs(gp, pp, n_pixels, gt.ids, ng, pred.ids, npred, &counted, &bad_id)
-        if pstatus == PairCountStatus.kOk:
-            mstatus = pq_match(counted.pairs, gt, pred, n_categories, &match, &bad_segment)
+
+cdef _raise_table_errors(PairCountStatus pstatus, MatchStatus mstatus, uint32_t bad_id,
+                         int64_t bad_segment, int n_categories):
     if pstatus == PairCountStatus.kDuplicateGtId:
         raise TableError(f"duplicate GT segment id {bad_id}", "gt", None)
     if pstatus == PairCountStatus.kDuplicatePredId:
@@ -248,26 +228,109 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
         raise TableError(f"predicted segment row {-1 - bad_segment} has a category index outside "
                          f"0..{n_categories - 1}", "pred", -1 - bad_segment)
 
-    cdef size_t n_pairs = counted.pairs.size(), k
-    pair_gt = np.empty(n_pairs, dtype=np.int32)
-    pair_pred = np.empty(n_pairs, dtype=np.int32)
-    pair_area = np.empty(n_pairs, dtype=np.int64)
-    cdef int32_t[::1] pg = pair_gt
-    cdef int32_t[::1] ppr = pair_pred
-    cdef int64_t[::1] pa = pair_area
-    for k in range(n_pairs):
-        pg[k] = counted.pairs[k].gt
-        ppr[k] = counted.pairs[k].pred
-        pa[k] = counted.pairs[k].area
+
+cdef dict _match_dict(ImageMatch& match, PairCountResult& counted):
     return {
         "tp": _vec_i64(match.tp), "fp": _vec_i64(match.fp), "fn": _vec_i64(match.fn),
         "iou_sum": _vec_f64(match.iou_sum),
         "gt_pixels": _vec_i64(match.gt_pixels), "pred_pixels": _vec_i64(match.pred_pixels),
         "gt_match": _vec_i32(match.gt_match), "gt_match_iou": _vec_f64(match.gt_match_iou),
         "pred_match": _vec_i32(match.pred_match), "pred_ignored": _vec_bool(match.pred_ignored),
-        "pair_gt": pair_gt, "pair_pred": pair_pred, "pair_area": pair_area,
         "unknown_gt": _vec_u32(counted.unknown_gt), "unknown_pred": _vec_u32(counted.unknown_pred),
     }
+
+
+def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
+                const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
+                const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
+                const uint32_t[::1] pred_ids, const int32_t[::1] pred_category,
+                int n_categories):
+    """Counts overlaps and applies panopticapi's matching rules for one image.
+
+    Returns a dict of numpy arrays: per category ``tp, fp, fn, iou_sum``; per GT segment
+    ``gt_pixels, gt_match, gt_match_iou``; per prediction ``pred_pixels, pred_match,
+    pred_ignored``; and ``unknown_gt, unknown_pred``, ids present in a map but not in its table.
+    """
+    if gt_map.shape[0] != pred_map.shape[0] or gt_map.shape[1] != pred_map.shape[1]:
+        raise ValueError(f"GT map is {gt_map.shape[1]}x{gt_map.shape[0]} but prediction map is "
+                         f"{pred_map.shape[1]}x{pred_map.shape[0]} (width x height)")
+    cdef SegmentTable gt, pred
+    _fill_tables(gt_ids, gt_category, gt_iscrowd, gt_area, pred_ids, pred_category,
+                 n_categories, &gt, &pred)
+    cdef int64_t n_pixels = gt_map.shape[0] * gt_map.shape[1]
+    cdef const uint32_t* gp = NULL
+    cdef const uint32_t* pp = NULL
+    if n_pixels:
+        gp = &gt_map[0, 0]
+        pp = &pred_map[0, 0]
+    cdef PairCountResult counted
+    cdef ImageMatch match
+    cdef PairCountStatus pstatus
+    cdef MatchStatus mstatus = MatchStatus.kOk
+    cdef uint32_t bad_id = 0
+    cdef int64_t bad_segment = 0
+    with nogil:
+        pstatus = count_pairs(gp, pp, n_pixels, gt.ids, gt.n, pred.ids, pred.n, &counted, &bad_id)
+        if pstatus == PairCountStatus.kOk:
+            mstatus = pq_match(counted.pairs, gt, pred, n_categories, &match, &bad_segment)
+    _raise_table_errors(pstatus, mstatus, bad_id, bad_segment, n_categories)
+    return _match_dict(match, counted)
+
+
+def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, int64_t height,
+              int64_t width, const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
+              const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
+              const uint32_t[::1] pred_ids, const int32_t[::1] pred_category, int n_categories):
+    """:func:`match_image` straight from the inflated image data of two 8-bit RGB,
+    non-interlaced height x width PNGs, decoded row by row (the id maps are never stored).
+
+    Returns None when a map holds an id missing from its table: the caller then decodes the
+    maps and calls :func:`match_image`, which lists the ids.
+    """
+    if height < 1 or width < 1:
+        raise ValueError("image size must be positive")
+    cdef SegmentTable gt, pred
+    _fill_tables(gt_ids, gt_category, gt_iscrowd, gt_area, pred_ids, pred_category,
+                 n_categories, &gt, &pred)
+    cdef PairCountResult counted
+    cdef ImageMatch match
+    cdef PairCountStatus pstatus
+    cdef MatchStatus mstatus = MatchStatus.kOk
+    cdef uint32_t bad_id = 0
+    cdef int64_t bad_segment = 0, bad_row = -1
+    cdef PngStatus png_status = PngStatus.kOk
+    cdef int png_which = 0
+    cdef cbool unknown = False
+    cdef size_t k
+    with nogil:
+        pstatus = count_pairs_png(&gt_raw[0] if gt_raw.shape[0] else NULL, gt_raw.shape[0],
+                                  &pred_raw[0] if pred_raw.shape[0] else NULL, pred_raw.shape[0],
+                                  height, width, gt.ids, gt.n, pred.ids, pred.n, &counted,
+                                  &bad_id, &png_status, &png_which, &bad_row)
+        if pstatus == PairCountStatus.kOk:
+            for k in range(counted.pairs.size()):
+                if counted.pairs[k].gt == -2 or counted.pairs[k].pred == -2:
+                    unknown = True
+            if not unknown:
+                mstatus = pq_match(counted.pairs, gt, pred, n_categories, &match, &bad_segment)
+    if pstatus == PairCountStatus.kBadPng:
+        try:
+            _png_check(png_status, bad_row, (gt_raw if png_which == 0 else pred_raw).shape[0],
+                       height, width, 3)
+        except ValueError as e:
+            raise PngDataError(str(e), "gt" if png_which == 0 else "pred") from None
+    _raise_table_errors(pstatus, mstatus, bad_id, bad_segment, n_categories)
+    if unknown:
+        return None
+    return _match_dict(match, counted)
+
+
+class PngDataError(ValueError):
+    """Corrupt image data in one of the two PNGs of :func:`match_png`; ``side``: 'gt' or 'pred'."""
+
+    def __init__(self, message, side):
+        super().__init__(message)
+        self.side = side
 
 
 # ------------------------------------------------------------------------------------------------

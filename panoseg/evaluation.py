@@ -30,7 +30,7 @@ from .codec import as_id_map, rgb2id
 from .errors import PanopticFormatError
 from .panoptic_json import SegmentTable, default_folder, load_panoptic_json
 from .parallel import ordered_map
-from .png import read_ids
+from .png import read_ids, read_inflated
 
 GROUPS = (("All", None), ("Things", True), ("Stuff", False))
 
@@ -224,35 +224,56 @@ def match_image(gt_ids: np.ndarray, gt_segments: SegmentTable, pred_ids: np.ndar
     ``gt_ids`` / ``pred_ids`` are HxW uint32 maps; the ``*_file`` / ``*_json`` names only feed
     error messages.
     """
-    def fail(problem, file, segment_id=None):
-        raise PanopticFormatError(problem, file=file, image_id=image_id, file_name=file_name,
-                                  segment_id=segment_id)
-
-    if gt_ids.shape != pred_ids.shape:
-        fail(f"prediction is {pred_ids.shape[1]}x{pred_ids.shape[0]} (WxH) but the ground truth "
-             f"is {gt_ids.shape[1]}x{gt_ids.shape[0]}", pred_file)
+    where = _Where(image_id, file_name, gt_file, pred_file, gt_json, pred_json)
+    where.check_same_size(gt_ids.shape, pred_ids.shape)
     m = _core.match_image(np.ascontiguousarray(gt_ids), np.ascontiguousarray(pred_ids),
                           gt_segments.ids, gt_segments.category, gt_segments.iscrowd,
                           gt_segments.area, pred_segments.ids, pred_segments.category,
                           len(categories))
-    for side, unknown, file, json_file in (("GT", m["unknown_gt"], gt_file, gt_json),
-                                          ("prediction", m["unknown_pred"], pred_file, pred_json)):
+    return _checked_result(m, gt_segments, pred_segments, categories, where)
+
+
+@dataclass
+class _Where:
+    """Names of the image and files being matched, for error messages."""
+
+    image_id: object
+    file_name: Optional[str]
+    gt_file: object
+    pred_file: object
+    gt_json: object
+    pred_json: object
+
+    def fail(self, problem, file, segment_id=None):
+        raise PanopticFormatError(problem, file=file, image_id=self.image_id,
+                                  file_name=self.file_name, segment_id=segment_id)
+
+    def check_same_size(self, gt_shape, pred_shape):
+        if tuple(gt_shape) != tuple(pred_shape):
+            self.fail(f"prediction is {pred_shape[1]}x{pred_shape[0]} (WxH) but the ground truth "
+                      f"is {gt_shape[1]}x{gt_shape[0]}", self.pred_file)
+
+
+def _checked_result(m: dict, gt_segments: SegmentTable, pred_segments: SegmentTable,
+                    categories: Categories, where: _Where) -> ImageResult:
+    """The kernel's output as an ImageResult, once every PNG id is listed and vice versa."""
+    for side, unknown, file, json_file in (
+            ("GT", m["unknown_gt"], where.gt_file, where.gt_json),
+            ("prediction", m["unknown_pred"], where.pred_file, where.pred_json)):
         if len(unknown):
             shown = ", ".join(str(int(i)) for i in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
-            fail(f"{side} PNG holds segment id(s) {shown} that are not in segments_info"
-                 + (f" of {json_file}" if json_file else ""), file, int(unknown[0]))
-    for side, table, pixels, json_file in (("GT", gt_segments, m["gt_pixels"], gt_json),
-                                          ("prediction", pred_segments, m["pred_pixels"], pred_json)):
+            where.fail(f"{side} PNG holds segment id(s) {shown} that are not in segments_info"
+                       + (f" of {json_file}" if json_file else ""), file, int(unknown[0]))
+    for side, table, pixels, json_file in (
+            ("GT", gt_segments, m["gt_pixels"], where.gt_json),
+            ("prediction", pred_segments, m["pred_pixels"], where.pred_json)):
         missing = np.flatnonzero(pixels == 0)
         if len(missing):
-            seg_id = int(table.ids[missing[0]])
-            file = file_name if json_file is None else json_file
-            raise PanopticFormatError(
-                f"{side} segment is listed in segments_info but has no pixel in the PNG",
-                file=json_file, image_id=image_id, file_name=file_name, segment_id=seg_id)
-    return ImageResult(image_id, file_name, categories, m["tp"], m["fp"], m["fn"], m["iou_sum"],
-                       gt_segments, pred_segments, m["gt_match"], m["gt_match_iou"],
-                       m["pred_match"], m["pred_ignored"], m["pred_pixels"])
+            where.fail(f"{side} segment is listed in segments_info but has no pixel in the PNG",
+                       json_file, int(table.ids[missing[0]]))
+    return ImageResult(where.image_id, where.file_name, categories, m["tp"], m["fp"], m["fn"],
+                       m["iou_sum"], gt_segments, pred_segments, m["gt_match"],
+                       m["gt_match_iou"], m["pred_match"], m["pred_ignored"], m["pred_pixels"])
 
 
 def _to_id_map(image, what: str) -> np.ndarray:
@@ -417,16 +438,36 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
         pred_table = SegmentTable.from_segments_info(
             pred_ann["segments_info"], categories, is_gt=False, file=pred_json_file,
             image_id=image_id, file_name=pred_ann["file_name"])
+        where = _Where(image_id, gt_ann["file_name"], gt_png, pred_png, gt_json_file,
+                       pred_json_file)
+        gt_img, pred_img = _inflated(gt_png, image_id), _inflated(pred_png, image_id)
+        if gt_img is not None and pred_img is not None:
+            # The common case: the core decodes both PNGs row by row while it counts overlaps.
+            check_images_size(gt_img[:2], gt_png, image_id)
+            where.check_same_size(gt_img[:2], pred_img[:2])
+            try:
+                m = _core.match_png(gt_img[2], pred_img[2], gt_img[0], gt_img[1], gt_table.ids,
+                                    gt_table.category, gt_table.iscrowd, gt_table.area,
+                                    pred_table.ids, pred_table.category, len(categories))
+            except _core.PngDataError as e:
+                raise PanopticFormatError(str(e), file=gt_png if e.side == "gt" else pred_png,
+                                          image_id=image_id) from None
+            if m is not None:
+                return _checked_result(m, gt_table, pred_table, categories, where)
+        # Interlaced PNGs, or ids missing from segments_info (to list them): decode the maps.
         gt_ids = _read(gt_png, image_id)
         pred_ids = _read(pred_png, image_id)
-        if image_id in sizes and gt_ids.shape != sizes[image_id]:
-            h, w = sizes[image_id]
-            raise PanopticFormatError(f"GT PNG is {gt_ids.shape[1]}x{gt_ids.shape[0]} (WxH) but "
-                                      f"'images' in {gt_json_file} says {w}x{h}", file=gt_png,
-                                      image_id=image_id)
+        check_images_size(gt_ids.shape, gt_png, image_id)
         return match_image(gt_ids, gt_table, pred_ids, pred_table, categories,
                            image_id=image_id, file_name=gt_ann["file_name"], gt_file=gt_png,
                            pred_file=pred_png, gt_json=gt_json_file, pred_json=pred_json_file)
+
+    def check_images_size(shape, gt_png, image_id):
+        if image_id in sizes and tuple(shape) != tuple(sizes[image_id]):
+            h, w = sizes[image_id]
+            raise PanopticFormatError(f"GT PNG is {shape[1]}x{shape[0]} (WxH) but "
+                                      f"'images' in {gt_json_file} says {w}x{h}", file=gt_png,
+                                      image_id=image_id)
 
     stats = PQStats(categories)
     bar = _progress(len(pairs), progress)
@@ -441,13 +482,22 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
     return Evaluation(stats, stats.summarize())
 
 
-def _read(path, image_id) -> np.ndarray:
+def _with_image(fn, path, image_id):
+    """fn(path), with the image id added to a PanopticFormatError's message."""
     try:
-        return read_ids(path)
+        return fn(path)
     except PanopticFormatError as e:
         if e.image_id is None:
             raise PanopticFormatError(e.problem, file=e.file, image_id=image_id) from None
         raise
+
+
+def _read(path, image_id) -> np.ndarray:
+    return _with_image(read_ids, path, image_id)
+
+
+def _inflated(path, image_id):
+    return _with_image(read_inflated, path, image_id)
 
 
 def _progress(total: int, enabled: bool):

@@ -61,23 +61,52 @@ def read_ids(path) -> np.ndarray:
 
 def decode_ids(data: bytes, name="<bytes>") -> np.ndarray:
     """Decodes the bytes of a panoptic PNG into an HxW uint32 id map (see :func:`read_ids`)."""
+    image = inflate(data, name)
+    if image is None:  # interlaced
+        return _decode_with_pillow(data, name)
+    height, width, raw = image
     try:
-        width, height, depth, color, interlace, idat = _parse_chunks(data)
-        if color != 2 or depth != 8:
-            kind = _COLOR_TYPES.get(color, f"color type {color}")
-            raise PanopticFormatError(
-                f"panoptic PNGs must be 8-bit RGB, this one is {depth}-bit {kind}", file=name)
-        if interlace:
-            return _decode_with_pillow(data, name)
-        try:
-            raw = _zlib.decompress(idat, bufsize=(3 * width + 1) * height)
-        except Exception as e:  # zlib.error and its twins in zlib-ng / isal
-            raise PanopticFormatError(f"corrupt PNG image data ({e})", file=name) from None
         return _core.png_unfilter_ids(raw, height, width)
-    except PanopticFormatError:
-        raise
     except ValueError as e:
         raise PanopticFormatError(str(e), file=name) from None
+
+
+def read_inflated(path):
+    """Reads a panoptic PNG up to its inflated, still filtered image data (see :func:`inflate`).
+
+    Returns ``(height, width, data)``, or None for an interlaced PNG (decode it with
+    :func:`read_ids`). The evaluator hands this to the core, which reconstructs the rows of the
+    GT and the prediction together without storing either id map.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
+    return inflate(data, path)
+
+
+def inflate(data: bytes, name="<bytes>"):
+    """Checks a panoptic PNG's chunks and inflates its image data: ``(height, width, data)``.
+
+    None for an interlaced PNG. Raises :class:`PanopticFormatError` for anything but a sound
+    8-bit RGB PNG.
+    """
+    try:
+        width, height, depth, color, interlace, idat = _parse_chunks(data)
+    except ValueError as e:
+        raise PanopticFormatError(str(e), file=name) from None
+    if color != 2 or depth != 8:
+        kind = _COLOR_TYPES.get(color, f"color type {color}")
+        raise PanopticFormatError(
+            f"panoptic PNGs must be 8-bit RGB, this one is {depth}-bit {kind}", file=name)
+    if interlace:
+        return None
+    try:
+        raw = _zlib.decompress(idat, bufsize=(3 * width + 1) * height)
+    except Exception as e:  # zlib.error and its twins in zlib-ng / isal
+        raise PanopticFormatError(f"corrupt PNG image data ({e})", file=name) from None
+    return height, width, raw
 
 
 def _parse_chunks(data: bytes):
