@@ -1,10 +1,12 @@
 #include "panoptic_merge.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
 
 #include "rgb_id.hpp"
 
@@ -228,6 +230,41 @@ void render_runs(const std::vector<PaintedRun>& runs, int64_t n_pixels, uint32_t
     pos = r.end;
   }
   std::fill(canvas + pos, canvas + n_pixels, 0u);
+}
+
+void runs_to_png_up_scanlines(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
+                              uint8_t* out) {
+  const int64_t line = 3 * width + 1;
+  std::memset(out, 0, size_t(height * line));
+  for (int64_t y = 0; y < height; ++y) out[y * line] = 2;  // Up (row 0: above is all zeros)
+  // Pixel p = x * height + y; its filtered value is id(p) - id(above), channel by channel,
+  // where above is p - 1 inside a column and 0 on the top row.
+  auto put = [&](int64_t p, uint32_t id, uint32_t above) {
+    if (id == above) return;
+    uint8_t* px = out + (p % height) * line + 1 + 3 * (p / height);
+    px[0] = uint8_t((id & 0xFF) - (above & 0xFF));
+    px[1] = uint8_t(((id >> 8) & 0xFF) - ((above >> 8) & 0xFF));
+    px[2] = uint8_t(((id >> 16) & 0xFF) - ((above >> 16) & 0xFF));
+  };
+  // A stretch [b, e) of constant id v, preceded (in column-major order) by id u.
+  auto stretch = [&](int64_t b, int64_t e, uint32_t v, uint32_t u) {
+    if (b >= e) return;
+    put(b, v, b % height == 0 ? 0u : u);
+    // Every column top inside the stretch compares against the zero row.
+    if (v != 0u)
+      for (int64_t top = (b / height + 1) * height; top < e; top += height) put(top, v, 0u);
+  };
+  const int64_t n = height * width;
+  int64_t pos = 0;
+  uint32_t prev = 0u;
+  for (const PaintedRun& r : runs) {
+    stretch(pos, r.begin, 0u, prev);  // the VOID gap before the run
+    if (r.begin > pos) prev = 0u;
+    stretch(r.begin, r.end, r.id, prev);
+    prev = r.id;
+    pos = r.end;
+  }
+  stretch(pos, n, 0u, prev);
 }
 
 void run_stats(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,

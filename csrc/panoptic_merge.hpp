@@ -78,6 +78,14 @@ MergeStatus panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
 // Writes every pixel of `canvas` (n_pixels): the runs' ids, 0 elsewhere.
 void render_runs(const std::vector<PaintedRun>& runs, int64_t n_pixels, uint32_t* canvas);
 
+// PNG scanlines of the id map of runs given in column-major pixel order (index x * height + y),
+// without rendering the map: every row uses PNG's Up filter, whose output is zero except where a
+// pixel differs from the one above it -- which, in column-major order, is the previous pixel. So
+// only run starts (and the top pixel of each column) are written into the zeroed buffer `out`
+// of height * (1 + 3 * width) bytes.
+void runs_to_png_up_scanlines(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
+                              uint8_t* out);
+
 // Area and COCO bbox [x, y, w, h] of each segment from the runs, for an image of height x width
 // whose pixel order is column-major (index = x * height + y) or row-major.
 void run_stats(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,

@@ -394,6 +394,8 @@ cdef extern from "panoptic_merge.hpp" namespace "panoseg" nogil:
                                SegmentIdAssigner* ids, vector[PaintedRun]* runs,
                                vector[MergedSegment]* segments, int64_t* bad_index)
     void render_runs(const vector[PaintedRun]& runs, int64_t n_pixels, uint32_t* canvas)
+    void runs_to_png_up_scanlines(const vector[PaintedRun]& runs, int64_t height, int64_t width,
+                                  uint8_t* out)
     void run_stats(const vector[PaintedRun]& runs, int64_t height, int64_t width,
                    cbool column_major, const vector[MergedSegment]& segments, int64_t* area,
                    int64_t* bbox)
@@ -570,12 +572,16 @@ def merge(int64_t height, int64_t width, bint column_major,
           const int64_t[::1] stuff_offsets, const int64_t[::1] stuff_intervals,
           const int32_t[::1] stuff_category,
           const uint32_t[::1] category_colour, const uint8_t[::1] category_isthing,
-          double overlap_thr, double stuff_area_limit, uint64_t seed, out=None):
+          double overlap_thr, double stuff_area_limit, uint64_t seed, out=None,
+          scanlines=None):
     """Runs the merge heuristic on interval masks; returns (id_map HxW uint32, segments).
 
     ``segments`` is a dict of arrays: id, category (dense index), source, isthing, area and
     bbox (N x 4, COCO [x, y, w, h]). ``out``, an
     optional HxW uint32 C-contiguous array, receives the id map (reused buffers avoid page faults).
+    With ``scanlines`` (a writable buffer of at least H * (1 + 3W) bytes) and ``column_major``,
+    no id map is made: the PNG scanlines of the result (Up filter) are written there instead and
+    None is returned in place of the id map.
     """
     cdef int64_t n_inst = inst_category.shape[0], n_stuff = stuff_category.shape[0]
     cdef int64_t n_cat = category_colour.shape[0], k
@@ -611,11 +617,21 @@ def merge(int64_t height, int64_t width, bint column_major,
     params.overlap_thr = overlap_thr
     params.stuff_area_limit = stuff_area_limit
     cdef int64_t n_pixels = height * width, bad = 0
-    if out is None:
-        out = np.empty((height, width), dtype=np.uint32)
-    cdef uint32_t[:, ::1] ov = out
-    if ov.shape[0] != height or ov.shape[1] != width:
-        raise ValueError(f"out must be {height}x{width}")
+    cdef bint to_png = scanlines is not None
+    cdef uint8_t[::1] sv
+    cdef uint32_t[:, ::1] ov
+    if to_png:
+        if not column_major:
+            raise ValueError("scanlines need column-major masks")
+        sv = scanlines
+        if sv.shape[0] < height * (1 + 3 * width):
+            raise ValueError("scanlines buffer too small")
+    else:
+        if out is None:
+            out = np.empty((height, width), dtype=np.uint32)
+        ov = out
+        if ov.shape[0] != height or ov.shape[1] != width:
+            raise ValueError(f"out must be {height}x{width}")
     cdef uint32_t* cv
     cdef vector[MergedSegment] segs
     cdef vector[PaintedRun] runs
@@ -627,7 +643,9 @@ def merge(int64_t height, int64_t width, bint column_major,
             status = panoptic_merge(n_pixels, inst, &inst_category[0] if n_inst else NULL, stuff,
                                     &stuff_category[0] if n_stuff else NULL, cats.data(),
                                     <int32_t>n_cat, params, ids, &runs, &segs, &bad)
-            if status == MergeStatus.kOk:
+            if status == MergeStatus.kOk and to_png:
+                runs_to_png_up_scanlines(runs, height, width, &sv[0])
+            elif status == MergeStatus.kOk:
                 # Column-major (COCO RLE order): render into a per-thread scratch canvas and
                 # transpose into the output (measured faster than writing down the columns of
                 # the output directly); row-major: render the output directly.
@@ -667,7 +685,7 @@ def merge(int64_t height, int64_t width, bint column_major,
         seg_cat[j] = segs[j].category
         seg_src[j] = segs[j].source
         seg_thing[j] = segs[j].isthing
-    return out, {"id": seg_id, "category": seg_cat, "source": seg_src, "isthing": seg_thing,
+    return (None if to_png else out), {"id": seg_id, "category": seg_cat, "source": seg_src, "isthing": seg_thing,
                  "area": seg_area, "bbox": seg_bbox}
 
 

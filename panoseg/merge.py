@@ -118,11 +118,14 @@ def select_masks(offsets: np.ndarray, intervals: np.ndarray, order: np.ndarray):
 def merge_intervals(height: int, width: int, cats: MergeCategories, params: MergeParams,
                     inst_offsets, inst_intervals, inst_category, inst_scores,
                     stuff_offsets, stuff_intervals, stuff_category, *, column_major: bool,
-                    seed: int = 0, image_id=None, out: Optional[np.ndarray] = None) -> PanopticResult:
+                    seed: int = 0, image_id=None, out: Optional[np.ndarray] = None,
+                    scanlines=None) -> PanopticResult:
     """The merge on interval masks (the common path of every input form).
 
     ``inst_category`` / ``stuff_category`` are dense category indices; instances are given in
     input order and filtered / sorted here. ``out`` (HxW uint32) receives the id map if given.
+    With ``scanlines`` (column-major masks only) the PNG scanlines of the result are written
+    there instead and ``id_map`` is None (the file writer's path: no id map is ever made).
     """
     order = instance_order(inst_scores, params.confidence_thr)
     offsets, intervals = select_masks(inst_offsets, inst_intervals, order)
@@ -131,7 +134,7 @@ def merge_intervals(height: int, width: int, cats: MergeCategories, params: Merg
         np.ascontiguousarray(np.asarray(inst_category, dtype=np.int32)[order]),
         stuff_offsets, stuff_intervals, np.ascontiguousarray(stuff_category, dtype=np.int32),
         cats.colour, cats.isthing, params.overlap_thr, params.stuff_area_limit,
-        image_seed(seed, image_id), out)
+        image_seed(seed, image_id), out, scanlines)
     area, bbox = segs["area"], segs["bbox"]
     scores = np.asarray(inst_scores, dtype=np.float64)
     ids = cats.categories.ids

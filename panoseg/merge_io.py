@@ -10,12 +10,12 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from .atomic import atomic_open
+from .atomic import atomic_open, atomic_write_bytes
 from .errors import PanopticFormatError
 from .merge import MergeCategories, MergeParams, PanopticResult, _rle_intervals, merge_intervals
 from .panoptic_json import load_json, read_json
 from .parallel import ordered_map, thread_buffer
-from .png import DEFAULT_COMPRESS_LEVEL, write_ids
+from .png import DEFAULT_COMPRESS_LEVEL, png_from_scanlines
 
 
 @dataclass
@@ -138,19 +138,20 @@ class MergeJob:
             so, si, np.array([index_of[r["category_id"]] for r in sem], np.int32))
 
     def merge(self, prepared: PreparedImage, params: Optional[MergeParams] = None,
-              seed: int = 0, reuse_buffer: bool = False) -> PanopticResult:
+              seed: int = 0, reuse_buffer: bool = False, scanlines=None) -> PanopticResult:
         """Merges one prepared image. With ``reuse_buffer`` the id map lives in a per-thread
         buffer that the thread's next merge overwrites (for callers that consume it at once)."""
         params = params or self.params
         img = prepared.image
         out = thread_buffer("merge_id_map", (img["height"], img["width"]), np.uint32) \
-            if reuse_buffer else None
+            if reuse_buffer and scanlines is None else None
         return merge_intervals(img["height"], img["width"], self.categories, params,
                                prepared.inst_offsets, prepared.inst_intervals,
                                prepared.inst_category, prepared.inst_scores,
                                prepared.stuff_offsets, prepared.stuff_intervals,
                                prepared.stuff_category, column_major=True, seed=seed,
-                               image_id=img["id"], out=out)
+                               image_id=img["id"], out=None if scanlines is not None else out,
+                               scanlines=scanlines)
 
     def results(self, workers=None, seed: int = 0) -> Iterator[tuple]:
         """Yields ``(image, PanopticResult)`` in images-JSON order, merged on ``workers`` threads."""
@@ -166,10 +167,14 @@ class MergeJob:
         os.makedirs(segmentations_folder, exist_ok=True)
 
         def one(image):
+            h, w = image["height"], image["width"]
+            # Straight to PNG scanlines: the id map itself is never made.
+            raw = thread_buffer("merge_scanlines", (h * (1 + 3 * w),), np.uint8)
             result = self.merge(self.prepare(image, self.params.confidence_thr), seed=seed,
-                                reuse_buffer=True)
+                                scanlines=raw)
             file_name = os.path.splitext(image["file_name"])[0] + ".png"
-            write_ids(os.path.join(segmentations_folder, file_name), result.id_map, compress_level)
+            atomic_write_bytes(os.path.join(segmentations_folder, file_name),
+                               png_from_scanlines(raw, h, w, compress_level))
             return {"image_id": image["id"], "file_name": file_name,
                     "segments_info": result.segments_info}
 

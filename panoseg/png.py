@@ -176,6 +176,12 @@ def encode_ids(ids, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:
     height, width = ids.shape
     scratch = thread_buffer("png_scanlines", (height * (1 + 3 * width),), np.uint8)
     raw = _core.png_filtered_scanlines(np.ascontiguousarray(ids), scratch)
+    return png_from_scanlines(raw, height, width, compress_level)
+
+
+def png_from_scanlines(raw, height: int, width: int,
+                       compress_level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:
+    """The bytes of an 8-bit RGB PNG from its filtered scanlines (height * (1 + 3 * width))."""
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"".join((_SIGNATURE, _chunk(b"IHDR", header),
                      _chunk(b"IDAT", _zlib.compress(raw, compress_level)), _chunk(b"IEND", b"")))
