@@ -14,7 +14,22 @@ namespace {
 struct TapTable {
   int64_t ksize = 0;
   std::vector<int64_t> first, count;
-  std::vector<double> w;
+  std::vector<double> w, ww;     // raw weights and their sums
+  std::vector<uint8_t> normal;  // whether w of an index is normalized yet
+
+  // The normalized weights of output i, as Pillow's (divided by their sum on first use: the
+  // divisions are the expensive part, and most outputs never need their weights).
+  const double* weights(int64_t i) {
+    double* k = &w[size_t(i * ksize)];
+    if (!normal[size_t(i)]) {
+      normal[size_t(i)] = 1;
+      // Pillow normalizes the untrimmed taps; the trimmed ones are 0 and stay 0.
+      const double sum = ww[size_t(i)];
+      if (sum != 0.0)
+        for (int64_t x = 0; x < count[size_t(i)]; ++x) k[x] /= sum;
+    }
+    return k;
+  }
 };
 
 inline double bilinear(double x) {
@@ -32,6 +47,8 @@ void build_taps(int64_t in_size, int64_t out_size, int64_t o0, int64_t o1, TapTa
   t->first.assign(size_t(n), 0);
   t->count.assign(size_t(n), 0);
   t->w.assign(size_t(n * t->ksize), 0.0);
+  t->ww.assign(size_t(n), 0.0);
+  t->normal.assign(size_t(n), 0);
   for (int64_t i = 0; i < n; ++i) {
     const double center = (double(o0 + i) + 0.5) * scale;
     int64_t xmin = int64_t(center - support + 0.5);  // C truncation, as Pillow
@@ -47,8 +64,7 @@ void build_taps(int64_t in_size, int64_t out_size, int64_t o0, int64_t o1, TapTa
       k[x] = bilinear((double(x + xmin) - center + 0.5) * ss);
       ww += k[x];
     }
-    for (int64_t x = 0; x < xmax; ++x)
-      if (ww != 0.0) k[x] /= ww;
+    t->ww[size_t(i)] = ww;
     // Drop taps of weight 0 at either end: they add exactly +-0.0 to Pillow's sum (the samples
     // are finite), so the result is unchanged, and the neighbourhoods classified below shrink.
     int64_t lead = 0;
@@ -81,20 +97,17 @@ void resample_threshold(const float* prob, int64_t mask_h, int64_t mask_w, int64
   TapTable vt, ht;
   build_taps(in_h, out_h, r0, r1, &vt);
   build_taps(in_w, out_w, c0, c1, &ht);
-  auto sample = [&](int64_t y, int64_t x) -> float {  // the zero-padded input
-    if (y < 1 || x < 1 || y > mask_h || x > mask_w) return 0.0f;
-    return prob[(y - 1) * mask_w + (x - 1)];
-  };
 
   // Class of every input sample: bit 1 surely low, bit 2 surely high.
   constexpr float kLow = 0.5f - 1e-6f, kHigh = 0.5f + 1e-6f;
   constexpr uint8_t kSurelyLow = 1, kSurelyHigh = 2;
-  std::vector<uint8_t> in_cls(size_t(in_h * in_w));
-  for (int64_t y = 0; y < in_h; ++y)
-    for (int64_t x = 0; x < in_w; ++x) {
-      const float v = sample(y, x);
-      in_cls[size_t(y * in_w + x)] = uint8_t((v < kLow ? kSurelyLow : 0) | (v > kHigh ? kSurelyHigh : 0));
-    }
+  std::vector<uint8_t> in_cls(size_t(in_h * in_w), kSurelyLow);  // the padding is 0: low
+  for (int64_t y = 1; y <= mask_h; ++y) {
+    const float* src = prob + (y - 1) * mask_w;
+    uint8_t* dst = &in_cls[size_t(y * in_w + 1)];
+    for (int64_t x = 0; x < mask_w; ++x)
+      dst[x] = uint8_t((src[x] < kLow ? kSurelyLow : 0) | (src[x] > kHigh ? kSurelyHigh : 0));
+  }
 
   // The horizontal pass (float32, as Pillow stores it) for the input rows read: cheap, since
   // the input has few rows; the expensive vertical pass is what the classification saves.
@@ -105,20 +118,27 @@ void resample_threshold(const float* prob, int64_t mask_h, int64_t mask_w, int64
     y_last = std::max(y_last, vt.first[size_t(r)] + vt.count[size_t(r)]);
   }
   if (y_last < y_first) y_last = y_first;
+  // Computed lazily, only where an exact output needs it (the outputs along the mask's edge).
   std::vector<float> temp(size_t((y_last - y_first) * nc), 0.0f);
-  std::vector<float> row(size_t(in_w), 0.0f);
-  for (int64_t y = y_first; y < y_last; ++y) {
-    if (y < 1 || y > mask_h) continue;  // padding rows stay 0
-    for (int64_t x = 0; x < mask_w; ++x) row[size_t(x + 1)] = prob[(y - 1) * mask_w + x];
-    float* out = &temp[size_t((y - y_first) * nc)];
-    for (int64_t c = 0; c < nc; ++c) {
-      const double* k = &ht.w[size_t(c * ht.ksize)];
-      const float* src = &row[size_t(ht.first[size_t(c)])];
+  std::vector<uint8_t> done(temp.size(), 0);
+  auto horizontal = [&](int64_t y, int64_t c) -> float {
+    const size_t at = size_t((y - y_first) * nc + c);
+    if (!done[at]) {
+      done[at] = 1;
       double ss = 0.0;
-      for (int64_t j = 0; j < ht.count[size_t(c)]; ++j) ss += double(src[j]) * k[j];
-      out[c] = float(ss);
+      if (y >= 1 && y <= mask_h) {  // padding rows are 0
+        const double* k = ht.weights(c);
+        const int64_t first = ht.first[size_t(c)];
+        for (int64_t j = 0; j < ht.count[size_t(c)]; ++j) {
+          const int64_t x = first + j;
+          const float v = (x < 1 || x > mask_w) ? 0.0f : prob[(y - 1) * mask_w + (x - 1)];
+          ss += double(v) * k[j];
+        }
+      }
+      temp[at] = float(ss);
     }
-  }
+    return temp[at];
+  };
   patch->assign(size_t(nr * nc), 0);
   // Column groups: runs of output columns with the same horizontal taps.
   std::vector<int64_t> col_groups;  // start of each group, then nc
@@ -132,19 +152,29 @@ void resample_threshold(const float* prob, int64_t mask_h, int64_t mask_w, int64
     uint8_t cls;
   };
   std::vector<Span> spans;
+  std::vector<uint8_t> row_cls(static_cast<size_t>(in_w));
   for (int64_t ra = 0; ra < nr;) {
     // A row group: runs of output rows with the same vertical taps share their classes.
     const int64_t vf = vt.first[size_t(ra)], vn = vt.count[size_t(ra)];
     int64_t rb = ra + 1;
     while (rb < nr && vt.first[size_t(rb)] == vf && vt.count[size_t(rb)] == vn) ++rb;
     spans.clear();
+    // The classes of the input columns over this group's input rows, then of each column group.
+    std::fill(row_cls.begin(), row_cls.end(), uint8_t(kSurelyLow | kSurelyHigh));
+    for (int64_t y = vf; y < vf + vn; ++y)
+      for (int64_t x = 0; x < in_w; ++x) row_cls[size_t(x)] &= in_cls[size_t(y * in_w + x)];
+    bool all_low = vn > 0;
+    for (int64_t x = 0; x < in_w && all_low; ++x) all_low = row_cls[size_t(x)] == kSurelyLow;
+    if (vn == 0 || all_low) {  // background rows: the patch stays 0
+      ra = rb;
+      continue;
+    }
     for (size_t g = 0; g + 1 < col_groups.size(); ++g) {
       const int64_t ca = col_groups[g], cb = col_groups[g + 1];
       const int64_t hf = ht.first[size_t(ca)], hn = ht.count[size_t(ca)];
       uint8_t cls = kSurelyLow | kSurelyHigh;
-      for (int64_t y = vf; y < vf + vn; ++y)
-        for (int64_t x = hf; x < hf + hn; ++x) cls &= in_cls[size_t(y * in_w + x)];
-      if (vn == 0 || hn == 0) cls = kSurelyLow;  // no input sample: the value is 0
+      for (int64_t x = hf; x < hf + hn; ++x) cls &= row_cls[size_t(x)];
+      if (hn == 0) cls = kSurelyLow;  // no input sample: the value is 0
       if (cls != kSurelyLow && cls != kSurelyHigh) cls = 0;  // mixed
       if (!spans.empty() && spans.back().cls == cls && spans.back().end == ca)
         spans.back().end = cb;
@@ -153,16 +183,16 @@ void resample_threshold(const float* prob, int64_t mask_h, int64_t mask_w, int64
     }
     for (int64_t r = ra; r < rb; ++r) {
       uint8_t* dst = &(*patch)[size_t(r * nc)];
-      const double* k = &vt.w[size_t(r * vt.ksize)];
-      const float* t0 = vn > 0 ? &temp[size_t((vf - y_first) * nc)] : nullptr;
+      const double* k = nullptr;  // weights of this row, when an exact output needs them
       for (const Span& sp : spans) {
         if (sp.cls == kSurelyHigh) {
           std::memset(dst + sp.begin, 1, size_t(sp.end - sp.begin));
         } else if (sp.cls == 0) {
           // Pillow's vertical sum, tap by tap in order, for each column of the span.
+          if (k == nullptr) k = vt.weights(r);
           for (int64_t c = sp.begin; c < sp.end; ++c) {
             double ss = 0.0;
-            for (int64_t j = 0; j < vn; ++j) ss += double(t0[j * nc + c]) * k[j];
+            for (int64_t j = 0; j < vn; ++j) ss += double(horizontal(vf + j, c)) * k[j];
             dst[c] = float(ss) > 0.5f;
           }
         }
@@ -238,6 +268,12 @@ PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask
           continue;
         }
         int64_t e = c + 1;
+        while (e + 8 <= nc) {  // inside the mask, eight pixels at a time too
+          uint64_t word;
+          std::memcpy(&word, row + e, 8);
+          if (word != 0x0101010101010101ull) break;
+          e += 8;
+        }
         while (e < nc && row[e]) ++e;
         intervals->push_back(base + c);
         intervals->push_back(base + e);
