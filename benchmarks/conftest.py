@@ -44,4 +44,5 @@ RATIOS = {
     "eval: Pillow decode / panoseg decode": ("eval/decode-pillow", "eval/decode-only", "info"),
     "merge: panopticapi / panoseg": ("merge/panopticapi", "merge/panoseg", ">= 10"),
     "paste: GluonCV / panoseg (100 masks)": ("paste/gluoncv", "paste/panoseg", ">= 10"),
+    "paste: GluonCV / panoseg intervals": ("paste/gluoncv", "paste/panoseg-intervals", "info"),
 }

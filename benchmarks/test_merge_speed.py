@@ -90,3 +90,13 @@ def test_paste_panoseg(benchmark, masks):
     benchmark.pedantic(paste_masks, args=(*masks, (640, 480)), rounds=20, iterations=1,
                        warmup_rounds=1)
     record(benchmark, "paste/panoseg")
+
+
+def test_paste_panoseg_intervals(benchmark, masks):
+    """The form the merge consumes: run intervals of each pasted mask, no dense N x H x W array."""
+    from panoseg import _core
+
+    probs, boxes = masks
+    benchmark.pedantic(_core.paste_intervals, args=(probs, boxes, 480, 640, False), rounds=20,
+                       iterations=1, warmup_rounds=1)
+    record(benchmark, "paste/panoseg-intervals")
