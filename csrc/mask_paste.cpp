@@ -89,9 +89,9 @@ void build_taps(int64_t in_size, int64_t out_size, int64_t o0, int64_t o1, TapTa
 // same taps; only blocks straddling the 0.5 contour are computed, exactly as Pillow does (same
 // sums in the same order, float32 intermediate). A dimension that is not resized gets identity
 // taps, which reproduce Pillow's skipped pass exactly.
-void resample_threshold(const float* prob, int64_t mask_h, int64_t mask_w, int64_t out_h,
-                        int64_t out_w, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
-                        std::vector<uint8_t>* patch) {
+template <class Sink>
+void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, int64_t out_h,
+                   int64_t out_w, int64_t r0, int64_t r1, int64_t c0, int64_t c1, Sink sink) {
   const int64_t in_h = mask_h + 2, in_w = mask_w + 2;
   const int64_t nc = c1 - c0, nr = r1 - r0;
   TapTable vt, ht;
@@ -139,7 +139,6 @@ void resample_threshold(const float* prob, int64_t mask_h, int64_t mask_w, int64
     }
     return temp[at];
   };
-  patch->assign(size_t(nr * nc), 0);
   // Column groups: runs of output columns with the same horizontal taps.
   std::vector<int64_t> col_groups;  // start of each group, then nc
   for (int64_t c = 0; c < nc; ++c)
@@ -181,22 +180,39 @@ void resample_threshold(const float* prob, int64_t mask_h, int64_t mask_w, int64
       else
         spans.push_back({ca, cb, cls});
     }
+    // The horizontal-pass values the exact outputs of this row group read, once for all rows.
+    for (const Span& sp : spans)
+      if (sp.cls == 0)
+        for (int64_t j = 0; j < vn; ++j)
+          for (int64_t c = sp.begin; c < sp.end; ++c) horizontal(vf + j, c);
+    const float* t = &temp[size_t((vf - y_first) * nc)];  // tap row j is t + j * nc
     for (int64_t r = ra; r < rb; ++r) {
-      uint8_t* dst = &(*patch)[size_t(r * nc)];
       const double* k = nullptr;  // weights of this row, when an exact output needs them
+      // Runs of ones of this row, merged across spans, handed to the sink.
+      int64_t run_begin = -1, run_end = -1;
+      auto on = [&](int64_t b, int64_t e) {
+        if (run_begin >= 0 && run_end == b) {
+          run_end = e;
+          return;
+        }
+        if (run_begin >= 0) sink(r, run_begin, run_end);
+        run_begin = b;
+        run_end = e;
+      };
       for (const Span& sp : spans) {
         if (sp.cls == kSurelyHigh) {
-          std::memset(dst + sp.begin, 1, size_t(sp.end - sp.begin));
+          on(sp.begin, sp.end);
         } else if (sp.cls == 0) {
           // Pillow's vertical sum, tap by tap in order, for each column of the span.
           if (k == nullptr) k = vt.weights(r);
           for (int64_t c = sp.begin; c < sp.end; ++c) {
             double ss = 0.0;
-            for (int64_t j = 0; j < vn; ++j) ss += double(horizontal(vf + j, c)) * k[j];
-            dst[c] = float(ss) > 0.5f;
+            for (int64_t j = 0; j < vn; ++j) ss += double(t[j * nc + c]) * k[j];
+            if (float(ss) > 0.5f) on(c, c + 1);
           }
         }
       }
+      if (run_begin >= 0) sink(r, run_begin, run_end);
     }
     ra = rb;
   }
@@ -212,8 +228,12 @@ PasteStatus paste_patch(const float* prob, int64_t mask_h, int64_t mask_w, const
     if (!std::isfinite(prob[i])) return PasteStatus::kBadMask;
   patch->clear();
   if (g->cx1 >= g->cx2 || g->cy1 >= g->cy2) return PasteStatus::kOk;
-  resample_threshold(prob, mask_h, mask_w, g->y2 - g->y1 + 1, g->x2 - g->x1 + 1, g->cy1 - g->y1,
-                     g->cy2 - g->y1, g->cx1 - g->x1, g->cx2 - g->x1, patch);
+  const int64_t nc = g->cx2 - g->cx1;
+  patch->assign(size_t((g->cy2 - g->cy1) * nc), 0);
+  uint8_t* p = patch->data();
+  resample_runs(prob, mask_h, mask_w, g->y2 - g->y1 + 1, g->x2 - g->x1 + 1, g->cy1 - g->y1,
+                g->cy2 - g->y1, g->cx1 - g->x1, g->cx2 - g->x1,
+                [&](int64_t r, int64_t b, int64_t e) { std::memset(p + r * nc + b, 1, size_t(e - b)); });
   return PasteStatus::kOk;
 }
 
@@ -245,43 +265,26 @@ PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask
                                  const float box[4], int64_t height, int64_t width,
                                  bool column_major, std::vector<int64_t>* intervals) {
   PasteGeometry g;
+  if (!column_major) {
+    // Row-major: the resampler's runs of ones are the intervals (a run never crosses an image
+    // row), so no patch image is made at all.
+    const PasteStatus s = paste_geometry(box, mask_h, mask_w, height, width, &g);
+    if (s != PasteStatus::kOk) return s;
+    for (int64_t i = 0; i < mask_h * mask_w; ++i)
+      if (!std::isfinite(prob[i])) return PasteStatus::kBadMask;
+    if (g.cx1 >= g.cx2 || g.cy1 >= g.cy2) return PasteStatus::kOk;
+    resample_runs(prob, mask_h, mask_w, g.y2 - g.y1 + 1, g.x2 - g.x1 + 1, g.cy1 - g.y1,
+                  g.cy2 - g.y1, g.cx1 - g.x1, g.cx2 - g.x1, [&](int64_t r, int64_t b, int64_t e) {
+                    const int64_t base = (g.cy1 + r) * width + g.cx1;
+                    intervals->push_back(base + b);
+                    intervals->push_back(base + e);
+                  });
+    return PasteStatus::kOk;
+  }
   std::vector<uint8_t> patch;
   const PasteStatus s = paste_patch(prob, mask_h, mask_w, box, height, width, &g, &patch);
   if (s != PasteStatus::kOk || patch.empty()) return s;
   const int64_t nr = g.cy2 - g.cy1, nc = g.cx2 - g.cx1;
-  if (!column_major) {
-    // Runs along each patch row; runs never cross a row boundary of the image.
-    for (int64_t r = 0; r < nr; ++r) {
-      const uint8_t* row = &patch[size_t(r * nc)];
-      const int64_t base = (g.cy1 + r) * width + g.cx1;
-      for (int64_t c = 0; c < nc;) {
-        if (c + 8 <= nc) {  // skip background eight pixels at a time
-          uint64_t word;
-          std::memcpy(&word, row + c, 8);
-          if (word == 0) {
-            c += 8;
-            continue;
-          }
-        }
-        if (!row[c]) {
-          ++c;
-          continue;
-        }
-        int64_t e = c + 1;
-        while (e + 8 <= nc) {  // inside the mask, eight pixels at a time too
-          uint64_t word;
-          std::memcpy(&word, row + e, 8);
-          if (word != 0x0101010101010101ull) break;
-          e += 8;
-        }
-        while (e < nc && row[e]) ++e;
-        intervals->push_back(base + c);
-        intervals->push_back(base + e);
-        c = e;
-      }
-    }
-    return PasteStatus::kOk;
-  }
   // Column-major canvas: runs down each patch column.
   for (int64_t c = 0; c < nc; ++c) {
     const int64_t base = (g.cx1 + c) * height + g.cy1;

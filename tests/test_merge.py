@@ -177,7 +177,20 @@ def paste_cases(draw):
 @settings(max_examples=150, deadline=None)
 def test_paste_is_bit_identical_to_gluoncv(case):
     probs, boxes, size = case
-    assert np.array_equal(paste_masks(probs, boxes, size), gluoncv_fill(probs, boxes, size))
+    expected = gluoncv_fill(probs, boxes, size)
+    assert np.array_equal(paste_masks(probs, boxes, size), expected)
+    # the interval forms the merge uses, row-major and column-major
+    from panoseg import _core
+
+    w, h = size
+    for column_major in (False, True):
+        offsets, intervals = _core.paste_intervals(probs, boxes, h, w, column_major)
+        for k, mask in enumerate(expected):
+            flat = np.zeros(h * w, np.uint8)
+            for b, e in intervals[2 * offsets[k]:2 * offsets[k + 1]].reshape(-1, 2):
+                flat[b:e] = 1
+            got = flat.reshape(w, h).T if column_major else flat.reshape(h, w)
+            assert np.array_equal(got, mask)
 
 
 def test_paste_against_installed_gluoncv():
