@@ -152,6 +152,7 @@ void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, int64_t ou
   };
   std::vector<Span> spans;
   std::vector<uint8_t> row_cls(static_cast<size_t>(in_w));
+  std::vector<uint8_t> ones(static_cast<size_t>(nc));
   for (int64_t ra = 0; ra < nr;) {
     // A row group: runs of output rows with the same vertical taps share their classes.
     const int64_t vf = vt.first[size_t(ra)], vn = vt.count[size_t(ra)];
@@ -203,12 +204,37 @@ void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, int64_t ou
         if (sp.cls == kSurelyHigh) {
           on(sp.begin, sp.end);
         } else if (sp.cls == 0) {
-          // Pillow's vertical sum, tap by tap in order, for each column of the span.
+          // Pillow's vertical sum, tap by tap in order, for each column of the span: first
+          // into a byte per column (a loop the compiler vectorizes), then into runs.
           if (k == nullptr) k = vt.weights(r);
-          for (int64_t c = sp.begin; c < sp.end; ++c) {
-            double ss = 0.0;
-            for (int64_t j = 0; j < vn; ++j) ss += double(t[j * nc + c]) * k[j];
-            if (float(ss) > 0.5f) on(c, c + 1);
+          const int64_t n = sp.end - sp.begin;
+          uint8_t* bits = ones.data();
+          if (vn == 2) {  // upscaling: two taps
+            const float* a = t + sp.begin;
+            const float* b = t + nc + sp.begin;
+            const double k0 = k[0], k1 = k[1];
+            for (int64_t i = 0; i < n; ++i) {
+              double ss = 0.0;
+              ss += double(a[i]) * k0;
+              ss += double(b[i]) * k1;
+              bits[i] = float(ss) > 0.5f;
+            }
+          } else {
+            for (int64_t i = 0; i < n; ++i) {
+              double ss = 0.0;
+              for (int64_t j = 0; j < vn; ++j) ss += double(t[j * nc + sp.begin + i]) * k[j];
+              bits[i] = float(ss) > 0.5f;
+            }
+          }
+          for (int64_t i = 0; i < n;) {
+            if (!bits[i]) {
+              ++i;
+              continue;
+            }
+            int64_t e = i + 1;
+            while (e < n && bits[e]) ++e;
+            on(sp.begin + i, sp.begin + e);
+            i = e;
           }
         }
       }
