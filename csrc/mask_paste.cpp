@@ -89,6 +89,11 @@ void build_taps(int64_t in_size, int64_t out_size, int64_t o0, int64_t o1, TapTa
 // same taps; only blocks straddling the 0.5 contour are computed, exactly as Pillow does (same
 // sums in the same order, float32 intermediate). A dimension that is not resized gets identity
 // taps, which reproduce Pillow's skipped pass exactly.
+struct Span {
+  int64_t begin, end;
+  uint8_t cls;  // surely low, surely high, or 0: mixed
+};
+
 template <class Sink>
 void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, int64_t out_h,
                    int64_t out_w, int64_t r0, int64_t r1, int64_t c0, int64_t c1, Sink sink) {
@@ -146,10 +151,6 @@ void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, int64_t ou
         ht.count[size_t(c)] != ht.count[size_t(c - 1)])
       col_groups.push_back(c);
   col_groups.push_back(nc);
-  struct Span {
-    int64_t begin, end;
-    uint8_t cls;
-  };
   std::vector<Span> spans;
   std::vector<uint8_t> row_cls(static_cast<size_t>(in_w));
   std::vector<uint8_t> ones(static_cast<size_t>(nc));
@@ -244,23 +245,23 @@ void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, int64_t ou
   }
 }
 
-// Geometry plus the thresholded clipped patch.
-PasteStatus paste_patch(const float* prob, int64_t mask_h, int64_t mask_w, const float box[4],
-                        int64_t height, int64_t width, PasteGeometry* g,
-                        std::vector<uint8_t>* patch) {
+// The rounded and clipped box of a paste, once the mask is known to be finite.
+PasteStatus prepare(const float* prob, int64_t mask_h, int64_t mask_w, const float box[4],
+                    int64_t height, int64_t width, PasteGeometry* g) {
   const PasteStatus s = paste_geometry(box, mask_h, mask_w, height, width, g);
   if (s != PasteStatus::kOk) return s;
   for (int64_t i = 0; i < mask_h * mask_w; ++i)
     if (!std::isfinite(prob[i])) return PasteStatus::kBadMask;
-  patch->clear();
-  if (g->cx1 >= g->cx2 || g->cy1 >= g->cy2) return PasteStatus::kOk;
-  const int64_t nc = g->cx2 - g->cx1;
-  patch->assign(size_t((g->cy2 - g->cy1) * nc), 0);
-  uint8_t* p = patch->data();
-  resample_runs(prob, mask_h, mask_w, g->y2 - g->y1 + 1, g->x2 - g->x1 + 1, g->cy1 - g->y1,
-                g->cy2 - g->y1, g->cx1 - g->x1, g->cx2 - g->x1,
-                [&](int64_t r, int64_t b, int64_t e) { std::memset(p + r * nc + b, 1, size_t(e - b)); });
   return PasteStatus::kOk;
+}
+
+// Runs the resampler over the clipped box; sink(r, b, e) gets the runs of ones of clipped row r.
+template <class Sink>
+void paste_runs(const float* prob, int64_t mask_h, int64_t mask_w, const PasteGeometry& g,
+                Sink sink) {
+  if (g.cx1 >= g.cx2 || g.cy1 >= g.cy2) return;
+  resample_runs(prob, mask_h, mask_w, g.y2 - g.y1 + 1, g.x2 - g.x1 + 1, g.cy1 - g.y1,
+                g.cy2 - g.y1, g.cx1 - g.x1, g.cx2 - g.x1, sink);
 }
 
 }  // namespace
@@ -291,27 +292,24 @@ PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask
                                  const float box[4], int64_t height, int64_t width,
                                  bool column_major, std::vector<int64_t>* intervals) {
   PasteGeometry g;
+  const PasteStatus s = prepare(prob, mask_h, mask_w, box, height, width, &g);
+  if (s != PasteStatus::kOk) return s;
   if (!column_major) {
-    // Row-major: the resampler's runs of ones are the intervals (a run never crosses an image
-    // row), so no patch image is made at all.
-    const PasteStatus s = paste_geometry(box, mask_h, mask_w, height, width, &g);
-    if (s != PasteStatus::kOk) return s;
-    for (int64_t i = 0; i < mask_h * mask_w; ++i)
-      if (!std::isfinite(prob[i])) return PasteStatus::kBadMask;
-    if (g.cx1 >= g.cx2 || g.cy1 >= g.cy2) return PasteStatus::kOk;
-    resample_runs(prob, mask_h, mask_w, g.y2 - g.y1 + 1, g.x2 - g.x1 + 1, g.cy1 - g.y1,
-                  g.cy2 - g.y1, g.cx1 - g.x1, g.cx2 - g.x1, [&](int64_t r, int64_t b, int64_t e) {
-                    const int64_t base = (g.cy1 + r) * width + g.cx1;
-                    intervals->push_back(base + b);
-                    intervals->push_back(base + e);
-                  });
+    // Row-major: the resampler's runs of ones are the intervals (no run crosses an image row).
+    paste_runs(prob, mask_h, mask_w, g, [&](int64_t r, int64_t b, int64_t e) {
+      const int64_t base = (g.cy1 + r) * width + g.cx1;
+      intervals->push_back(base + b);
+      intervals->push_back(base + e);
+    });
     return PasteStatus::kOk;
   }
-  std::vector<uint8_t> patch;
-  const PasteStatus s = paste_patch(prob, mask_h, mask_w, box, height, width, &g, &patch);
-  if (s != PasteStatus::kOk || patch.empty()) return s;
+  // Column-major canvas (COCO RLE order): make the clipped patch, then runs down its columns.
   const int64_t nr = g.cy2 - g.cy1, nc = g.cx2 - g.cx1;
-  // Column-major canvas: runs down each patch column.
+  if (nr <= 0 || nc <= 0) return PasteStatus::kOk;
+  std::vector<uint8_t> patch(size_t(nr * nc), 0);
+  paste_runs(prob, mask_h, mask_w, g, [&](int64_t r, int64_t b, int64_t e) {
+    std::memset(&patch[size_t(r * nc + b)], 1, size_t(e - b));
+  });
   for (int64_t c = 0; c < nc; ++c) {
     const int64_t base = (g.cx1 + c) * height + g.cy1;
     for (int64_t r = 0; r < nr;) {
@@ -332,13 +330,11 @@ PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask
 PasteStatus paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w,
                              const float box[4], int64_t height, int64_t width, uint8_t* out) {
   PasteGeometry g;
-  std::vector<uint8_t> patch;
-  const PasteStatus s = paste_patch(prob, mask_h, mask_w, box, height, width, &g, &patch);
-  if (s != PasteStatus::kOk || patch.empty()) return s;
-  const int64_t nc = g.cx2 - g.cx1;
-  for (int64_t y = g.cy1; y < g.cy2; ++y)
-    for (int64_t x = g.cx1; x < g.cx2; ++x)
-      out[y * width + x] = patch[size_t((y - g.cy1) * nc + (x - g.cx1))];
+  const PasteStatus s = prepare(prob, mask_h, mask_w, box, height, width, &g);
+  if (s != PasteStatus::kOk) return s;
+  paste_runs(prob, mask_h, mask_w, g, [&](int64_t r, int64_t b, int64_t e) {
+    std::memset(out + (g.cy1 + r) * width + g.cx1 + b, 1, size_t(e - b));
+  });
   return PasteStatus::kOk;
 }
 
