@@ -6,7 +6,7 @@ import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -152,12 +152,6 @@ class MergeJob:
                                prepared.stuff_category, column_major=True, seed=seed,
                                image_id=img["id"], out=None if scanlines is not None else out,
                                scanlines=scanlines)
-
-    def results(self, workers=None, seed: int = 0) -> Iterator[tuple]:
-        """Yields ``(image, PanopticResult)`` in images-JSON order, merged on ``workers`` threads."""
-        def one(image):
-            return image, self.merge(self.prepare(image, self.params.confidence_thr), seed=seed)
-        return ordered_map(one, self.images, workers)
 
     def run(self, segmentations_folder, panoptic_json_file, *, workers=None, progress=False,
             seed: int = 0, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> dict:
