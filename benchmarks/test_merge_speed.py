@@ -97,6 +97,6 @@ def test_paste_panoseg_intervals(benchmark, masks):
     from panoseg import _core
 
     probs, boxes = masks
-    benchmark.pedantic(_core.paste_intervals, args=(probs, boxes, 480, 640, False), rounds=20,
+    benchmark.pedantic(_core.paste_intervals, args=(probs, boxes, 480, 640, False, WORKERS), rounds=20,
                        iterations=1, warmup_rounds=1)
     record(benchmark, "paste/panoseg-intervals")

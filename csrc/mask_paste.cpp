@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 namespace panoseg {
@@ -334,6 +335,96 @@ PasteStatus paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w,
   if (s != PasteStatus::kOk) return s;
   paste_runs(prob, mask_h, mask_w, g, [&](int64_t r, int64_t b, int64_t e) {
     std::memset(out + (g.cy1 + r) * width + g.cx1 + b, 1, size_t(e - b));
+  });
+  return PasteStatus::kOk;
+}
+
+namespace {
+
+// Checks every mask and splits [0, n) into at most `threads` chunks of about equal clipped box
+// area (the work), as chunk boundaries bounds[0] = 0 < ... < bounds.back() = n.
+PasteStatus plan_chunks(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
+                        const float* boxes, int64_t height, int64_t width, int threads,
+                        std::vector<int64_t>* bounds, int64_t* bad) {
+  std::vector<int64_t> work(static_cast<size_t>(n));
+  int64_t total = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    PasteGeometry g;
+    const PasteStatus s = prepare(probs + k * mask_h * mask_w, mask_h, mask_w, boxes + 4 * k,
+                                  height, width, &g);
+    if (s != PasteStatus::kOk) {
+      *bad = k;
+      return s;
+    }
+    const int64_t area = std::max<int64_t>(0, g.cx2 - g.cx1) * std::max<int64_t>(0, g.cy2 - g.cy1);
+    work[size_t(k)] = area + 1024;  // + the fixed cost of a mask
+    total += work[size_t(k)];
+  }
+  // A thread costs tens of microseconds to start: only worth it for ~100k pixels of work each.
+  constexpr int64_t kWorkPerThread = 100000;
+  int64_t chunks = std::min<int64_t>({int64_t(std::max(threads, 1)), total / kWorkPerThread, n});
+  if (chunks < 1) chunks = 1;
+  bounds->assign(1, 0);
+  int64_t acc = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    acc += work[size_t(k)];
+    if (int64_t(bounds->size()) < chunks && acc * chunks >= total * int64_t(bounds->size()))
+      bounds->push_back(k + 1);
+  }
+  if (bounds->back() != n) bounds->push_back(n);
+  return PasteStatus::kOk;
+}
+
+// Runs body(chunk) for every chunk, chunk 0 on the calling thread.
+template <class Body>
+void run_chunks(size_t n_chunks, Body body) {
+  std::vector<std::thread> pool;
+  for (size_t c = 1; c < n_chunks; ++c) pool.emplace_back(body, c);
+  if (n_chunks > 0) body(size_t(0));
+  for (std::thread& t : pool) t.join();
+}
+
+}  // namespace
+
+PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
+                                  const float* boxes, int64_t height, int64_t width,
+                                  bool column_major, int threads, std::vector<int64_t>* offsets,
+                                  std::vector<int64_t>* intervals, int64_t* bad) {
+  std::vector<int64_t> bounds;
+  const PasteStatus s = plan_chunks(probs, n, mask_h, mask_w, boxes, height, width, threads,
+                                    &bounds, bad);
+  if (s != PasteStatus::kOk) return s;
+  const size_t n_chunks = bounds.size() - 1;
+  // Each chunk pastes into its own buffers; they are concatenated in mask order afterwards.
+  std::vector<std::vector<int64_t>> chunk_intervals(n_chunks), chunk_ends(n_chunks);
+  run_chunks(n_chunks, [&](size_t c) {
+    for (int64_t k = bounds[c]; k < bounds[c + 1]; ++k) {
+      paste_mask_intervals(probs + k * mask_h * mask_w, mask_h, mask_w, boxes + 4 * k, height,
+                           width, column_major, &chunk_intervals[c]);
+      chunk_ends[c].push_back(int64_t(chunk_intervals[c].size() / 2));
+    }
+  });
+  offsets->assign(1, 0);
+  intervals->clear();
+  for (size_t c = 0; c < n_chunks; ++c) {
+    const int64_t base = int64_t(intervals->size() / 2);
+    for (int64_t e : chunk_ends[c]) offsets->push_back(base + e);
+    intervals->insert(intervals->end(), chunk_intervals[c].begin(), chunk_intervals[c].end());
+  }
+  return PasteStatus::kOk;
+}
+
+PasteStatus paste_masks_dense(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
+                              const float* boxes, int64_t height, int64_t width, int threads,
+                              uint8_t* out, int64_t* bad) {
+  std::vector<int64_t> bounds;
+  const PasteStatus s = plan_chunks(probs, n, mask_h, mask_w, boxes, height, width, threads,
+                                    &bounds, bad);
+  if (s != PasteStatus::kOk) return s;
+  run_chunks(bounds.size() - 1, [&](size_t c) {
+    for (int64_t k = bounds[c]; k < bounds[c + 1]; ++k)
+      paste_mask_dense(probs + k * mask_h * mask_w, mask_h, mask_w, boxes + 4 * k, height, width,
+                       out + k * height * width);
   });
   return PasteStatus::kOk;
 }

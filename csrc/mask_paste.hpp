@@ -34,4 +34,17 @@ PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask
 PasteStatus paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w,
                              const float box[4], int64_t height, int64_t width, uint8_t* out);
 
+// All n masks (`probs` n x mask_h x mask_w, `boxes` n x 4) on up to `threads` threads, each
+// taking a contiguous chunk of masks with about the same pixel count. Every mask is checked
+// before any is pasted; on failure the status is returned and *bad is the first bad mask.
+// Intervals: mask k's are intervals[2 * offsets[k] .. 2 * offsets[k + 1]), offsets has n + 1
+// entries. Dense: `out` is a zeroed n x height x width image stack.
+PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
+                                  const float* boxes, int64_t height, int64_t width,
+                                  bool column_major, int threads, std::vector<int64_t>* offsets,
+                                  std::vector<int64_t>* intervals, int64_t* bad);
+PasteStatus paste_masks_dense(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
+                              const float* boxes, int64_t height, int64_t width, int threads,
+                              uint8_t* out, int64_t* bad);
+
 }  // namespace panoseg

@@ -354,11 +354,14 @@ cdef extern from "mask_paste.hpp" namespace "panoseg" nogil:
         kOk
         kBadBox
         kBadMask
-    PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask_w,
-                                     const float* box, int64_t height, int64_t width,
-                                     cbool column_major, vector[int64_t]* intervals)
-    PasteStatus paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w,
-                                 const float* box, int64_t height, int64_t width, uint8_t* out)
+    PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h,
+                                      int64_t mask_w, const float* boxes, int64_t height,
+                                      int64_t width, cbool column_major, int threads,
+                                      vector[int64_t]* offsets, vector[int64_t]* intervals,
+                                      int64_t* bad)
+    PasteStatus paste_masks_dense(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
+                                  const float* boxes, int64_t height, int64_t width, int threads,
+                                  uint8_t* out, int64_t* bad)
 
 cdef extern from "panoptic_merge.hpp" namespace "panoseg" nogil:
     cdef cppclass IntervalMasks:
@@ -487,52 +490,53 @@ _PASTE_ERRORS = {PasteStatus.kBadBox: "box must be finite with x2 >= x1, y2 >= y
                  PasteStatus.kBadMask: "mask must be between 1x1 and 1024x1024 with finite values"}
 
 
-def paste_intervals(const float[:, :, ::1] probs, const float[:, ::1] boxes, int64_t height,
-                    int64_t width, bint column_major):
-    """Mask R-CNN masks (N x Mh x Mw probabilities) in boxes (N x 4 xyxy) -> interval masks."""
+cdef _check_paste_args(probs, boxes, int64_t height, int64_t width, int threads):
     if boxes.shape[0] != probs.shape[0] or boxes.shape[1] != 4:
         raise ValueError(f"boxes must be N x 4 with N = {probs.shape[0]} masks, got "
                          f"{tuple(boxes.shape)[:2]}")
+    if probs.shape[1] < 1 or probs.shape[2] < 1:
+        raise ValueError(f"masks must be at least 1x1, got {probs.shape[1]}x{probs.shape[2]}")
     if height < 1 or width < 1:
         raise ValueError("image size must be positive")
-    cdef Py_ssize_t n = probs.shape[0], k
+    if height * width > (1 << 40):
+        raise ValueError(f"image size {width}x{height} is too large")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+
+
+def paste_intervals(const float[:, :, ::1] probs, const float[:, ::1] boxes, int64_t height,
+                    int64_t width, bint column_major, int threads=1):
+    """Mask R-CNN masks (N x Mh x Mw probabilities) in boxes (N x 4 xyxy) -> interval masks."""
+    _check_paste_args(probs, boxes, height, width, threads)
     cdef vector[int64_t] offsets, intervals
     cdef PasteStatus status = PasteStatus.kOk
     cdef int64_t bad = -1
-    offsets.push_back(0)
+    if probs.shape[0] == 0:
+        return np.zeros(1, np.int64), np.zeros(0, np.int64)
     with nogil:
-        for k in range(n):
-            status = paste_mask_intervals(&probs[k, 0, 0], probs.shape[1], probs.shape[2],
-                                          &boxes[k, 0], height, width, column_major, &intervals)
-            if status != PasteStatus.kOk:
-                bad = k
-                break
-            offsets.push_back(<int64_t>(intervals.size() // 2))
-    if bad >= 0:
+        status = paste_masks_intervals(&probs[0, 0, 0], probs.shape[0], probs.shape[1],
+                                       probs.shape[2], &boxes[0, 0], height, width, column_major,
+                                       threads, &offsets, &intervals, &bad)
+    if status != PasteStatus.kOk:
         raise TableError(f"instance {bad}: {_PASTE_ERRORS[status]}", "instance", bad)
     return _vec_i64(offsets), _vec_i64(intervals)
 
 
 def paste_dense(const float[:, :, ::1] probs, const float[:, ::1] boxes, int64_t height,
-                int64_t width):
+                int64_t width, int threads=1):
     """Like GluonCV's fill: N x height x width uint8 masks."""
-    if boxes.shape[0] != probs.shape[0] or boxes.shape[1] != 4:
-        raise ValueError("boxes must be N x 4, one per mask")
-    if height < 1 or width < 1:
-        raise ValueError("image size must be positive")
-    cdef Py_ssize_t n = probs.shape[0], k
-    out = np.zeros((n, height, width), dtype=np.uint8)
+    _check_paste_args(probs, boxes, height, width, threads)
+    out = np.zeros((probs.shape[0], height, width), dtype=np.uint8)
+    if probs.shape[0] == 0:
+        return out
     cdef uint8_t[:, :, ::1] o = out
     cdef PasteStatus status = PasteStatus.kOk
     cdef int64_t bad = -1
     with nogil:
-        for k in range(n):
-            status = paste_mask_dense(&probs[k, 0, 0], probs.shape[1], probs.shape[2],
-                                      &boxes[k, 0], height, width, &o[k, 0, 0])
-            if status != PasteStatus.kOk:
-                bad = k
-                break
-    if bad >= 0:
+        status = paste_masks_dense(&probs[0, 0, 0], probs.shape[0], probs.shape[1],
+                                   probs.shape[2], &boxes[0, 0], height, width, threads,
+                                   &o[0, 0, 0], &bad)
+    if status != PasteStatus.kOk:
         raise TableError(f"instance {bad}: {_PASTE_ERRORS[status]}", "instance", bad)
     return out
 

@@ -313,7 +313,7 @@ def rle_to_mask(rle, height: int, width: int) -> np.ndarray:
     return np.ascontiguousarray(flat.reshape(width, height).T)
 
 
-def paste_masks(mask_probs, boxes, size) -> np.ndarray:
+def paste_masks(mask_probs, boxes, size, *, workers: Optional[int] = None) -> np.ndarray:
     """GluonCV's ``expand_mask`` / ``fill`` for all masks: (N, H, W) uint8, bit-identical.
 
     Parameters
@@ -321,13 +321,18 @@ def paste_masks(mask_probs, boxes, size) -> np.ndarray:
     mask_probs : (N, M, M) float array
     boxes : (N, 4) xyxy boxes in image pixels (float32 arithmetic, as on MXNet outputs)
     size : (width, height)
+    workers : int, optional
+        Threads for large batches (default: all cores); the result does not depend on it.
     """
+    from .parallel import default_workers
+
     width, height = size
     probs = np.ascontiguousarray(mask_probs, dtype=np.float32)
     box = np.ascontiguousarray(boxes, dtype=np.float32).reshape(-1, 4)
     if probs.ndim != 3:
         raise ValueError(f"mask_probs must be N x M x M, got shape {probs.shape}")
-    return _core.paste_dense(probs, box, int(height), int(width))
+    return _core.paste_dense(probs, box, int(height), int(width),
+                             default_workers() if workers is None else int(workers))
 
 
 def combine_predictions(semseg_json_file, instseg_json_file, images_json_file,

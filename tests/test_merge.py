@@ -193,6 +193,44 @@ def test_paste_is_bit_identical_to_gluoncv(case):
             assert np.array_equal(got, mask)
 
 
+def _large_paste_batch(n=120, seed=3):
+    rng = np.random.default_rng(seed)
+    probs = rng.random((n, 28, 28)).astype(np.float32)
+    x1, y1 = rng.uniform(-50, 600, n), rng.uniform(-50, 440, n)
+    w, h = rng.uniform(1, 400, (2, n))
+    boxes = np.stack([x1, y1, x1 + w, y1 + h], 1).astype(np.float32)
+    return probs, boxes
+
+
+@pytest.mark.parametrize("threads", [2, 3, 7])
+def test_threaded_paste_equals_single_thread_and_gluoncv(threads):
+    """Large batches are split over threads; the output must not depend on it."""
+    from panoseg import _core
+
+    probs, boxes = _large_paste_batch()
+    expected = gluoncv_fill(probs, boxes, (640, 480))
+    assert np.array_equal(paste_masks(probs, boxes, (640, 480), workers=threads), expected)
+    for column_major in (False, True):
+        one = _core.paste_intervals(probs, boxes, 480, 640, column_major, 1)
+        many = _core.paste_intervals(probs, boxes, 480, 640, column_major, threads)
+        assert np.array_equal(one[0], many[0]) and np.array_equal(one[1], many[1])
+        assert len(one[0]) == len(probs) + 1
+
+
+def test_threaded_paste_reports_the_first_bad_mask():
+    from panoseg import _core
+
+    probs, boxes = _large_paste_batch()
+    probs[90, 3, 4] = np.nan
+    boxes[100, 2] = boxes[100, 0] - 5
+    with pytest.raises(ValueError, match="instance 90: mask"):
+        paste_masks(probs, boxes, (640, 480), workers=2)
+    with pytest.raises(ValueError, match="instance 90: mask"):
+        _core.paste_intervals(probs, boxes, 480, 640, False, 2)
+    with pytest.raises(ValueError, match="threads"):
+        _core.paste_intervals(probs, boxes, 480, 640, False, 0)
+
+
 def test_paste_against_installed_gluoncv():
     fill = pytest.importorskip("gluoncv.data.transforms.mask").fill
     rng = np.random.default_rng(0)
