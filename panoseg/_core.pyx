@@ -408,6 +408,16 @@ cdef extern from "panoptic_merge.hpp" namespace "panoseg" nogil:
     void transpose_u32(const uint32_t* inp, int64_t height, int64_t width, uint32_t* out)
     uint32_t* thread_scratch_canvas(int64_t n)
 
+cdef extern from "label_map.hpp" namespace "panoseg" nogil:
+    cdef enum class LabelStatus(int):
+        kOk
+        kZeroId
+        kDuplicateId
+        kUnknownId
+    LabelStatus ids_to_labels(const uint32_t* ids, int64_t n_pixels, const uint32_t* seg_ids,
+                              const uint8_t* seg_labels, int64_t n_seg, uint8_t void_label,
+                              uint8_t* out, int64_t* bad)
+
 cdef extern from "segment_stats.hpp" namespace "panoseg" nogil:
     cbool segment_stats(const uint32_t* map, int64_t height, int64_t width, const uint32_t* ids,
                         int64_t n, int64_t* area, int64_t* bbox)
@@ -736,3 +746,35 @@ def png_filtered_scanlines(const uint32_t[:, ::1] ids, out=None):
     if not ok:
         raise ValueError(f"ids above {MAX_SEGMENT_ID} do not fit in an RGB PNG")
     return memoryview(out)[:n]
+
+
+def segment_labels(const uint32_t[:, ::1] id_map, const uint32_t[::1] seg_ids,
+                   const uint8_t[::1] seg_labels, int void_label):
+    """Id map (HxW) -> uint8 label map: each pixel the label of its segment, VOID -> void_label.
+
+    Raises TableError (side 'segment', index = table row) for a zero or duplicate segment id,
+    and for a pixel id that is not in the table (index = -1, message names the id and pixel).
+    """
+    if seg_ids.shape[0] != seg_labels.shape[0]:
+        raise ValueError("seg_ids and seg_labels must have the same length")
+    if not 0 <= void_label <= 255:
+        raise ValueError(f"void_label must fit a byte, got {void_label}")
+    cdef int64_t h = id_map.shape[0], w = id_map.shape[1], bad = -1
+    out = np.empty((h, w), np.uint8)
+    cdef uint8_t[:, ::1] ov = out
+    cdef LabelStatus status = LabelStatus.kOk
+    if h * w == 0:
+        return out
+    with nogil:
+        status = ids_to_labels(&id_map[0, 0], h * w,
+                               &seg_ids[0] if seg_ids.shape[0] else NULL,
+                               &seg_labels[0] if seg_labels.shape[0] else NULL,
+                               seg_ids.shape[0], <uint8_t>void_label, &ov[0, 0], &bad)
+    if status == LabelStatus.kZeroId:
+        raise TableError(f"segment table row {bad}: id 0 is VOID, not a segment", "segment", bad)
+    if status == LabelStatus.kDuplicateId:
+        raise TableError(f"segment table row {bad}: duplicate id {seg_ids[bad]}", "segment", bad)
+    if status == LabelStatus.kUnknownId:
+        raise TableError(f"pixel (x={bad % w}, y={bad // w}) has id {id_map[bad // w, bad % w]}, "
+                         "which no segment lists", "segment", -1)
+    return out
