@@ -59,8 +59,8 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
             with Image.open(path) as im:
                 w, h = im.size
                 if w * h > max_pixels:
-                    raise ImageError(f"{path}: image is {w}x{h} = {w * h / 1e6:.0f} Mpx, more "
-                                     f"than the limit of {max_pixels / 1e6:.0f} Mpx (--max-pixels)")
+                    raise ImageError(f"{path}: image is {w}x{h} = {w * h:,} pixels, more than "
+                                     f"the limit of {max_pixels:,} (--max-pixels)")
                 im.load()
                 return _to_rgb(im, path)
     except ImageError:

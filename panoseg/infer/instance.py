@@ -81,10 +81,10 @@ class InstancePredictor:
         self.model = model
         self.short, self.max_size = short, max_size
         self.score_thr, self.topk = float(score_thr), int(topk)
-        # rcnn_max_dets = topk: the mask head then runs on the kept detections only (the
-        # top-k by score, the same ones), not on 1000; it has no weights of its own.
+        # (The net keeps GluonCV's rcnn_max_dets = 1000: lowering it to topk would save mask-head
+        # time, but GluonCV 0.10's FPN models then return garbage masks.)
         self.net = build_zoo_net(model, "instance segmentation", ("mask_rcnn_",),
-                                 "--instance-model", rcnn_max_dets=int(topk))
+                                 "--instance-model")
         self.weights = resolve_weights(model, weights, "--instance-weights", download)
         load_weights(self.net, self.weights, self.ctx, "--instance-weights")
         cats = categories if isinstance(categories, Categories) else (

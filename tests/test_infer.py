@@ -1,0 +1,299 @@
+"""``panoseg infer`` and the predictors, on the CPU, with random-weight GluonCV nets.
+
+Model weights cannot be downloaded here, so the nets are built with ``pretrained=False,
+pretrained_base=False`` and a fixed seed, saved with ``save_parameters`` and loaded back through
+the same flags a user's weights take. Random weights give scores of ~0.02-0.3, so the tests keep
+every detection (``--score-thr 0``) and merge with a low ``--confidence-thr``.
+"""
+import contextlib
+import io
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+mx = pytest.importorskip("mxnet")
+pytest.importorskip("gluoncv")
+
+from panoseg.cli import main  # noqa: E402
+from panoseg.png import read_ids  # noqa: E402
+
+SAMPLE = os.path.join(os.path.dirname(__file__), "data", "coco_panoptic_sample")
+GT_JSON = os.path.join(SAMPLE, "panoptic_examples.json")
+GT_FOLDER = os.path.join(SAMPLE, "panoptic_examples")
+IMAGES = os.path.join(SAMPLE, "input_images")
+INSTANCE_MODEL = "mask_rcnn_fpn_resnet18_v1b_coco"
+SEMANTIC_MODEL = "psp_resnet50_ade"
+CROP = 128
+
+
+def _random_net(name, **kwargs):
+    from gluoncv import model_zoo
+
+    mx.random.seed(0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        net = model_zoo.get_model(name, pretrained=False, pretrained_base=False, **kwargs)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, CROP, CROP)))  # materializes deferred parameter shapes
+    return net
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("weights")
+    paths = {}
+    for key, name, kwargs in (("instance", INSTANCE_MODEL, {}),
+                              ("semantic", SEMANTIC_MODEL, {"crop_size": CROP})):
+        paths[key] = str(folder / f"{name}.params")
+        _random_net(name, **kwargs).save_parameters(paths[key])
+    yield paths
+    shutil.rmtree(folder, ignore_errors=True)  # ~340 MB
+
+
+def infer_args(weights, out_json, *extra):
+    return ["infer", "--images", IMAGES, "--images-json", GT_JSON, "--out-json", str(out_json),
+            "--instance-model", INSTANCE_MODEL, "--instance-weights", weights["instance"],
+            "--semantic-model", SEMANTIC_MODEL, "--semantic-weights", weights["semantic"],
+            "--crop-size", str(CROP), "--instance-short", "256", "--instance-max-size", "400",
+            "--score-thr", "0", "--confidence-thr", "0.01", "--stuff-area-limit", "100",
+            "--no-progress", *extra]
+
+
+@pytest.fixture(scope="module")
+def run(weights, tmp_path_factory):
+    """One inference over the two COCO sample images, with intermediate outputs."""
+    out = tmp_path_factory.mktemp("infer")
+    code = main(infer_args(weights, out / "pred.json", "--save-intermediate", str(out / "inter"),
+                           "--timings-json", str(out / "timings.json")))
+    assert code == 0
+    return out
+
+
+def test_outputs_are_valid_coco_panoptic_for_eval(run, capsys):
+    pred = json.loads((run / "pred.json").read_text())
+    gt = json.loads(open(GT_JSON).read())
+    # same image ids and file names as the ground truth (found through --images-json)
+    assert [i["id"] for i in pred["images"]] == [i["id"] for i in gt["images"]]
+    assert [a["file_name"] for a in pred["annotations"]] == \
+        [a["file_name"] for a in gt["annotations"]]
+    assert len(pred["categories"]) == 133
+    things = stuff = 0
+    for ann in pred["annotations"]:
+        ids = read_ids(run / "pred" / ann["file_name"])
+        listed = {s["id"]: s for s in ann["segments_info"]}
+        present, counts = np.unique(ids[ids > 0], return_counts=True)
+        assert set(present.tolist()) == set(listed)
+        for seg_id, n in zip(present.tolist(), counts.tolist()):
+            assert listed[seg_id]["area"] == n
+        things += sum(s["isthing"] for s in ann["segments_info"])
+        stuff += sum(not s["isthing"] for s in ann["segments_info"])
+    assert things > 0 and stuff > 0  # the thresholds let both kinds through
+    capsys.readouterr()
+    assert main(["eval", "--gt_json_file", GT_JSON, "--gt_folder", GT_FOLDER,
+                 "--pred_json_file", str(run / "pred.json")]) == 0
+    assert "All" in capsys.readouterr().out
+
+
+def test_outputs_evaluate_with_panopticapi(run):
+    pq_compute = pytest.importorskip("panopticapi.evaluation").pq_compute
+    with contextlib.redirect_stdout(io.StringIO()):
+        results = pq_compute(GT_JSON, str(run / "pred.json"), GT_FOLDER, str(run / "pred"))
+    from panoseg.evaluation import pq_compute as ours
+
+    mine = ours(GT_JSON, str(run / "pred.json"), GT_FOLDER, str(run / "pred"))
+    for group in ("All", "Things", "Stuff"):
+        assert abs(mine[group]["pq"] - results[group]["pq"]) < 1e-9
+
+
+def test_intermediate_outputs_re_merge_to_the_same_result(run, tmp_path):
+    inter = run / "inter"
+    assert main(["merge", "--semseg_json_file", str(inter / "semantic.json"),
+                 "--instseg_json_file", str(inter / "instances.json"),
+                 "--images_json_file", str(inter / "images.json"),
+                 "--categories_json_file", str(inter / "categories.json"),
+                 "--panoptic_json_file", str(tmp_path / "re.json"),
+                 "--confidence_thr", "0.01", "--stuff_area_limit", "100"]) == 0
+    direct = json.loads((run / "pred.json").read_text())
+    merged = json.loads((tmp_path / "re.json").read_text())
+    for a, b in zip(direct["annotations"], merged["annotations"]):
+        assert a["segments_info"] == b["segments_info"]
+        assert np.array_equal(read_ids(run / "pred" / a["file_name"]),
+                              read_ids(tmp_path / "re" / b["file_name"]))
+    instances = json.loads((inter / "instances.json").read_text())
+    assert len(instances) == 200  # --topk 100 per image, --score-thr 0
+    assert all(0 <= r["score"] <= 1 and r["segmentation"]["size"] for r in instances)
+
+
+def test_resume_skips_done_images_and_overwrite_reproduces_bytes(run, weights, tmp_path, capsys):
+    out = tmp_path / "pred.json"
+    shutil.copytree(run / "pred", tmp_path / "pred")
+    args = infer_args(weights, out, "--save-intermediate", str(tmp_path / "inter"),
+                      "--timings-json", str(tmp_path / "t.json"))
+    assert main(args) == 0
+    summary = json.loads((tmp_path / "t.json").read_text())
+    assert (summary["done"], summary["skipped"]) == (0, 2)  # both records match the settings
+    assert json.loads(out.read_text()) == json.loads((run / "pred.json").read_text())
+    png = (run / "pred" / "000000142238.png").read_bytes()
+    assert main(args + ["--overwrite"]) == 0
+    summary = json.loads((tmp_path / "t.json").read_text())
+    assert (summary["done"], summary["skipped"]) == (2, 0)
+    assert (tmp_path / "pred" / "000000142238.png").read_bytes() == png  # deterministic
+    # other merge settings: the stale records are recomputed, not reused
+    assert main(infer_args(weights, out, "--timings-json", str(tmp_path / "t.json"),
+                           "--overlap-thr", "0.9")) == 0
+    assert json.loads((tmp_path / "t.json").read_text())["done"] == 2
+    assert "stage" in capsys.readouterr().out
+
+
+def test_time_split_is_reported(run):
+    summary = json.loads((run / "timings.json").read_text())
+    assert summary["done"] == 2 and summary["failures"] == []
+    assert set(summary["timings_s"]) == {"load", "preprocess", "instance", "semantic", "merge",
+                                         "write"}
+    assert summary["timings_s"]["instance"] > 0
+
+
+def test_failing_images_are_reported_and_others_processed(weights, tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    shutil.copy(os.path.join(IMAGES, "000000142238.jpg"), folder / "good.jpg")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 definitely not a jpeg")
+    from PIL import Image
+
+    Image.new("I;16", (40, 30), 40000).save(folder / "deep.png")  # 16-bit: converted, fine
+    Image.new("CMYK", (40, 30), (0, 50, 100, 0)).save(folder / "cmyk.jpg")
+    args = infer_args(weights, tmp_path / "out.json")
+    args[args.index("--images") + 1] = str(folder)
+    del args[args.index("--images-json"):args.index("--images-json") + 2]
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "1 image(s) failed" in err and "broken.jpg: cannot read the image" in err
+    pred = json.loads((tmp_path / "out.json").read_text())
+    assert sorted(a["file_name"] for a in pred["annotations"]) == ["cmyk.png", "deep.png",
+                                                                    "good.png"]
+    assert {i["file_name"]: (i["width"], i["height"]) for i in pred["images"]}["deep.png"] == \
+        (40, 30)
+
+
+def test_predictor_one_image_api(weights):
+    from PIL import Image
+
+    from panoseg.infer import PanopticPredictor
+
+    predictor = PanopticPredictor(
+        {"model": INSTANCE_MODEL, "weights": weights["instance"], "short": 256,
+         "max_size": 400, "score_thr": 0.0},
+        {"model": SEMANTIC_MODEL, "weights": weights["semantic"], "crop_size": CROP},
+        confidence_thr=0.01, stuff_area_limit=100)
+    image = np.asarray(Image.open(os.path.join(IMAGES, "000000439180.jpg")).convert("RGB"))
+    id_map, segments = predictor.predict(image, image_id=439180)
+    assert id_map.shape == image.shape[:2] and id_map.dtype == np.uint32
+    assert sum(s["area"] for s in segments) == int((id_map > 0).sum())
+    again, _ = predictor.predict(image, image_id=439180)
+    assert np.array_equal(id_map, again)
+
+
+def test_instance_masks_are_pasted_as_gluoncv_does(weights):
+    """Boxes come back in original-image pixels; pasting them equals GluonCV's expand_mask."""
+    from gluoncv.utils.viz import expand_mask
+    from PIL import Image
+
+    from panoseg.infer import InstancePredictor
+    from panoseg.merge import paste_masks
+
+    pred = InstancePredictor(INSTANCE_MODEL, weights["instance"], short=256, max_size=400,
+                             score_thr=0.0, topk=30)
+    image = np.asarray(Image.open(os.path.join(IMAGES, "000000142238.jpg")).convert("RGB"))
+    inst = pred.predict(image)
+    assert len(inst) == 30 and np.all(np.diff(inst.scores) <= 0)
+    h, w = image.shape[:2]
+    # the network saw the image resized to short side 256: boxes were scaled back by w / 341
+    x, (sx, sy) = pred.preprocess(image)
+    assert x.shape[2] == 256 and abs(sx - w / x.shape[3]) < 1e-9 and abs(sy - h / 256) < 1e-9
+    ids, scores, boxes, masks = pred.net(x)
+    order = np.argsort(-scores[0, :, 0].asnumpy(), kind="stable")[:30]
+    np.testing.assert_allclose(inst.boxes, boxes[0].asnumpy()[order] * [sx, sy, sx, sy],
+                               rtol=1e-6)
+    full, _ = expand_mask(inst.mask_probs, inst.boxes.copy(), (w, h), inst.scores, thresh=0.0)
+    assert np.array_equal(paste_masks(inst.mask_probs, inst.boxes, (w, h)), full)
+    assert set(inst.category_ids.tolist()) <= set(range(1, 91))  # COCO thing ids
+
+
+def test_semantic_modes_and_large_image_cap(weights, monkeypatch):
+    from panoseg.infer import SemanticPredictor
+    from panoseg.infer import semantic as semantic_module
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (150, 230, 3), dtype=np.uint8)
+    resize = SemanticPredictor(SEMANTIC_MODEL, weights["semantic"], crop_size=CROP)
+    labels = resize.predict(image)
+    assert labels.shape == (150, 230) and 0 <= labels.min() and labels.max() < 150
+    assert resize.label_map == "ade20k"
+    cats = resize.to_categories(labels)
+    from panoseg.label_maps import ade20k_to_coco_panoptic
+
+    assert np.array_equal(cats, ade20k_to_coco_panoptic()[labels])
+    sliding = SemanticPredictor(SEMANTIC_MODEL, weights["semantic"], crop_size=CROP,
+                                base_size=200, mode="sliding")
+    windows, place, _ = sliding._windows(image)
+    assert len(windows) > 1  # 200 x 130 in 128 x 128 windows
+    assert sliding.predict(image).shape == (150, 230)
+    # scores above the cap are reduced at a lower resolution, then resized on the host
+    monkeypatch.setattr(semantic_module, "MAX_SCORE_ELEMENTS", 150 * 40 * 40)
+    capped = resize.predict(image)
+    assert capped.shape == (150, 230)
+    assert (capped == labels).mean() > 0.5
+    two = resize.predict_batch([image, image[:100, :120]])
+    assert [t.shape for t in two] == [(150, 230), (100, 120)]
+
+
+def test_bad_models_weights_and_contexts(weights, tmp_path, monkeypatch):
+    from panoseg.infer import InstancePredictor, SemanticPredictor
+    from panoseg.infer.weights import WeightsError
+
+    with pytest.raises(ValueError, match="--instance-model mask_rcnn_nope: not a GluonCV"):
+        InstancePredictor("mask_rcnn_nope", weights["instance"])
+    with pytest.raises(ValueError, match="--semantic-model mask_rcnn_fpn_resnet18_v1b_coco"):
+        SemanticPredictor(INSTANCE_MODEL, weights["instance"])
+    with pytest.raises(WeightsError, match="--instance-weights .*lacks .* another model"):
+        InstancePredictor(INSTANCE_MODEL, weights["semantic"])
+    with pytest.raises(ValueError, match=r"--ctx gpu:0: only 0 GPU\(s\) visible"):
+        InstancePredictor(INSTANCE_MODEL, weights["instance"], ctx="gpu:0")
+    with pytest.raises(ValueError, match="--ctx tpu"):
+        InstancePredictor(INSTANCE_MODEL, weights["instance"], ctx="tpu")
+    garbage = tmp_path / "garbage.params"
+    garbage.write_bytes(b"\0" * 100)
+    with pytest.raises(WeightsError, match="garbage.params: not an MXNet parameter file"):
+        InstancePredictor(INSTANCE_MODEL, str(garbage))
+    with pytest.raises(WeightsError, match="--instance-weights .*nope.params: no such file"):
+        InstancePredictor(INSTANCE_MODEL, str(tmp_path / "nope.params"))
+    # no weights given and none in the zoo cache: offline, nothing is downloaded
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path / "mxhome"))
+    with pytest.raises(WeightsError, match="no weights for mask_rcnn_fpn_resnet18_v1b_coco: "
+                                           ".*mxhome/models/mask_rcnn_fpn_resnet18_v1b_coco-"):
+        InstancePredictor(INSTANCE_MODEL)
+    # a semantic model with another class count: a shape mismatch names the parameter
+    from gluoncv.model_zoo.pspnet import PSPNet
+
+    mx.random.seed(0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        net = PSPNet(21, backbone="resnet50", pretrained_base=False, crop_size=CROP)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, CROP, CROP)))
+    net.save_parameters(str(tmp_path / "psp21.params"))
+    with pytest.raises(WeightsError, match=r"has shape \(21, .*\(150, .*another model or class"):
+        SemanticPredictor(SEMANTIC_MODEL, str(tmp_path / "psp21.params"), crop_size=CROP)
+
+
+def test_cli_reports_configuration_errors(weights, tmp_path, capsys):
+    args = infer_args(weights, tmp_path / "o.json")
+    args[args.index("--instance-weights") + 1] = str(tmp_path / "missing.params")
+    assert main(args) == 1
+    assert "--instance-weights" in capsys.readouterr().err
+    args = infer_args(weights, tmp_path / "o.json", "--ctx", "gpu:1")
+    assert main(args) == 1
+    assert "--ctx gpu:1" in capsys.readouterr().err
+    assert not (tmp_path / "o.json").exists()
