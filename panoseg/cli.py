@@ -224,11 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_tune_parser(subparsers)
     from .cli_convert import add_convert_parser
     from .cli_infer import add_infer_parser
+    from .cli_train import add_train_semantic_parser
     from .cli_viz import add_viz_parser
 
     add_convert_parser(subparsers)
     add_viz_parser(subparsers)
     add_infer_parser(subparsers)
+    add_train_semantic_parser(subparsers)
     return parser
 
 

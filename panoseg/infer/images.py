@@ -62,6 +62,7 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
                     raise ImageError(f"{path}: image is {w}x{h} = {w * h:,} pixels, more than "
                                      f"the limit of {max_pixels:,} (--max-pixels)")
                 im.load()
+                _check_complete(path, im.format)
                 return _to_rgb(im, path)
     except ImageError:
         raise
@@ -71,6 +72,24 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         raise ImageError(f"{path}: {e}") from None
     except (OSError, SyntaxError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
         raise ImageError(f"{path}: cannot read the image ({e})") from None
+
+
+def _check_complete(path: str, fmt) -> None:
+    """Refuses JPEG / PNG files without their end marker.
+
+    Pillow reads truncated files silently (grey below the cut) once anything in the process has
+    set ``ImageFile.LOAD_TRUNCATED_IMAGES`` -- and importing GluonCV does.
+    """
+    marker = {"JPEG": b"\xff\xd9", "PNG": b"IEND"}.get(fmt)
+    if marker is None:
+        return
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 4096))
+        tail = f.read()
+    if marker not in tail:
+        raise ImageError(f"{path}: cannot read the image (the file is truncated: no {fmt} end "
+                         "marker)")
 
 
 def _to_rgb(im: "Image.Image", path: str) -> np.ndarray:
