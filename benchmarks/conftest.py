@@ -10,6 +10,7 @@ from panoseg.synthetic import make_dataset
 
 N_IMAGES = int(os.environ.get("PANOSEG_BENCH_IMAGES", "200"))
 TIMINGS = {}
+STAGE_SPLITS = {}  # name -> (seconds per image by stage, model stages)
 
 
 @pytest.fixture(scope="session")
@@ -24,10 +25,23 @@ def record(benchmark, key):
     TIMINGS[key] = benchmark.stats.stats.median
 
 
+def record_stages(name, per_image: dict, model_stages):
+    """Remembers a per-image time split (e.g. of ``panoseg infer``) for the summary."""
+    STAGE_SPLITS[name] = (dict(per_image), tuple(model_stages))
+
+
 def pytest_terminal_summary(terminalreporter):
+    tr = terminalreporter
+    for name, (per_image, model) in STAGE_SPLITS.items():
+        tr.section(f"{name}: seconds per image by stage (same run)")
+        for stage, seconds in per_image.items():
+            tr.write_line(f"{stage:12s} {seconds:8.4f} s" + ("   (model)" if stage in model else ""))
+        model_s = sum(per_image[s] for s in model)
+        rest = sum(v for k, v in per_image.items() if k not in model)
+        tr.write_line(f"{'everything but the model / model':40s} {rest / model_s:8.3f}   "
+                      "(target <= 0.10)")
     if not TIMINGS:
         return
-    tr = terminalreporter
     tr.section("panoseg vs reference (median wall time, same run, same machine)")
     for key, value in TIMINGS.items():
         tr.write_line(f"{key:40s} {value:8.3f} s")

@@ -297,3 +297,26 @@ def test_cli_reports_configuration_errors(weights, tmp_path, capsys):
     assert main(args) == 1
     assert "--ctx gpu:1" in capsys.readouterr().err
     assert not (tmp_path / "o.json").exists()
+
+
+def test_several_contexts_give_the_same_predictions(weights):
+    """Images of a batch are spread over the contexts (GPUs in real use; two CPU contexts here)
+    and semantic windows split between them: the results must not change."""
+    from PIL import Image
+
+    from panoseg.infer import InstancePredictor, SemanticPredictor
+
+    images = [np.asarray(Image.open(os.path.join(IMAGES, n)).convert("RGB"))
+              for n in sorted(os.listdir(IMAGES))]
+    kwargs = dict(short=256, max_size=400, score_thr=0.0, topk=20)
+    one = InstancePredictor(INSTANCE_MODEL, weights["instance"], **kwargs).predict_batch(images)
+    two = InstancePredictor(INSTANCE_MODEL, weights["instance"], ctx=[mx.cpu(0), mx.cpu(1)],
+                            **kwargs).predict_batch(images)
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a.boxes, b.boxes, rtol=1e-5, atol=1e-3)
+        assert np.array_equal(a.category_ids, b.category_ids)
+    sem_one = SemanticPredictor(SEMANTIC_MODEL, weights["semantic"], crop_size=CROP)
+    sem_two = SemanticPredictor(SEMANTIC_MODEL, weights["semantic"], crop_size=CROP,
+                                ctx=[mx.cpu(0), mx.cpu(1)])
+    for a, b in zip(sem_one.predict_batch(images), sem_two.predict_batch(images)):
+        assert (a == b).mean() > 0.999

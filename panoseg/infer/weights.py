@@ -106,6 +106,11 @@ def load_weights(net, path: str, ctx: Sequence["mx.Context"], flag: str) -> None
               f"({', '.join(missing[:3])}...); they keep their initial values", file=sys.stderr)
         for k in missing:
             params[k].initialize(ctx=list(ctx), force_reinit=True)
+    # Some GluonCV constructors (PSPNet's heads) initialize parameters on the CPU already;
+    # loading onto other or several contexts needs them moved first.
+    for p in params.values():
+        if p._data is not None and list(p.list_ctx()) != list(ctx):
+            p.reset_ctx(list(ctx))
     net.load_parameters(path, ctx=list(ctx), allow_missing=bool(missing), ignore_extra=True)
 
 
