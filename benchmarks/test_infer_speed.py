@@ -31,7 +31,8 @@ def _save_random_net(name, path, **kwargs):
     with contextlib.redirect_stdout(io.StringIO()):
         net = model_zoo.get_model(name, pretrained=False, pretrained_base=False, **kwargs)
     net.initialize()
-    net(mx.nd.zeros((1, 3, 128, 128)))
+    size = kwargs.get("crop_size", 128)  # PSPNet's forward is fixed to its crop size
+    net(mx.nd.zeros((1, 3, size, size)))
     net.save_parameters(str(path))
 
 
