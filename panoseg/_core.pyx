@@ -75,6 +75,18 @@ cdef extern from "pq_match.hpp" namespace "panoseg" nogil:
                          const SegmentTable& pred, int32_t n_categories, ImageMatch* out,
                          int64_t* bad_segment)
 
+cdef extern from "extra_metrics.hpp" namespace "panoseg" nogil:
+    cdef cppclass ExtraMetrics:
+        vector[double] dagger_iou
+        vector[int64_t] dagger_count
+        vector[double] cover_iou, cover_area
+        vector[int64_t] size_tp, size_fp, size_fn
+        vector[double] size_iou
+        vector[int32_t] confusion_gt, confusion_pred
+    void extra_metrics(const vector[PairArea]& pairs, const SegmentTable& gt,
+                       const SegmentTable& pred, const uint8_t* isthing, int32_t n_categories,
+                       const ImageMatch& match, ExtraMetrics* out)
+
 MAX_SEGMENT_ID = (1 << 24) - 1
 
 
@@ -229,6 +241,28 @@ cdef _raise_table_errors(PairCountStatus pstatus, MatchStatus mstatus, uint32_t 
                          f"0..{n_categories - 1}", "pred", -1 - bad_segment)
 
 
+cdef dict _extra_dict(ExtraMetrics& extra, int n_categories):
+    return {
+        "dagger_iou": _vec_f64(extra.dagger_iou), "dagger_count": _vec_i64(extra.dagger_count),
+        "cover_iou": _vec_f64(extra.cover_iou), "cover_area": _vec_f64(extra.cover_area),
+        "size_tp": _vec_i64(extra.size_tp).reshape(n_categories, 3),
+        "size_fp": _vec_i64(extra.size_fp).reshape(n_categories, 3),
+        "size_fn": _vec_i64(extra.size_fn).reshape(n_categories, 3),
+        "size_iou": _vec_f64(extra.size_iou).reshape(n_categories, 3),
+        "confusion_gt": _vec_i32(extra.confusion_gt),
+        "confusion_pred": _vec_i32(extra.confusion_pred),
+    }
+
+
+cdef _check_isthing(category_isthing, int n_categories):
+    if category_isthing is None:
+        return None
+    cdef const uint8_t[::1] flags = category_isthing
+    if flags.shape[0] != n_categories:
+        raise ValueError(f"category_isthing must have n_categories = {n_categories} entries")
+    return flags
+
+
 cdef dict _match_dict(ImageMatch& match, PairCountResult& counted):
     return {
         "tp": _vec_i64(match.tp), "fp": _vec_i64(match.fp), "fn": _vec_i64(match.fn),
@@ -244,13 +278,24 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
                 const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
                 const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
                 const uint32_t[::1] pred_ids, const int32_t[::1] pred_category,
-                int n_categories):
+                int n_categories, category_isthing=None):
     """Counts overlaps and applies panopticapi's matching rules for one image.
 
     Returns a dict of numpy arrays: per category ``tp, fp, fn, iou_sum``; per GT segment
     ``gt_pixels, gt_match, gt_match_iou``; per prediction ``pred_pixels, pred_match,
     pred_ignored``; and ``unknown_gt, unknown_pred``, ids present in a map but not in its table.
+    With ``category_isthing`` (uint8 per category), also the additive statistics of PQ-dagger,
+    Parsing Covering, PQ by size and the confusion of unmatched GT segments (extra_metrics.hpp):
+    ``dagger_iou, dagger_count, cover_iou, cover_area, size_tp/fp/fn/iou`` (categories x 3),
+    ``confusion_gt, confusion_pred``.
     """
+    flags = _check_isthing(category_isthing, n_categories)
+    cdef const uint8_t* isthing = NULL
+    cdef const uint8_t[::1] fv
+    if flags is not None:
+        fv = flags
+        isthing = &fv[0]
+    cdef ExtraMetrics extra
     if gt_map.shape[0] != pred_map.shape[0] or gt_map.shape[1] != pred_map.shape[1]:
         raise ValueError(f"GT map is {gt_map.shape[1]}x{gt_map.shape[0]} but prediction map is "
                          f"{pred_map.shape[1]}x{pred_map.shape[0]} (width x height)")
@@ -273,20 +318,33 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
         pstatus = count_pairs(gp, pp, n_pixels, gt.ids, gt.n, pred.ids, pred.n, &counted, &bad_id)
         if pstatus == PairCountStatus.kOk:
             mstatus = pq_match(counted.pairs, gt, pred, n_categories, &match, &bad_segment)
+            if mstatus == MatchStatus.kOk and isthing != NULL:
+                extra_metrics(counted.pairs, gt, pred, isthing, n_categories, match, &extra)
     _raise_table_errors(pstatus, mstatus, bad_id, bad_segment, n_categories)
-    return _match_dict(match, counted)
+    out = _match_dict(match, counted)
+    if isthing != NULL:
+        out.update(_extra_dict(extra, n_categories))
+    return out
 
 
 def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, int64_t height,
               int64_t width, const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
               const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
-              const uint32_t[::1] pred_ids, const int32_t[::1] pred_category, int n_categories):
+              const uint32_t[::1] pred_ids, const int32_t[::1] pred_category, int n_categories,
+              category_isthing=None):
     """:func:`match_image` straight from the inflated image data of two 8-bit RGB,
     non-interlaced height x width PNGs, decoded row by row (the id maps are never stored).
 
     Returns None when a map holds an id missing from its table: the caller then decodes the
     maps and calls :func:`match_image`, which lists the ids.
     """
+    flags = _check_isthing(category_isthing, n_categories)
+    cdef const uint8_t* isthing = NULL
+    cdef const uint8_t[::1] fv
+    if flags is not None:
+        fv = flags
+        isthing = &fv[0]
+    cdef ExtraMetrics extra
     if height < 1 or width < 1:
         raise ValueError("image size must be positive")
     cdef SegmentTable gt, pred
@@ -313,6 +371,8 @@ def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, int64_t he
                     unknown = True
             if not unknown:
                 mstatus = pq_match(counted.pairs, gt, pred, n_categories, &match, &bad_segment)
+                if mstatus == MatchStatus.kOk and isthing != NULL:
+                    extra_metrics(counted.pairs, gt, pred, isthing, n_categories, match, &extra)
     if pstatus == PairCountStatus.kBadPng:
         try:
             _png_check(png_status, bad_row, (gt_raw if png_which == 0 else pred_raw).shape[0],
@@ -322,7 +382,10 @@ def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, int64_t he
     _raise_table_errors(pstatus, mstatus, bad_id, bad_segment, n_categories)
     if unknown:
         return None
-    return _match_dict(match, counted)
+    out = _match_dict(match, counted)
+    if isthing != NULL:
+        out.update(_extra_dict(extra, n_categories))
+    return out
 
 
 class PngDataError(ValueError):

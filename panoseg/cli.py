@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 from .atomic import atomic_open
 from .errors import PanopticFormatError
-from .evaluation import GROUPS, evaluate
+from .evaluation import GROUPS
 from .parallel import workers_argument
 from .png import decoder_name
 
@@ -57,33 +57,153 @@ def add_eval_parser(subparsers) -> None:
     p.add_argument("--per-class", action="store_true", help="also print a per-category table")
     p.add_argument("--per-image", metavar="FILE",
                    help="write per-image results as JSON lines (image_id, pq, sq, rq, tp, fp, fn)")
+    p.add_argument("--bootstrap", type=_replicates, default=0, metavar="N",
+                   help="95%% bootstrap intervals of PQ / SQ / RQ from N resamples of the images "
+                        "(no image is read again)")
+    p.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the resampling")
+    p.add_argument("--report", metavar="DIR",
+                   help="write DIR/index.html (self-contained error analysis) and DIR/report.json")
+    p.add_argument("--report-worst", type=_replicates, default=8, metavar="N",
+                   help="images shown in the report, lowest PQ first (default 8)")
+    p.add_argument("--images-folder", "--images_folder", default=None,
+                   help="the photos, to draw the report's overlays on (default: grey)")
+    p.add_argument("--dask", metavar="ADDRESS|local:N",
+                   help="evaluate on a Dask cluster: a scheduler address or local:N workers")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=run_eval)
 
 
+def _replicates(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def format_extra(extra: dict) -> str:
+    """PQ-dagger, Parsing Covering and PQ by size, one line each (percent)."""
+    d, pc, size = extra["pq_dagger"], extra["parsing_covering"], extra["pq_by_size"]
+    return "\n".join([
+        "PQ-dagger | All {:5.1f}  Things {:5.1f}  Stuff {:5.1f}".format(
+            100 * d["All"]["pq"], 100 * d["Things"]["pq"], 100 * d["Stuff"]["pq"]),
+        "Parsing Covering {:5.1f} ({} categories)".format(100 * pc["pc"], pc["n"]),
+        "PQ things by size | small {:5.1f} (N {})  medium {:5.1f} (N {})  large {:5.1f} (N {})"
+        .format(100 * size["small"]["pq"], size["small"]["n"], 100 * size["medium"]["pq"],
+                size["medium"]["n"], 100 * size["large"]["pq"], size["large"]["n"])])
+
+
+def format_bootstrap(boot: dict) -> str:
+    lines = [f"{100 * boot['confidence']:.0f}% bootstrap intervals ({boot['n']} resamples of the "
+             "images), percent:"]
+    for name, _ in GROUPS:
+        b = boot[name]
+        lines.append("{:10s}| PQ {:5.1f}-{:5.1f}  SQ {:5.1f}-{:5.1f}  RQ {:5.1f}-{:5.1f}".format(
+            name, *(100 * x for k in ("pq", "sq", "rq") for x in b[k])))
+    return "\n".join(lines)
+
+
 def run_eval(args) -> int:
+    from .evaluation import EvaluationJob
+    from .extra_metrics import extra_results
+
     start = time.perf_counter()
-    per_image_file = atomic_open(args.per_image, "w") if args.per_image else None
-    with per_image_file if per_image_file is not None else _nullcontext() as out:
-        on_image = None
-        if out is not None:
-            def on_image(result):
-                out.write(json.dumps(result.to_dict()) + "\n")
-        evaluation = evaluate(args.gt_json_file, args.pred_json_file, args.gt_folder,
-                              args.pred_folder, workers=args.workers,
-                              progress=not args.no_progress, on_image=on_image)
-    results = evaluation.results
+    job = EvaluationJob(args.gt_json_file, args.pred_json_file, args.gt_folder,
+                        args.pred_folder)
+    keep = bool(args.per_image or args.bootstrap or args.report)
+    if args.dask:
+        from .distributed import dask_client, evaluate_on_dask
+
+        with dask_client(args.dask) as client:
+            stats, rows, arrays = evaluate_on_dask(job, client, progress=not args.no_progress)
+    else:
+        from .evaluation import PQStats, _progress
+        from .parallel import ordered_map
+
+        stats, rows, arrays = PQStats(job.categories), [], []
+        bar = _progress(len(job.pairs), not args.no_progress)
+        try:
+            for result in ordered_map(job.evaluate_image, job.pairs, args.workers):
+                stats.add_image(result)
+                if keep:
+                    rows.append(result.to_dict())
+                    arrays.append((result.tp, result.fp, result.fn, result.iou))
+                bar.update(1)
+        finally:
+            bar.close()
+    results = stats.summarize()
+    extra = extra_results(stats)
     print(format_summary(results))
+    print(format_extra(extra))
+    report = dict(results)
+    report.update(extra)
+    report["per_category"] = _per_category(stats, extra)
+    report["n_images"] = stats.n_images
+    if args.bootstrap:
+        from .bootstrap import PerImageStats, bootstrap_intervals
+
+        report["bootstrap"] = bootstrap_intervals(PerImageStats.from_arrays(arrays),
+                                                  job.categories.isthing, args.bootstrap,
+                                                  seed=args.bootstrap_seed)
+        print(format_bootstrap(report["bootstrap"]))
     if args.per_class:
         print()
-        rows = [r for r in evaluation.stats.per_category() if r["tp"] + r["fp"] + r["fn"]]
-        print(format_per_class(rows))
+        rows_pc = [r for r in stats.per_category() if r["tp"] + r["fp"] + r["fn"]]
+        print(format_per_class(rows_pc))
+    if args.per_image:
+        with atomic_open(args.per_image, "w") as out:
+            for row in rows:
+                out.write(json.dumps(row) + "\n")
     if args.json_out:
+        # panopticapi's dict unchanged at the top level; the new numbers under their own keys.
         with atomic_open(args.json_out, "w") as f:
-            json.dump(results, f, indent=1)
-    print(f"{evaluation.stats.n_images} images in {time.perf_counter() - start:.2f} s "
+            json.dump(report, f, indent=1)
+    if args.report:
+        from .report import write_report
+
+        report["per_image"] = rows
+        report["inputs"] = {"gt_json_file": job.gt_json_file, "pred_json_file": job.pred_json_file,
+                            "gt_folder": job.gt_folder, "pred_folder": job.pred_folder}
+        path = write_report(args.report, report, _worst_images(job, rows, args), job.categories)
+        print(f"report: {path}", file=sys.stderr)
+    print(f"{stats.n_images} images in {time.perf_counter() - start:.2f} s "
           f"({decoder_name()} PNG decoder)", file=sys.stderr)
     return 0
+
+
+def _per_category(stats, extra) -> list:
+    dagger = extra["pq_dagger"]["per_class"]
+    covering = extra["parsing_covering"]["per_class"]
+    rows = []
+    for r in stats.per_category():
+        r["pq_dagger"] = dagger[r["id"]]["pq"]
+        r["pc"] = covering.get(r["id"])
+        rows.append(r)
+    return rows
+
+
+def _worst_images(job, rows, args) -> list:
+    """The report's images: the lowest per-image PQ first, with what drawing them needs."""
+    import os
+
+    by_id = {gt["image_id"]: (gt, pred) for gt, pred in job.pairs}
+    worst = []
+    for row in sorted(rows, key=lambda r: (r["pq"], -(r["fp"] + r["fn"])))[:args.report_worst]:
+        gt, pred = by_id[row["image_id"]]
+        image_path = None
+        if args.images_folder:
+            stem = os.path.splitext(gt["file_name"])[0]
+            for ext in (".jpg", ".jpeg", ".png"):
+                if os.path.isfile(os.path.join(args.images_folder, stem + ext)):
+                    image_path = os.path.join(args.images_folder, stem + ext)
+                    break
+        worst.append(dict(row, gt_png=os.path.join(job.gt_folder, gt["file_name"]),
+                          pred_png=os.path.join(job.pred_folder, pred["file_name"]),
+                          gt_segments=gt["segments_info"], pred_segments=pred["segments_info"],
+                          image_path=image_path))
+    return worst
 
 
 class _nullcontext:
@@ -127,6 +247,8 @@ def add_merge_parser(subparsers) -> None:
     p.add_argument("--png-compression", type=int, default=2, choices=range(10), metavar="0-9",
                    help="zlib level of the PNGs (default 2: fast, about 10%% larger than 6)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--dask", metavar="ADDRESS|local:N",
+                   help="merge on a Dask cluster: a scheduler address or local:N workers")
     p.set_defaults(run=run_merge)
 
 
@@ -139,7 +261,8 @@ def run_merge(args) -> int:
             args.semseg_json_file, args.instseg_json_file, args.images_json_file,
             args.categories_json_file, args.segmentations_folder, args.panoptic_json_file,
             args.confidence_thr, args.overlap_thr, args.stuff_area_limit, workers=args.workers,
-            progress=not args.no_progress, seed=args.seed, compress_level=args.png_compression)
+            progress=not args.no_progress, seed=args.seed, compress_level=args.png_compression,
+            dask=args.dask)
     except ValueError as e:  # thresholds out of range
         if isinstance(e, PanopticFormatError):
             raise
@@ -246,7 +369,7 @@ def main(argv: Optional[Sequence[str]] = None, *, prog_command: Optional[str] = 
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except PanopticFormatError as e:
+    except (PanopticFormatError, ValueError) as e:  # bad input or settings: one clear line
         print(f"panoseg {args.command}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -117,6 +117,10 @@ def add_infer_parser(subparsers) -> None:
                    help="threads reading images ahead of the models (default %(default)s)")
     o.add_argument("--max-pixels", type=_positive_int, default=100_000_000,
                    help="refuse images larger than this (default %(default)s)")
+    o.add_argument("--dask", metavar="ADDRESS|local[:N]",
+                   help="run on a Dask cluster: a scheduler address, or local:N worker processes "
+                        "(with --ctx gpu:..., 'local' starts one worker per GPU); the paths must "
+                        "be readable by the workers")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run_infer)
 
@@ -148,23 +152,32 @@ def run_infer(args) -> int:
             items = images_in_list(args.images)
         else:
             raise ValueError(f"--images {args.images}: no such folder or list file")
-        instance = InstancePredictor(args.instance_model, args.instance_weights, args.ctx,
-                                     short=args.instance_short, max_size=args.instance_max_size,
-                                     score_thr=args.score_thr, topk=args.topk,
-                                     download=args.download_weights)
-        semantic = SemanticPredictor(args.semantic_model, args.semantic_weights, args.ctx,
-                                     label_map=args.label_map, mode=args.semantic_mode,
-                                     crop_size=args.crop_size, base_size=args.base_size,
-                                     download=args.download_weights)
-        predictor = PanopticPredictor(instance, semantic, confidence_thr=args.confidence_thr,
-                                      overlap_thr=args.overlap_thr,
-                                      stuff_area_limit=args.stuff_area_limit, seed=args.seed)
-        summary = run_inference(predictor, items, args.out_json, args.out_folder,
-                                batch_size=args.batch_size,
-                                save_intermediate=args.save_intermediate,
-                                overwrite=args.overwrite, images_json=images_json,
-                                loader_threads=args.loader_threads, max_pixels=args.max_pixels,
-                                progress=not args.no_progress)
+        instance_kwargs = dict(model=args.instance_model, weights=args.instance_weights,
+                               short=args.instance_short, max_size=args.instance_max_size,
+                               score_thr=args.score_thr, topk=args.topk,
+                               download=args.download_weights)
+        semantic_kwargs = dict(model=args.semantic_model, weights=args.semantic_weights,
+                               label_map=args.label_map, mode=args.semantic_mode,
+                               crop_size=args.crop_size, base_size=args.base_size,
+                               download=args.download_weights)
+        merge_kwargs = dict(confidence_thr=args.confidence_thr, overlap_thr=args.overlap_thr,
+                            stuff_area_limit=args.stuff_area_limit, seed=args.seed)
+        options = dict(batch_size=args.batch_size, intermediate=args.save_intermediate is not None,
+                       overwrite=args.overwrite, loader_threads=args.loader_threads,
+                       max_pixels=args.max_pixels)
+        if args.dask:
+            summary = _infer_on_dask(args, items, images_json, instance_kwargs, semantic_kwargs,
+                                     merge_kwargs, options)
+        else:
+            predictor = PanopticPredictor(
+                InstancePredictor(ctx=args.ctx, **instance_kwargs),
+                SemanticPredictor(ctx=args.ctx, **semantic_kwargs), **merge_kwargs)
+            summary = run_inference(predictor, items, args.out_json, args.out_folder,
+                                    batch_size=args.batch_size,
+                                    save_intermediate=args.save_intermediate,
+                                    overwrite=args.overwrite, images_json=images_json,
+                                    loader_threads=args.loader_threads,
+                                    max_pixels=args.max_pixels, progress=not args.no_progress)
     except (ValueError, OSError) as e:
         print(f"panoseg infer: error: {e}", file=sys.stderr)
         return 1
@@ -188,3 +201,41 @@ def run_infer(args) -> int:
             print(f"  {path}: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _infer_on_dask(args, items, images_json, instance_kwargs, semantic_kwargs, merge_kwargs,
+                   options):
+    """``panoseg infer --dask``: chunks of images on the workers, one per GPU; the client then
+    writes the JSON from the workers' records."""
+    import os
+    import time
+
+    from .categories import coco_panoptic_categories
+    from .distributed import dask_client, infer_on_dask
+    from .infer.context import parse_ctx
+    from .infer.pipeline import STAGES, InferSummary, write_outputs
+
+    start = time.perf_counter()
+    gpus = [f"gpu:{c.device_id}" for c in parse_ctx(args.ctx) if c.device_type == "gpu"]
+    contexts = gpus or ["cpu"]
+    spec = args.dask
+    if spec == "local" and gpus:
+        spec = f"local:{len(gpus)}"  # one worker process per GPU
+    out_folder = args.out_folder or os.path.splitext(args.out_json)[0]
+    plan = {"instance": instance_kwargs, "semantic": semantic_kwargs, "merge": merge_kwargs}
+    with dask_client(spec) as client:
+        parts = infer_on_dask(plan, contexts, items, client, out_folder, options=options,
+                              progress=not args.no_progress)
+    summary = InferSummary(timings={s: 0.0 for s in STAGES})
+    records = []
+    for chunk_records, part in parts:
+        records.extend(chunk_records)
+        summary.done += part.done
+        summary.skipped += part.skipped
+        summary.failures.extend(part.failures)
+        for stage, seconds in part.timings.items():
+            summary.timings[stage] += seconds
+    write_outputs(records, args.out_json, images_json, coco_panoptic_categories().to_list(),
+                  args.save_intermediate)
+    summary.wall = time.perf_counter() - start
+    return summary

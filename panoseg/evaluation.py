@@ -39,28 +39,38 @@ def _as_categories(categories) -> Categories:
     return categories if isinstance(categories, Categories) else Categories(categories)
 
 
-def _pq_average(tp, fp, fn, iou, categories: Categories, isthing):
-    """panopticapi's ``PQStat.pq_average``, same loop order, so the floats come out identical."""
+def _class_average(tp, fp, fn, iou, isthing_flags, isthing):
+    """panopticapi's ``PQStat.pq_average``, same loop order, so the floats come out identical.
+
+    ``isthing``: None (all categories), True or False (one group). Returns the group summary
+    and the per-category values keyed by dense index.
+    """
     pq = sq = rq = 0.0
     n = 0
     per_class = {}
-    for k, entry in enumerate(categories.entries):
-        if isthing is not None and bool(categories.isthing[k]) != isthing:
+    for k in range(len(tp)):
+        if isthing is not None and bool(isthing_flags[k]) != isthing:
             continue
         t, p, f, s = int(tp[k]), int(fp[k]), int(fn[k]), float(iou[k])
         if t + p + f == 0:
-            per_class[entry["id"]] = {"pq": 0.0, "sq": 0.0, "rq": 0.0}
+            per_class[k] = {"pq": 0.0, "sq": 0.0, "rq": 0.0}
             continue
         n += 1
         denom = t + 0.5 * p + 0.5 * f
         pq_c, sq_c, rq_c = s / denom, (s / t if t != 0 else 0.0), t / denom
-        per_class[entry["id"]] = {"pq": pq_c, "sq": sq_c, "rq": rq_c}
+        per_class[k] = {"pq": pq_c, "sq": sq_c, "rq": rq_c}
         pq += pq_c
         sq += sq_c
         rq += rq_c
     if n == 0:  # documented: panopticapi divides by zero here
         return {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0}, per_class
     return {"pq": pq / n, "sq": sq / n, "rq": rq / n, "n": n}, per_class
+
+
+def _pq_average(tp, fp, fn, iou, categories: Categories, isthing):
+    """:func:`_class_average` with the per-category values keyed by category id."""
+    summary, per_index = _class_average(tp, fp, fn, iou, categories.isthing, isthing)
+    return summary, {categories.entries[k]["id"]: v for k, v in per_index.items()}
 
 
 class PQStats:
@@ -83,6 +93,23 @@ class PQStats:
         self.fn = np.zeros(n, np.int64)
         self.iou = np.zeros(n, np.float64)
         self.n_images = 0
+        # The additive statistics of the metrics beyond PQ (see panoseg.extra_metrics); they
+        # stay zero for images evaluated without them (n_images_extra counts those with).
+        self.dagger_iou = np.zeros(n, np.float64)
+        self.dagger_count = np.zeros(n, np.int64)
+        self.cover_iou = np.zeros(n, np.float64)
+        self.cover_area = np.zeros(n, np.float64)
+        self.size_tp = np.zeros((n, 3), np.int64)
+        self.size_fp = np.zeros((n, 3), np.int64)
+        self.size_fn = np.zeros((n, 3), np.int64)
+        self.size_iou = np.zeros((n, 3), np.float64)
+        # confusion[g, p]: missed GT segments of category g whose most-overlapping prediction
+        # has category p; column n: no prediction overlaps them.
+        self.confusion = np.zeros((n, n + 1), np.int64)
+        self.n_images_extra = 0
+
+    _EXTRA = ("dagger_iou", "dagger_count", "cover_iou", "cover_area", "size_tp", "size_fp",
+              "size_fn", "size_iou", "confusion")
 
     def _check_compatible(self, other: "PQStats"):
         if not isinstance(other, PQStats):
@@ -99,6 +126,9 @@ class PQStats:
         self.fn += other.fn
         self.iou += other.iou
         self.n_images += other.n_images
+        for name in self._EXTRA:
+            getattr(self, name).__iadd__(getattr(other, name))
+        self.n_images_extra += other.n_images_extra
         return self
 
     def __add__(self, other: "PQStats") -> "PQStats":
@@ -124,6 +154,9 @@ class PQStats:
         out = PQStats(self.categories)
         out.tp[:], out.fp[:], out.fn[:], out.iou[:] = self.tp, self.fp, self.fn, self.iou
         out.n_images = self.n_images
+        for name in self._EXTRA:
+            getattr(out, name)[...] = getattr(self, name)
+        out.n_images_extra = self.n_images_extra
         return out
 
     def add_image(self, result: "ImageResult") -> None:
@@ -133,6 +166,15 @@ class PQStats:
         self.fn += result.fn
         self.iou += result.iou
         self.n_images += 1
+        e = result.extra
+        if e is not None:
+            for name in ("dagger_iou", "dagger_count", "cover_iou", "cover_area", "size_tp",
+                         "size_fp", "size_fn", "size_iou"):
+                getattr(self, name).__iadd__(e[name])
+            if len(e["confusion_gt"]):
+                np.add.at(self.confusion, (e["confusion_gt"], np.where(
+                    e["confusion_pred"] < 0, len(self.categories), e["confusion_pred"])), 1)
+            self.n_images_extra += 1
 
     def summarize(self) -> dict:
         """panopticapi's result dict.
@@ -189,6 +231,9 @@ class ImageResult:
     pred_match: np.ndarray = field(repr=False)
     pred_ignored: np.ndarray = field(repr=False)
     pred_area: np.ndarray = field(repr=False)
+    #: The image's statistics of PQ-dagger, Parsing Covering, PQ by size and confusion (the
+    #: core's arrays, see ``_core.match_image``), or None when not computed.
+    extra: Optional[dict] = field(default=None, repr=False)
 
     @property
     def summary(self) -> dict:
@@ -218,18 +263,18 @@ class ImageResult:
 def match_image(gt_ids: np.ndarray, gt_segments: SegmentTable, pred_ids: np.ndarray,
                 pred_segments: SegmentTable, categories: Categories, *, image_id=None,
                 file_name=None, gt_file=None, pred_file=None, gt_json=None,
-                pred_json=None) -> ImageResult:
+                pred_json=None, extra: bool = True) -> ImageResult:
     """Runs the compiled matching kernel on one image and checks PNG/JSON consistency.
 
     ``gt_ids`` / ``pred_ids`` are HxW uint32 maps; the ``*_file`` / ``*_json`` names only feed
-    error messages.
+    error messages. ``extra``: also the statistics of the metrics beyond PQ (same pass).
     """
     where = _Where(image_id, file_name, gt_file, pred_file, gt_json, pred_json)
     where.check_same_size(gt_ids.shape, pred_ids.shape)
     m = _core.match_image(np.ascontiguousarray(gt_ids), np.ascontiguousarray(pred_ids),
                           gt_segments.ids, gt_segments.category, gt_segments.iscrowd,
                           gt_segments.area, pred_segments.ids, pred_segments.category,
-                          len(categories))
+                          len(categories), _isthing(categories) if extra else None)
     return _checked_result(m, gt_segments, pred_segments, categories, where)
 
 
@@ -271,9 +316,24 @@ def _checked_result(m: dict, gt_segments: SegmentTable, pred_segments: SegmentTa
         if len(missing):
             where.fail(f"{side} segment is listed in segments_info but has no pixel in the PNG",
                        json_file, int(table.ids[missing[0]]))
+    extra = {k: m[k] for k in _EXTRA_KEYS} if "dagger_iou" in m else None
     return ImageResult(where.image_id, where.file_name, categories, m["tp"], m["fp"], m["fn"],
                        m["iou_sum"], gt_segments, pred_segments, m["gt_match"],
-                       m["gt_match_iou"], m["pred_match"], m["pred_ignored"], m["pred_pixels"])
+                       m["gt_match_iou"], m["pred_match"], m["pred_ignored"], m["pred_pixels"],
+                       extra)
+
+
+_EXTRA_KEYS = ("dagger_iou", "dagger_count", "cover_iou", "cover_area", "size_tp", "size_fp",
+               "size_fn", "size_iou", "confusion_gt", "confusion_pred")
+
+
+def _isthing(categories: Categories) -> np.ndarray:
+    """uint8 flag per category, cached on the Categories object (read by every image)."""
+    flags = getattr(categories, "_isthing_u8", None)
+    if flags is None:
+        flags = np.ascontiguousarray(categories.isthing, dtype=np.uint8)
+        categories._isthing_u8 = flags
+    return flags
 
 
 def _to_id_map(image, what: str) -> np.ndarray:
@@ -364,15 +424,129 @@ class PQEvaluator:
 
 @dataclass
 class Evaluation:
-    """What :func:`evaluate` returns: the statistics and panopticapi's result dict."""
+    """What :func:`evaluate` returns: the statistics and panopticapi's result dict.
+
+    ``per_image``: with ``keep_per_image``, the per-image per-category statistics
+    (:class:`panoseg.bootstrap.PerImageStats`, evaluation order) for bootstrap intervals.
+    """
 
     stats: PQStats
     results: dict
+    per_image: Optional[object] = None
+
+
+class EvaluationJob:
+    """One evaluation's inputs, loaded and checked once: the (GT, prediction) annotation pairs
+    and what evaluating an image needs. Picklable, so chunks of images can be evaluated in other
+    processes or on a cluster (:mod:`panoseg.distributed`) and their statistics added up."""
+
+    def __init__(self, gt_json_file, pred_json_file, gt_folder=None, pred_folder=None):
+        gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
+        gt_json = load_panoptic_json(gt_json_file, need_categories=True)
+        pred_json = load_panoptic_json(pred_json_file)
+        gt_folder = default_folder(gt_json_file) if gt_folder is None else os.fspath(gt_folder)
+        pred_folder = default_folder(pred_json_file) if pred_folder is None else os.fspath(pred_folder)
+        for folder, what in ((gt_folder, "ground truth"), (pred_folder, "prediction")):
+            if not os.path.isdir(folder):
+                raise PanopticFormatError(f"folder with {what} segmentations does not exist",
+                                          file=folder)
+        self.gt_json_file, self.pred_json_file = gt_json_file, pred_json_file
+        self.gt_folder, self.pred_folder = gt_folder, pred_folder
+        self.categories = Categories(gt_json["categories"], source=gt_json_file)
+        self.sizes = {}
+        for img in gt_json.get("images") or ():
+            if isinstance(img, Mapping) and "id" in img and "height" in img and "width" in img:
+                self.sizes[img["id"]] = (img["height"], img["width"])
+        pred_by_image = {}
+        for ann in pred_json["annotations"]:
+            if ann["image_id"] in pred_by_image:
+                raise PanopticFormatError("image has more than one annotation",
+                                          file=pred_json_file, image_id=ann["image_id"])
+            pred_by_image[ann["image_id"]] = ann
+        self.pairs = []
+        seen_gt = set()
+        for gt_ann in gt_json["annotations"]:
+            image_id = gt_ann["image_id"]
+            if image_id in seen_gt:
+                raise PanopticFormatError("image has more than one annotation", file=gt_json_file,
+                                          image_id=image_id)
+            seen_gt.add(image_id)
+            if image_id not in pred_by_image:
+                raise PanopticFormatError("no prediction for this ground-truth image",
+                                          file=pred_json_file, image_id=image_id,
+                                          file_name=gt_ann["file_name"])
+            self.pairs.append((gt_ann, pred_by_image[image_id]))
+
+    def evaluate_image(self, pair) -> ImageResult:
+        """Matches one (GT annotation, predicted annotation) pair, reading its two PNGs."""
+        gt_ann, pred_ann = pair
+        categories = self.categories
+        gt_json_file, pred_json_file = self.gt_json_file, self.pred_json_file
+        image_id = gt_ann["image_id"]
+        gt_png = os.path.join(self.gt_folder, gt_ann["file_name"])
+        pred_png = os.path.join(self.pred_folder, pred_ann["file_name"])
+        gt_table = SegmentTable.from_segments_info(
+            gt_ann["segments_info"], categories, is_gt=True, file=gt_json_file,
+            image_id=image_id, file_name=gt_ann["file_name"])
+        pred_table = SegmentTable.from_segments_info(
+            pred_ann["segments_info"], categories, is_gt=False, file=pred_json_file,
+            image_id=image_id, file_name=pred_ann["file_name"])
+        where = _Where(image_id, gt_ann["file_name"], gt_png, pred_png, gt_json_file,
+                       pred_json_file)
+        gt_img, pred_img = _inflated(gt_png, image_id), _inflated(pred_png, image_id)
+        if gt_img is not None and pred_img is not None:
+            # The common case: the core decodes both PNGs row by row while it counts overlaps.
+            self._check_size(gt_img[:2], gt_png, image_id)
+            where.check_same_size(gt_img[:2], pred_img[:2])
+            try:
+                m = _core.match_png(gt_img[2], pred_img[2], gt_img[0], gt_img[1], gt_table.ids,
+                                    gt_table.category, gt_table.iscrowd, gt_table.area,
+                                    pred_table.ids, pred_table.category, len(categories),
+                                    _isthing(categories))
+            except _core.PngDataError as e:
+                raise PanopticFormatError(str(e), file=gt_png if e.side == "gt" else pred_png,
+                                          image_id=image_id) from None
+            if m is not None:
+                return _checked_result(m, gt_table, pred_table, categories, where)
+        # Interlaced PNGs, or ids missing from segments_info (to list them): decode the maps.
+        gt_ids = _read(gt_png, image_id)
+        pred_ids = _read(pred_png, image_id)
+        self._check_size(gt_ids.shape, gt_png, image_id)
+        return match_image(gt_ids, gt_table, pred_ids, pred_table, categories,
+                           image_id=image_id, file_name=gt_ann["file_name"], gt_file=gt_png,
+                           pred_file=pred_png, gt_json=gt_json_file, pred_json=pred_json_file)
+
+    def _check_size(self, shape, gt_png, image_id):
+        if image_id in self.sizes and tuple(shape) != tuple(self.sizes[image_id]):
+            h, w = self.sizes[image_id]
+            raise PanopticFormatError(f"GT PNG is {shape[1]}x{shape[0]} (WxH) but "
+                                      f"'images' in {self.gt_json_file} says {w}x{h}", file=gt_png,
+                                      image_id=image_id)
+
+    def evaluate_chunk(self, start: int, stop: int, workers: Optional[int] = 1) -> "ChunkResult":
+        """Evaluates pairs [start, stop): their summed statistics and compact per-image rows."""
+        stats = PQStats(self.categories)
+        rows, arrays = [], []
+        for result in ordered_map(self.evaluate_image, self.pairs[start:stop], workers):
+            stats.add_image(result)
+            rows.append(result.to_dict())
+            arrays.append((result.tp, result.fp, result.fn, result.iou))
+        return ChunkResult(stats, rows, arrays)
+
+
+@dataclass
+class ChunkResult:
+    """What evaluating a chunk of images returns (small, to send back from a worker)."""
+
+    stats: PQStats
+    rows: list  # ImageResult.to_dict() per image
+    arrays: list  # (tp, fp, fn, iou) per image
 
 
 def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
              workers: Optional[int] = None, progress: bool = False,
-             on_image: Optional[Callable[[ImageResult], None]] = None) -> Evaluation:
+             on_image: Optional[Callable[[ImageResult], None]] = None,
+             keep_per_image: bool = False) -> Evaluation:
     """Evaluates a COCO panoptic prediction against its ground truth.
 
     Parameters
@@ -387,99 +561,34 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
         Show a progress bar on stderr.
     on_image : callable, optional
         Called with each :class:`ImageResult`, in GT order (e.g. to write per-image results).
+    keep_per_image : bool
+        Keep every image's per-category statistics (``Evaluation.per_image``, for bootstrap).
 
     Raises
     ------
     PanopticFormatError
         For any inconsistency, naming the file, image and segment.
     """
-    gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
-    gt_json = load_panoptic_json(gt_json_file, need_categories=True)
-    pred_json = load_panoptic_json(pred_json_file)
-    gt_folder = default_folder(gt_json_file) if gt_folder is None else os.fspath(gt_folder)
-    pred_folder = default_folder(pred_json_file) if pred_folder is None else os.fspath(pred_folder)
-    for folder, what in ((gt_folder, "ground truth"), (pred_folder, "prediction")):
-        if not os.path.isdir(folder):
-            raise PanopticFormatError(f"folder with {what} segmentations does not exist", file=folder)
-    categories = Categories(gt_json["categories"], source=gt_json_file)
-
-    sizes = {}
-    for img in gt_json.get("images") or ():
-        if isinstance(img, Mapping) and "id" in img and "height" in img and "width" in img:
-            sizes[img["id"]] = (img["height"], img["width"])
-    pred_by_image = {}
-    for ann in pred_json["annotations"]:
-        if ann["image_id"] in pred_by_image:
-            raise PanopticFormatError("image has more than one annotation", file=pred_json_file,
-                                      image_id=ann["image_id"])
-        pred_by_image[ann["image_id"]] = ann
-    pairs = []
-    seen_gt = set()
-    for gt_ann in gt_json["annotations"]:
-        image_id = gt_ann["image_id"]
-        if image_id in seen_gt:
-            raise PanopticFormatError("image has more than one annotation", file=gt_json_file,
-                                      image_id=image_id)
-        seen_gt.add(image_id)
-        if image_id not in pred_by_image:
-            raise PanopticFormatError("no prediction for this ground-truth image",
-                                      file=pred_json_file, image_id=image_id,
-                                      file_name=gt_ann["file_name"])
-        pairs.append((gt_ann, pred_by_image[image_id]))
-
-    def one_image(pair) -> ImageResult:
-        gt_ann, pred_ann = pair
-        image_id = gt_ann["image_id"]
-        gt_png = os.path.join(gt_folder, gt_ann["file_name"])
-        pred_png = os.path.join(pred_folder, pred_ann["file_name"])
-        gt_table = SegmentTable.from_segments_info(
-            gt_ann["segments_info"], categories, is_gt=True, file=gt_json_file,
-            image_id=image_id, file_name=gt_ann["file_name"])
-        pred_table = SegmentTable.from_segments_info(
-            pred_ann["segments_info"], categories, is_gt=False, file=pred_json_file,
-            image_id=image_id, file_name=pred_ann["file_name"])
-        where = _Where(image_id, gt_ann["file_name"], gt_png, pred_png, gt_json_file,
-                       pred_json_file)
-        gt_img, pred_img = _inflated(gt_png, image_id), _inflated(pred_png, image_id)
-        if gt_img is not None and pred_img is not None:
-            # The common case: the core decodes both PNGs row by row while it counts overlaps.
-            check_images_size(gt_img[:2], gt_png, image_id)
-            where.check_same_size(gt_img[:2], pred_img[:2])
-            try:
-                m = _core.match_png(gt_img[2], pred_img[2], gt_img[0], gt_img[1], gt_table.ids,
-                                    gt_table.category, gt_table.iscrowd, gt_table.area,
-                                    pred_table.ids, pred_table.category, len(categories))
-            except _core.PngDataError as e:
-                raise PanopticFormatError(str(e), file=gt_png if e.side == "gt" else pred_png,
-                                          image_id=image_id) from None
-            if m is not None:
-                return _checked_result(m, gt_table, pred_table, categories, where)
-        # Interlaced PNGs, or ids missing from segments_info (to list them): decode the maps.
-        gt_ids = _read(gt_png, image_id)
-        pred_ids = _read(pred_png, image_id)
-        check_images_size(gt_ids.shape, gt_png, image_id)
-        return match_image(gt_ids, gt_table, pred_ids, pred_table, categories,
-                           image_id=image_id, file_name=gt_ann["file_name"], gt_file=gt_png,
-                           pred_file=pred_png, gt_json=gt_json_file, pred_json=pred_json_file)
-
-    def check_images_size(shape, gt_png, image_id):
-        if image_id in sizes and tuple(shape) != tuple(sizes[image_id]):
-            h, w = sizes[image_id]
-            raise PanopticFormatError(f"GT PNG is {shape[1]}x{shape[0]} (WxH) but "
-                                      f"'images' in {gt_json_file} says {w}x{h}", file=gt_png,
-                                      image_id=image_id)
-
-    stats = PQStats(categories)
-    bar = _progress(len(pairs), progress)
+    job = EvaluationJob(gt_json_file, pred_json_file, gt_folder, pred_folder)
+    stats = PQStats(job.categories)
+    kept = []
+    bar = _progress(len(job.pairs), progress)
     try:
-        for result in ordered_map(one_image, pairs, workers):
+        for result in ordered_map(job.evaluate_image, job.pairs, workers):
             stats.add_image(result)
+            if keep_per_image:
+                kept.append((result.tp, result.fp, result.fn, result.iou))
             if on_image is not None:
                 on_image(result)
             bar.update(1)
     finally:
         bar.close()
-    return Evaluation(stats, stats.summarize())
+    per_image = None
+    if keep_per_image and kept:
+        from .bootstrap import PerImageStats
+
+        per_image = PerImageStats.from_arrays(kept)
+    return Evaluation(stats, stats.summarize(), per_image)
 
 
 def _with_image(fn, path, image_id):

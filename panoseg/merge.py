@@ -341,7 +341,7 @@ def combine_predictions(semseg_json_file, instseg_json_file, images_json_file,
                         overlap_thr: float = DEFAULT_OVERLAP_THR,
                         stuff_area_limit: float = DEFAULT_STUFF_AREA_LIMIT, *,
                         workers: Optional[int] = None, progress: bool = False, seed: int = 0,
-                        compress_level: int = DEFAULT_COMPRESS_LEVEL) -> dict:
+                        compress_level: int = DEFAULT_COMPRESS_LEVEL, dask=None) -> dict:
     """Drop-in for panopticapi's ``combine_predictions``: same inputs, same outputs.
 
     Parameters
@@ -362,6 +362,9 @@ def combine_predictions(semseg_json_file, instseg_json_file, images_json_file,
         As panopticapi (0.5, 0.5, 64*64).
     workers, progress, seed, compress_level
         Threads (default: all cores), a progress bar on stderr, the id seed, PNG zlib level.
+    dask : str, optional
+        Run on a Dask cluster (``local:N`` or a scheduler address, see
+        :mod:`panoseg.distributed`); the output is byte-identical.
 
     Returns
     -------
@@ -380,5 +383,11 @@ def combine_predictions(semseg_json_file, instseg_json_file, images_json_file,
                                                                 stuff_area_limit))
     if segmentations_folder is None:
         segmentations_folder = os.fspath(panoptic_json_file).rsplit(".", 1)[0]
+    if dask:
+        from .distributed import dask_client, merge_on_dask
+
+        with dask_client(dask) as client:
+            return merge_on_dask(job, client, segmentations_folder, panoptic_json_file,
+                                 seed=seed, compress_level=compress_level, progress=progress)
     return job.run(segmentations_folder, panoptic_json_file, workers=workers, progress=progress,
                    seed=seed, compress_level=compress_level)

@@ -153,31 +153,30 @@ class MergeJob:
                                image_id=img["id"], out=None if scanlines is not None else out,
                                scanlines=scanlines)
 
-    def run(self, segmentations_folder, panoptic_json_file, *, workers=None, progress=False,
-            seed: int = 0, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> dict:
-        """Merges every image, writes its PNG, then the panoptic JSON (all atomically)."""
-        from tqdm import tqdm
+    def merge_and_write(self, image: dict, segmentations_folder, seed: int = 0,
+                        compress_level: int = DEFAULT_COMPRESS_LEVEL) -> dict:
+        """Merges one image, writes its PNG atomically and returns its annotation."""
+        h, w = image["height"], image["width"]
+        # Straight to PNG scanlines: the id map itself is never made.
+        raw = thread_buffer("merge_scanlines", (h * (1 + 3 * w),), np.uint8)
+        result = self.merge(self.prepare(image, self.params.confidence_thr), seed=seed,
+                            scanlines=raw)
+        file_name = os.path.splitext(image["file_name"])[0] + ".png"
+        atomic_write_bytes(os.path.join(segmentations_folder, file_name),
+                           png_from_scanlines(raw, h, w, compress_level))
+        return {"image_id": image["id"], "file_name": file_name,
+                "segments_info": result.segments_info}
 
+    def run_chunk(self, start: int, stop: int, segmentations_folder, *, workers=1, seed: int = 0,
+                  compress_level: int = DEFAULT_COMPRESS_LEVEL) -> list:
+        """Merges images [start, stop) of :attr:`images` (e.g. on a cluster worker)."""
         os.makedirs(segmentations_folder, exist_ok=True)
+        return list(ordered_map(
+            lambda image: self.merge_and_write(image, segmentations_folder, seed, compress_level),
+            self.images[start:stop], workers))
 
-        def one(image):
-            h, w = image["height"], image["width"]
-            # Straight to PNG scanlines: the id map itself is never made.
-            raw = thread_buffer("merge_scanlines", (h * (1 + 3 * w),), np.uint8)
-            result = self.merge(self.prepare(image, self.params.confidence_thr), seed=seed,
-                                scanlines=raw)
-            file_name = os.path.splitext(image["file_name"])[0] + ".png"
-            atomic_write_bytes(os.path.join(segmentations_folder, file_name),
-                               png_from_scanlines(raw, h, w, compress_level))
-            return {"image_id": image["id"], "file_name": file_name,
-                    "segments_info": result.segments_info}
-
-        annotations = []
-        with tqdm(total=len(self.images), disable=not progress, unit="img", desc="panoseg merge",
-                  dynamic_ncols=True) as bar:
-            for ann in ordered_map(one, self.images, workers):
-                annotations.append(ann)
-                bar.update(1)
+    def write_json(self, annotations: list, panoptic_json_file) -> dict:
+        """The panoptic JSON: the images JSON + ``annotations`` + ``categories``, atomically."""
         out = dict(self.images_json)
         out["annotations"] = annotations
         out["categories"] = self.categories.categories.to_list()
@@ -185,3 +184,18 @@ class MergeJob:
         with atomic_open(panoptic_json_file, "w") as f:
             f.write(text)
         return out
+
+    def run(self, segmentations_folder, panoptic_json_file, *, workers=None, progress=False,
+            seed: int = 0, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> dict:
+        """Merges every image, writes its PNG, then the panoptic JSON (all atomically)."""
+        from tqdm import tqdm
+
+        os.makedirs(segmentations_folder, exist_ok=True)
+        annotations = []
+        with tqdm(total=len(self.images), disable=not progress, unit="img", desc="panoseg merge",
+                  dynamic_ncols=True) as bar:
+            for ann in ordered_map(lambda image: self.merge_and_write(
+                    image, segmentations_folder, seed, compress_level), self.images, workers):
+                annotations.append(ann)
+                bar.update(1)
+        return self.write_json(annotations, panoptic_json_file)

@@ -78,7 +78,7 @@ def tune(job: MergeJob, gt_json_file, gt_folder=None, grid: Sequence[MergeParams
                 image_id=image["id"])
             per_setting.append(match_image(gt_ids, gt_table, merged.id_map, pred_table, categories,
                                            image_id=image["id"], file_name=gt_ann["file_name"],
-                                           gt_file=gt_png, gt_json=gt_json_file))
+                                           gt_file=gt_png, gt_json=gt_json_file, extra=False))
         return per_setting
 
     totals = [PQStats(categories) for _ in grid]

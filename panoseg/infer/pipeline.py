@@ -80,17 +80,38 @@ def run_inference(predictor: PanopticPredictor, items: List[ImageItem], out_json
     -------
     InferSummary
     """
+    out_json = os.fspath(out_json)
+    if out_folder is None:
+        out_folder = os.path.splitext(out_json)[0]
+    t_start = time.perf_counter()
+    ordered, summary = predict_items(predictor, items, out_folder, batch_size=batch_size,
+                                     intermediate=save_intermediate is not None,
+                                     overwrite=overwrite, loader_threads=loader_threads,
+                                     max_pixels=max_pixels, progress=progress,
+                                     compress_level=compress_level)
+    write_outputs(ordered, out_json, images_json, predictor.categories.to_list(),
+                  save_intermediate)
+    summary.wall = time.perf_counter() - t_start
+    return summary
+
+
+def predict_items(predictor: PanopticPredictor, items: List[ImageItem], out_folder, *,
+                  batch_size: int = 1, intermediate: bool = False, overwrite: bool = False,
+                  loader_threads: int = 2, max_pixels: int = DEFAULT_MAX_PIXELS,
+                  progress: bool = True, compress_level: int = 2):
+    """Predicts the images and writes their PNGs and records (the part of
+    :func:`run_inference` a cluster worker runs on its chunk).
+
+    Returns ``(records, summary)``: the records of the images that succeeded, in item order.
+    """
     from tqdm import tqdm
 
     if batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
-    out_json = os.fspath(out_json)
-    if out_folder is None:
-        out_folder = os.path.splitext(out_json)[0]
     out_folder = os.fspath(out_folder)
     records = os.path.join(out_folder, RECORDS_FOLDER)
     os.makedirs(records, exist_ok=True)
-    fingerprint = _fingerprint(predictor, save_intermediate is not None)
+    fingerprint = _fingerprint(predictor, intermediate)
     summary = InferSummary(timings={s: 0.0 for s in STAGES})
     t_start = time.perf_counter()
 
@@ -138,7 +159,7 @@ def run_inference(predictor: PanopticPredictor, items: List[ImageItem], out_json
                       "image": {"id": item.image_id, "file_name": item.file_name,
                                 "height": int(result.id_map.shape[0]),
                                 "width": int(result.id_map.shape[1])}}
-            if save_intermediate is not None:
+            if intermediate:
                 record["instances"] = _instance_results(item.image_id, inst)
                 record["semantic"] = _semantic_results(item.image_id, category_map, predictor)
             with atomic_open(_record_path(records, item), "w") as f:
@@ -175,9 +196,8 @@ def run_inference(predictor: PanopticPredictor, items: List[ImageItem], out_json
 
     ordered = [done[k] for k in sorted(done)]
     summary.done = len(ordered) - summary.skipped
-    _write_outputs(ordered, items, out_json, images_json, predictor, save_intermediate)
     summary.wall = time.perf_counter() - t_start
-    return summary
+    return ordered, summary
 
 
 def _predict(predictor, batch, items, summary, writer, write):
@@ -213,8 +233,8 @@ def _drain(pending, done, summary, items, limit):
     return keep
 
 
-def _write_outputs(records, items, out_json, images_json, predictor, save_intermediate):
-    categories = predictor.categories.to_list()
+def write_outputs(records, out_json, images_json, categories: list, save_intermediate=None):
+    """The panoptic JSON (and the intermediate JSONs) from the images' records, atomically."""
     if images_json is not None:
         by_id = {r["image_id"]: r for r in records}
         images = [img for img in images_json.get("images", []) if img.get("id") in by_id]
