@@ -30,14 +30,20 @@ def test_table_json_out_and_per_image(dataset, tmp_path, capsys):
     assert lines[2].split()[0] == "All" and float(lines[2].split()[2]) == round(100 * expected["All"]["pq"], 1)
     stats = panoseg.evaluate(dataset.gt_json, dataset.pred_json).stats
     present = [r for r in stats.per_category() if r["tp"] + r["fp"] + r["fn"]]
-    assert lines[6].split()[:2] == ["id", "category"]
-    assert len(lines) == 8 + len(present)  # summary (5), blank, header, rule, one row per class
+    # then PQ-dagger, Parsing Covering, PQ by size
+    assert lines[5].startswith("PQ-dagger") and lines[6].startswith("Parsing Covering")
+    assert lines[7].startswith("PQ things by size")
+    assert lines[9].split()[:2] == ["id", "category"]
+    assert len(lines) == 11 + len(present)  # summary (8), blank, header, rule, a row per class
     first = present[0]
-    assert lines[8].split()[0] == str(first["id"]) and first["name"] in lines[8]
+    assert lines[11].split()[0] == str(first["id"]) and first["name"] in lines[11]
     assert "100%" in captured.err and "5/5" in captured.err  # the progress bar
     written = json.loads(out.read_text())
     assert written["All"] == expected["All"]
     assert written["per_class"] == {str(k): v for k, v in expected["per_class"].items()}
+    # panopticapi's keys are unchanged; the new numbers sit beside them under their own keys
+    assert {"pq_dagger", "parsing_covering", "pq_by_size", "confusion", "per_category",
+            "n_images"} <= set(written)
     rows = [json.loads(line) for line in per_image.read_text().splitlines()]
     assert [r["image_id"] for r in rows] == [1, 2, 3, 4, 5]
     assert set(rows[0]) >= {"image_id", "file_name", "pq", "sq", "rq", "tp", "fp", "fn"}
