@@ -1,5 +1,6 @@
 """The ``panoseg eval`` command line and tools/eval_pq.py."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,21 @@ def test_outputs_get_normal_permissions(dataset, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+
+
+def test_report_and_bootstrap(tmp_path, capsys):
+    sample = os.path.join(os.path.dirname(__file__), "data", "coco_panoptic_sample")
+    gt = os.path.join(sample, "panoptic_examples.json")
+    pred = os.path.join(os.path.dirname(__file__), "data", "sample_prediction", "panoptic_pred.json")
+    assert main(["eval", "--gt_json_file", gt, "--gt_folder",
+                 os.path.join(sample, "panoptic_examples"), "--pred_json_file", pred,
+                 "--bootstrap", "50", "--report", str(tmp_path / "report"), "--images-folder",
+                 os.path.join(sample, "input_images"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "95% bootstrap intervals (50 resamples" in out
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["bootstrap"]["n"] == 50 and len(report["per_image"]) == 2
+    lo, hi = report["bootstrap"]["All"]["pq"]
+    assert lo <= report["All"]["pq"] <= hi
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "Worst images" in html and html.count("data:image/") >= 2
