@@ -56,6 +56,8 @@ RATIOS = {
     "eval: panopticapi / panoseg": ("eval/panopticapi", "eval/panoseg", ">= 12"),
     "eval: panoseg / decode-only": ("eval/panoseg", "eval/decode-only", "<= 1.25"),
     "eval: Pillow decode / panoseg decode": ("eval/decode-pillow", "eval/decode-only", "info"),
+    "eval: all metrics / PQ only": ("eval/panoseg-all-metrics", "eval/panoseg-pq-only", "<= 1.20"),
+    "eval: 2-worker Dask LocalCluster / threads": ("eval/dask-local-2", "eval/panoseg", "<= 1.5"),
     "merge: panopticapi / panoseg": ("merge/panopticapi", "merge/panoseg", ">= 10"),
     "paste: GluonCV / panoseg (100 masks)": ("paste/gluoncv", "paste/panoseg", ">= 10"),
     "paste: GluonCV / panoseg intervals": ("paste/gluoncv", "paste/panoseg-intervals", "info"),

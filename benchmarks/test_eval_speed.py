@@ -69,3 +69,43 @@ def test_decode_pillow(benchmark, dataset):
 
     benchmark.pedantic(decode_all, args=(png_pairs(dataset), pillow), rounds=3, iterations=1)
     record(benchmark, "eval/decode-pillow")
+
+
+def test_panoseg_pq_only(benchmark, dataset):
+    """Plain PQ, without the statistics of PQ-dagger, Parsing Covering, size and confusion."""
+    benchmark.pedantic(panoseg.evaluate, args=(dataset.gt_json, dataset.pred_json),
+                       kwargs={"workers": WORKERS, "extra": False}, rounds=7, iterations=1,
+                       warmup_rounds=1)
+    record(benchmark, "eval/panoseg-pq-only")
+
+
+def test_panoseg_all_metrics(benchmark, dataset):
+    """Everything `panoseg eval --json-out` computes: PQ + the extra metrics, summarized."""
+    from panoseg.extra_metrics import extra_results
+
+    def run():
+        ev = panoseg.evaluate(dataset.gt_json, dataset.pred_json, workers=WORKERS)
+        return ev.results, extra_results(ev.stats)
+
+    benchmark.pedantic(run, rounds=7, iterations=1, warmup_rounds=1)
+    record(benchmark, "eval/panoseg-all-metrics")
+
+
+def test_panoseg_on_dask(benchmark, dataset):
+    """The same evaluation on a 2-worker LocalCluster (one thread each), the cluster already
+    running (as a user's would be); loading the JSONs and the reduction included."""
+    distributed = pytest.importorskip("distributed")
+    from panoseg.distributed import evaluate_on_dask, local_cluster
+    from panoseg.evaluation import EvaluationJob
+
+    cluster = local_cluster(2, 1)
+    try:
+        with distributed.Client(cluster) as client:
+            def run():
+                job = EvaluationJob(dataset.gt_json, dataset.pred_json)
+                return evaluate_on_dask(job, client, keep=False)[0].summarize()
+
+            benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)
+    finally:
+        cluster.close()
+    record(benchmark, "eval/dask-local-2")

@@ -117,7 +117,8 @@ def run_eval(args) -> int:
         from .distributed import dask_client, evaluate_on_dask
 
         with dask_client(args.dask) as client:
-            stats, rows, arrays = evaluate_on_dask(job, client, progress=not args.no_progress)
+            stats, rows, arrays = evaluate_on_dask(job, client, progress=not args.no_progress,
+                                                   keep=keep)
     else:
         from .evaluation import PQStats, _progress
         from .parallel import ordered_map

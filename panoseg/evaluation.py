@@ -28,6 +28,7 @@ from . import _core
 from .categories import Categories
 from .codec import as_id_map, rgb2id
 from .errors import PanopticFormatError
+from .fileio import is_dir, join
 from .panoptic_json import SegmentTable, default_folder, load_panoptic_json
 from .parallel import ordered_map
 from .png import read_ids, read_inflated
@@ -440,14 +441,17 @@ class EvaluationJob:
     and what evaluating an image needs. Picklable, so chunks of images can be evaluated in other
     processes or on a cluster (:mod:`panoseg.distributed`) and their statistics added up."""
 
-    def __init__(self, gt_json_file, pred_json_file, gt_folder=None, pred_folder=None):
+    def __init__(self, gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
+                 extra: bool = True):
+        self.extra = extra  # also the statistics of PQ-dagger, covering, ... (same pass)
+        # Paths may be fsspec URLs (s3://...): everything here only reads (panoseg.fileio).
         gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
         gt_json = load_panoptic_json(gt_json_file, need_categories=True)
         pred_json = load_panoptic_json(pred_json_file)
         gt_folder = default_folder(gt_json_file) if gt_folder is None else os.fspath(gt_folder)
         pred_folder = default_folder(pred_json_file) if pred_folder is None else os.fspath(pred_folder)
         for folder, what in ((gt_folder, "ground truth"), (pred_folder, "prediction")):
-            if not os.path.isdir(folder):
+            if not is_dir(folder):
                 raise PanopticFormatError(f"folder with {what} segmentations does not exist",
                                           file=folder)
         self.gt_json_file, self.pred_json_file = gt_json_file, pred_json_file
@@ -483,8 +487,8 @@ class EvaluationJob:
         categories = self.categories
         gt_json_file, pred_json_file = self.gt_json_file, self.pred_json_file
         image_id = gt_ann["image_id"]
-        gt_png = os.path.join(self.gt_folder, gt_ann["file_name"])
-        pred_png = os.path.join(self.pred_folder, pred_ann["file_name"])
+        gt_png = join(self.gt_folder, gt_ann["file_name"])
+        pred_png = join(self.pred_folder, pred_ann["file_name"])
         gt_table = SegmentTable.from_segments_info(
             gt_ann["segments_info"], categories, is_gt=True, file=gt_json_file,
             image_id=image_id, file_name=gt_ann["file_name"])
@@ -502,7 +506,7 @@ class EvaluationJob:
                 m = _core.match_png(gt_img[2], pred_img[2], gt_img[0], gt_img[1], gt_table.ids,
                                     gt_table.category, gt_table.iscrowd, gt_table.area,
                                     pred_table.ids, pred_table.category, len(categories),
-                                    _isthing(categories))
+                                    _isthing(categories) if self.extra else None)
             except _core.PngDataError as e:
                 raise PanopticFormatError(str(e), file=gt_png if e.side == "gt" else pred_png,
                                           image_id=image_id) from None
@@ -514,7 +518,8 @@ class EvaluationJob:
         self._check_size(gt_ids.shape, gt_png, image_id)
         return match_image(gt_ids, gt_table, pred_ids, pred_table, categories,
                            image_id=image_id, file_name=gt_ann["file_name"], gt_file=gt_png,
-                           pred_file=pred_png, gt_json=gt_json_file, pred_json=pred_json_file)
+                           pred_file=pred_png, gt_json=gt_json_file, pred_json=pred_json_file,
+                           extra=self.extra)
 
     def _check_size(self, shape, gt_png, image_id):
         if image_id in self.sizes and tuple(shape) != tuple(self.sizes[image_id]):
@@ -523,14 +528,25 @@ class EvaluationJob:
                                       f"'images' in {self.gt_json_file} says {w}x{h}", file=gt_png,
                                       image_id=image_id)
 
-    def evaluate_chunk(self, start: int, stop: int, workers: Optional[int] = 1) -> "ChunkResult":
-        """Evaluates pairs [start, stop): their summed statistics and compact per-image rows."""
+    def subset(self, start: int, stop: int) -> "EvaluationJob":
+        """The same job restricted to pairs [start, stop) (what one cluster task is sent)."""
+        import copy
+
+        out = copy.copy(self)
+        out.pairs = self.pairs[start:stop]
+        return out
+
+    def evaluate_chunk(self, start: int = 0, stop: Optional[int] = None,
+                       workers: Optional[int] = 1, keep: bool = True) -> "ChunkResult":
+        """Evaluates pairs [start, stop): their summed statistics and, with ``keep``, compact
+        per-image rows and statistics."""
         stats = PQStats(self.categories)
         rows, arrays = [], []
         for result in ordered_map(self.evaluate_image, self.pairs[start:stop], workers):
             stats.add_image(result)
-            rows.append(result.to_dict())
-            arrays.append((result.tp, result.fp, result.fn, result.iou))
+            if keep:
+                rows.append(result.to_dict())
+                arrays.append((result.tp, result.fp, result.fn, result.iou))
         return ChunkResult(stats, rows, arrays)
 
 
@@ -546,7 +562,7 @@ class ChunkResult:
 def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
              workers: Optional[int] = None, progress: bool = False,
              on_image: Optional[Callable[[ImageResult], None]] = None,
-             keep_per_image: bool = False) -> Evaluation:
+             keep_per_image: bool = False, extra: bool = True) -> Evaluation:
     """Evaluates a COCO panoptic prediction against its ground truth.
 
     Parameters
@@ -563,13 +579,15 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
         Called with each :class:`ImageResult`, in GT order (e.g. to write per-image results).
     keep_per_image : bool
         Keep every image's per-category statistics (``Evaluation.per_image``, for bootstrap).
+    extra : bool
+        Also gather the statistics of the metrics beyond PQ (:mod:`panoseg.extra_metrics`).
 
     Raises
     ------
     PanopticFormatError
         For any inconsistency, naming the file, image and segment.
     """
-    job = EvaluationJob(gt_json_file, pred_json_file, gt_folder, pred_folder)
+    job = EvaluationJob(gt_json_file, pred_json_file, gt_folder, pred_folder, extra=extra)
     stats = PQStats(job.categories)
     kept = []
     bar = _progress(len(job.pairs), progress)

@@ -18,6 +18,7 @@ from . import _core
 from .atomic import atomic_write_bytes
 from .codec import as_id_map
 from .errors import PanopticFormatError
+from .fileio import read_bytes
 from .parallel import thread_buffer
 
 try:  # Optional accelerators, same API as the stdlib module.
@@ -52,8 +53,7 @@ def read_ids(path) -> np.ndarray:
         The file is missing, not a PNG, corrupt, or not an 8-bit RGB image.
     """
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_bytes(path)
     except OSError as e:
         raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
     return decode_ids(data, name=path)
@@ -79,8 +79,7 @@ def read_inflated(path):
     GT and the prediction together without storing either id map.
     """
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_bytes(path)
     except OSError as e:
         raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
     return inflate(data, path)

@@ -18,8 +18,9 @@ from panoseg.synthetic import make_dataset, make_merge_inputs  # noqa: E402
 @pytest.fixture(scope="module")
 def cluster():
     """One 2-worker LocalCluster for the module; tests reach it by its address."""
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+    from panoseg.distributed import local_cluster
+
+    cluster = local_cluster(2, 1)
     yield cluster
     cluster.close()
 
@@ -108,3 +109,11 @@ def test_bad_dask_specs(tmp_path, capsys, monkeypatch, dataset):
     assert main(args + ["local:2"]) == 1
     assert "pip install 'panoseg[dask]'" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "anything")
+
+
+def test_local_workers_get_the_malloc_settings(cluster):
+    from panoseg.distributed import WORKER_MALLOC_ENV
+
+    with distributed.Client(cluster) as client:
+        seen = client.run(lambda: {k: os.environ.get(k) for k in WORKER_MALLOC_ENV})
+    assert list(seen.values()) == [WORKER_MALLOC_ENV] * 2

@@ -1,0 +1,43 @@
+"""Evaluation inputs read through fsspec URLs (object stores), here fsspec's memory filesystem."""
+import os
+
+import pytest
+
+fsspec = pytest.importorskip("fsspec")
+
+from panoseg import PanopticFormatError, pq_compute  # noqa: E402
+from panoseg.fileio import is_url, join, read_bytes  # noqa: E402
+
+SAMPLE = os.path.join(os.path.dirname(__file__), "data", "coco_panoptic_sample")
+PRED = os.path.join(os.path.dirname(__file__), "data", "sample_prediction")
+
+
+def upload(fs, local_folder, url_folder):
+    for name in os.listdir(local_folder):
+        with open(os.path.join(local_folder, name), "rb") as f, fs.open(f"{url_folder}/{name}", "wb") as g:
+            g.write(f.read())
+
+
+def test_eval_from_urls_equals_local():
+    fs = fsspec.filesystem("memory")
+    upload(fs, os.path.join(SAMPLE, "panoptic_examples"), "/bucket/gt")
+    upload(fs, os.path.join(PRED, "panoptic_pred"), "/bucket/pred")
+    with open(os.path.join(SAMPLE, "panoptic_examples.json"), "rb") as f, fs.open("/bucket/gt.json", "wb") as g:
+        g.write(f.read())
+    with open(os.path.join(PRED, "panoptic_pred.json"), "rb") as f, fs.open("/bucket/pred.json", "wb") as g:
+        g.write(f.read())
+    local = pq_compute(os.path.join(SAMPLE, "panoptic_examples.json"),
+                       os.path.join(PRED, "panoptic_pred.json"),
+                       os.path.join(SAMPLE, "panoptic_examples"), os.path.join(PRED, "panoptic_pred"))
+    remote = pq_compute("memory://bucket/gt.json", "memory://bucket/pred.json",
+                        "memory://bucket/gt", "memory://bucket/pred")
+    assert remote == local
+    with pytest.raises(PanopticFormatError, match="memory://bucket/nope.json: cannot read JSON"):
+        pq_compute("memory://bucket/nope.json", "memory://bucket/pred.json")
+
+
+def test_helpers(tmp_path):
+    assert is_url("s3://b/k") and not is_url("/data/x") and not is_url("file:///data/x")
+    assert join("s3://b/gt", "1.png") == "s3://b/gt/1.png"
+    (tmp_path / "a").write_bytes(b"xyz")
+    assert read_bytes(str(tmp_path / "a")) == b"xyz" == read_bytes("file://" + str(tmp_path / "a"))
