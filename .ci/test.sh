@@ -22,7 +22,12 @@ run_leg() {  # venv-dir, pillow-simd|pillow, pip requirements...
     "$venv/bin/python" -c "import PIL; assert 'post' in PIL.__version__, PIL.__version__; print('Pillow-SIMD', PIL.__version__)"
   fi
   # `pytest`, not `python -m pytest`: the cwd must not shadow the installed, compiled package.
-  (cd tests && "../$venv/bin/pytest" -q -p no:cacheprovider .)
+  # The MXNet inference / training tests run in a process of their own: GluonCV 0.10's Mask
+  # R-CNN on MXNet 1.9 can return garbage boxes in a process whose heap earlier tests have
+  # churned (it reads uninitialized memory; a fresh process, as the CLI is, is not affected).
+  (cd tests && "../$venv/bin/pytest" -q -p no:cacheprovider --ignore=test_infer.py \
+      --ignore=test_train_semantic.py . \
+   && "../$venv/bin/pytest" -q -p no:cacheprovider test_infer.py test_train_semantic.py)
 }
 
 echo "== leg 1: numpy 1.23 + panopticapi (golden tests) =="

@@ -23,6 +23,16 @@ DEFAULT_SHORT, DEFAULT_MAX_SIZE = 800, 1333
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
+class InvalidOutput(RuntimeError):
+    """The network returned boxes no real prediction can have.
+
+    Seen with GluonCV 0.10's Mask R-CNN on MXNet 1.9 (CPU) in a process that had already run
+    several predictors and freed them: the network then reads memory nobody initialized. A
+    fresh process (each ``panoseg infer`` run is one) is not affected; the check turns what would
+    be silently wrong masks into a reported failure of the image.
+    """
+
+
 @dataclass
 class InstancePrediction:
     """Mask R-CNN's detections of one image, in that image's pixel coordinates.
@@ -126,10 +136,9 @@ class InstancePredictor:
             ctx = self.ctx[k % len(self.ctx)]
             outputs.append(self.net(x.as_in_context(ctx)))  # queued, not waited for
         results = []
-        for img, (_, scale), (ids, scores, boxes, masks) in zip(images, inputs, outputs):
-            results.append(self._postprocess(img.shape[0], img.shape[1], scale, ids[0].asnumpy(),
-                                             scores[0].asnumpy(), boxes[0].asnumpy(),
-                                             masks[0].asnumpy()))
+        for img, (_, scale), out in zip(images, inputs, outputs):
+            results.append(self._postprocess(img.shape[0], img.shape[1], scale,
+                                             *(o[0].asnumpy() for o in out)))
         if timings is not None:
             timings["preprocess"] = timings.get("preprocess", 0.0) + t1 - t0
             timings["instance"] = timings.get("instance", 0.0) + time.perf_counter() - t1
@@ -142,6 +151,13 @@ class InstancePredictor:
         keep = keep[np.argsort(-scores[keep], kind="stable")][:self.topk]
         sx, sy = scale
         box = boxes[keep].astype(np.float32) * np.array([sx, sy, sx, sy], np.float32)
+        # The network's boxes lie within its input; anything far outside is not a prediction
+        # but garbage memory (see InvalidOutput): refuse it rather than paste it.
+        limit = 4.0 * max(height, width)
+        if box.size and not (np.all(np.isfinite(box)) and np.abs(box).max() <= limit):
+            bad = box[~np.all(np.isfinite(box) & (np.abs(box) <= limit), axis=1)][0]
+            raise InvalidOutput(f"the instance model returned an impossible box {bad.tolist()} "
+                                f"for a {width}x{height} image: MXNet produced invalid output")
         return InstancePrediction(
             boxes=np.ascontiguousarray(box, dtype=np.float32),
             scores=scores[keep].astype(np.float32),
