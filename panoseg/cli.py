@@ -8,6 +8,7 @@ import time
 from typing import Optional, Sequence
 
 from .atomic import atomic_open
+from .cli_types import positive_int
 from .errors import PanopticFormatError
 from .evaluation import GROUPS
 from .parallel import workers_argument
@@ -57,13 +58,13 @@ def add_eval_parser(subparsers) -> None:
     p.add_argument("--per-class", action="store_true", help="also print a per-category table")
     p.add_argument("--per-image", metavar="FILE",
                    help="write per-image results as JSON lines (image_id, pq, sq, rq, tp, fp, fn)")
-    p.add_argument("--bootstrap", type=_replicates, default=0, metavar="N",
+    p.add_argument("--bootstrap", type=positive_int, default=0, metavar="N",
                    help="95%% bootstrap intervals of PQ / SQ / RQ from N resamples of the images "
                         "(no image is read again)")
     p.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the resampling")
     p.add_argument("--report", metavar="DIR",
                    help="write DIR/index.html (self-contained error analysis) and DIR/report.json")
-    p.add_argument("--report-worst", type=_replicates, default=8, metavar="N",
+    p.add_argument("--report-worst", type=positive_int, default=8, metavar="N",
                    help="images shown in the report, lowest PQ first (default 8)")
     p.add_argument("--images-folder", "--images_folder", default=None,
                    help="the photos, to draw the report's overlays on (default: grey)")
@@ -71,16 +72,6 @@ def add_eval_parser(subparsers) -> None:
                    help="evaluate on a Dask cluster: a scheduler address or local:N workers")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=run_eval)
-
-
-def _replicates(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
 
 
 def format_extra(extra: dict) -> str:

@@ -4,45 +4,15 @@ MXNet is imported only when the command runs, so ``panoseg --help`` works withou
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
+from .cli_types import non_negative_float, positive_int, unit_float
 from .merge import DEFAULT_CONFIDENCE_THR, DEFAULT_OVERLAP_THR, DEFAULT_STUFF_AREA_LIMIT
 
 MXNET_MISSING = ("panoseg {command} needs MXNet and GluonCV: pip install 'panoseg[mxnet]' "
                  "(mxnet 1.9.1 wants numpy<1.24; for a GPU, an mxnet-cu1xx wheel: see README)")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
-def _unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("must lie in [0, 1]")
-    return value
-
-
-def _area(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0.0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value
 
 
 def add_infer_parser(subparsers) -> None:
@@ -86,36 +56,36 @@ def add_infer_parser(subparsers) -> None:
                    help="download missing zoo weights (off by default: panoseg never downloads "
                         "unasked)")
     m.add_argument("--ctx", default="cpu", help="cpu, gpu:0 or gpu:0,1 (default %(default)s)")
-    m.add_argument("--batch-size", type=_positive_int, default=1,
+    m.add_argument("--batch-size", type=positive_int, default=1,
                    help="images per model step (spread over the GPUs)")
-    m.add_argument("--instance-short", type=_positive_int, default=800,
+    m.add_argument("--instance-short", type=positive_int, default=800,
                    help="Mask R-CNN input: short side (default %(default)s, as trained)")
-    m.add_argument("--instance-max-size", type=_positive_int, default=1333,
+    m.add_argument("--instance-max-size", type=positive_int, default=1333,
                    help="Mask R-CNN input: long side at most (default %(default)s)")
-    m.add_argument("--score-thr", type=_unit_float, default=0.05,
+    m.add_argument("--score-thr", type=unit_float, default=0.05,
                    help="drop detections below this score before anything else (default "
                         "%(default)s; the merge has --confidence-thr)")
-    m.add_argument("--topk", type=_positive_int, default=100,
+    m.add_argument("--topk", type=positive_int, default=100,
                    help="keep at most this many detections per image (default %(default)s)")
     m.add_argument("--semantic-mode", choices=("resize", "sliding"), default="resize",
                    help="resize: one pass, long side = crop size; sliding: windows at the base "
                         "size (slower, finer)")
-    m.add_argument("--crop-size", type=_positive_int, default=None,
+    m.add_argument("--crop-size", type=positive_int, default=None,
                    help="semantic net input size (default 480, or the checkpoint's)")
-    m.add_argument("--base-size", type=_positive_int, default=None,
+    m.add_argument("--base-size", type=positive_int, default=None,
                    help="sliding-window scale of the long side (default 520, or the checkpoint's)")
     h = p.add_argument_group("merge")
-    h.add_argument("--confidence-thr", "--confidence_thr", type=_unit_float,
+    h.add_argument("--confidence-thr", "--confidence_thr", type=unit_float,
                    default=DEFAULT_CONFIDENCE_THR, help="default %(default)s")
-    h.add_argument("--overlap-thr", "--overlap_thr", type=_unit_float,
+    h.add_argument("--overlap-thr", "--overlap_thr", type=unit_float,
                    default=DEFAULT_OVERLAP_THR, help="default %(default)s")
-    h.add_argument("--stuff-area-limit", "--stuff_area_limit", type=_area,
+    h.add_argument("--stuff-area-limit", "--stuff_area_limit", type=non_negative_float,
                    default=DEFAULT_STUFF_AREA_LIMIT, help="default %(default)s")
     h.add_argument("--seed", type=int, default=0, help="seed of the segment ids (default 0)")
     o = p.add_argument_group("other")
-    o.add_argument("--loader-threads", type=_positive_int, default=2,
+    o.add_argument("--loader-threads", type=positive_int, default=2,
                    help="threads reading images ahead of the models (default %(default)s)")
-    o.add_argument("--max-pixels", type=_positive_int, default=100_000_000,
+    o.add_argument("--max-pixels", type=positive_int, default=100_000_000,
                    help="refuse images larger than this (default %(default)s)")
     o.add_argument("--dask", metavar="ADDRESS|local[:N]",
                    help="run on a Dask cluster: a scheduler address, or local:N worker processes "

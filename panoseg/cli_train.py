@@ -5,44 +5,14 @@ the subcommand runs, so ``panoseg --help`` and the other subcommands work withou
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 
+from .cli_types import non_negative_float, positive_float, positive_int
 from .parallel import workers_argument
 
 MISSING_MXNET = "panoseg train-semantic needs MXNet and GluonCV: pip install 'panoseg[mxnet]'"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("must be a positive number")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError("must be a number >= 0")
-    return value
 
 
 def add_train_semantic_parser(subparsers) -> None:
@@ -75,7 +45,7 @@ def add_train_semantic_parser(subparsers) -> None:
                    help="where the checkpoints go (created if needed)")
     g.add_argument("--prefix", default="psp_resnet50_coco_stuff",
                    help="checkpoint file name prefix (default: %(default)s)")
-    g.add_argument("--keep-last", "--keep_last", type=_positive_int, default=None, metavar="N",
+    g.add_argument("--keep-last", "--keep_last", type=positive_int, default=None, metavar="N",
                    help="keep only the last N epoch checkpoints (default: all; the best is "
                         "kept apart)")
     g.add_argument("--resume", default=None, metavar="PATH|auto",
@@ -85,25 +55,25 @@ def add_train_semantic_parser(subparsers) -> None:
     g.add_argument("--ctx", default="cpu",
                    help="cpu, gpu:0 or gpu:0,1,... (the batch is split over the GPUs; "
                         "default: cpu)")
-    g.add_argument("--epochs", type=_positive_int, default=30, help="default: %(default)s")
-    g.add_argument("--batch-size", "--batch_size", type=_positive_int, default=16,
+    g.add_argument("--epochs", type=positive_int, default=30, help="default: %(default)s")
+    g.add_argument("--batch-size", "--batch_size", type=positive_int, default=16,
                    help="images per step over all contexts (default: %(default)s)")
-    g.add_argument("--lr", type=_positive_float, default=0.01,
+    g.add_argument("--lr", type=positive_float, default=0.01,
                    help="base learning rate, poly schedule (power 0.9) over all steps; the "
                         "heads get 10x (default: %(default)s)")
-    g.add_argument("--momentum", type=_non_negative_float, default=0.9,
+    g.add_argument("--momentum", type=non_negative_float, default=0.9,
                    help="SGD momentum (default: %(default)s)")
-    g.add_argument("--wd", type=_non_negative_float, default=1e-4,
+    g.add_argument("--wd", type=non_negative_float, default=1e-4,
                    help="weight decay (default: %(default)s)")
-    g.add_argument("--crop-size", "--crop_size", type=_positive_int, default=480,
+    g.add_argument("--crop-size", "--crop_size", type=positive_int, default=480,
                    help="training crop = the network's input size (default: %(default)s)")
-    g.add_argument("--base-size", "--base_size", type=_positive_int, default=520,
+    g.add_argument("--base-size", "--base_size", type=positive_int, default=520,
                    help="random scaling sets the long side to 0.5-2.0 x this "
                         "(default: %(default)s)")
     g.add_argument("--seed", type=int, default=0, help="default: %(default)s")
-    g.add_argument("--max-iters-per-epoch", "--max_iters_per_epoch", type=_positive_int,
+    g.add_argument("--max-iters-per-epoch", "--max_iters_per_epoch", type=positive_int,
                    default=None, metavar="N", help="cap the steps per epoch (quick runs)")
-    g.add_argument("--val-every", "--val_every", type=_positive_int, default=1, metavar="N",
+    g.add_argument("--val-every", "--val_every", type=positive_int, default=1, metavar="N",
                    help="validate every N epochs and after the last (default: %(default)s)")
     g.add_argument("--backbone-weights", "--backbone_weights", default=None,
                    metavar="FILE|zoo",
