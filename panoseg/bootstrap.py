@@ -78,7 +78,7 @@ def bootstrap_intervals(per_image: PerImageStats, isthing, n_replicates: int = 1
         "All": {"pq": [lo, hi], "sq": [...], "rq": [...]}, "Things": {...}, "Stuff": {...}}``.
     """
     if n_replicates < 1:
-        raise ValueError(f"--bootstrap must be >= 1, got {n_replicates}")
+        raise ValueError(f"n_replicates (--bootstrap) must be >= 1, got {n_replicates}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
     n_images = len(per_image)

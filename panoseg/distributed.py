@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import threading
 from typing import Iterator, List, Optional, Tuple
 
 #: Environment of worker processes. Dask sets MALLOC_TRIM_THRESHOLD_=65536 to return memory
@@ -28,14 +29,15 @@ DASK_MISSING = ("--dask needs Dask's distributed scheduler: pip install 'panoseg
 
 
 @contextlib.contextmanager
-def dask_client(spec: str, threads_per_worker: Optional[int] = None) -> Iterator:
+def dask_client(spec: str, threads_per_worker: Optional[int] = None,
+                connect_timeout: str = "30s") -> Iterator:
     """A ``distributed.Client`` for ``local:N`` (a LocalCluster, closed afterwards) or a
     scheduler address."""
     try:
         from distributed import Client
     except ImportError:
         raise ValueError(DASK_MISSING) from None
-    if spec.startswith("local"):
+    if spec == "local" or spec.startswith("local:"):
         _, _, n = spec.partition(":")
         try:
             n_workers = int(n) if n else 2
@@ -51,7 +53,7 @@ def dask_client(spec: str, threads_per_worker: Optional[int] = None) -> Iterator
             cluster.close()
     else:
         try:
-            client = Client(spec, timeout="30s")
+            client = Client(spec, timeout=connect_timeout)
         except (OSError, TimeoutError, ValueError) as e:
             raise ValueError(f"--dask {spec}: cannot reach the scheduler ({e})") from None
         with client:
@@ -109,6 +111,8 @@ def evaluate_on_dask(job, client, chunk_size: Optional[int] = None, progress: bo
     from .evaluation import PQStats
 
     workers = worker_addresses(client)
+    if not workers:
+        raise ValueError("the Dask cluster has no workers")
     bounds = chunk_bounds(len(job.pairs), len(workers), chunk_size)
     futures = [client.submit(_evaluate_chunk, job.subset(a, b), keep, pure=False)
                for a, b in bounds]
@@ -138,6 +142,8 @@ def merge_on_dask(job, client, segmentations_folder, panoptic_json_file, *, seed
     the client the JSON."""
     os.makedirs(segmentations_folder, exist_ok=True)
     workers = worker_addresses(client)
+    if not workers:
+        raise ValueError("the Dask cluster has no workers")
     bounds = chunk_bounds(len(job.images), len(workers), chunk_size)
     job_future = client.scatter(job, broadcast=True, hash=False)
     futures = [client.submit(_merge_chunk, job_future, a, b, segmentations_folder, seed,
@@ -154,6 +160,7 @@ def merge_on_dask(job, client, segmentations_folder, panoptic_json_file, *, seed
 
 
 _PREDICTORS = {}  # per worker process: predictor spec -> PanopticPredictor (built once)
+_PREDICTOR_LOCK = threading.Lock()
 
 
 def _infer_chunk(spec: dict, ctx: str, items, out_folder, options: dict):
@@ -161,12 +168,15 @@ def _infer_chunk(spec: dict, ctx: str, items, out_folder, options: dict):
     from .infer.pipeline import predict_items
 
     key = repr((sorted(spec.items()), ctx))
-    predictor = _PREDICTORS.get(key)
-    if predictor is None:
-        instance = dict(spec["instance"], ctx=ctx)
-        semantic = dict(spec["semantic"], ctx=ctx)
-        predictor = _PREDICTORS[key] = PanopticPredictor(instance, semantic, **spec["merge"])
-    return predict_items(predictor, items, out_folder, progress=False, **options)
+    # A worker with several threads may run several chunks at once; Gluon networks are not
+    # thread-safe, so the worker's predictor is built and used by one chunk at a time.
+    with _PREDICTOR_LOCK:
+        predictor = _PREDICTORS.get(key)
+        if predictor is None:
+            instance = dict(spec["instance"], ctx=ctx)
+            semantic = dict(spec["semantic"], ctx=ctx)
+            predictor = _PREDICTORS[key] = PanopticPredictor(instance, semantic, **spec["merge"])
+        return predict_items(predictor, items, out_folder, progress=False, **options)
 
 
 def infer_on_dask(spec: dict, contexts: List[str], items, client, out_folder, *,
@@ -179,6 +189,8 @@ def infer_on_dask(spec: dict, contexts: List[str], items, client, out_folder, *,
     once. Returns the per-chunk (records, summary) pairs in item order.
     """
     workers = worker_addresses(client)
+    if not workers:
+        raise ValueError("the Dask cluster has no workers")
     slots = min(len(workers), len(contexts)) if contexts[0] != "cpu" else len(workers)
     bounds = chunk_bounds(len(items), slots)
     futures = []

@@ -31,19 +31,21 @@ def read_bytes(path) -> bytes:
             raise
         except Exception as e:  # noqa: BLE001 - the filesystems raise many kinds of errors
             raise OSError(str(e)) from None
-    if isinstance(path, str) and path.startswith("file://"):
-        path = path[len("file://"):]
-    with open(path, "rb") as f:
+    with open(_local(path), "rb") as f:
         return f.read()
+
+
+def _local(path):
+    return path[len("file://"):] if isinstance(path, str) and path.startswith("file://") else path
 
 
 def join(folder, name: str) -> str:
     """``folder/name`` for local paths and URLs alike."""
     if is_url(folder):
         return posixpath.join(folder, name)
-    return os.path.join(folder, name)
+    return os.path.join(_local(folder), name)
 
 
 def is_dir(folder) -> bool:
     """Whether a local folder exists; URLs are taken on trust (checked when files are read)."""
-    return True if is_url(folder) else os.path.isdir(folder)
+    return True if is_url(folder) else os.path.isdir(_local(folder))

@@ -68,7 +68,7 @@ def test_deterministic_per_seed_and_chunking_does_not_matter(small):
 
 def test_bad_arguments(small):
     per_image, stats = small
-    with pytest.raises(ValueError, match="--bootstrap must be >= 1"):
+    with pytest.raises(ValueError, match=r"n_replicates \(--bootstrap\) must be >= 1"):
         bootstrap_intervals(per_image, stats.categories.isthing, 0)
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_intervals(per_image, stats.categories.isthing, 10, confidence=1.5)

@@ -117,3 +117,15 @@ def test_local_workers_get_the_malloc_settings(cluster):
     with distributed.Client(cluster) as client:
         seen = client.run(lambda: {k: os.environ.get(k) for k in WORKER_MALLOC_ENV})
     assert list(seen.values()) == [WORKER_MALLOC_ENV] * 2
+
+
+def test_localhost_is_an_address_not_a_local_cluster(monkeypatch):
+    import panoseg.distributed as d
+
+    started = []
+    monkeypatch.setattr(d, "local_cluster", lambda n, t=1: started.append(n))
+    with pytest.raises(ValueError, match="--dask localhost:1: cannot reach the scheduler"):
+        with d.dask_client("localhost:1", connect_timeout="2s"):
+            pass
+    assert started == []
+

@@ -39,5 +39,9 @@ def test_eval_from_urls_equals_local():
 def test_helpers(tmp_path):
     assert is_url("s3://b/k") and not is_url("/data/x") and not is_url("file:///data/x")
     assert join("s3://b/gt", "1.png") == "s3://b/gt/1.png"
+    assert join("file:///data/gt", "1.png") == "/data/gt/1.png"
+    from panoseg.fileio import is_dir
+
+    assert is_dir("file://" + str(tmp_path)) and is_dir("s3://bucket/anything")
     (tmp_path / "a").write_bytes(b"xyz")
     assert read_bytes(str(tmp_path / "a")) == b"xyz" == read_bytes("file://" + str(tmp_path / "a"))

@@ -318,25 +318,35 @@ def test_cli_reports_configuration_errors(weights, tmp_path, capsys):
 
 def test_several_contexts_give_the_same_predictions(weights):
     """Images of a batch are spread over the contexts (GPUs in real use; two CPU contexts here)
-    and semantic windows split between them: the results must not change."""
-    from PIL import Image
+    and semantic windows split between them: the results must not change. In a fresh process,
+    like the CLI runs (see infer_cli: this builds four more nets)."""
+    import subprocess
+    import sys
 
-    from panoseg.infer import InstancePredictor, SemanticPredictor
-
-    images = [np.asarray(Image.open(os.path.join(IMAGES, n)).convert("RGB"))
-              for n in sorted(os.listdir(IMAGES))]
-    kwargs = dict(short=256, max_size=400, score_thr=0.0, topk=20)
-    one = InstancePredictor(INSTANCE_MODEL, weights["instance"], **kwargs).predict_batch(images)
-    two = InstancePredictor(INSTANCE_MODEL, weights["instance"], ctx=[mx.cpu(0), mx.cpu(1)],
-                            **kwargs).predict_batch(images)
-    for a, b in zip(one, two):
-        np.testing.assert_allclose(a.boxes, b.boxes, rtol=1e-5, atol=1e-3)
-        assert np.array_equal(a.category_ids, b.category_ids)
-    sem_one = SemanticPredictor(SEMANTIC_MODEL, weights["semantic"], crop_size=CROP)
-    sem_two = SemanticPredictor(SEMANTIC_MODEL, weights["semantic"], crop_size=CROP,
-                                ctx=[mx.cpu(0), mx.cpu(1)])
-    for a, b in zip(sem_one.predict_batch(images), sem_two.predict_batch(images)):
-        assert (a == b).mean() > 0.999
+    script = f"""
+import os, numpy as np, mxnet as mx
+from PIL import Image
+from panoseg.infer import InstancePredictor, SemanticPredictor
+images = [np.asarray(Image.open(os.path.join({IMAGES!r}, n)).convert("RGB"))
+          for n in sorted(os.listdir({IMAGES!r}))]
+kw = dict(short=256, max_size=400, score_thr=0.0, topk=20)
+one = InstancePredictor({INSTANCE_MODEL!r}, {weights["instance"]!r}, **kw).predict_batch(images)
+two = InstancePredictor({INSTANCE_MODEL!r}, {weights["instance"]!r}, ctx=[mx.cpu(0), mx.cpu(1)],
+                        **kw).predict_batch(images)
+for a, b in zip(one, two):
+    np.testing.assert_allclose(a.boxes, b.boxes, rtol=1e-5, atol=1e-3)
+    assert np.array_equal(a.category_ids, b.category_ids)
+s1 = SemanticPredictor({SEMANTIC_MODEL!r}, {weights["semantic"]!r}, crop_size={CROP})
+s2 = SemanticPredictor({SEMANTIC_MODEL!r}, {weights["semantic"]!r}, crop_size={CROP},
+                       ctx=[mx.cpu(0), mx.cpu(1)])
+for a, b in zip(s1.predict_batch(images), s2.predict_batch(images)):
+    assert (a == b).mean() > 0.999
+# one image (one window) on two contexts: the batch goes to one of them
+assert (s2.predict(images[0]) == s1.predict(images[0])).mean() > 0.999
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-3000:]
 
 
 def test_infer_on_a_local_dask_cluster(run, weights, tmp_path):
@@ -378,3 +388,18 @@ def test_impossible_boxes_are_refused_not_pasted(weights):
     bad[1] = [1.25e29, -9.6e28, 1.25e29, -9.6e28]  # what uninitialized memory looks like
     with pytest.raises(RuntimeError, match="impossible box"):
         pred._postprocess(100, 200, (1.0, 1.0), ids, scores, bad, masks)
+
+
+def test_a_record_for_another_image_id_is_not_reused(tmp_path):
+    from panoseg.infer.images import ImageItem
+    from panoseg.infer.pipeline import _read_record, _record_path
+
+    item = ImageItem(7, "a.jpg", str(tmp_path / "a.jpg"))
+    record = {"fingerprint": "f", "image_id": 7, "file_name": "a.jpg",
+              "annotation": {"image_id": 7, "file_name": "a.png", "segments_info": []}}
+    with open(_record_path(str(tmp_path), item), "w") as f:
+        json.dump(record, f)
+    assert _read_record(str(tmp_path), item, "f") == record
+    assert _read_record(str(tmp_path), item, "other settings") is None
+    # the same file listed under another id (e.g. --images-json after a folder run): redo it
+    assert _read_record(str(tmp_path), ImageItem("a", "a.jpg", item.path), "f") is None

@@ -102,3 +102,21 @@ def test_listing_errors(tmp_path, rgb):
     (tmp_path / "bad.json").write_text(json.dumps({"images": [{"file_name": "a.png"}]}))
     with pytest.raises(ImageError, match=r"images\[0\] needs 'id'"):
         images_from_json(tmp_path, tmp_path / "bad.json")
+
+
+def test_jpeg_with_data_after_its_end_is_fine(tmp_path, rgb):
+    Image.fromarray(rgb).save(tmp_path / "m.jpg", quality=95)
+    with open(tmp_path / "m.jpg", "ab") as f:
+        f.write(b"\0ftypmp42" + bytes(6000))  # e.g. a motion photo's video
+    assert read_image(tmp_path / "m.jpg").shape == (20, 30, 3)
+
+
+def test_truncated_jpeg_is_refused_even_when_pillow_would_accept_it(tmp_path, rgb, monkeypatch):
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # as importing GluonCV does
+    Image.fromarray(rgb).resize((300, 200)).save(tmp_path / "t.jpg")
+    data = (tmp_path / "t.jpg").read_bytes()
+    (tmp_path / "t.jpg").write_bytes(data[:len(data) // 2])
+    with pytest.raises(ImageError, match="t.jpg: .*truncated"):
+        read_image(tmp_path / "t.jpg")

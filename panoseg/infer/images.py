@@ -7,6 +7,7 @@ annotations, and so ``panoseg eval``, refer to the stored pixels). Grayscale, pa
 """
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from dataclasses import dataclass
@@ -52,17 +53,22 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         Missing, unreadable, truncated or too large files, and unsupported modes.
     """
     path = os.fspath(path)
+    # panoseg applies its own size limit below, with a clearer message; Pillow's bomb check
+    # (which refuses twice its MAX_IMAGE_PIXELS) must not refuse what --max-pixels allows.
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS * 2 < max_pixels:
+        Image.MAX_IMAGE_PIXELS = max_pixels
     try:
+        with open(path, "rb") as f:
+            data = f.read()
         with warnings.catch_warnings():
-            # panoseg applies its own size limit below, with a clearer message.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(io.BytesIO(data)) as im:
                 w, h = im.size
                 if w * h > max_pixels:
                     raise ImageError(f"{path}: image is {w}x{h} = {w * h:,} pixels, more than "
                                      f"the limit of {max_pixels:,} (--max-pixels)")
                 im.load()
-                _check_complete(path, im.format)
+                _check_complete(path, im.format, data)
                 return _to_rgb(im, path)
     except ImageError:
         raise
@@ -74,20 +80,22 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         raise ImageError(f"{path}: cannot read the image ({e})") from None
 
 
-def _check_complete(path: str, fmt) -> None:
+def _check_complete(path: str, fmt, data: bytes) -> None:
     """Refuses JPEG / PNG files without their end marker.
 
     Pillow reads truncated files silently (grey below the cut) once anything in the process has
-    set ``ImageFile.LOAD_TRUNCATED_IMAGES`` -- and importing GluonCV does.
+    set ``ImageFile.LOAD_TRUNCATED_IMAGES`` -- and importing GluonCV does. A JPEG's end marker
+    must follow its first scan (0xFF bytes inside scan data are escaped, so the marker cannot
+    occur there by chance); data appended after it (motion photos) is fine.
     """
-    marker = {"JPEG": b"\xff\xd9", "PNG": b"IEND"}.get(fmt)
-    if marker is None:
+    if fmt == "JPEG":
+        scan = data.find(b"\xff\xda")
+        complete = scan >= 0 and data.find(b"\xff\xd9", scan) >= 0
+    elif fmt == "PNG":
+        complete = b"IEND" in data[-4096:] or data.rfind(b"IEND") >= 0
+    else:
         return
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        f.seek(max(0, f.tell() - 4096))
-        tail = f.read()
-    if marker not in tail:
+    if not complete:
         raise ImageError(f"{path}: cannot read the image (the file is truncated: no {fmt} end "
                          "marker)")
 

@@ -318,8 +318,10 @@ def _read_record(records: str, item: ImageItem, fingerprint: str):
             record = json.load(f)
     except (OSError, ValueError):
         return None
-    if record.get("fingerprint") != fingerprint or record.get("file_name") != item.file_name:
-        return None
+    if (record.get("fingerprint") != fingerprint or record.get("file_name") != item.file_name
+            or record.get("image_id") != item.image_id
+            or record.get("annotation", {}).get("file_name") != item.png_name):
+        return None  # made under other settings, or for an image listed differently: redo
     return record
 
 

@@ -125,7 +125,9 @@ class SemanticPredictor:
         prepared = [self._windows(img) for img in images]
         t1 = time.perf_counter()
         batch = mx.nd.stack(*[w for windows, _, _ in prepared for w in windows])
-        parts = mx.gluon.utils.split_and_load(batch, self.ctx, even_split=False)
+        # No more contexts than windows: split_and_load would hand one an empty slice.
+        ctxs = self.ctx[:min(len(self.ctx), batch.shape[0])]
+        parts = mx.gluon.utils.split_and_load(batch, ctxs, even_split=False)
         ctx0 = self.ctx[0]
         outs = mx.nd.concat(*[self._forward(p).as_in_context(ctx0) for p in parts], dim=0)
         results, k = [], 0
@@ -197,6 +199,8 @@ class SemanticPredictor:
 
 
 def _checkpoint_spec(path: str, flag: str, required: bool = True):
+    if not os.path.isfile(path):
+        raise ValueError(f"{flag} {path}: no such file")
     try:
         spec = read_checkpoint_spec(path)
     except FileNotFoundError:
