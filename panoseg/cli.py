@@ -111,20 +111,9 @@ def run_eval(args) -> int:
             stats, rows, arrays = evaluate_on_dask(job, client, progress=not args.no_progress,
                                                    keep=keep)
     else:
-        from .evaluation import PQStats, _progress
-        from .parallel import ordered_map
-
-        stats, rows, arrays = PQStats(job.categories), [], []
-        bar = _progress(len(job.pairs), not args.no_progress)
-        try:
-            for result in ordered_map(job.evaluate_image, job.pairs, args.workers):
-                stats.add_image(result)
-                if keep:
-                    rows.append(result.to_dict())
-                    arrays.append((result.tp, result.fp, result.fn, result.iou))
-                bar.update(1)
-        finally:
-            bar.close()
+        chunk = job.evaluate_chunk(workers=args.workers, keep=keep,
+                                   progress=not args.no_progress)
+        stats, rows, arrays = chunk.stats, chunk.rows, chunk.arrays
     results = stats.summarize()
     extra = extra_results(stats)
     print(format_summary(results))

@@ -537,16 +537,27 @@ class EvaluationJob:
         return out
 
     def evaluate_chunk(self, start: int = 0, stop: Optional[int] = None,
-                       workers: Optional[int] = 1, keep: bool = True) -> "ChunkResult":
-        """Evaluates pairs [start, stop): their summed statistics and, with ``keep``, compact
-        per-image rows and statistics."""
+                       workers: Optional[int] = 1, keep: bool = True, progress: bool = False,
+                       on_image: Optional[Callable[[ImageResult], None]] = None
+                       ) -> "ChunkResult":
+        """Evaluates pairs [start, stop) (all by default) on ``workers`` threads: their summed
+        statistics and, with ``keep``, compact per-image rows and statistics. ``on_image`` is
+        called with each :class:`ImageResult`, in order."""
+        pairs = self.pairs[start:stop]
         stats = PQStats(self.categories)
         rows, arrays = [], []
-        for result in ordered_map(self.evaluate_image, self.pairs[start:stop], workers):
-            stats.add_image(result)
-            if keep:
-                rows.append(result.to_dict())
-                arrays.append((result.tp, result.fp, result.fn, result.iou))
+        bar = _progress(len(pairs), progress)
+        try:
+            for result in ordered_map(self.evaluate_image, pairs, workers):
+                stats.add_image(result)
+                if keep:
+                    rows.append(result.to_dict())
+                    arrays.append((result.tp, result.fp, result.fn, result.iou))
+                if on_image is not None:
+                    on_image(result)
+                bar.update(1)
+        finally:
+            bar.close()
         return ChunkResult(stats, rows, arrays)
 
 
@@ -588,24 +599,14 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
         For any inconsistency, naming the file, image and segment.
     """
     job = EvaluationJob(gt_json_file, pred_json_file, gt_folder, pred_folder, extra=extra)
-    stats = PQStats(job.categories)
-    kept = []
-    bar = _progress(len(job.pairs), progress)
-    try:
-        for result in ordered_map(job.evaluate_image, job.pairs, workers):
-            stats.add_image(result)
-            if keep_per_image:
-                kept.append((result.tp, result.fp, result.fn, result.iou))
-            if on_image is not None:
-                on_image(result)
-            bar.update(1)
-    finally:
-        bar.close()
+    chunk = job.evaluate_chunk(workers=workers, keep=keep_per_image, progress=progress,
+                               on_image=on_image)
+    stats = chunk.stats
     per_image = None
-    if keep_per_image and kept:
+    if keep_per_image and chunk.arrays:
         from .bootstrap import PerImageStats
 
-        per_image = PerImageStats.from_arrays(kept)
+        per_image = PerImageStats.from_arrays(chunk.arrays)
     return Evaluation(stats, stats.summarize(), per_image)
 
 

@@ -76,6 +76,9 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         raise ImageError(f"{path}: no such file") from None
     except Image.DecompressionBombError as e:
         raise ImageError(f"{path}: {e}") from None
+    except Image.UnidentifiedImageError:  # its message names the in-memory buffer, not the file
+        raise ImageError(f"{path}: cannot read the image (corrupt, or a format Pillow does not "
+                         "know)") from None
     except (OSError, SyntaxError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
         raise ImageError(f"{path}: cannot read the image ({e})") from None
 

@@ -141,8 +141,8 @@ def predict_items(predictor: PanopticPredictor, items: List[ImageItem], out_fold
                 raise ImageError(f"{item.path}: image is {image.shape[1]}x{image.shape[0]} but the "
                                  f"images JSON says {item.width}x{item.height}")
             return k, image, None
-        except ImageError as e:
-            return k, None, str(e)
+        except ImageError as e:  # its message starts with the path, reported beside it
+            return k, None, str(e).removeprefix(f"{item.path}: ")
         finally:
             add_time("load", time.perf_counter() - t0)
 
