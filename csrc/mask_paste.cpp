@@ -1,6 +1,8 @@
 #include "mask_paste.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <thread>
@@ -9,260 +11,499 @@
 namespace panoseg {
 namespace {
 
-// Pillow's resampling coefficients (Resample.c, precompute_coeffs with box = (0, in_size) and the
-// bilinear filter of support 1) for the output indices [o0, o1): tap k of output o reads input
-// first[o - o0] + k with weight w[(o - o0) * ksize + k], for k < count[o - o0].
-struct TapTable {
-  int64_t ksize = 0;
-  std::vector<int64_t> first, count;
-  std::vector<double> w, ww;     // raw weights and their sums
-  std::vector<uint8_t> normal;  // whether w of an index is normalized yet
-
-  // The normalized weights of output i, as Pillow's (divided by their sum on first use: the
-  // divisions are the expensive part, and most outputs never need their weights).
-  const double* weights(int64_t i) {
-    double* k = &w[size_t(i * ksize)];
-    if (!normal[size_t(i)]) {
-      normal[size_t(i)] = 1;
-      // Pillow normalizes the untrimmed taps; the trimmed ones are 0 and stay 0.
-      const double sum = ww[size_t(i)];
-      if (sum != 0.0)
-        for (int64_t x = 0; x < count[size_t(i)]; ++x) k[x] /= sum;
-    }
-    return k;
-  }
-};
-
 inline double bilinear(double x) {
   if (x < 0.0) x = -x;
   return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-void build_taps(int64_t in_size, int64_t out_size, int64_t o0, int64_t o1, TapTable* t) {
-  const double scale = double(in_size) / double(out_size);
-  const double filterscale = scale < 1.0 ? 1.0 : scale;
-  const double support = 1.0 * filterscale;
-  const double ss = 1.0 / filterscale;
-  const int64_t n = o1 - o0;
-  t->ksize = int64_t(std::ceil(support)) * 2 + 1;
-  t->first.assign(size_t(n), 0);
-  t->count.assign(size_t(n), 0);
-  t->w.assign(size_t(n * t->ksize), 0.0);
-  t->ww.assign(size_t(n), 0.0);
-  t->normal.assign(size_t(n), 0);
-  for (int64_t i = 0; i < n; ++i) {
-    const double center = (double(o0 + i) + 0.5) * scale;
-    int64_t xmin = int64_t(center - support + 0.5);  // C truncation, as Pillow
-    if (xmin < 0) xmin = 0;
-    int64_t xmax = int64_t(center + support + 0.5);
-    if (xmax > in_size) xmax = in_size;
-    xmax -= xmin;
-    if (xmax < 0) xmax = 0;
-    if (xmax > t->ksize) xmax = t->ksize;
-    double* k = &t->w[size_t(i * t->ksize)];
-    double ww = 0.0;
-    for (int64_t x = 0; x < xmax; ++x) {
-      k[x] = bilinear((double(x + xmin) - center + 0.5) * ss);
-      ww += k[x];
+// Pillow's resampling coefficients (Resample.c, precompute_coeffs with box = (0, in_size) and the
+// bilinear filter) for the output indices [o0, o1): output o reads the input samples
+// first[o - o0] + [0, count[o - o0]). The exact weights are computed on first use: only the
+// few outputs next to 0.5 need them, and the divisions are the expensive part.
+struct TapTable {
+  int64_t ksize = 0, o0 = 0;
+  double scale = 0.0, ss = 0.0;
+  std::vector<int64_t> first, count;
+  std::vector<double> w;   // Pillow's normalized weights, ksize per output, where ready
+  std::vector<float> wf;   // float32 approximations (see approximate())
+  std::vector<uint8_t> ready;
+
+  void build(int64_t in_size, int64_t out_size, int64_t begin, int64_t end) {
+    scale = double(in_size) / double(out_size);
+    const double filterscale = scale < 1.0 ? 1.0 : scale;
+    const double support = 1.0 * filterscale;
+    ss = 1.0 / filterscale;
+    ksize = int64_t(std::ceil(support)) * 2 + 1;
+    o0 = begin;
+    const int64_t n = end - begin;
+    first.resize(size_t(n));
+    count.resize(size_t(n));
+    w.resize(size_t(n * ksize));
+    wf.resize(size_t(n * ksize));
+    ready.assign(size_t(n), 0);
+    for (int64_t i = 0; i < n; ++i) {
+      const double center = (double(o0 + i) + 0.5) * scale;
+      int64_t xmin = int64_t(center - support + 0.5);  // C truncation, as Pillow
+      if (xmin < 0) xmin = 0;
+      int64_t xmax = int64_t(center + support + 0.5);
+      if (xmax > in_size) xmax = in_size;
+      first[size_t(i)] = xmin;
+      count[size_t(i)] = std::min(std::max<int64_t>(xmax - xmin, 0), ksize);
     }
-    t->ww[size_t(i)] = ww;
-    // Drop taps of weight 0 at either end: they add exactly +-0.0 to Pillow's sum (the samples
-    // are finite), so the result is unchanged, and the neighbourhoods classified below shrink.
-    int64_t lead = 0;
-    while (lead < xmax && k[lead] == 0.0) ++lead;
-    while (xmax > lead && k[xmax - 1] == 0.0) --xmax;
-    if (lead > 0)
-      for (int64_t x = lead; x < xmax; ++x) k[x - lead] = k[x];
-    t->first[size_t(i)] = xmin + lead;
-    t->count[size_t(i)] = xmax - lead;
+  }
+
+  // Output i's weights exactly as Pillow's: the filter at each tap, normalized by their sum.
+  const double* weights(int64_t i) {
+    double* k = &w[size_t(i * ksize)];
+    if (!ready[size_t(i)]) {
+      ready[size_t(i)] = 1;
+      const double center = (double(o0 + i) + 0.5) * scale;
+      const int64_t xmin = first[size_t(i)], n = count[size_t(i)];
+      double ww = 0.0;
+      for (int64_t x = 0; x < n; ++x) {
+        k[x] = bilinear((double(x + xmin) - center + 0.5) * ss);
+        ww += k[x];
+      }
+      for (int64_t x = 0; x < n; ++x)
+        if (ww != 0.0) k[x] /= ww;
+    }
+    return k;
+  }
+
+  // Float32 approximations of the weights of outputs [a, b) (within 2^-24 relative of Pillow's,
+  // 0 past the count), ksize per output from approx(a). One division per output, not per tap.
+  void approximate(int64_t a, int64_t b) {
+    for (int64_t i = a; i < b; ++i) {
+      const double center = (double(o0 + i) + 0.5) * scale;
+      const int64_t xmin = first[size_t(i)], n = count[size_t(i)];
+      float* kf = &wf[size_t(i * ksize)];
+      double raw[3] = {0.0, 0.0, 0.0};
+      if (ksize == 3) {  // upscaling: a fixed number of taps, no loop
+        for (int x = 0; x < 3; ++x)
+          raw[x] = x < n ? bilinear((double(x + xmin) - center + 0.5) * ss) : 0.0;
+        const double sum = raw[0] + raw[1] + raw[2];
+        const double inv = sum != 0.0 ? 1.0 / sum : 1.0;
+        for (int x = 0; x < 3; ++x) kf[x] = float(raw[x] * inv);
+        continue;
+      }
+      double sum = 0.0;
+      for (int64_t x = 0; x < n; ++x) sum += bilinear((double(x + xmin) - center + 0.5) * ss);
+      const double inv = sum != 0.0 ? 1.0 / sum : 1.0;
+      for (int64_t x = 0; x < ksize; ++x)
+        kf[x] = x < n ? float(bilinear((double(x + xmin) - center + 0.5) * ss) * inv) : 0.0f;
+    }
+  }
+  const float* approx(int64_t i) const { return &wf[size_t(i * ksize)]; }
+};
+
+// Reusable buffers: one per thread of a batch, so pasting allocates nothing in steady state.
+struct Scratch {
+  TapTable vt, ht;
+  std::vector<float> padded;  // one zero-padded input row, with spare zeros for the taps
+  std::vector<float> temp;    // the approximate horizontal pass over the band
+  std::vector<int64_t> row_lo, row_hi, reach_lo, reach_hi, need_lo, need_hi;
+  std::vector<uint8_t> one;      // an output row's decisions, a byte per column
+  std::vector<uint64_t> one_w;   // the same packed, 64 columns per word
+  std::vector<uint8_t> patch;  // column-major output of one mask
+};
+
+// Input samples below this are "surely low": no bilinear mix of them reaches 0.5.
+constexpr float kLow = 0.5f - 1e-6f;
+
+inline uint64_t load8(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// Packs n_words * 64 bytes of 0/1 into bit masks, byte i to bit i % 64 of word i / 64. The
+// multiplication gathers the low bits of 8 bytes into its top byte (the partial products land
+// on distinct bits, so nothing carries).
+inline void pack_bits(const uint8_t* bytes, int64_t n_words, uint64_t* words) {
+  for (int64_t w = 0; w < n_words; ++w) {
+    uint64_t word = 0;
+    for (int i = 0; i < 8; ++i)
+      word |= ((load8(bytes + w * 64 + i * 8) * 0x0102040810204080ULL) >> 56) << (8 * i);
+    words[w] = word;
   }
 }
 
-// Resizes the zero-padded (mask_h+2) x (mask_w+2) image to out_h x out_w, evaluating only output
-// rows [r0, r1) and columns [c0, c1), then thresholds: patch[(r - r0) * (c1 - c0) + (c - c0)].
+inline int64_t ctz64(uint64_t x) { return __builtin_ctzll(x); }  // x != 0
+
+// Resizes the zero-padded (mask_h+2) x (mask_w+2) image to out_h x out_w, for output rows
+// [r0, r1) and columns [c0, c1) only, thresholds at > 0.5 and hands each run of ones to
+// sink(r - r0, b - c0, e - c0), row by row.
 //
-// Pillow computes a horizontal pass into a float32 image, then a vertical pass, each output sample
-// a double sum over its taps. Only the side of 0.5 matters here, and the bilinear weights are
-// non-negative and sum to 1 (to within a few ulps): an output whose input neighbourhood (its
-// vertical taps x horizontal taps) lies entirely below 0.5 - 1e-6 is below 0.5, entirely above
-// 0.5 + 1e-6 is above, whatever the rounding (the margin dwarfs the ~1e-15 rounding error).
-// Neighbouring outputs share their taps, so this is decided once per block of outputs with the
-// same taps; only blocks straddling the 0.5 contour are computed, exactly as Pillow does (same
-// sums in the same order, float32 intermediate). A dimension that is not resized gets identity
-// taps, which reproduce Pillow's skipped pass exactly.
-struct Span {
-  int64_t begin, end;
-  uint8_t cls;  // surely low, surely high, or 0: mixed
-};
-
+// Pillow resizes in two passes, horizontal then vertical, each output a double sum over its
+// taps rounded to float32; GluonCV keeps the outputs > 0.5. Here:
+//  1. Pruning, exact: the bilinear weights are non-negative and sum to 1 (to a few ulps), so an
+//     output whose taps only read samples below 0.5 - 1e-6 is below 0.5. Each input row's
+//     samples at or above that span columns [xa, xb]; output columns (rows) whose taps miss
+//     them all are 0 and never computed. What is left is the band.
+//  2. Both passes in float32 with float32 weights, vectorized: each result is within
+//     (taps + 5) * 2^-24 * M of Pillow's (M = max(1, max |sample|): each tap adds at most one
+//     rounding of a weight, a product and a sum, of size <= M). Outputs farther than 16 times
+//     that bound from 0.5 are decided by it.
+//  3. The rest (outputs within ~1e-5 of 0.5) are computed exactly as Pillow does: same taps,
+//     same double sums in the same order, float32 intermediate.
+// A dimension that is not resized gets identity taps, which reproduce Pillow's skipped pass.
 template <class Sink>
-void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, int64_t out_h,
-                   int64_t out_w, int64_t r0, int64_t r1, int64_t c0, int64_t c1, Sink sink) {
+void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, float max_abs,
+                   int64_t out_h, int64_t out_w, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
+                   Scratch& s, Sink sink) {
   const int64_t in_h = mask_h + 2, in_w = mask_w + 2;
-  const int64_t nc = c1 - c0, nr = r1 - r0;
-  TapTable vt, ht;
-  build_taps(in_h, out_h, r0, r1, &vt);
-  build_taps(in_w, out_w, c0, c1, &ht);
-
-  // Class of every input sample: bit 1 surely low, bit 2 surely high.
-  constexpr float kLow = 0.5f - 1e-6f, kHigh = 0.5f + 1e-6f;
-  constexpr uint8_t kSurelyLow = 1, kSurelyHigh = 2;
-  std::vector<uint8_t> in_cls(size_t(in_h * in_w), kSurelyLow);  // the padding is 0: low
-  for (int64_t y = 1; y <= mask_h; ++y) {
-    const float* src = prob + (y - 1) * mask_w;
-    uint8_t* dst = &in_cls[size_t(y * in_w + 1)];
-    for (int64_t x = 0; x < mask_w; ++x)
-      dst[x] = uint8_t((src[x] < kLow ? kSurelyLow : 0) | (src[x] > kHigh ? kSurelyHigh : 0));
-  }
-
-  // The horizontal pass (float32, as Pillow stores it) for the input rows read: cheap, since
-  // the input has few rows; the expensive vertical pass is what the classification saves.
-  int64_t y_first = in_h, y_last = 0;
-  for (int64_t r = 0; r < nr; ++r) {
-    if (vt.count[size_t(r)] == 0) continue;
-    y_first = std::min(y_first, vt.first[size_t(r)]);
-    y_last = std::max(y_last, vt.first[size_t(r)] + vt.count[size_t(r)]);
-  }
-  if (y_last < y_first) y_last = y_first;
-  // Computed lazily, only where an exact output needs it (the outputs along the mask's edge).
-  std::vector<float> temp(size_t((y_last - y_first) * nc), 0.0f);
-  std::vector<uint8_t> done(temp.size(), 0);
-  auto horizontal = [&](int64_t y, int64_t c) -> float {
-    const size_t at = size_t((y - y_first) * nc + c);
-    if (!done[at]) {
-      done[at] = 1;
-      double ss = 0.0;
-      if (y >= 1 && y <= mask_h) {  // padding rows are 0
-        const double* k = ht.weights(c);
-        const int64_t first = ht.first[size_t(c)];
-        for (int64_t j = 0; j < ht.count[size_t(c)]; ++j) {
-          const int64_t x = first + j;
-          const float v = (x < 1 || x > mask_w) ? 0.0f : prob[(y - 1) * mask_w + (x - 1)];
-          ss += double(v) * k[j];
-        }
-      }
-      temp[at] = float(ss);
+  // Per padded input row, the columns [xa, xb] of its samples not surely low (none: xb < xa).
+  std::vector<int64_t>& xa = s.row_lo;
+  std::vector<int64_t>& xb = s.row_hi;
+  xa.assign(size_t(in_h), 0);
+  xb.assign(size_t(in_h), -1);
+  int64_t ya = in_h, yb = -1;
+  const int64_t mw_words = (mask_w + 63) / 64;
+  s.one.assign(size_t(mw_words * 64), 0);
+  s.one_w.resize(size_t(mw_words));
+  for (int64_t y = 0; y < mask_h; ++y) {
+    const float* row = prob + y * mask_w;
+    for (int64_t x = 0; x < mask_w; ++x) s.one[size_t(x)] = row[x] >= kLow;  // vectorized
+    pack_bits(s.one.data(), mw_words, s.one_w.data());
+    int64_t first = -1, last = -1;
+    for (int64_t w = 0; w < mw_words; ++w) {
+      const uint64_t bits = s.one_w[size_t(w)];
+      if (!bits) continue;
+      if (first < 0) first = w * 64 + ctz64(bits);
+      last = w * 64 + 63 - __builtin_clzll(bits);
     }
-    return temp[at];
+    if (first < 0) continue;
+    xa[size_t(y + 1)] = first + 1;
+    xb[size_t(y + 1)] = last + 1;
+    ya = std::min(ya, y + 1);
+    yb = y + 1;
+  }
+  if (yb < 0) return;  // the whole mask is below 0.5
+
+  TapTable& vt = s.vt;
+  TapTable& ht = s.ht;
+  vt.build(in_h, out_h, r0, r1);
+  ht.build(in_w, out_w, c0, c1);
+  const int64_t nr = r1 - r0, nc = c1 - c0;
+  // The output rows whose vertical taps reach [ya, yb]; the rest is 0.
+  int64_t rb0 = nr, rb1 = 0;
+  for (int64_t r = 0; r < nr; ++r) {
+    const int64_t f = vt.first[size_t(r)], n = vt.count[size_t(r)];
+    if (n > 0 && f <= yb && f + n > ya) {
+      rb0 = std::min(rb0, r);
+      rb1 = r + 1;
+    }
+  }
+  if (rb0 >= rb1) return;
+  // Pillow's taps move right monotonically (first and first + count never decrease), so the
+  // output columns whose taps reach input columns [a, b] are found by binary search.
+  auto reach = [&](int64_t a, int64_t b, int64_t* lo, int64_t* hi) {
+    int64_t l = 0, h = nc;  // the first column whose taps end after a
+    while (l < h) {
+      const int64_t m = (l + h) / 2;
+      if (ht.first[size_t(m)] + ht.count[size_t(m)] > a) h = m; else l = m + 1;
+    }
+    *lo = l;
+    h = nc;  // the first column whose taps start after b
+    while (l < h) {
+      const int64_t m = (l + h) / 2;
+      if (ht.first[size_t(m)] > b) h = m; else l = m + 1;
+    }
+    *hi = l;
   };
-  // Column groups: runs of output columns with the same horizontal taps.
-  std::vector<int64_t> col_groups;  // start of each group, then nc
-  for (int64_t c = 0; c < nc; ++c)
-    if (c == 0 || ht.first[size_t(c)] != ht.first[size_t(c - 1)] ||
-        ht.count[size_t(c)] != ht.count[size_t(c - 1)])
-      col_groups.push_back(c);
-  col_groups.push_back(nc);
-  std::vector<Span> spans;
-  std::vector<uint8_t> row_cls(static_cast<size_t>(in_w));
-  std::vector<uint8_t> ones(static_cast<size_t>(nc));
-  for (int64_t ra = 0; ra < nr;) {
-    // A row group: runs of output rows with the same vertical taps share their classes.
+  int64_t yf = in_h, yl = 0;  // the input rows the band rows read
+  for (int64_t r = rb0; r < rb1; ++r) {
+    const int64_t n = vt.count[size_t(r)];
+    if (n == 0) continue;
+    yf = std::min(yf, vt.first[size_t(r)]);
+    yl = std::max(yl, vt.first[size_t(r)] + n);
+  }
+  // Each input row's reach; the band is all of them.
+  std::vector<int64_t>& lo = s.reach_lo;
+  std::vector<int64_t>& hi = s.reach_hi;
+  lo.assign(size_t(in_h), nc);
+  hi.assign(size_t(in_h), 0);
+  int64_t cb0 = nc, cb1 = 0;
+  for (int64_t y = yf; y < yl; ++y) {
+    if (xb[size_t(y)] < xa[size_t(y)]) continue;
+    reach(xa[size_t(y)], xb[size_t(y)], &lo[size_t(y)], &hi[size_t(y)]);
+    if (lo[size_t(y)] < hi[size_t(y)]) {
+      cb0 = std::min(cb0, lo[size_t(y)]);
+      cb1 = std::max(cb1, hi[size_t(y)]);
+    }
+  }
+  if (cb0 >= cb1) return;
+  const int64_t nb = cb1 - cb0;
+  // The columns where each input row's horizontal pass is needed: the reach of every row it
+  // shares a row group (output rows with the same vertical taps) with.
+  std::vector<int64_t>& need_lo = s.need_lo;
+  std::vector<int64_t>& need_hi = s.need_hi;
+  need_lo.assign(size_t(in_h), nc);
+  need_hi.assign(size_t(in_h), 0);
+  for (int64_t r = rb0; r < rb1;) {
+    const int64_t vf = vt.first[size_t(r)], vn = vt.count[size_t(r)];
+    while (r < rb1 && vt.first[size_t(r)] == vf && vt.count[size_t(r)] == vn) ++r;
+    int64_t glo = nc, ghi = 0;
+    for (int64_t y = vf; y < vf + vn; ++y)
+      if (lo[size_t(y)] < hi[size_t(y)]) {
+        glo = std::min(glo, lo[size_t(y)]);
+        ghi = std::max(ghi, hi[size_t(y)]);
+      }
+    for (int64_t y = vf; y < vf + vn && glo < ghi; ++y) {
+      need_lo[size_t(y)] = std::min(need_lo[size_t(y)], glo);
+      need_hi[size_t(y)] = std::max(need_hi[size_t(y)], ghi);
+    }
+  }
+
+  // The margin of step 2 (16 times the error bound); beyond 1e30 float32 sums could overflow,
+  // so such masks are computed exactly throughout.
+  const float margin = max_abs > 1e30f
+                           ? INFINITY
+                           : float(ht.ksize + vt.ksize + 5) * 0x1p-20f * max_abs;
+  const float above = 0.5f + margin, below = 0.5f - margin;
+
+  // The approximate horizontal pass, where needed.
+  {
+    int64_t a = nc, b = 0;
+    for (int64_t y = yf; y < yl; ++y)
+      if (need_lo[size_t(y)] < need_hi[size_t(y)]) {
+        a = std::min(a, need_lo[size_t(y)]);
+        b = std::max(b, need_hi[size_t(y)]);
+      }
+    ht.approximate(a, b);
+    vt.approximate(rb0, rb1);
+  }
+  s.padded.assign(size_t(in_w + ht.ksize), 0.0f);
+  s.temp.resize(size_t((yl - yf) * nb));
+  for (int64_t y = yf; y < yl; ++y) {
+    float* t = &s.temp[size_t((y - yf) * nb)] - cb0;  // indexed by output column
+    const int64_t ca = std::max(cb0, need_lo[size_t(y)]), cz = std::min(cb1, need_hi[size_t(y)]);
+    if (ca >= cz) continue;
+    if (y < 1 || y > mask_h) {  // padding rows are 0
+      std::fill(t + ca, t + cz, 0.0f);
+      continue;
+    }
+    float* in = s.padded.data();
+    std::memcpy(in + 1, prob + (y - 1) * mask_w, size_t(mask_w) * sizeof(float));
+    if (ht.ksize == 3) {  // upscaling: at most 2 taps, the third weight is 0
+      for (int64_t c = ca; c < cz; ++c) {
+        const float* k = ht.approx(c);
+        const float* src = in + ht.first[size_t(c)];
+        t[c] = src[0] * k[0] + src[1] * k[1] + src[2] * k[2];
+      }
+    } else {
+      for (int64_t c = ca; c < cz; ++c) {
+        const float* k = ht.approx(c);
+        const float* src = in + ht.first[size_t(c)];
+        float sum = 0.0f;
+        for (int64_t j = 0; j < ht.count[size_t(c)]; ++j) sum += src[j] * k[j];
+        t[c] = sum;
+      }
+    }
+  }
+
+  // Pillow's exact value of the horizontal pass at input row y, output column c.
+  auto exact_temp = [&](int64_t y, int64_t c) -> float {
+    if (y < 1 || y > mask_h) return 0.0f;
+    const double* k = ht.weights(c);
+    const int64_t first = ht.first[size_t(c)];
+    double sum = 0.0;
+    for (int64_t j = 0; j < ht.count[size_t(c)]; ++j) {
+      const int64_t x = first + j;
+      const float v = (x < 1 || x > mask_w) ? 0.0f : prob[(y - 1) * mask_w + (x - 1)];
+      sum += double(v) * k[j];
+    }
+    return float(sum);
+  };
+
+  // The vertical pass, row by row over the columns its row group reaches.
+  const int64_t nw = (nb + 63) / 64;
+  s.one.resize(size_t(nw * 64));
+  s.one_w.resize(size_t(nw));
+  uint8_t* one = s.one.data();
+  uint64_t* one_w = s.one_w.data();
+  for (int64_t ra = rb0; ra < rb1;) {
     const int64_t vf = vt.first[size_t(ra)], vn = vt.count[size_t(ra)];
     int64_t rb = ra + 1;
-    while (rb < nr && vt.first[size_t(rb)] == vf && vt.count[size_t(rb)] == vn) ++rb;
-    spans.clear();
-    // The classes of the input columns over this group's input rows, then of each column group.
-    std::fill(row_cls.begin(), row_cls.end(), uint8_t(kSurelyLow | kSurelyHigh));
+    while (rb < rb1 && vt.first[size_t(rb)] == vf && vt.count[size_t(rb)] == vn) ++rb;
+    int64_t ga = nc, gz = 0;  // the group's columns, in band coordinates
     for (int64_t y = vf; y < vf + vn; ++y)
-      for (int64_t x = 0; x < in_w; ++x) row_cls[size_t(x)] &= in_cls[size_t(y * in_w + x)];
-    bool all_low = vn > 0;
-    for (int64_t x = 0; x < in_w && all_low; ++x) all_low = row_cls[size_t(x)] == kSurelyLow;
-    if (vn == 0 || all_low) {  // background rows: the patch stays 0
+      if (lo[size_t(y)] < hi[size_t(y)]) {
+        ga = std::min(ga, lo[size_t(y)] - cb0);
+        gz = std::max(gz, hi[size_t(y)] - cb0);
+      }
+    if (vn == 0 || ga >= gz) {  // no taps (Pillow's sum is 0), or all surely low
       ra = rb;
       continue;
     }
-    for (size_t g = 0; g + 1 < col_groups.size(); ++g) {
-      const int64_t ca = col_groups[g], cb = col_groups[g + 1];
-      const int64_t hf = ht.first[size_t(ca)], hn = ht.count[size_t(ca)];
-      uint8_t cls = kSurelyLow | kSurelyHigh;
-      for (int64_t x = hf; x < hf + hn; ++x) cls &= row_cls[size_t(x)];
-      if (hn == 0) cls = kSurelyLow;  // no input sample: the value is 0
-      if (cls != kSurelyLow && cls != kSurelyHigh) cls = 0;  // mixed
-      if (!spans.empty() && spans.back().cls == cls && spans.back().end == ca)
-        spans.back().end = cb;
-      else
-        spans.push_back({ca, cb, cls});
-    }
-    // The horizontal-pass values the exact outputs of this row group read, once for all rows.
-    for (const Span& sp : spans)
-      if (sp.cls == 0)
-        for (int64_t j = 0; j < vn; ++j)
-          for (int64_t c = sp.begin; c < sp.end; ++c) horizontal(vf + j, c);
-    const float* t = &temp[size_t((vf - y_first) * nc)];  // tap row j is t + j * nc
+    const int64_t wa = ga / 64, wz = (gz + 63) / 64;  // the words covering [ga, gz)
+    std::memset(one + wa * 64, 0, size_t(ga - wa * 64));
+    std::memset(one + gz, 0, size_t(wz * 64 - gz));
+    const float* t = &s.temp[size_t((vf - yf) * nb)];  // tap row j is t + j * nb
     for (int64_t r = ra; r < rb; ++r) {
-      const double* k = nullptr;  // weights of this row, when an exact output needs them
-      // Runs of ones of this row, merged across spans, handed to the sink.
-      int64_t run_begin = -1, run_end = -1;
-      auto on = [&](int64_t b, int64_t e) {
-        if (run_begin >= 0 && run_end == b) {
-          run_end = e;
-          return;
+      const float* k = vt.approx(r);
+      uint8_t any_unsure = 0;
+      if (vn == 2) {
+        const float k0 = k[0], k1 = k[1];
+        const float* t0 = t;
+        const float* t1 = t + nb;
+        for (int64_t i = ga; i < gz; ++i) {
+          const float v = t0[i] * k0 + t1[i] * k1;
+          one[i] = v > above;
+          any_unsure |= (v >= below) & (v <= above);
         }
-        if (run_begin >= 0) sink(r, run_begin, run_end);
-        run_begin = b;
-        run_end = e;
-      };
-      for (const Span& sp : spans) {
-        if (sp.cls == kSurelyHigh) {
-          on(sp.begin, sp.end);
-        } else if (sp.cls == 0) {
-          // Pillow's vertical sum, tap by tap in order, for each column of the span: first
-          // into a byte per column (a loop the compiler vectorizes), then into runs.
-          if (k == nullptr) k = vt.weights(r);
-          const int64_t n = sp.end - sp.begin;
-          uint8_t* bits = ones.data();
-          if (vn == 2) {  // upscaling: two taps
-            const float* a = t + sp.begin;
-            const float* b = t + nc + sp.begin;
-            const double k0 = k[0], k1 = k[1];
-            for (int64_t i = 0; i < n; ++i) {
-              double ss = 0.0;
-              ss += double(a[i]) * k0;
-              ss += double(b[i]) * k1;
-              bits[i] = float(ss) > 0.5f;
-            }
-          } else {
-            for (int64_t i = 0; i < n; ++i) {
-              double ss = 0.0;
-              for (int64_t j = 0; j < vn; ++j) ss += double(t[j * nc + sp.begin + i]) * k[j];
-              bits[i] = float(ss) > 0.5f;
-            }
-          }
-          for (int64_t i = 0; i < n;) {
-            if (!bits[i]) {
-              ++i;
-              continue;
-            }
-            int64_t e = i + 1;
-            while (e < n && bits[e]) ++e;
-            on(sp.begin + i, sp.begin + e);
-            i = e;
-          }
+      } else {
+        for (int64_t i = ga; i < gz; ++i) {
+          float v = 0.0f;
+          for (int64_t j = 0; j < vn; ++j) v += t[j * nb + i] * k[j];
+          one[i] = v > above;
+          any_unsure |= (v >= below) & (v <= above);
         }
       }
-      if (run_begin >= 0) sink(r, run_begin, run_end);
+      pack_bits(one + wa * 64, wz - wa, one_w + wa);
+      if (any_unsure) {
+        // The few outputs too close to 0.5 to decide: exactly as Pillow.
+        const double* kv = vt.weights(r);
+        for (int64_t i = ga; i < gz; ++i) {
+          float v = 0.0f;  // the same approximation as above
+          if (vn == 2) {
+            v = t[i] * k[0] + t[nb + i] * k[1];
+          } else {
+            for (int64_t j = 0; j < vn; ++j) v += t[j * nb + i] * k[j];
+          }
+          if (v < below || v > above) continue;
+          double sum = 0.0;
+          for (int64_t j = 0; j < vn; ++j) sum += double(exact_temp(vf + j, cb0 + i)) * kv[j];
+          const uint64_t bit = uint64_t(1) << (i % 64);
+          if (float(sum) > 0.5f) one_w[i / 64] |= bit; else one_w[i / 64] &= ~bit;
+        }
+      }
+      // The runs of ones, a word at a time.
+      int64_t run = -1;  // the start of a run still open at the end of the previous word
+      for (int64_t w = wa; w < wz; ++w) {
+        uint64_t x = one_w[w];
+        const int64_t base = cb0 + w * 64;
+        if (run >= 0) {
+          if (x == ~uint64_t(0)) continue;
+          const int64_t z = ctz64(~x);
+          sink(r, run, base + z);
+          run = -1;
+          x &= ~uint64_t(0) << z;
+        }
+        while (x) {
+          const int64_t z = ctz64(x);
+          const uint64_t filled = x | ((uint64_t(1) << z) - 1);
+          if (filled == ~uint64_t(0)) {
+            run = base + z;
+            break;
+          }
+          const int64_t e = ctz64(~filled);
+          sink(r, base + z, base + e);
+          x &= ~uint64_t(0) << e;
+        }
+      }
+      if (run >= 0) sink(r, run, cb0 + wz * 64);  // unreachable: the bits past gz are 0
     }
     ra = rb;
   }
 }
 
-// The rounded and clipped box of a paste, once the mask is known to be finite.
+// A checked mask: its box, and the largest magnitude among its samples (at least 1).
+struct Checked {
+  PasteGeometry g;
+  float max_abs;
+};
+
+// Checks a mask (finite samples, a sane box) and computes its rounded and clipped box.
 PasteStatus prepare(const float* prob, int64_t mask_h, int64_t mask_w, const float box[4],
-                    int64_t height, int64_t width, PasteGeometry* g) {
-  const PasteStatus s = paste_geometry(box, mask_h, mask_w, height, width, g);
+                    int64_t height, int64_t width, Checked* m) {
+  const PasteStatus s = paste_geometry(box, mask_h, mask_w, height, width, &m->g);
   if (s != PasteStatus::kOk) return s;
-  for (int64_t i = 0; i < mask_h * mask_w; ++i)
-    if (!std::isfinite(prob[i])) return PasteStatus::kBadMask;
+  // Written so that it vectorizes: a float is not finite iff its exponent bits are all set
+  // (the maximum skips NaNs, which the exponent test catches).
+  float max_abs = 1.0f;
+  uint32_t not_finite = 0;
+  for (int64_t i = 0; i < mask_h * mask_w; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, prob + i, 4);
+    not_finite |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
+    const float a = std::fabs(prob[i]);
+    max_abs = a > max_abs ? a : max_abs;
+  }
+  if (not_finite) return PasteStatus::kBadMask;
+  m->max_abs = max_abs;
   return PasteStatus::kOk;
 }
 
 // Runs the resampler over the clipped box; sink(r, b, e) gets the runs of ones of clipped row r.
 template <class Sink>
-void paste_runs(const float* prob, int64_t mask_h, int64_t mask_w, const PasteGeometry& g,
-                Sink sink) {
+void paste_runs(const float* prob, int64_t mask_h, int64_t mask_w, const Checked& m,
+                Scratch& s, Sink sink) {
+  const PasteGeometry& g = m.g;
   if (g.cx1 >= g.cx2 || g.cy1 >= g.cy2) return;
-  resample_runs(prob, mask_h, mask_w, g.y2 - g.y1 + 1, g.x2 - g.x1 + 1, g.cy1 - g.y1,
-                g.cy2 - g.y1, g.cx1 - g.x1, g.cx2 - g.x1, sink);
+  resample_runs(prob, mask_h, mask_w, m.max_abs, g.y2 - g.y1 + 1, g.x2 - g.x1 + 1,
+                g.cy1 - g.y1, g.cy2 - g.y1, g.cx1 - g.x1, g.cx2 - g.x1, s, sink);
+}
+
+// One checked mask as [begin, end) pixel intervals appended to `intervals`.
+void intervals_of(const float* prob, int64_t mask_h, int64_t mask_w, const Checked& m,
+                  int64_t height, int64_t width, bool column_major, Scratch& s,
+                  std::vector<int64_t>* intervals) {
+  const PasteGeometry& g = m.g;
+  if (!column_major) {
+    // Row-major: the resampler's runs of ones are the intervals (no run crosses an image row).
+    paste_runs(prob, mask_h, mask_w, m, s, [&](int64_t r, int64_t b, int64_t e) {
+      const int64_t base = (g.cy1 + r) * width + g.cx1;
+      intervals->push_back(base + b);
+      intervals->push_back(base + e);
+    });
+    return;
+  }
+  // Column-major (COCO RLE order): the row runs, then a patch over their bounding box, read
+  // down its columns. The runs go to the end of `intervals` first and are replaced.
+  const size_t start = intervals->size();
+  int64_t rmin = INT64_MAX, rmax = -1, cmin = INT64_MAX, cmax = -1;
+  paste_runs(prob, mask_h, mask_w, m, s, [&](int64_t r, int64_t b, int64_t e) {
+    intervals->push_back(r);
+    intervals->push_back(b);
+    intervals->push_back(e);
+    rmin = std::min(rmin, r);
+    rmax = r;
+    cmin = std::min(cmin, b);
+    cmax = std::max(cmax, e);
+  });
+  if (rmax < 0) return;
+  const int64_t nr = rmax - rmin + 1, nc = cmax - cmin;
+  s.patch.assign(size_t(nr * nc), 0);
+  for (size_t i = start; i < intervals->size(); i += 3) {
+    const int64_t r = (*intervals)[i] - rmin, b = (*intervals)[i + 1] - cmin;
+    std::memset(&s.patch[size_t(r * nc + b)], 1, size_t((*intervals)[i + 2] - (*intervals)[i + 1]));
+  }
+  intervals->resize(start);
+  for (int64_t c = 0; c < nc; ++c) {
+    const int64_t base = (g.cx1 + cmin + c) * height + g.cy1 + rmin;
+    const uint8_t* col = &s.patch[size_t(c)];
+    for (int64_t r = 0; r < nr;) {
+      if (!col[r * nc]) {
+        ++r;
+        continue;
+      }
+      int64_t e = r + 1;
+      while (e < nr && col[e * nc]) ++e;
+      intervals->push_back(base + r);
+      intervals->push_back(base + e);
+      r = e;
+    }
+  }
+}
+
+// One checked mask written as 1s into a zeroed height x width image.
+void dense_of(const float* prob, int64_t mask_h, int64_t mask_w, const Checked& m,
+              int64_t width, Scratch& s, uint8_t* out) {
+  const PasteGeometry& g = m.g;
+  paste_runs(prob, mask_h, mask_w, m, s, [&](int64_t r, int64_t b, int64_t e) {
+    std::memset(out + (g.cy1 + r) * width + g.cx1 + b, 1, size_t(e - b));
+  });
 }
 
 }  // namespace
@@ -292,95 +533,63 @@ PasteStatus paste_geometry(const float box[4], int64_t mask_h, int64_t mask_w, i
 PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask_w,
                                  const float box[4], int64_t height, int64_t width,
                                  bool column_major, std::vector<int64_t>* intervals) {
-  PasteGeometry g;
-  const PasteStatus s = prepare(prob, mask_h, mask_w, box, height, width, &g);
-  if (s != PasteStatus::kOk) return s;
-  if (!column_major) {
-    // Row-major: the resampler's runs of ones are the intervals (no run crosses an image row).
-    paste_runs(prob, mask_h, mask_w, g, [&](int64_t r, int64_t b, int64_t e) {
-      const int64_t base = (g.cy1 + r) * width + g.cx1;
-      intervals->push_back(base + b);
-      intervals->push_back(base + e);
-    });
-    return PasteStatus::kOk;
-  }
-  // Column-major canvas (COCO RLE order): make the clipped patch, then runs down its columns.
-  const int64_t nr = g.cy2 - g.cy1, nc = g.cx2 - g.cx1;
-  if (nr <= 0 || nc <= 0) return PasteStatus::kOk;
-  std::vector<uint8_t> patch(size_t(nr * nc), 0);
-  paste_runs(prob, mask_h, mask_w, g, [&](int64_t r, int64_t b, int64_t e) {
-    std::memset(&patch[size_t(r * nc + b)], 1, size_t(e - b));
-  });
-  for (int64_t c = 0; c < nc; ++c) {
-    const int64_t base = (g.cx1 + c) * height + g.cy1;
-    for (int64_t r = 0; r < nr;) {
-      if (!patch[size_t(r * nc + c)]) {
-        ++r;
-        continue;
-      }
-      int64_t e = r + 1;
-      while (e < nr && patch[size_t(e * nc + c)]) ++e;
-      intervals->push_back(base + r);
-      intervals->push_back(base + e);
-      r = e;
-    }
-  }
+  Checked m;
+  const PasteStatus status = prepare(prob, mask_h, mask_w, box, height, width, &m);
+  if (status != PasteStatus::kOk) return status;
+  Scratch s;
+  intervals_of(prob, mask_h, mask_w, m, height, width, column_major, s, intervals);
   return PasteStatus::kOk;
 }
 
 PasteStatus paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w,
                              const float box[4], int64_t height, int64_t width, uint8_t* out) {
-  PasteGeometry g;
-  const PasteStatus s = prepare(prob, mask_h, mask_w, box, height, width, &g);
-  if (s != PasteStatus::kOk) return s;
-  paste_runs(prob, mask_h, mask_w, g, [&](int64_t r, int64_t b, int64_t e) {
-    std::memset(out + (g.cy1 + r) * width + g.cx1 + b, 1, size_t(e - b));
-  });
+  Checked m;
+  const PasteStatus status = prepare(prob, mask_h, mask_w, box, height, width, &m);
+  if (status != PasteStatus::kOk) return status;
+  Scratch s;
+  dense_of(prob, mask_h, mask_w, m, width, s, out);
   return PasteStatus::kOk;
 }
 
 namespace {
 
-// Checks every mask and splits [0, n) into at most `threads` chunks of about equal clipped box
-// area (the work), as chunk boundaries bounds[0] = 0 < ... < bounds.back() = n.
-PasteStatus plan_chunks(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
-                        const float* boxes, int64_t height, int64_t width, int threads,
-                        std::vector<int64_t>* bounds, int64_t* bad) {
-  std::vector<int64_t> work(static_cast<size_t>(n));
-  int64_t total = 0;
+// Checks every mask and computes its geometry; returns how many threads are worth starting
+// (at most `threads`), or 0 with *bad set to the first bad mask.
+int64_t check_masks(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
+                    const float* boxes, int64_t height, int64_t width, int threads,
+                    std::vector<Checked>* checked, PasteStatus* status, int64_t* bad) {
+  checked->resize(size_t(n));
+  int64_t work = 0;
   for (int64_t k = 0; k < n; ++k) {
-    PasteGeometry g;
-    const PasteStatus s = prepare(probs + k * mask_h * mask_w, mask_h, mask_w, boxes + 4 * k,
-                                  height, width, &g);
-    if (s != PasteStatus::kOk) {
+    Checked& m = (*checked)[size_t(k)];
+    *status = prepare(probs + k * mask_h * mask_w, mask_h, mask_w, boxes + 4 * k, height, width,
+                      &m);
+    if (*status != PasteStatus::kOk) {
       *bad = k;
-      return s;
+      return 0;
     }
-    const int64_t area = std::max<int64_t>(0, g.cx2 - g.cx1) * std::max<int64_t>(0, g.cy2 - g.cy1);
-    work[size_t(k)] = area + 1024;  // + the fixed cost of a mask
-    total += work[size_t(k)];
+    const PasteGeometry& g = m.g;
+    // The work grows with the rows and columns of the clipped box, plus a fixed cost.
+    work += std::max<int64_t>(0, g.cx2 - g.cx1) + 4 * std::max<int64_t>(0, g.cy2 - g.cy1) + 256;
   }
-  // A thread costs tens of microseconds to start: only worth it for ~100k pixels of work each.
-  constexpr int64_t kWorkPerThread = 100000;
-  int64_t chunks = std::min<int64_t>({int64_t(std::max(threads, 1)), total / kWorkPerThread, n});
-  if (chunks < 1) chunks = 1;
-  bounds->assign(1, 0);
-  int64_t acc = 0;
-  for (int64_t k = 0; k < n; ++k) {
-    acc += work[size_t(k)];
-    if (int64_t(bounds->size()) < chunks && acc * chunks >= total * int64_t(bounds->size()))
-      bounds->push_back(k + 1);
-  }
-  if (bounds->back() != n) bounds->push_back(n);
-  return PasteStatus::kOk;
+  // A thread costs ~40 us to start: only worth it for at least ~150 us of work each.
+  constexpr int64_t kWorkPerThread = 20000;
+  return std::max<int64_t>(1, std::min<int64_t>({int64_t(std::max(threads, 1)),
+                                                 work / kWorkPerThread, n}));
 }
 
-// Runs body(chunk) for every chunk, chunk 0 on the calling thread.
+// Runs body(thread, mask) for every mask on `n_threads` threads (the calling one included),
+// each taking the next mask not yet taken: masks vary a lot in cost, so a fixed split would
+// leave threads idle.
 template <class Body>
-void run_chunks(size_t n_chunks, Body body) {
+void for_each_mask(int64_t n, int64_t n_threads, Body body) {
+  std::atomic<int64_t> next{0};
+  auto worker = [&](int64_t thread) {
+    for (int64_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < n;) body(thread, k);
+  };
   std::vector<std::thread> pool;
-  for (size_t c = 1; c < n_chunks; ++c) pool.emplace_back(body, c);
-  if (n_chunks > 0) body(size_t(0));
+  for (int64_t t = 1; t < n_threads; ++t) pool.emplace_back(worker, t);
+  worker(0);
   for (std::thread& t : pool) t.join();
 }
 
@@ -390,26 +599,44 @@ PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h,
                                   const float* boxes, int64_t height, int64_t width,
                                   bool column_major, int threads, std::vector<int64_t>* offsets,
                                   std::vector<int64_t>* intervals, int64_t* bad) {
-  std::vector<int64_t> bounds;
-  const PasteStatus s = plan_chunks(probs, n, mask_h, mask_w, boxes, height, width, threads,
-                                    &bounds, bad);
-  if (s != PasteStatus::kOk) return s;
-  const size_t n_chunks = bounds.size() - 1;
-  // Each chunk pastes into its own buffers; they are concatenated in mask order afterwards.
-  std::vector<std::vector<int64_t>> chunk_intervals(n_chunks), chunk_ends(n_chunks);
-  run_chunks(n_chunks, [&](size_t c) {
-    for (int64_t k = bounds[c]; k < bounds[c + 1]; ++k) {
-      paste_mask_intervals(probs + k * mask_h * mask_w, mask_h, mask_w, boxes + 4 * k, height,
-                           width, column_major, &chunk_intervals[c]);
-      chunk_ends[c].push_back(int64_t(chunk_intervals[c].size() / 2));
-    }
-  });
+  std::vector<Checked> checked;
+  PasteStatus status = PasteStatus::kOk;
+  const int64_t n_threads = check_masks(probs, n, mask_h, mask_w, boxes, height, width, threads,
+                                        &checked, &status, bad);
+  if (status != PasteStatus::kOk) return status;
   offsets->assign(1, 0);
   intervals->clear();
-  for (size_t c = 0; c < n_chunks; ++c) {
-    const int64_t base = int64_t(intervals->size() / 2);
-    for (int64_t e : chunk_ends[c]) offsets->push_back(base + e);
-    intervals->insert(intervals->end(), chunk_intervals[c].begin(), chunk_intervals[c].end());
+  if (n_threads == 1) {  // straight into the output
+    Scratch scratch;
+    for (int64_t k = 0; k < n; ++k) {
+      intervals_of(probs + k * mask_h * mask_w, mask_h, mask_w, checked[size_t(k)], height,
+                   width, column_major, scratch, intervals);
+      offsets->push_back(int64_t(intervals->size() / 2));
+    }
+    return PasteStatus::kOk;
+  }
+  // Each thread pastes into its own buffer and records where each of its masks went; the
+  // pieces are then concatenated in mask order, so the output does not depend on the threads.
+  struct Piece {
+    int64_t thread, begin, end;
+  };
+  std::vector<Piece> pieces(static_cast<size_t>(n));
+  std::vector<std::vector<int64_t>> buffers(static_cast<size_t>(n_threads));
+  std::vector<Scratch> scratch(static_cast<size_t>(n_threads));
+  for_each_mask(n, n_threads, [&](int64_t t, int64_t k) {
+    std::vector<int64_t>& buffer = buffers[size_t(t)];
+    const int64_t begin = int64_t(buffer.size());
+    intervals_of(probs + k * mask_h * mask_w, mask_h, mask_w, checked[size_t(k)], height, width,
+                 column_major, scratch[size_t(t)], &buffer);
+    pieces[size_t(k)] = {t, begin, int64_t(buffer.size())};
+  });
+  size_t total = 0;
+  for (const std::vector<int64_t>& b : buffers) total += b.size();
+  intervals->reserve(total);
+  for (const Piece& p : pieces) {
+    const std::vector<int64_t>& b = buffers[size_t(p.thread)];
+    intervals->insert(intervals->end(), b.begin() + p.begin, b.begin() + p.end);
+    offsets->push_back(int64_t(intervals->size() / 2));
   }
   return PasteStatus::kOk;
 }
@@ -417,14 +644,15 @@ PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h,
 PasteStatus paste_masks_dense(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                               const float* boxes, int64_t height, int64_t width, int threads,
                               uint8_t* out, int64_t* bad) {
-  std::vector<int64_t> bounds;
-  const PasteStatus s = plan_chunks(probs, n, mask_h, mask_w, boxes, height, width, threads,
-                                    &bounds, bad);
-  if (s != PasteStatus::kOk) return s;
-  run_chunks(bounds.size() - 1, [&](size_t c) {
-    for (int64_t k = bounds[c]; k < bounds[c + 1]; ++k)
-      paste_mask_dense(probs + k * mask_h * mask_w, mask_h, mask_w, boxes + 4 * k, height, width,
-                       out + k * height * width);
+  std::vector<Checked> checked;
+  PasteStatus status = PasteStatus::kOk;
+  const int64_t n_threads = check_masks(probs, n, mask_h, mask_w, boxes, height, width, threads,
+                                        &checked, &status, bad);
+  if (status != PasteStatus::kOk) return status;
+  std::vector<Scratch> scratch(static_cast<size_t>(n_threads));
+  for_each_mask(n, n_threads, [&](int64_t t, int64_t k) {
+    dense_of(probs + k * mask_h * mask_w, mask_h, mask_w, checked[size_t(k)], width,
+             scratch[size_t(t)], out + k * height * width);
   });
   return PasteStatus::kOk;
 }

@@ -160,10 +160,17 @@ def paste_cases(draw):
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     probs = rng.random((n, m, m)).astype(np.float32)
-    if draw(st.booleans()):  # smooth blobs, like real mask heads
+    kind = draw(st.sampled_from(["uniform", "blob", "near-half", "quarters", "huge"]))
+    if kind == "blob":  # smooth blobs, like real mask heads
         yy, xx = np.mgrid[0:m, 0:m]
         probs = np.exp(-((yy - m / 2) ** 2 + (xx - m / 2) ** 2) / (2 * (m / 4 + 0.5) ** 2))
         probs = np.repeat(probs[None].astype(np.float32), n, axis=0)
+    elif kind == "near-half":  # every output within the float32 pass's margin: all exact
+        probs = (0.5 + (probs - 0.5) * 1e-5).astype(np.float32)
+    elif kind == "quarters":  # outputs landing exactly on 0.5
+        probs = (rng.integers(0, 3, (n, m, m)) * 0.25).astype(np.float32)
+    elif kind == "huge":  # magnitudes where float32 sums could overflow, and negatives
+        probs = ((probs - 0.3) * 1e32).astype(np.float32)
     x1 = rng.uniform(-30, width + 10, n)
     y1 = rng.uniform(-30, height + 10, n)
     scale = draw(st.sampled_from([0.3, 1.0, 5.0, 40.0]))
