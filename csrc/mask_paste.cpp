@@ -8,6 +8,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace panoseg {
 namespace {
 
@@ -102,8 +106,8 @@ struct Scratch {
   std::vector<float> padded;  // one zero-padded input row, with spare zeros for the taps
   std::vector<float> temp;    // the approximate horizontal pass over the band
   std::vector<int64_t> row_lo, row_hi, reach_lo, reach_hi, need_lo, need_hi;
-  std::vector<uint8_t> one;      // an output row's decisions, a byte per column
-  std::vector<uint64_t> one_w;   // the same packed, 64 columns per word
+  std::vector<uint8_t> one, unsure;        // an output row's decisions, a byte per column
+  std::vector<uint64_t> one_w, unsure_w;  // the same as bits, 64 columns per word
   std::vector<uint8_t> patch;  // column-major output of one mask
 };
 
@@ -129,6 +133,65 @@ inline void pack_bits(const uint8_t* bytes, int64_t n_words, uint64_t* words) {
 }
 
 inline int64_t ctz64(uint64_t x) { return __builtin_ctzll(x); }  // x != 0
+
+// Bit masks of the columns [a, b) within words [a / 64, (b + 63) / 64).
+inline uint64_t mask_from(int64_t a) { return ~uint64_t(0) << (a % 64); }
+inline uint64_t mask_to(int64_t b) { return b % 64 ? ~(~uint64_t(0) << (b % 64)) : ~uint64_t(0); }
+
+// words (64 columns each, zeroed first) gets bit x set where row[x] >= threshold, x in [0, n).
+inline void bits_at_least(const float* row, int64_t n, float threshold, uint64_t* words) {
+  const int64_t n_words = (n + 63) / 64;
+  for (int64_t w = 0; w < n_words; ++w) words[w] = 0;
+  int64_t x = 0;
+#if defined(__SSE2__)
+  const __m128 th = _mm_set1_ps(threshold);
+  for (int64_t w = 0; w < n_words; ++w) {  // whole groups of 4, accumulated in a register
+    const int64_t end = std::min(n & ~int64_t(3), (w + 1) * 64);
+    uint64_t word = 0;
+    for (; x < end; x += 4)
+      word |= uint64_t(_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(row + x), th))) << (x % 64);
+    words[w] = word;
+  }
+#endif
+  for (; x < n; ++x) words[x / 64] |= uint64_t(row[x] >= threshold) << (x % 64);
+}
+
+// The float32 vertical pass of one output row with two taps over columns [a, b): bit i of
+// `one` set where t0[i] * k0 + t1[i] * k1 > above, of `unsure` where it lies in
+// [below, above]. Writes words [a / 64, (b + 63) / 64) of both; returns whether any is unsure.
+// t0 and t1 must be readable 3 floats past b (the loads are 4 wide and aligned to a multiple
+// of 4 columns, so they may also start up to 3 columns before a, at a column >= 0).
+inline bool decide_two_taps(const float* t0, const float* t1, float k0, float k1, float above,
+                            float below, int64_t a, int64_t b, uint64_t* one,
+                            uint64_t* unsure) {
+  const int64_t wa = a / 64, wz = (b + 63) / 64;
+  for (int64_t w = wa; w < wz; ++w) one[w] = unsure[w] = 0;
+#if defined(__SSE2__)
+  const __m128 vk0 = _mm_set1_ps(k0), vk1 = _mm_set1_ps(k1);
+  const __m128 hi = _mm_set1_ps(above), lo = _mm_set1_ps(below);
+  for (int64_t i = a & ~int64_t(3); i < b; i += 4) {
+    const __m128 v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(t0 + i), vk0),
+                                _mm_mul_ps(_mm_loadu_ps(t1 + i), vk1));
+    const int o = _mm_movemask_ps(_mm_cmpgt_ps(v, hi));
+    const int u = _mm_movemask_ps(_mm_and_ps(_mm_cmpge_ps(v, lo), _mm_cmple_ps(v, hi)));
+    one[i / 64] |= uint64_t(o) << (i % 64);
+    unsure[i / 64] |= uint64_t(u) << (i % 64);
+  }
+#else
+  for (int64_t i = a; i < b; ++i) {
+    const float v = t0[i] * k0 + t1[i] * k1;
+    one[i / 64] |= uint64_t(v > above) << (i % 64);
+    unsure[i / 64] |= uint64_t((v >= below) & (v <= above)) << (i % 64);
+  }
+#endif
+  one[wa] &= mask_from(a);
+  unsure[wa] &= mask_from(a);
+  one[wz - 1] &= mask_to(b);
+  unsure[wz - 1] &= mask_to(b);
+  uint64_t any = 0;
+  for (int64_t w = wa; w < wz; ++w) any |= unsure[w];
+  return any != 0;
+}
 
 // Resizes the zero-padded (mask_h+2) x (mask_w+2) image to out_h x out_w, for output rows
 // [r0, r1) and columns [c0, c1) only, thresholds at > 0.5 and hands each run of ones to
@@ -159,12 +222,9 @@ void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, float max_
   xb.assign(size_t(in_h), -1);
   int64_t ya = in_h, yb = -1;
   const int64_t mw_words = (mask_w + 63) / 64;
-  s.one.assign(size_t(mw_words * 64), 0);
   s.one_w.resize(size_t(mw_words));
   for (int64_t y = 0; y < mask_h; ++y) {
-    const float* row = prob + y * mask_w;
-    for (int64_t x = 0; x < mask_w; ++x) s.one[size_t(x)] = row[x] >= kLow;  // vectorized
-    pack_bits(s.one.data(), mw_words, s.one_w.data());
+    bits_at_least(prob + y * mask_w, mask_w, kLow, s.one_w.data());
     int64_t first = -1, last = -1;
     for (int64_t w = 0; w < mw_words; ++w) {
       const uint64_t bits = s.one_w[size_t(w)];
@@ -274,7 +334,7 @@ void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, float max_
     vt.approximate(rb0, rb1);
   }
   s.padded.assign(size_t(in_w + ht.ksize), 0.0f);
-  s.temp.resize(size_t((yl - yf) * nb));
+  s.temp.resize(size_t((yl - yf) * nb + 4));  // + the overreach of decide_two_taps
   for (int64_t y = yf; y < yl; ++y) {
     float* t = &s.temp[size_t((y - yf) * nb)] - cb0;  // indexed by output column
     const int64_t ca = std::max(cb0, need_lo[size_t(y)]), cz = std::min(cb1, need_hi[size_t(y)]);
@@ -319,9 +379,13 @@ void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, float max_
   // The vertical pass, row by row over the columns its row group reaches.
   const int64_t nw = (nb + 63) / 64;
   s.one.resize(size_t(nw * 64));
+  s.unsure.resize(size_t(nw * 64));
   s.one_w.resize(size_t(nw));
+  s.unsure_w.resize(size_t(nw));
   uint8_t* one = s.one.data();
+  uint8_t* unsure = s.unsure.data();
   uint64_t* one_w = s.one_w.data();
+  uint64_t* unsure_w = s.unsure_w.data();
   for (int64_t ra = rb0; ra < rb1;) {
     const int64_t vf = vt.first[size_t(ra)], vn = vt.count[size_t(ra)];
     int64_t rb = ra + 1;
@@ -337,45 +401,42 @@ void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, float max_
       continue;
     }
     const int64_t wa = ga / 64, wz = (gz + 63) / 64;  // the words covering [ga, gz)
-    std::memset(one + wa * 64, 0, size_t(ga - wa * 64));
+    std::memset(one + wa * 64, 0, size_t(ga - wa * 64));  // the bytes of the generic path
     std::memset(one + gz, 0, size_t(wz * 64 - gz));
+    std::memset(unsure + wa * 64, 0, size_t(ga - wa * 64));
+    std::memset(unsure + gz, 0, size_t(wz * 64 - gz));
     const float* t = &s.temp[size_t((vf - yf) * nb)];  // tap row j is t + j * nb
     for (int64_t r = ra; r < rb; ++r) {
       const float* k = vt.approx(r);
-      uint8_t any_unsure = 0;
+      bool any_unsure;
       if (vn == 2) {
-        const float k0 = k[0], k1 = k[1];
-        const float* t0 = t;
-        const float* t1 = t + nb;
-        for (int64_t i = ga; i < gz; ++i) {
-          const float v = t0[i] * k0 + t1[i] * k1;
-          one[i] = v > above;
-          any_unsure |= (v >= below) & (v <= above);
-        }
+        any_unsure = decide_two_taps(t, t + nb, k[0], k[1], above, below, ga, gz, one_w,
+                                     unsure_w);
       } else {
+        uint8_t any = 0;
         for (int64_t i = ga; i < gz; ++i) {
           float v = 0.0f;
           for (int64_t j = 0; j < vn; ++j) v += t[j * nb + i] * k[j];
           one[i] = v > above;
-          any_unsure |= (v >= below) & (v <= above);
+          unsure[i] = (v >= below) & (v <= above);
+          any |= unsure[i];
         }
+        pack_bits(one + wa * 64, wz - wa, one_w + wa);
+        pack_bits(unsure + wa * 64, wz - wa, unsure_w + wa);
+        any_unsure = any != 0;
       }
-      pack_bits(one + wa * 64, wz - wa, one_w + wa);
       if (any_unsure) {
         // The few outputs too close to 0.5 to decide: exactly as Pillow.
         const double* kv = vt.weights(r);
-        for (int64_t i = ga; i < gz; ++i) {
-          float v = 0.0f;  // the same approximation as above
-          if (vn == 2) {
-            v = t[i] * k[0] + t[nb + i] * k[1];
-          } else {
-            for (int64_t j = 0; j < vn; ++j) v += t[j * nb + i] * k[j];
+        for (int64_t w = wa; w < wz; ++w) {
+          for (uint64_t u = unsure_w[w]; u; u &= u - 1) {
+            const int64_t i = w * 64 + ctz64(u);
+            double sum = 0.0;
+            for (int64_t j = 0; j < vn; ++j)
+              sum += double(exact_temp(vf + j, cb0 + i)) * kv[j];
+            const uint64_t bit = uint64_t(1) << (i % 64);
+            if (float(sum) > 0.5f) one_w[w] |= bit; else one_w[w] &= ~bit;
           }
-          if (v < below || v > above) continue;
-          double sum = 0.0;
-          for (int64_t j = 0; j < vn; ++j) sum += double(exact_temp(vf + j, cb0 + i)) * kv[j];
-          const uint64_t bit = uint64_t(1) << (i % 64);
-          if (float(sum) > 0.5f) one_w[i / 64] |= bit; else one_w[i / 64] &= ~bit;
         }
       }
       // The runs of ones, a word at a time.
@@ -419,18 +480,20 @@ PasteStatus prepare(const float* prob, int64_t mask_h, int64_t mask_w, const flo
                     int64_t height, int64_t width, Checked* m) {
   const PasteStatus s = paste_geometry(box, mask_h, mask_w, height, width, &m->g);
   if (s != PasteStatus::kOk) return s;
-  // Written so that it vectorizes: a float is not finite iff its exponent bits are all set
-  // (the maximum skips NaNs, which the exponent test catches).
-  float max_abs = 1.0f;
-  uint32_t not_finite = 0;
+  // The largest |sample| as the largest of their bit patterns without the sign (IEEE floats
+  // of one sign order like their bits), an integer maximum that vectorizes. Infinities and
+  // NaNs have all exponent bits set, so they are the patterns >= 0x7f800000.
+  int32_t max_bits = 0;
   for (int64_t i = 0; i < mask_h * mask_w; ++i) {
-    uint32_t bits;
+    int32_t bits;
     std::memcpy(&bits, prob + i, 4);
-    not_finite |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
-    const float a = std::fabs(prob[i]);
-    max_abs = a > max_abs ? a : max_abs;
+    bits &= 0x7fffffff;
+    max_bits = bits > max_bits ? bits : max_bits;
   }
-  if (not_finite) return PasteStatus::kBadMask;
+  if (max_bits >= 0x7f800000) return PasteStatus::kBadMask;
+  float max_abs;
+  std::memcpy(&max_abs, &max_bits, 4);
+  max_abs = std::max(max_abs, 1.0f);
   m->max_abs = max_abs;
   return PasteStatus::kOk;
 }
