@@ -23,6 +23,8 @@ def intervals_to_rles(offsets: np.ndarray, intervals: np.ndarray, height: int,
         # Boundaries 0, b0, e0, b1, e1, ..., n: their differences alternate zeros and ones.
         edges = np.concatenate(([0], runs, [n_pixels]))
         counts = np.diff(edges)
+        if len(counts) > 1 and counts[-1] == 0:
+            counts = counts[:-1]  # a mask ending on its last pixel: as pycocotools.encode
         objs.append({"size": [int(height), int(width)], "counts": counts.tolist()})
     if not objs:
         return []

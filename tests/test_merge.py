@@ -224,6 +224,23 @@ def test_threaded_paste_equals_single_thread_and_gluoncv(threads):
         assert len(one[0]) == len(probs) + 1
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_paste_masks_rle_equals_pycocotools_encode_of_gluoncv(threads):
+    """The RLE form: what COCO results get from GluonCV's fill + pycocotools.mask.encode."""
+    from pycocotools import mask as mask_utils
+
+    from panoseg.merge import paste_masks_rle
+
+    probs, boxes = _large_paste_batch()
+    expected = gluoncv_fill(probs, boxes, (640, 480))
+    rles = paste_masks_rle(probs, boxes, (640, 480), workers=threads)
+    assert len(rles) == len(expected)
+    for rle, mask in zip(rles, expected):
+        ref = mask_utils.encode(np.asfortranarray(mask))
+        assert rle == {"size": ref["size"], "counts": ref["counts"].decode("ascii")}
+    assert paste_masks_rle(probs[:0], boxes[:0], (640, 480)) == []
+
+
 def test_threaded_paste_reports_the_first_bad_mask():
     from panoseg import _core
 

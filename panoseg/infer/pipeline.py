@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import _core
 from ..atomic import atomic_open, atomic_write_bytes
+from ..merge import paste_masks_rle
 from ..parallel import ordered_map
 from ..png import encode_ids
 from ..rle import intervals_to_rles
@@ -263,9 +264,7 @@ def _instance_results(image_id, inst) -> list:
     """panopticapi's instance results: one RLE + score per detection (GluonCV-pasted masks)."""
     if len(inst) == 0:
         return []
-    offsets, intervals = _core.paste_intervals(inst.mask_probs, inst.boxes, inst.height,
-                                               inst.width, True)
-    rles = intervals_to_rles(offsets, intervals, inst.height, inst.width)
+    rles = paste_masks_rle(inst.mask_probs, inst.boxes, (inst.width, inst.height), workers=1)
     return [{"image_id": image_id, "category_id": int(c), "score": float(s), "segmentation": r}
             for c, s, r in zip(inst.category_ids, inst.scores, rles)]
 
