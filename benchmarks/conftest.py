@@ -59,6 +59,10 @@ RATIOS = {
     "eval: all metrics / PQ only": ("eval/panoseg-all-metrics", "eval/panoseg-pq-only", "<= 1.20"),
     "eval: 2-worker Dask LocalCluster / threads": ("eval/dask-local-2", "eval/panoseg", "<= 1.5"),
     "merge: panopticapi / panoseg": ("merge/panopticapi", "merge/panoseg", ">= 10"),
-    "paste: GluonCV / panoseg (100 masks)": ("paste/gluoncv", "paste/panoseg", ">= 10"),
-    "paste: GluonCV / panoseg intervals": ("paste/gluoncv", "paste/panoseg-intervals", "info"),
+    "paste: GluonCV / panoseg runs (100 masks)": ("paste/gluoncv", "paste/panoseg-intervals",
+                                                  ">= 10"),
+    "paste: GluonCV / panoseg dense N x H x W": ("paste/gluoncv", "paste/panoseg", ">= 10"),
+    "paste: GluonCV / its zeroed output alone": ("paste/gluoncv", "paste/output-allocation",
+                                                 "the ceiling of any dense form"),
+    "paste to RLE: GluonCV + encode / panoseg": ("paste/gluoncv-rle", "paste/panoseg-rle", "info"),
 }

@@ -100,3 +100,32 @@ def test_paste_panoseg_intervals(benchmark, masks):
     benchmark.pedantic(_core.paste_intervals, args=(probs, boxes, 480, 640, False, WORKERS), rounds=20,
                        iterations=1, warmup_rounds=1)
     record(benchmark, "paste/panoseg-intervals")
+
+
+def test_paste_output_allocation(benchmark, masks):
+    """Allocating the zeroed 100 x 480 x 640 array alone, which GluonCV's fill also does: no
+    dense paste can be faster than this."""
+    probs, _ = masks
+    benchmark.pedantic(np.zeros, args=((len(probs), 480, 640), np.uint8), rounds=20,
+                       iterations=1, warmup_rounds=1)
+    record(benchmark, "paste/output-allocation")
+
+
+def test_paste_gluoncv_rle(benchmark, masks):
+    """COCO results from GluonCV: fill, then pycocotools.mask.encode of each mask."""
+    from pycocotools import mask as mask_utils
+
+    def run(probs, boxes):
+        full = gluoncv_fill(probs, boxes, (640, 480))
+        return [mask_utils.encode(np.asfortranarray(m)) for m in full]
+
+    benchmark.pedantic(run, args=masks, rounds=10, iterations=1, warmup_rounds=1)
+    record(benchmark, "paste/gluoncv-rle")
+
+
+def test_paste_panoseg_rle(benchmark, masks):
+    from panoseg.merge import paste_masks_rle
+
+    benchmark.pedantic(paste_masks_rle, args=(*masks, (640, 480)), kwargs={"workers": WORKERS},
+                       rounds=20, iterations=1, warmup_rounds=1)
+    record(benchmark, "paste/panoseg-rle")

@@ -109,6 +109,8 @@ struct Scratch {
   std::vector<uint8_t> one, unsure;        // an output row's decisions, a byte per column
   std::vector<uint64_t> one_w, unsure_w;  // the same as bits, 64 columns per word
   std::vector<uint8_t> patch;  // column-major output of one mask
+  std::vector<float> transposed;  // the mask, transposed, when Pillow runs the vertical pass first
+  std::vector<uint8_t> flip;      // then its clipped box as a bitmap
 };
 
 // Input samples below this are "surely low": no bilinear mix of them reaches 0.5.
@@ -469,15 +471,17 @@ void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, float max_
   }
 }
 
-// A checked mask: its box, and the largest magnitude among its samples (at least 1).
+// A checked mask: its box, the largest magnitude among its samples (at least 1), and whether
+// Pillow would run its vertical pass first.
 struct Checked {
   PasteGeometry g;
   float max_abs;
+  bool vertical_first;
 };
 
 // Checks a mask (finite samples, a sane box) and computes its rounded and clipped box.
 PasteStatus prepare(const float* prob, int64_t mask_h, int64_t mask_w, const float box[4],
-                    int64_t height, int64_t width, Checked* m) {
+                    int64_t height, int64_t width, PassOrder order, Checked* m) {
   const PasteStatus s = paste_geometry(box, mask_h, mask_w, height, width, &m->g);
   if (s != PasteStatus::kOk) return s;
   // The largest |sample| as the largest of their bit patterns without the sign (IEEE floats
@@ -495,17 +499,52 @@ PasteStatus prepare(const float* prob, int64_t mask_h, int64_t mask_w, const flo
   std::memcpy(&max_abs, &max_bits, 4);
   max_abs = std::max(max_abs, 1.0f);
   m->max_abs = max_abs;
+  // Pillow 12's ImagingResampleInner: vertical first if the height shrinks by more than twice
+  // as many pixels as the width.
+  const int64_t shrink_h = (mask_h + 2) - (m->g.y2 - m->g.y1 + 1);
+  const int64_t shrink_w = (mask_w + 2) - (m->g.x2 - m->g.x1 + 1);
+  m->vertical_first = order == PassOrder::kPillow12 && shrink_h > 0 && shrink_h > 2 * shrink_w;
   return PasteStatus::kOk;
 }
 
-// Runs the resampler over the clipped box; sink(r, b, e) gets the runs of ones of clipped row r.
+// Runs the resampler over the clipped box; sink(r, b, e) gets the runs of ones of clipped row r,
+// row by row.
 template <class Sink>
 void paste_runs(const float* prob, int64_t mask_h, int64_t mask_w, const Checked& m,
                 Scratch& s, Sink sink) {
   const PasteGeometry& g = m.g;
   if (g.cx1 >= g.cx2 || g.cy1 >= g.cy2) return;
-  resample_runs(prob, mask_h, mask_w, m.max_abs, g.y2 - g.y1 + 1, g.x2 - g.x1 + 1,
-                g.cy1 - g.y1, g.cy2 - g.y1, g.cx1 - g.x1, g.cx2 - g.x1, s, sink);
+  const int64_t out_h = g.y2 - g.y1 + 1, out_w = g.x2 - g.x1 + 1;
+  const int64_t r0 = g.cy1 - g.y1, r1 = g.cy2 - g.y1, c0 = g.cx1 - g.x1, c1 = g.cx2 - g.x1;
+  if (!m.vertical_first) {
+    resample_runs(prob, mask_h, mask_w, m.max_abs, out_h, out_w, r0, r1, c0, c1, s, sink);
+    return;
+  }
+  // Vertical pass first = horizontal pass first on the transposed mask, transposed back. This
+  // only happens to boxes shorter than the padded mask, so a bitmap of the clipped box is cheap.
+  s.transposed.resize(size_t(mask_h * mask_w));
+  for (int64_t y = 0; y < mask_h; ++y)
+    for (int64_t x = 0; x < mask_w; ++x)
+      s.transposed[size_t(x * mask_h + y)] = prob[y * mask_w + x];
+  const int64_t nr = r1 - r0, nc = c1 - c0;
+  s.flip.assign(size_t(nr * nc), 0);
+  resample_runs(s.transposed.data(), mask_w, mask_h, m.max_abs, out_w, out_h, c0, c1, r0, r1, s,
+                [&](int64_t c, int64_t b, int64_t e) {
+                  for (int64_t r = b; r < e; ++r) s.flip[size_t(r * nc + c)] = 1;
+                });
+  for (int64_t r = 0; r < nr; ++r) {
+    const uint8_t* row = &s.flip[size_t(r * nc)];
+    for (int64_t c = 0; c < nc;) {
+      if (!row[c]) {
+        ++c;
+        continue;
+      }
+      int64_t e = c + 1;
+      while (e < nc && row[e]) ++e;
+      sink(r, c, e);
+      c = e;
+    }
+  }
 }
 
 // One checked mask as [begin, end) pixel intervals appended to `intervals`.
@@ -595,9 +634,10 @@ PasteStatus paste_geometry(const float box[4], int64_t mask_h, int64_t mask_w, i
 
 PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask_w,
                                  const float box[4], int64_t height, int64_t width,
-                                 bool column_major, std::vector<int64_t>* intervals) {
+                                 bool column_major, std::vector<int64_t>* intervals,
+                                 PassOrder order) {
   Checked m;
-  const PasteStatus status = prepare(prob, mask_h, mask_w, box, height, width, &m);
+  const PasteStatus status = prepare(prob, mask_h, mask_w, box, height, width, order, &m);
   if (status != PasteStatus::kOk) return status;
   Scratch s;
   intervals_of(prob, mask_h, mask_w, m, height, width, column_major, s, intervals);
@@ -605,9 +645,10 @@ PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask
 }
 
 PasteStatus paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w,
-                             const float box[4], int64_t height, int64_t width, uint8_t* out) {
+                             const float box[4], int64_t height, int64_t width, uint8_t* out,
+                             PassOrder order) {
   Checked m;
-  const PasteStatus status = prepare(prob, mask_h, mask_w, box, height, width, &m);
+  const PasteStatus status = prepare(prob, mask_h, mask_w, box, height, width, order, &m);
   if (status != PasteStatus::kOk) return status;
   Scratch s;
   dense_of(prob, mask_h, mask_w, m, width, s, out);
@@ -620,13 +661,14 @@ namespace {
 // (at most `threads`), or 0 with *bad set to the first bad mask.
 int64_t check_masks(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                     const float* boxes, int64_t height, int64_t width, int threads,
-                    std::vector<Checked>* checked, PasteStatus* status, int64_t* bad) {
+                    PassOrder order, std::vector<Checked>* checked, PasteStatus* status,
+                    int64_t* bad) {
   checked->resize(size_t(n));
   int64_t work = 0;
   for (int64_t k = 0; k < n; ++k) {
     Checked& m = (*checked)[size_t(k)];
     *status = prepare(probs + k * mask_h * mask_w, mask_h, mask_w, boxes + 4 * k, height, width,
-                      &m);
+                      order, &m);
     if (*status != PasteStatus::kOk) {
       *bad = k;
       return 0;
@@ -661,11 +703,12 @@ void for_each_mask(int64_t n, int64_t n_threads, Body body) {
 PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                                   const float* boxes, int64_t height, int64_t width,
                                   bool column_major, int threads, std::vector<int64_t>* offsets,
-                                  std::vector<int64_t>* intervals, int64_t* bad) {
+                                  std::vector<int64_t>* intervals, int64_t* bad,
+                                  PassOrder order) {
   std::vector<Checked> checked;
   PasteStatus status = PasteStatus::kOk;
   const int64_t n_threads = check_masks(probs, n, mask_h, mask_w, boxes, height, width, threads,
-                                        &checked, &status, bad);
+                                        order, &checked, &status, bad);
   if (status != PasteStatus::kOk) return status;
   offsets->assign(1, 0);
   intervals->clear();
@@ -706,11 +749,11 @@ PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h,
 
 PasteStatus paste_masks_dense(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                               const float* boxes, int64_t height, int64_t width, int threads,
-                              uint8_t* out, int64_t* bad) {
+                              uint8_t* out, int64_t* bad, PassOrder order) {
   std::vector<Checked> checked;
   PasteStatus status = PasteStatus::kOk;
   const int64_t n_threads = check_masks(probs, n, mask_h, mask_w, boxes, height, width, threads,
-                                        &checked, &status, bad);
+                                        order, &checked, &status, bad);
   if (status != PasteStatus::kOk) return status;
   std::vector<Scratch> scratch(static_cast<size_t>(n_threads));
   for_each_mask(n, n_threads, [&](int64_t t, int64_t k) {

@@ -5,7 +5,8 @@
 //   Pillow's BILINEAR filter on a float32 image, threshold at > 0.5 and paste, clipped.
 // The box arithmetic is float32 (MXNet's output type) and the resampling reproduces Pillow's
 // Resample.c (two passes, float32 intermediate, antialiased when shrinking), so the pasted masks
-// are bit-identical to GluonCV's -- but only the part inside the image is ever computed.
+// are bit-identical to GluonCV's (given the Pillow version's pass order, see PassOrder) -- but
+// only the part inside the image is ever computed.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -19,6 +20,11 @@ struct PasteGeometry {
 
 enum class PasteStatus : int { kOk = 0, kBadBox = 1, kBadMask = 2 };
 
+// The order of Pillow's two resampling passes, which decides outputs that land within rounding
+// of 0.5. Before Pillow 12 the horizontal pass always runs first; Pillow 12 runs the vertical
+// pass first when the height shrinks by more than twice as many pixels as the width.
+enum class PassOrder : int { kHorizontalFirst = 0, kPillow12 = 1 };
+
 // Computes the rounded and clipped box of a paste.
 PasteStatus paste_geometry(const float box[4], int64_t mask_h, int64_t mask_w, int64_t height,
                            int64_t width, PasteGeometry* g);
@@ -28,11 +34,13 @@ PasteStatus paste_geometry(const float box[4], int64_t mask_h, int64_t mask_w, i
 // row-major (index = y * width + x) or column-major (index = x * height + y) pixel order.
 PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask_w,
                                  const float box[4], int64_t height, int64_t width,
-                                 bool column_major, std::vector<int64_t>* intervals);
+                                 bool column_major, std::vector<int64_t>* intervals,
+                                 PassOrder order = PassOrder::kPillow12);
 
 // Same, writing 1s into a zeroed height x width uint8 image (the `fill` output).
 PasteStatus paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w,
-                             const float box[4], int64_t height, int64_t width, uint8_t* out);
+                             const float box[4], int64_t height, int64_t width, uint8_t* out,
+                             PassOrder order = PassOrder::kPillow12);
 
 // All n masks (`probs` n x mask_h x mask_w, `boxes` n x 4) on up to `threads` threads, each
 // taking a contiguous chunk of masks with about the same pixel count. Every mask is checked
@@ -42,9 +50,11 @@ PasteStatus paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w,
 PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                                   const float* boxes, int64_t height, int64_t width,
                                   bool column_major, int threads, std::vector<int64_t>* offsets,
-                                  std::vector<int64_t>* intervals, int64_t* bad);
+                                  std::vector<int64_t>* intervals, int64_t* bad,
+                                  PassOrder order = PassOrder::kPillow12);
 PasteStatus paste_masks_dense(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                               const float* boxes, int64_t height, int64_t width, int threads,
-                              uint8_t* out, int64_t* bad);
+                              uint8_t* out, int64_t* bad,
+                              PassOrder order = PassOrder::kPillow12);
 
 }  // namespace panoseg

@@ -38,4 +38,44 @@ RleStatus rle_check_counts(const uint32_t* counts, size_t n, int64_t n_pixels) {
   return total == n_pixels ? RleStatus::kOk : RleStatus::kWrongTotal;
 }
 
+bool rle_encode_runs(const int64_t* runs, int64_t n_runs, int64_t n_pixels, std::string* out) {
+  int64_t pos = 0;
+  for (int64_t k = 0; k < n_runs; ++k) {
+    const int64_t b = runs[2 * k], e = runs[2 * k + 1];
+    if (b < pos || e <= b || e > n_pixels) return false;
+    pos = e;
+  }
+  // The counts: zeros, ones, zeros, ... ending with the last run, whichever it is.
+  std::vector<int64_t> counts;
+  counts.reserve(size_t(2 * n_runs + 1));
+  pos = 0;
+  for (int64_t k = 0; k < n_runs; ++k) {
+    const int64_t b = runs[2 * k], e = runs[2 * k + 1];
+    if (b == pos && !counts.empty()) {
+      counts.back() += e - b;  // touches the previous run: the same run of ones
+    } else {
+      counts.push_back(b - pos);
+      counts.push_back(e - b);
+    }
+    pos = e;
+  }
+  if (pos < n_pixels || counts.empty()) counts.push_back(n_pixels - pos);
+  // pycocotools' rleToString: each count from the third on as the difference to the count two
+  // before, 5 bits per character (48 + value, bit 0x20 = more follow), sign-extended.
+  out->clear();
+  for (size_t i = 0; i < counts.size(); ++i) {
+    int64_t x = counts[i];
+    if (i > 2) x -= counts[i - 2];
+    bool more = true;
+    while (more) {
+      char c = char(x & 0x1f);
+      x >>= 5;  // arithmetic: negative differences stay negative
+      more = (c & 0x10) ? x != -1 : x != 0;
+      if (more) c |= 0x20;
+      out->push_back(char(c + 48));
+    }
+  }
+  return true;
+}
+
 }  // namespace panoseg

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace panoseg {
@@ -24,5 +25,11 @@ RleStatus rle_decode_string(const char* s, size_t length, int64_t n_pixels,
 
 // Checks uncompressed counts (the JSON list form) against n_pixels.
 RleStatus rle_check_counts(const uint32_t* counts, size_t n, int64_t n_pixels);
+
+// Encodes a mask given by its runs of ones -- n_runs [begin, end) pairs, sorted, non-empty,
+// within [0, n_pixels), in column-major pixel order -- as the compressed string pycocotools'
+// mask.encode makes (touching runs are merged, as its counts never hold an empty run).
+// Returns false, writing nothing, if the runs are not like that.
+bool rle_encode_runs(const int64_t* runs, int64_t n_runs, int64_t n_pixels, std::string* out);
 
 }  // namespace panoseg

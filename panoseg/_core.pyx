@@ -9,6 +9,7 @@ then releases the GIL for the pixel work. Public, documented wrappers live in th
 from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t
 from libc.string cimport memcpy, memset
 from libcpp cimport bool as cbool
+from libcpp.string cimport string
 from libcpp.vector cimport vector
 
 import numpy as np
@@ -411,20 +412,24 @@ cdef extern from "rle.hpp" namespace "panoseg" nogil:
     RleStatus rle_decode_string(const char* s, size_t length, int64_t n_pixels,
                                 vector[uint32_t]* counts)
     RleStatus rle_check_counts(const uint32_t* counts, size_t n, int64_t n_pixels)
+    cbool rle_encode_runs(const int64_t* runs, int64_t n_runs, int64_t n_pixels, string* out)
 
 cdef extern from "mask_paste.hpp" namespace "panoseg" nogil:
     cdef enum class PasteStatus(int):
         kOk
         kBadBox
         kBadMask
+    cdef enum class PassOrder(int):
+        kHorizontalFirst
+        kPillow12
     PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h,
                                       int64_t mask_w, const float* boxes, int64_t height,
                                       int64_t width, cbool column_major, int threads,
                                       vector[int64_t]* offsets, vector[int64_t]* intervals,
-                                      int64_t* bad)
+                                      int64_t* bad, PassOrder order)
     PasteStatus paste_masks_dense(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                                   const float* boxes, int64_t height, int64_t width, int threads,
-                                  uint8_t* out, int64_t* bad)
+                                  uint8_t* out, int64_t* bad, PassOrder order)
 
 cdef extern from "panoptic_merge.hpp" namespace "panoseg" nogil:
     cdef cppclass IntervalMasks:
@@ -506,6 +511,41 @@ class RleError(ValueError):
         self.index = index
 
 
+def runs_to_rle_strings(const int64_t[::1] offsets, const int64_t[::1] intervals,
+                        int64_t n_pixels):
+    """Interval masks (CSR: mask k is intervals[2*offsets[k]:2*offsets[k+1]], column-major runs
+    of 1s) -> pycocotools' compressed RLE strings, one str per mask."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, k
+    cdef vector[string] out
+    cdef string s
+    cdef int64_t bad = -1
+    if n < 0 or offsets[0] != 0:
+        raise ValueError("offsets must start with 0")
+    for k in range(n):
+        if offsets[k + 1] < offsets[k]:
+            raise ValueError(f"offsets must not decrease (mask {k})")
+    if 2 * offsets[n] > intervals.shape[0]:
+        raise ValueError(f"offsets end at run {offsets[n]} but there are "
+                         f"{intervals.shape[0] // 2} runs")
+    if n_pixels < 0:
+        raise ValueError("n_pixels must be >= 0")
+    out.reserve(n)
+    with nogil:
+        for k in range(n):
+            if not rle_encode_runs(&intervals[2 * offsets[k]] if offsets[k + 1] > offsets[k]
+                                   else NULL, offsets[k + 1] - offsets[k], n_pixels, &s):
+                bad = k
+                break
+            out.push_back(s)
+    if bad >= 0:
+        raise ValueError(f"mask {bad}: runs must be sorted, non-empty and within "
+                         f"[0, {n_pixels})")
+    result = []
+    for k in range(n):
+        result.append(out[k].decode("ascii"))
+    return result
+
+
 def rle_intervals(list rles, int64_t height, int64_t width):
     """RLEs (compressed str/bytes or uint32 count arrays) -> column-major interval masks (CSR).
 
@@ -578,9 +618,13 @@ cdef _check_paste_args(probs, boxes, int64_t height, int64_t width, int threads)
 
 
 def paste_intervals(const float[:, :, ::1] probs, const float[:, ::1] boxes, int64_t height,
-                    int64_t width, bint column_major, int threads=1):
-    """Mask R-CNN masks (N x Mh x Mw probabilities) in boxes (N x 4 xyxy) -> interval masks."""
+                    int64_t width, bint column_major, int threads=1, bint pillow12_order=True):
+    """Mask R-CNN masks (N x Mh x Mw probabilities) in boxes (N x 4 xyxy) -> interval masks.
+
+    ``pillow12_order``: resample as Pillow >= 12 orders its two passes (see mask_paste.hpp),
+    else as older Pillow (horizontal pass first)."""
     _check_paste_args(probs, boxes, height, width, threads)
+    cdef PassOrder order = PassOrder.kPillow12 if pillow12_order else PassOrder.kHorizontalFirst
     cdef vector[int64_t] offsets, intervals
     cdef PasteStatus status = PasteStatus.kOk
     cdef int64_t bad = -1
@@ -589,16 +633,18 @@ def paste_intervals(const float[:, :, ::1] probs, const float[:, ::1] boxes, int
     with nogil:
         status = paste_masks_intervals(&probs[0, 0, 0], probs.shape[0], probs.shape[1],
                                        probs.shape[2], &boxes[0, 0], height, width, column_major,
-                                       threads, &offsets, &intervals, &bad)
+                                       threads, &offsets, &intervals, &bad, order)
     if status != PasteStatus.kOk:
         raise TableError(f"instance {bad}: {_PASTE_ERRORS[status]}", "instance", bad)
     return _vec_i64(offsets), _vec_i64(intervals)
 
 
 def paste_dense(const float[:, :, ::1] probs, const float[:, ::1] boxes, int64_t height,
-                int64_t width, int threads=1):
-    """Like GluonCV's fill: N x height x width uint8 masks."""
+                int64_t width, int threads=1, bint pillow12_order=True):
+    """Like GluonCV's fill: N x height x width uint8 masks (``pillow12_order`` as
+    paste_intervals)."""
     _check_paste_args(probs, boxes, height, width, threads)
+    cdef PassOrder order = PassOrder.kPillow12 if pillow12_order else PassOrder.kHorizontalFirst
     out = np.zeros((probs.shape[0], height, width), dtype=np.uint8)
     if probs.shape[0] == 0:
         return out
@@ -608,7 +654,7 @@ def paste_dense(const float[:, :, ::1] probs, const float[:, ::1] boxes, int64_t
     with nogil:
         status = paste_masks_dense(&probs[0, 0, 0], probs.shape[0], probs.shape[1],
                                    probs.shape[2], &boxes[0, 0], height, width, threads,
-                                   &o[0, 0, 0], &bad)
+                                   &o[0, 0, 0], &bad, order)
     if status != PasteStatus.kOk:
         raise TableError(f"instance {bad}: {_PASTE_ERRORS[status]}", "instance", bad)
     return out

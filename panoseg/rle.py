@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import List
 
 import numpy as np
-from pycocotools import mask as mask_utils
+
+from . import _core
 
 
 def intervals_to_rles(offsets: np.ndarray, intervals: np.ndarray, height: int,
@@ -14,19 +15,11 @@ def intervals_to_rles(offsets: np.ndarray, intervals: np.ndarray, height: int,
     Mask k is ``intervals[2 * offsets[k]:2 * offsets[k + 1]]``: sorted, disjoint [begin, end)
     runs of ones, as ``_core.paste_intervals(..., column_major=True)`` and
     ``_core.label_intervals`` on a transposed map produce. Returns ``{"size": [h, w],
-    "counts": str}`` dicts (the JSON form; pycocotools encodes the run lengths).
+    "counts": str}`` dicts (the JSON form), the strings ``pycocotools.mask.encode`` makes,
+    encoded by the core.
     """
-    n_pixels = int(height) * int(width)
-    objs = []
-    for k in range(len(offsets) - 1):
-        runs = np.asarray(intervals[2 * offsets[k]:2 * offsets[k + 1]], dtype=np.int64)
-        # Boundaries 0, b0, e0, b1, e1, ..., n: their differences alternate zeros and ones.
-        edges = np.concatenate(([0], runs, [n_pixels]))
-        counts = np.diff(edges)
-        if len(counts) > 1 and counts[-1] == 0:
-            counts = counts[:-1]  # a mask ending on its last pixel: as pycocotools.encode
-        objs.append({"size": [int(height), int(width)], "counts": counts.tolist()})
-    if not objs:
-        return []
-    rles = mask_utils.frPyObjects(objs, int(height), int(width))
-    return [{"size": r["size"], "counts": r["counts"].decode("ascii")} for r in rles]
+    strings = _core.runs_to_rle_strings(np.ascontiguousarray(offsets, dtype=np.int64),
+                                        np.ascontiguousarray(intervals, dtype=np.int64),
+                                        int(height) * int(width))
+    size = [int(height), int(width)]
+    return [{"size": list(size), "counts": s} for s in strings]

@@ -8,9 +8,24 @@ import numpy as np
 from PIL import Image
 
 
-def gluoncv_fill(masks, bboxes, size):
+def _resize_in_order(mask, w, h, pass_order):
+    """Pillow's BILINEAR resize of a float32 image with the given pass order ("pillow12" or
+    "horizontal-first"), made of two one-dimensional resizes (a resize to the same size is a
+    copy, as Pillow skips a pass that does not change its dimension)."""
+    in_h, in_w = mask.shape
+    image = Image.fromarray(mask)
+    shrink_h, shrink_w = in_h - h, in_w - w
+    if pass_order == "pillow12" and shrink_h > 0 and shrink_h > 2 * shrink_w:  # vertical first
+        return np.array(image.resize((in_w, h), Image.BILINEAR).resize((w, h), Image.BILINEAR))
+    return np.array(image.resize((w, in_h), Image.BILINEAR).resize((w, h), Image.BILINEAR))
+
+
+def gluoncv_fill(masks, bboxes, size, pass_order=None):
     """GluonCV 0.10's gluoncv.data.transforms.mask.fill, fast_fill path, verbatim logic
-    (plus a guard for boxes entirely outside the image, where GluonCV's slicing fails)."""
+    (plus a guard for boxes entirely outside the image, where GluonCV's slicing fails).
+
+    With `pass_order`, each resize runs its two passes in that order, whatever the installed
+    Pillow does."""
     width, height = size
     x1, y1, x2, y2 = np.split(bboxes, 4, axis=1)
     m_h, m_w = masks.shape[1:]
@@ -30,8 +45,10 @@ def gluoncv_fill(masks, bboxes, size):
         if xx2[i] <= xx1[i] or yy2[i] <= yy1[i]:
             # Outside the image: GluonCV's slicing breaks here (negative stops); nothing to paste.
             continue
-        mask = Image.fromarray(mask)
-        mask = np.array(mask.resize((w[i], h[i]), Image.BILINEAR))
+        if pass_order is None:
+            mask = np.array(Image.fromarray(mask).resize((w[i], h[i]), Image.BILINEAR))
+        else:
+            mask = _resize_in_order(mask, int(w[i]), int(h[i]), pass_order)
         mask = (mask > 0.5).astype('uint8')
         ret[i, yy1[i]:yy2[i], xx1[i]:xx2[i]] = \
             mask[yy1[i] - y1[i]:yy2[i] - y1[i], xx1[i] - x1[i]:xx2[i] - x1[i]]

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import panoseg
-from panoseg.merge import combine_predictions, merge_panoptic, paste_masks, rle_to_mask
+from panoseg.merge import (combine_predictions, installed_pass_order, merge_panoptic,
+                           paste_masks, rle_to_mask)
 from panoseg.synthetic import _rle, make_merge_inputs
 
 from conftest import DATA
@@ -191,13 +192,42 @@ def test_paste_is_bit_identical_to_gluoncv(case):
 
     w, h = size
     for column_major in (False, True):
-        offsets, intervals = _core.paste_intervals(probs, boxes, h, w, column_major)
+        offsets, intervals = _core.paste_intervals(probs, boxes, h, w, column_major, 1,
+                                                   installed_pass_order() == "pillow12")
         for k, mask in enumerate(expected):
             flat = np.zeros(h * w, np.uint8)
             for b, e in intervals[2 * offsets[k]:2 * offsets[k + 1]].reshape(-1, 2):
                 flat[b:e] = 1
             got = flat.reshape(w, h).T if column_major else flat.reshape(h, w)
             assert np.array_equal(got, mask)
+
+
+@given(paste_cases(), st.sampled_from(["pillow12", "horizontal-first"]))
+@settings(max_examples=100, deadline=None)
+def test_paste_follows_each_pillow_pass_order(case, order):
+    """Pillow 12 runs the vertical pass first when the height shrinks more than the width;
+    older Pillow (and Pillow-SIMD 12.1) always run the horizontal one first. Both are
+    reproduced, whichever Pillow is installed (the reference composes one-dimensional resizes
+    in that order)."""
+    probs, boxes, size = case
+    expected = gluoncv_fill(probs, boxes, size, pass_order=order)
+    assert np.array_equal(paste_masks(probs, boxes, size, pass_order=order), expected)
+
+
+def test_pass_order_matters_and_the_installed_pillow_is_followed():
+    """A mask whose outputs land on 0.5 in one order and above it in the other."""
+    rng = np.random.default_rng(7)
+    probs = (0.5 + (rng.random((1, 34, 34)) - 0.5) * 1e-5).astype(np.float32)
+    boxes = np.array([[3.3629634, -2.5176888, 138.41139, 27.951714]], np.float32)  # shrinks in y
+    size = (73, 16)
+    old, new = (paste_masks(probs, boxes, size, pass_order=o)
+                for o in ("horizontal-first", "pillow12"))
+    assert not np.array_equal(old, new)
+    assert np.array_equal(old, gluoncv_fill(probs, boxes, size, pass_order="horizontal-first"))
+    assert np.array_equal(new, gluoncv_fill(probs, boxes, size, pass_order="pillow12"))
+    assert np.array_equal(paste_masks(probs, boxes, size), gluoncv_fill(probs, boxes, size))
+    with pytest.raises(ValueError, match="pass_order"):
+        paste_masks(probs, boxes, size, pass_order="vertical")
 
 
 def _large_paste_batch(n=120, seed=3):
