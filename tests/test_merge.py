@@ -271,6 +271,45 @@ def test_paste_masks_rle_equals_pycocotools_encode_of_gluoncv(threads):
     assert paste_masks_rle(probs[:0], boxes[:0], (640, 480)) == []
 
 
+def test_core_rle_encoding_equals_pycocotools():
+    """Touching runs (a column's last pixel, the next column's first), masks starting at pixel 0
+    or ending on the last one, empty and full masks: the strings pycocotools makes."""
+    from pycocotools import mask as mask_utils
+
+    from panoseg import _core
+    from panoseg.rle import intervals_to_rles
+
+    h, w = 5, 4
+    masks = [np.zeros((h, w), np.uint8), np.ones((h, w), np.uint8)]
+    touching = np.zeros((h, w), np.uint8)
+    touching[h - 1, 0] = touching[0, 1] = touching[1, 1] = 1
+    masks.append(touching)
+    corners = np.zeros((h, w), np.uint8)
+    corners[0, 0] = corners[h - 1, w - 1] = 1
+    masks.append(corners)
+    rng = np.random.default_rng(0)
+    masks += [(rng.random((h, w)) < p).astype(np.uint8) for p in (0.2, 0.5, 0.9) for _ in range(5)]
+    offsets, runs = [0], []
+    for m in masks:
+        flat = np.concatenate(([0], m.T.ravel(), [0]))
+        edges = np.flatnonzero(np.diff(flat))
+        runs += edges.tolist()
+        offsets.append(len(runs) // 2)
+    # split one run in two touching halves: still one run for pycocotools
+    offsets_split, runs_split = [0, 1], [0, 7]
+    got = intervals_to_rles(np.array(offsets), np.array(runs), h, w)
+    for rle, m in zip(got, masks):
+        ref = mask_utils.encode(np.asfortranarray(m))
+        assert rle == {"size": [h, w], "counts": ref["counts"].decode("ascii")}
+    split = _core.runs_to_rle_strings(np.array([0, 2]), np.array([0, 3, 3, 7]), h * w)
+    assert split == _core.runs_to_rle_strings(np.array(offsets_split), np.array(runs_split), h * w)
+    for bad in ([0, 3, 2, 7], [3, 3], [0, 21], [-1, 2]):
+        with pytest.raises(ValueError, match="mask 0"):
+            _core.runs_to_rle_strings(np.array([0, len(bad) // 2]), np.array(bad), h * w)
+    with pytest.raises(ValueError, match="runs"):
+        _core.runs_to_rle_strings(np.array([0, 5]), np.array([0, 1]), h * w)
+
+
 def test_threaded_paste_reports_the_first_bad_mask():
     from panoseg import _core
 
