@@ -44,7 +44,8 @@ def pytest_terminal_summary(terminalreporter):
         return
     tr.section("panoseg vs reference (median wall time, same run, same machine)")
     for key, value in TIMINGS.items():
-        tr.write_line(f"{key:40s} {value:8.3f} s")
+        shown = f"{value:8.3f} s" if value >= 0.1 else f"{value * 1e3:8.3f} ms"
+        tr.write_line(f"{key:40s} {shown}")
     for name, (num, den, target) in RATIOS.items():
         if num in TIMINGS and den in TIMINGS:
             ratio = TIMINGS[num] / TIMINGS[den]
