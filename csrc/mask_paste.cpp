@@ -175,7 +175,9 @@ inline bool decide_two_taps(const float* t0, const float* t1, float k0, float k1
     const __m128 v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(t0 + i), vk0),
                                 _mm_mul_ps(_mm_loadu_ps(t1 + i), vk1));
     const int o = _mm_movemask_ps(_mm_cmpgt_ps(v, hi));
-    const int u = _mm_movemask_ps(_mm_and_ps(_mm_cmpge_ps(v, lo), _mm_cmple_ps(v, hi)));
+    // Unsure unless surely above or below: NaN (inf * 0 when samples near FLT_MAX overflow the
+    // float32 pass) is unsure, and so computed exactly.
+    const int u = _mm_movemask_ps(_mm_and_ps(_mm_cmpnlt_ps(v, lo), _mm_cmpngt_ps(v, hi)));
     one[i / 64] |= uint64_t(o) << (i % 64);
     unsure[i / 64] |= uint64_t(u) << (i % 64);
   }
@@ -183,7 +185,7 @@ inline bool decide_two_taps(const float* t0, const float* t1, float k0, float k1
   for (int64_t i = a; i < b; ++i) {
     const float v = t0[i] * k0 + t1[i] * k1;
     one[i / 64] |= uint64_t(v > above) << (i % 64);
-    unsure[i / 64] |= uint64_t((v >= below) & (v <= above)) << (i % 64);
+    unsure[i / 64] |= uint64_t(!(v < below) & !(v > above)) << (i % 64);  // NaN: unsure
   }
 #endif
   one[wa] &= mask_from(a);
@@ -420,7 +422,7 @@ void resample_runs(const float* prob, int64_t mask_h, int64_t mask_w, float max_
           float v = 0.0f;
           for (int64_t j = 0; j < vn; ++j) v += t[j * nb + i] * k[j];
           one[i] = v > above;
-          unsure[i] = (v >= below) & (v <= above);
+          unsure[i] = !(v < below) & !(v > above);  // NaN: unsure
           any |= unsure[i];
         }
         pack_bits(one + wa * 64, wz - wa, one_w + wa);
@@ -499,11 +501,11 @@ PasteStatus prepare(const float* prob, int64_t mask_h, int64_t mask_w, const flo
   std::memcpy(&max_abs, &max_bits, 4);
   max_abs = std::max(max_abs, 1.0f);
   m->max_abs = max_abs;
-  // Pillow 12's ImagingResampleInner: vertical first if the height shrinks by more than twice
+  // Pillow 13's ImagingResampleInner: vertical first if the height shrinks by more than twice
   // as many pixels as the width.
   const int64_t shrink_h = (mask_h + 2) - (m->g.y2 - m->g.y1 + 1);
   const int64_t shrink_w = (mask_w + 2) - (m->g.x2 - m->g.x1 + 1);
-  m->vertical_first = order == PassOrder::kPillow12 && shrink_h > 0 && shrink_h > 2 * shrink_w;
+  m->vertical_first = order == PassOrder::kPillow13 && shrink_h > 0 && shrink_h > 2 * shrink_w;
   return PasteStatus::kOk;
 }
 

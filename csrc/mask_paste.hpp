@@ -21,9 +21,9 @@ struct PasteGeometry {
 enum class PasteStatus : int { kOk = 0, kBadBox = 1, kBadMask = 2 };
 
 // The order of Pillow's two resampling passes, which decides outputs that land within rounding
-// of 0.5. Before Pillow 12 the horizontal pass always runs first; Pillow 12 runs the vertical
+// of 0.5. Before Pillow 13 the horizontal pass always runs first; Pillow 13 runs the vertical
 // pass first when the height shrinks by more than twice as many pixels as the width.
-enum class PassOrder : int { kHorizontalFirst = 0, kPillow12 = 1 };
+enum class PassOrder : int { kHorizontalFirst = 0, kPillow13 = 1 };
 
 // Computes the rounded and clipped box of a paste.
 PasteStatus paste_geometry(const float box[4], int64_t mask_h, int64_t mask_w, int64_t height,
@@ -35,12 +35,12 @@ PasteStatus paste_geometry(const float box[4], int64_t mask_h, int64_t mask_w, i
 PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask_w,
                                  const float box[4], int64_t height, int64_t width,
                                  bool column_major, std::vector<int64_t>* intervals,
-                                 PassOrder order = PassOrder::kPillow12);
+                                 PassOrder order = PassOrder::kPillow13);
 
 // Same, writing 1s into a zeroed height x width uint8 image (the `fill` output).
 PasteStatus paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w,
                              const float box[4], int64_t height, int64_t width, uint8_t* out,
-                             PassOrder order = PassOrder::kPillow12);
+                             PassOrder order = PassOrder::kPillow13);
 
 // All n masks (`probs` n x mask_h x mask_w, `boxes` n x 4) on up to `threads` threads, each
 // taking a contiguous chunk of masks with about the same pixel count. Every mask is checked
@@ -51,10 +51,10 @@ PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h,
                                   const float* boxes, int64_t height, int64_t width,
                                   bool column_major, int threads, std::vector<int64_t>* offsets,
                                   std::vector<int64_t>* intervals, int64_t* bad,
-                                  PassOrder order = PassOrder::kPillow12);
+                                  PassOrder order = PassOrder::kPillow13);
 PasteStatus paste_masks_dense(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                               const float* boxes, int64_t height, int64_t width, int threads,
                               uint8_t* out, int64_t* bad,
-                              PassOrder order = PassOrder::kPillow12);
+                              PassOrder order = PassOrder::kPillow13);
 
 }  // namespace panoseg

@@ -421,7 +421,7 @@ cdef extern from "mask_paste.hpp" namespace "panoseg" nogil:
         kBadMask
     cdef enum class PassOrder(int):
         kHorizontalFirst
-        kPillow12
+        kPillow13
     PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h,
                                       int64_t mask_w, const float* boxes, int64_t height,
                                       int64_t width, cbool column_major, int threads,
@@ -618,13 +618,13 @@ cdef _check_paste_args(probs, boxes, int64_t height, int64_t width, int threads)
 
 
 def paste_intervals(const float[:, :, ::1] probs, const float[:, ::1] boxes, int64_t height,
-                    int64_t width, bint column_major, int threads=1, bint pillow12_order=True):
+                    int64_t width, bint column_major, int threads=1, bint pillow13_order=True):
     """Mask R-CNN masks (N x Mh x Mw probabilities) in boxes (N x 4 xyxy) -> interval masks.
 
-    ``pillow12_order``: resample as Pillow >= 12 orders its two passes (see mask_paste.hpp),
+    ``pillow13_order``: resample as Pillow >= 13 orders its two passes (see mask_paste.hpp),
     else as older Pillow (horizontal pass first)."""
     _check_paste_args(probs, boxes, height, width, threads)
-    cdef PassOrder order = PassOrder.kPillow12 if pillow12_order else PassOrder.kHorizontalFirst
+    cdef PassOrder order = PassOrder.kPillow13 if pillow13_order else PassOrder.kHorizontalFirst
     cdef vector[int64_t] offsets, intervals
     cdef PasteStatus status = PasteStatus.kOk
     cdef int64_t bad = -1
@@ -640,11 +640,11 @@ def paste_intervals(const float[:, :, ::1] probs, const float[:, ::1] boxes, int
 
 
 def paste_dense(const float[:, :, ::1] probs, const float[:, ::1] boxes, int64_t height,
-                int64_t width, int threads=1, bint pillow12_order=True):
-    """Like GluonCV's fill: N x height x width uint8 masks (``pillow12_order`` as
+                int64_t width, int threads=1, bint pillow13_order=True):
+    """Like GluonCV's fill: N x height x width uint8 masks (``pillow13_order`` as
     paste_intervals)."""
     _check_paste_args(probs, boxes, height, width, threads)
-    cdef PassOrder order = PassOrder.kPillow12 if pillow12_order else PassOrder.kHorizontalFirst
+    cdef PassOrder order = PassOrder.kPillow13 if pillow13_order else PassOrder.kHorizontalFirst
     out = np.zeros((probs.shape[0], height, width), dtype=np.uint8)
     if probs.shape[0] == 0:
         return out

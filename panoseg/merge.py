@@ -233,7 +233,7 @@ def merge_panoptic(categories, height: int, width: int, *, scores=(), category_i
         if probs.ndim != 3 or len(probs) != n or len(box) != n:
             raise ValueError(f"mask_probs must be N x M x M and boxes N x 4 with N = {n}")
         inst_offsets, inst_intervals = _core.paste_intervals(probs, box, height, width, column_major,
-                                                             1, _pillow12_order(None))
+                                                             1, _pillow13_order(None))
     elif masks is not None:
         m = np.asarray(masks)
         if m.ndim != 3 or len(m) != n or m.shape[1:] != (height, width):
@@ -315,7 +315,7 @@ def rle_to_mask(rle, height: int, width: int) -> np.ndarray:
     return np.ascontiguousarray(flat.reshape(width, height).T)
 
 
-PASS_ORDERS = ("pillow12", "horizontal-first")
+PASS_ORDERS = ("pillow13", "horizontal-first")
 
 
 @functools.lru_cache(maxsize=None)
@@ -323,8 +323,8 @@ def installed_pass_order() -> str:
     """How the installed Pillow, which GluonCV resizes masks with, orders its two passes.
 
     Pillow resizes in two one-dimensional passes with a float32 image in between, so the order
-    decides the pixels that land within rounding of 0.5. Pillow 12 runs the vertical pass first
-    when the height shrinks by more than twice as many pixels as the width (``"pillow12"``);
+    decides the pixels that land within rounding of 0.5. Pillow 13 runs the vertical pass first
+    when the height shrinks by more than twice as many pixels as the width (``"pillow13"``);
     older Pillow, and Pillow-SIMD 12.1, always run the horizontal one first
     (``"horizontal-first"``). Found once by resizing a 16 x 4 image both ways.
     """
@@ -334,14 +334,14 @@ def installed_pass_order() -> str:
     image = Image.fromarray((0.5 + 1e-5 * np.sin(1.7 * y + 2.3 * x)).astype(np.float32))
     direct = np.array(image.resize((9, 5), Image.BILINEAR))
     vertical_first = np.array(image.resize((4, 5), Image.BILINEAR).resize((9, 5), Image.BILINEAR))
-    return "pillow12" if np.array_equal(direct, vertical_first) else "horizontal-first"
+    return "pillow13" if np.array_equal(direct, vertical_first) else "horizontal-first"
 
 
-def _pillow12_order(pass_order: Optional[str]) -> bool:
+def _pillow13_order(pass_order: Optional[str]) -> bool:
     order = installed_pass_order() if pass_order is None else pass_order
     if order not in PASS_ORDERS:
         raise ValueError(f"pass_order must be one of {PASS_ORDERS}, got {pass_order!r}")
-    return order == "pillow12"
+    return order == "pillow13"
 
 
 def _paste_inputs(mask_probs, boxes, workers):
@@ -366,8 +366,8 @@ def paste_masks(mask_probs, boxes, size, *, workers: Optional[int] = None,
     size : (width, height)
     workers : int, optional
         Threads for large batches (default: all cores); the result does not depend on it.
-    pass_order : {"pillow12", "horizontal-first"}, optional
-        Whose resampling to reproduce: Pillow >= 12, or older Pillow and Pillow-SIMD (default:
+    pass_order : {"pillow13", "horizontal-first"}, optional
+        Whose resampling to reproduce: Pillow >= 13, or older Pillow and Pillow-SIMD (default:
         the installed Pillow's, see :func:`installed_pass_order`).
 
     See Also
@@ -377,7 +377,7 @@ def paste_masks(mask_probs, boxes, size, *, workers: Optional[int] = None,
     width, height = size
     probs, box, threads = _paste_inputs(mask_probs, boxes, workers)
     return _core.paste_dense(probs, box, int(height), int(width), threads,
-                             _pillow12_order(pass_order))
+                             _pillow13_order(pass_order))
 
 
 def paste_masks_rle(mask_probs, boxes, size, *, workers: Optional[int] = None,
@@ -398,7 +398,7 @@ def paste_masks_rle(mask_probs, boxes, size, *, workers: Optional[int] = None,
     width, height = size
     probs, box, threads = _paste_inputs(mask_probs, boxes, workers)
     offsets, intervals = _core.paste_intervals(
-        probs, box, int(height), int(width), True, threads, _pillow12_order(pass_order))
+        probs, box, int(height), int(width), True, threads, _pillow13_order(pass_order))
     return intervals_to_rles(offsets, intervals, int(height), int(width))
 
 

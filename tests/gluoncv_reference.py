@@ -9,13 +9,13 @@ from PIL import Image
 
 
 def _resize_in_order(mask, w, h, pass_order):
-    """Pillow's BILINEAR resize of a float32 image with the given pass order ("pillow12" or
+    """Pillow's BILINEAR resize of a float32 image with the given pass order ("pillow13" or
     "horizontal-first"), made of two one-dimensional resizes (a resize to the same size is a
     copy, as Pillow skips a pass that does not change its dimension)."""
     in_h, in_w = mask.shape
     image = Image.fromarray(mask)
     shrink_h, shrink_w = in_h - h, in_w - w
-    if pass_order == "pillow12" and shrink_h > 0 and shrink_h > 2 * shrink_w:  # vertical first
+    if pass_order == "pillow13" and shrink_h > 0 and shrink_h > 2 * shrink_w:  # vertical first
         return np.array(image.resize((in_w, h), Image.BILINEAR).resize((w, h), Image.BILINEAR))
     return np.array(image.resize((w, in_h), Image.BILINEAR).resize((w, h), Image.BILINEAR))
 
