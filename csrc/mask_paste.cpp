@@ -695,7 +695,13 @@ void for_each_mask(int64_t n, int64_t n_threads, Body body) {
     for (int64_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < n;) body(thread, k);
   };
   std::vector<std::thread> pool;
-  for (int64_t t = 1; t < n_threads; ++t) pool.emplace_back(worker, t);
+  for (int64_t t = 1; t < n_threads; ++t) {
+    try {
+      pool.emplace_back(worker, t);
+    } catch (...) {  // no more threads to be had: the ones running take the rest
+      break;
+    }
+  }
   worker(0);
   for (std::thread& t : pool) t.join();
 }
