@@ -136,6 +136,22 @@ inline void pack_bits(const uint8_t* bytes, int64_t n_words, uint64_t* words) {
 
 inline int64_t ctz64(uint64_t x) { return __builtin_ctzll(x); }  // x != 0
 
+// Calls f(b, e) for each run [b, e) of nonzero bytes among p[0], p[stride], ...,
+// p[(n - 1) * stride].
+template <class F>
+void for_each_byte_run(const uint8_t* p, int64_t n, int64_t stride, F f) {
+  for (int64_t i = 0; i < n;) {
+    if (!p[i * stride]) {
+      ++i;
+      continue;
+    }
+    int64_t e = i + 1;
+    while (e < n && p[e * stride]) ++e;
+    f(i, e);
+    i = e;
+  }
+}
+
 // Bit masks of the columns [a, b) within words [a / 64, (b + 63) / 64).
 inline uint64_t mask_from(int64_t a) { return ~uint64_t(0) << (a % 64); }
 inline uint64_t mask_to(int64_t b) { return b % 64 ? ~(~uint64_t(0) << (b % 64)) : ~uint64_t(0); }
@@ -534,19 +550,8 @@ void paste_runs(const float* prob, int64_t mask_h, int64_t mask_w, const Checked
                 [&](int64_t c, int64_t b, int64_t e) {
                   for (int64_t r = b; r < e; ++r) s.flip[size_t(r * nc + c)] = 1;
                 });
-  for (int64_t r = 0; r < nr; ++r) {
-    const uint8_t* row = &s.flip[size_t(r * nc)];
-    for (int64_t c = 0; c < nc;) {
-      if (!row[c]) {
-        ++c;
-        continue;
-      }
-      int64_t e = c + 1;
-      while (e < nc && row[e]) ++e;
-      sink(r, c, e);
-      c = e;
-    }
-  }
+  for (int64_t r = 0; r < nr; ++r)
+    for_each_byte_run(&s.flip[size_t(r * nc)], nc, 1, [&](int64_t b, int64_t e) { sink(r, b, e); });
 }
 
 // One checked mask as [begin, end) pixel intervals appended to `intervals`.
@@ -586,18 +591,10 @@ void intervals_of(const float* prob, int64_t mask_h, int64_t mask_w, const Check
   intervals->resize(start);
   for (int64_t c = 0; c < nc; ++c) {
     const int64_t base = (g.cx1 + cmin + c) * height + g.cy1 + rmin;
-    const uint8_t* col = &s.patch[size_t(c)];
-    for (int64_t r = 0; r < nr;) {
-      if (!col[r * nc]) {
-        ++r;
-        continue;
-      }
-      int64_t e = r + 1;
-      while (e < nr && col[e * nc]) ++e;
-      intervals->push_back(base + r);
+    for_each_byte_run(&s.patch[size_t(c)], nr, nc, [&](int64_t b, int64_t e) {
+      intervals->push_back(base + b);
       intervals->push_back(base + e);
-      r = e;
-    }
+    });
   }
 }
 
