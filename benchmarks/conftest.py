@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from panoseg.synthetic import make_dataset
+from panoseg.testing.synthetic import make_dataset
 
 N_IMAGES = int(os.environ.get("PANOSEG_BENCH_IMAGES", "200"))
 TIMINGS = {}

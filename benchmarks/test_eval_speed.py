@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import panoseg
-from panoseg.parallel import default_workers, ordered_map
-from panoseg.png import read_ids
+from panoseg.util.parallel import default_workers, ordered_map
+from panoseg.io.png import read_ids
 
 from conftest import record
 
@@ -81,7 +81,7 @@ def test_panoseg_pq_only(benchmark, dataset):
 
 def test_panoseg_all_metrics(benchmark, dataset):
     """Everything `panoseg eval --json-out` computes: PQ + the extra metrics, summarized."""
-    from panoseg.extra_metrics import extra_results
+    from panoseg.evaluation.extra_metrics import extra_results
 
     def run():
         ev = panoseg.evaluate(dataset.gt_json, dataset.pred_json, workers=WORKERS)
@@ -95,7 +95,8 @@ def test_panoseg_on_dask(benchmark, dataset):
     """The same evaluation on a 2-worker LocalCluster (one thread each), the cluster already
     running (as a user's would be); loading the JSONs and the reduction included."""
     distributed = pytest.importorskip("distributed")
-    from panoseg.distributed import evaluate_on_dask, local_cluster
+    from panoseg.evaluation.job import evaluate_on_dask
+    from panoseg.util.cluster import local_cluster
     from panoseg.evaluation import EvaluationJob
 
     cluster = local_cluster(2, 1)

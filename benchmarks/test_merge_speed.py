@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from panoseg.merge import combine_predictions, paste_masks
-from panoseg.parallel import default_workers
-from panoseg.synthetic import make_merge_inputs
+from panoseg.util.parallel import default_workers
+from panoseg.testing.synthetic import make_merge_inputs
 
 from conftest import N_IMAGES, record
 

@@ -1,10 +1,10 @@
-"""Bootstrap intervals of PQ / SQ / RQ from per-image statistics (panoseg.bootstrap)."""
+"""Bootstrap intervals of PQ / SQ / RQ from per-image statistics (panoseg.evaluation.bootstrap)."""
 import numpy as np
 import pytest
 
 from panoseg import PQEvaluator
-from panoseg.bootstrap import PerImageStats, _class_averages, bootstrap_intervals
-from panoseg.synthetic import default_categories, make_image_pair
+from panoseg.evaluation.bootstrap import PerImageStats, _class_averages, bootstrap_intervals
+from panoseg.testing.synthetic import default_categories, make_image_pair
 
 
 def per_image_and_stats(n_images, seed=0):

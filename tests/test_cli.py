@@ -9,7 +9,7 @@ import pytest
 
 import panoseg
 from panoseg.cli import main
-from panoseg.synthetic import make_dataset
+from panoseg.testing.synthetic import make_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""panoseg.convert and the ``convert`` command line: panopticapi's converters, reproduced.
+"""panoseg.convert.converters and the ``convert`` command line: panopticapi's converters, reproduced.
 
 All conversions run on copies in tmp_path (never in tests/data).
 """
@@ -15,11 +15,11 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from panoseg import PanopticFormatError, read_ids
-from panoseg.cli_convert import add_convert_parser
-from panoseg.convert import (OTHER_CLASS_ID, _check_rle_counts, detection_to_panoptic,
+from panoseg.cli.convert import add_convert_parser
+from panoseg.convert.converters import (OTHER_CLASS_ID, _check_rle_counts, detection_to_panoptic,
                              panoptic_to_detection, panoptic_to_semantic,
                              two_channel_to_panoptic)
-from panoseg.synthetic import make_dataset
+from panoseg.testing.synthetic import make_dataset
 
 DATA = Path(__file__).parent / "data" / "coco_panoptic_sample"
 IMAGE_IDS = [142238, 439180]

@@ -8,17 +8,18 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from panoseg.cli import main  # noqa: E402
-from panoseg.distributed import chunk_bounds, dask_client, evaluate_on_dask  # noqa: E402
+from panoseg.evaluation.job import evaluate_on_dask  # noqa: E402
+from panoseg.util.cluster import chunk_bounds, dask_client  # noqa: E402
 from panoseg.evaluation import EvaluationJob, evaluate  # noqa: E402
-from panoseg.extra_metrics import extra_results  # noqa: E402
+from panoseg.evaluation.extra_metrics import extra_results  # noqa: E402
 from panoseg.merge import combine_predictions  # noqa: E402
-from panoseg.synthetic import make_dataset, make_merge_inputs  # noqa: E402
+from panoseg.testing.synthetic import make_dataset, make_merge_inputs  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def cluster():
     """One 2-worker LocalCluster for the module; tests reach it by its address."""
-    from panoseg.distributed import local_cluster
+    from panoseg.util.cluster import local_cluster
 
     cluster = local_cluster(2, 1)
     yield cluster
@@ -112,7 +113,7 @@ def test_bad_dask_specs(tmp_path, capsys, monkeypatch, dataset):
 
 
 def test_local_workers_get_the_malloc_settings(cluster):
-    from panoseg.distributed import WORKER_MALLOC_ENV
+    from panoseg.util.cluster import WORKER_MALLOC_ENV
 
     with distributed.Client(cluster) as client:
         seen = client.run(lambda: {k: os.environ.get(k) for k in WORKER_MALLOC_ENV})
@@ -120,7 +121,7 @@ def test_local_workers_get_the_malloc_settings(cluster):
 
 
 def test_localhost_is_an_address_not_a_local_cluster(monkeypatch):
-    import panoseg.distributed as d
+    import panoseg.util.cluster as d
 
     started = []
     monkeypatch.setattr(d, "local_cluster", lambda n, t=1: started.append(n))

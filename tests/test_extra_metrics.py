@@ -1,7 +1,7 @@
-"""PQ-dagger, Parsing Covering, PQ by size and the confusion table (panoseg.extra_metrics).
+"""PQ-dagger, Parsing Covering, PQ by size and the confusion table (panoseg.evaluation.extra_metrics).
 
 Checked three ways: small cases computed by hand; an independent plain-numpy implementation of
-the definitions (module docstring of panoseg.extra_metrics) on generated images with VOID and
+the definitions (module docstring of panoseg.evaluation.extra_metrics) on generated images with VOID and
 crowd; and torchmetrics' ModifiedPanopticQuality on inputs where its conventions agree with
 ours (no VOID in the prediction, no crowd in the GT), from stored values and, when torchmetrics
 is installed, live.
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from panoseg import PQEvaluator, PQStats
-from panoseg.extra_metrics import (confusion_rows, extra_results, parsing_covering, pq_by_size,
+from panoseg.evaluation.extra_metrics import (confusion_rows, extra_results, parsing_covering, pq_by_size,
                                    pq_dagger)
-from panoseg.synthetic import default_categories, make_image_pair
+from panoseg.testing.synthetic import default_categories, make_image_pair
 
 CATS = [{"id": 1, "name": "person", "isthing": 1}, {"id": 3, "name": "car", "isthing": 1},
         {"id": 18, "name": "dog", "isthing": 1}, {"id": 187, "name": "sky", "isthing": 0},

@@ -6,7 +6,7 @@ import pytest
 fsspec = pytest.importorskip("fsspec")
 
 from panoseg import PanopticFormatError, pq_compute  # noqa: E402
-from panoseg.fileio import is_url, join, read_bytes  # noqa: E402
+from panoseg.util.fileio import is_url, join, read_bytes  # noqa: E402
 
 SAMPLE = os.path.join(os.path.dirname(__file__), "data", "coco_panoptic_sample")
 PRED = os.path.join(os.path.dirname(__file__), "data", "sample_prediction")
@@ -40,7 +40,7 @@ def test_helpers(tmp_path):
     assert is_url("s3://b/k") and not is_url("/data/x") and not is_url("file:///data/x")
     assert join("s3://b/gt", "1.png") == "s3://b/gt/1.png"
     assert join("file:///data/gt", "1.png") == "/data/gt/1.png"
-    from panoseg.fileio import is_dir
+    from panoseg.util.fileio import is_dir
 
     assert is_dir("file://" + str(tmp_path)) and is_dir("s3://bucket/anything")
     (tmp_path / "a").write_bytes(b"xyz")

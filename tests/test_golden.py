@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import panoseg
-from panoseg.synthetic import make_dataset, make_prediction
+from panoseg.testing.synthetic import make_dataset, make_prediction
 
 from conftest import DATA
 

@@ -18,7 +18,7 @@ mx = pytest.importorskip("mxnet")
 pytest.importorskip("gluoncv")
 
 from panoseg.cli import main  # noqa: E402
-from panoseg.png import read_ids  # noqa: E402
+from panoseg.io.png import read_ids  # noqa: E402
 
 SAMPLE = os.path.join(os.path.dirname(__file__), "data", "coco_panoptic_sample")
 GT_JSON = os.path.join(SAMPLE, "panoptic_examples.json")
@@ -258,7 +258,7 @@ def test_semantic_modes_and_large_image_cap(weights, monkeypatch):
     assert labels.shape == (150, 230) and 0 <= labels.min() and labels.max() < 150
     assert resize.label_map == "ade20k"
     cats = resize.to_categories(labels)
-    from panoseg.label_maps import ade20k_to_coco_panoptic
+    from panoseg.semantic.label_maps import ade20k_to_coco_panoptic
 
     assert np.array_equal(cats, ade20k_to_coco_panoptic()[labels])
     sliding = SemanticPredictor(SEMANTIC_MODEL, weights["semantic"], crop_size=CROP,

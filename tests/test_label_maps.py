@@ -1,13 +1,13 @@
-"""The ADE20K -> COCO panoptic table and the coco-stuff class list (panoseg.label_maps)."""
+"""The ADE20K -> COCO panoptic table and the coco-stuff class list (panoseg.semantic.label_maps)."""
 import ast
 import inspect
 
 import numpy as np
 import pytest
 
-from panoseg import label_maps
-from panoseg.categories import Categories, coco_panoptic_categories
-from panoseg.label_maps import (
+from panoseg.semantic import label_maps
+from panoseg.io.categories import Categories, coco_panoptic_categories
+from panoseg.semantic.label_maps import (
     ADE20K_CLASSES, ADE20K_SHORT_NAMES, ADE20K_TO_COCO_STUFF, LABEL_MAPS, ade20k_to_coco_panoptic,
     coco_stuff_classes, describe_table, label_table,
 )

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from panoseg import PanopticFormatError
-from panoseg.categories import coco_panoptic_categories
-from panoseg.label_maps import coco_stuff_classes
-from panoseg.labels import IGNORE_LABEL, class_of_category, panoptic_to_labels, read_panoptic_labels
-from panoseg.png import read_ids
+from panoseg.io.categories import coco_panoptic_categories
+from panoseg.semantic.label_maps import coco_stuff_classes
+from panoseg.semantic.labels import IGNORE_LABEL, class_of_category, panoptic_to_labels, read_panoptic_labels
+from panoseg.io.png import read_ids
 
 SAMPLE = os.path.join(os.path.dirname(__file__), "data", "coco_panoptic_sample")
 

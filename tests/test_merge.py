@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import panoseg
 from panoseg.merge import (combine_predictions, installed_pass_order, merge_panoptic,
                            paste_masks, rle_to_mask)
-from panoseg.synthetic import _rle, make_merge_inputs
+from panoseg.testing.synthetic import _rle, make_merge_inputs
 
 from conftest import DATA
 from gluoncv_reference import gluoncv_fill
@@ -288,7 +288,7 @@ def test_core_rle_encoding_equals_pycocotools():
     from pycocotools import mask as mask_utils
 
     from panoseg import _core
-    from panoseg.rle import intervals_to_rles
+    from panoseg.io.rle import intervals_to_rles
 
     h, w = 5, 4
     masks = [np.zeros((h, w), np.uint8), np.ones((h, w), np.uint8)]

@@ -9,7 +9,7 @@ import pytest
 from panoseg.cli import main
 from panoseg.errors import PanopticFormatError
 from panoseg.merge import combine_predictions, merge_panoptic
-from panoseg.synthetic import make_merge_inputs
+from panoseg.testing.synthetic import make_merge_inputs
 
 from conftest import DATA
 

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 import panoseg
-from panoseg import png
+from panoseg.io import png
 from panoseg.errors import PanopticFormatError
 
 from pngtools import encode

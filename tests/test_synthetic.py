@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from panoseg import synthetic
-from panoseg.synthetic import SyntheticDataset, make_dataset, make_image_pair
+from panoseg.testing import synthetic
+from panoseg.testing.synthetic import SyntheticDataset, make_dataset, make_image_pair
 
 COCO_CATS = synthetic.default_categories()
 CAT_BY_ID = {c["id"]: c for c in COCO_CATS}

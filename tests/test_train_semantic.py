@@ -19,12 +19,12 @@ pytest.importorskip("gluoncv")
 from PIL import Image  # noqa: E402
 
 from panoseg import PanopticFormatError  # noqa: E402
-from panoseg.cli_train import MISSING_MXNET  # noqa: E402
+from panoseg.cli.train import MISSING_MXNET  # noqa: E402
 from panoseg.infer import checkpoint as ckpt  # noqa: E402
 from panoseg.infer import training  # noqa: E402
-from panoseg.label_maps import coco_stuff_classes  # noqa: E402
-from panoseg.png import read_ids  # noqa: E402
-from panoseg.synthetic import default_categories, make_dataset  # noqa: E402
+from panoseg.semantic.label_maps import coco_stuff_classes  # noqa: E402
+from panoseg.io.png import read_ids  # noqa: E402
+from panoseg.testing.synthetic import default_categories, make_dataset  # noqa: E402
 
 CROP, BASE, BATCH, LR = 64, 72, 2, 0.01
 SUBSET = ("person", "car", "dog", "sky-other-merged", "grass-merged", "road", "tree-merged",
@@ -206,7 +206,7 @@ def test_checkpoint_predicts_through_semantic_predictor(resumed):
     """What `panoseg infer --semantic-model CKPT.params` does: the sidecar defines the net and
     its coco-stuff label map (53 stuff categories + "thing" -> no stuff)."""
     from panoseg.infer import SemanticPredictor
-    from panoseg.label_maps import coco_stuff_classes
+    from panoseg.semantic.label_maps import coco_stuff_classes
 
     _, result = resumed
     pred = SemanticPredictor(result.checkpoint)

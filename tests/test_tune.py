@@ -6,9 +6,9 @@ import pytest
 import panoseg
 from panoseg.cli import main
 from panoseg.merge import MergeParams, combine_predictions
-from panoseg.merge_io import MergeJob
-from panoseg.synthetic import make_merge_inputs
-from panoseg.tune import best, parameter_grid, tune
+from panoseg.merge.job import MergeJob
+from panoseg.testing.synthetic import make_merge_inputs
+from panoseg.merge.tune import best, parameter_grid, tune
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from panoseg import Categories, PanopticFormatError, read_ids, write_ids
-from panoseg import viz
-from panoseg.cli_viz import add_viz_parser
+from panoseg.viz import render as viz
+from panoseg.cli.viz import add_viz_parser
 from panoseg.viz import BOUNDARY_COLOR, GREY, overlay, render_panoptic, side_by_side
 
 DATA = Path(__file__).parent / "data" / "coco_panoptic_sample"

@@ -40,7 +40,7 @@ import shutil
 import threading
 from typing import Optional
 
-from ..atomic import atomic_open
+from ..util.atomic import atomic_open
 
 FORMAT = "panoseg-semantic-checkpoint"
 VERSION = 1

@@ -16,7 +16,7 @@ from typing import List, Optional
 import numpy as np
 from PIL import Image
 
-from ..panoptic_json import load_json
+from ..io.panoptic_json import load_json
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 

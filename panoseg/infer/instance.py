@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence
 import mxnet as mx
 import numpy as np
 
-from ..categories import Categories, coco_panoptic_categories
+from ..io.categories import Categories, coco_panoptic_categories
 from .context import parse_ctx
 from .models import build_zoo_net
 from .weights import load_weights, resolve_weights

@@ -22,11 +22,12 @@ from typing import List, Optional
 import numpy as np
 
 from .. import _core
-from ..atomic import atomic_open, atomic_write_bytes
-from ..merge import paste_masks_rle
-from ..parallel import ordered_map
-from ..png import encode_ids
-from ..rle import intervals_to_rles
+from ..util.atomic import atomic_open, atomic_write_bytes
+from ..merge.paste import paste_masks_rle
+from ..util.cluster import chunk_bounds, gather_in_order, require_workers
+from ..util.parallel import ordered_map
+from ..io.png import encode_ids
+from ..io.rle import intervals_to_rles
 from .images import DEFAULT_MAX_PIXELS, ImageError, ImageItem, read_image
 from .panoptic import PanopticPredictor
 
@@ -327,3 +328,44 @@ def _read_record(records: str, item: ImageItem, fingerprint: str):
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+# Dask: one predictor per worker process
+# --------------------------------------------------------------------------------------------
+
+_PREDICTORS = {}  # per worker process: predictor spec -> PanopticPredictor (built once)
+_PREDICTOR_LOCK = threading.Lock()
+
+
+def _infer_chunk(spec: dict, ctx: str, items, out_folder, options: dict):
+    key = repr((sorted(spec.items()), ctx))
+    # A worker with several threads may run several chunks at once; Gluon networks are not
+    # thread-safe, so the worker's predictor is built and used by one chunk at a time.
+    with _PREDICTOR_LOCK:
+        predictor = _PREDICTORS.get(key)
+        if predictor is None:
+            instance = dict(spec["instance"], ctx=ctx)
+            semantic = dict(spec["semantic"], ctx=ctx)
+            predictor = _PREDICTORS[key] = PanopticPredictor(instance, semantic, **spec["merge"])
+        return predict_items(predictor, items, out_folder, progress=False, **options)
+
+
+def infer_on_dask(spec: dict, contexts: List[str], items, client, out_folder, *,
+                  options: dict, progress: bool = False):
+    """Runs ``panoseg infer`` chunks on the cluster, one worker per context (GPU).
+
+    ``spec``: ``{"instance": InstancePredictor kwargs, "semantic": SemanticPredictor kwargs,
+    "merge": PanopticPredictor kwargs}`` without ``ctx``; ``contexts``: one context per worker
+    slot (``["gpu:0", "gpu:1"]``, or ``["cpu"]`` repeated). Each worker builds its predictor
+    once. Returns the per-chunk (records, summary) pairs in item order.
+    """
+    workers = require_workers(client)
+    slots = min(len(workers), len(contexts)) if contexts[0] != "cpu" else len(workers)
+    bounds = chunk_bounds(len(items), slots)
+    futures = []
+    for k, (a, b) in enumerate(bounds):
+        slot = k % slots
+        futures.append(client.submit(_infer_chunk, spec, contexts[slot % len(contexts)],
+                                     items[a:b], out_folder, options, workers=[workers[slot]],
+                                     allow_other_workers=False, pure=False))
+    return list(gather_in_order(futures, bounds, progress, "panoseg infer (dask)"))

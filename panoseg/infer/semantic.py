@@ -16,8 +16,8 @@ from typing import List, Optional, Sequence
 import mxnet as mx
 import numpy as np
 
-from ..categories import Categories, coco_panoptic_categories
-from ..label_maps import LABEL_MAPS, label_table
+from ..io.categories import Categories, coco_panoptic_categories
+from ..semantic.label_maps import LABEL_MAPS, label_table
 from .checkpoint import build_semantic_net, read_checkpoint_spec
 from .context import parse_ctx
 from .instance import IMAGENET_MEAN, IMAGENET_STD

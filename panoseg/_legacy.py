@@ -1,0 +1,82 @@
+"""The flat module paths of panoseg <= 0.1 (``panoseg.png``, ``panoseg.merge_io``, ...), kept
+importable as deprecated aliases of their new homes.
+
+``import panoseg.png`` warns (DeprecationWarning) and gives the new module object itself, so
+every name, private ones included, is still there. Paths whose code was split over several
+modules (``panoseg.distributed``) become a module that looks each name up in its new homes.
+New code imports the new paths; nothing inside panoseg uses these.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import types
+import warnings
+
+#: old path -> the module(s) its names now live in, first match wins.
+MOVED = {
+    "panoseg.atomic": ("panoseg.util.atomic",),
+    "panoseg.fileio": ("panoseg.util.fileio",),
+    "panoseg.parallel": ("panoseg.util.parallel",),
+    "panoseg.codec": ("panoseg.io.codec",),
+    "panoseg.png": ("panoseg.io.png",),
+    "panoseg.panoptic_json": ("panoseg.io.panoptic_json",),
+    "panoseg.categories": ("panoseg.io.categories",),
+    "panoseg.rle": ("panoseg.io.rle",),
+    "panoseg.extra_metrics": ("panoseg.evaluation.extra_metrics",),
+    "panoseg.bootstrap": ("panoseg.evaluation.bootstrap",),
+    "panoseg.merge_io": ("panoseg.merge.job",),
+    "panoseg.tune": ("panoseg.merge.tune",),
+    "panoseg.labels": ("panoseg.semantic.labels",),
+    "panoseg.label_maps": ("panoseg.semantic.label_maps",),
+    "panoseg.synthetic": ("panoseg.testing.synthetic",),
+    "panoseg.cli_types": ("panoseg.cli.common",),
+    "panoseg.cli_convert": ("panoseg.cli.convert",),
+    "panoseg.cli_infer": ("panoseg.cli.infer",),
+    "panoseg.cli_train": ("panoseg.cli.train",),
+    "panoseg.cli_viz": ("panoseg.cli.viz",),
+    "panoseg.distributed": ("panoseg.util.cluster", "panoseg.evaluation.job",
+                            "panoseg.merge.job", "panoseg.infer.pipeline"),
+}
+
+
+class _SplitModule(types.ModuleType):
+    """An old module whose names now live in several modules (imported on first use)."""
+
+    def __init__(self, name: str, homes):
+        super().__init__(name, f"Deprecated alias of {', '.join(homes)}.")
+        self._homes = homes
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        for home in self._homes:
+            module = importlib.import_module(home)
+            if hasattr(module, attr):
+                return getattr(module, attr)
+        raise AttributeError(f"module {self.__name__!r} has no attribute {attr!r}")
+
+
+class _LegacyFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in MOVED:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        homes = MOVED[spec.name]
+        warnings.warn(f"{spec.name} is deprecated; import {' / '.join(homes)} instead",
+                      DeprecationWarning, stacklevel=3)
+        if len(homes) == 1:
+            return importlib.import_module(homes[0])  # the new module object itself
+        return _SplitModule(spec.name, homes)
+
+    def exec_module(self, module):
+        pass
+
+
+def install() -> None:
+    if not any(isinstance(f, _LegacyFinder) for f in sys.meta_path):
+        sys.meta_path.append(_LegacyFinder())

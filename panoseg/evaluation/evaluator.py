@@ -1,0 +1,99 @@
+"""In-memory PQ evaluation: id maps or RGB arrays plus ``segments_info``, no PNG files."""
+from __future__ import annotations
+
+import threading
+from typing import Mapping, Sequence, Union
+
+import numpy as np
+
+from ..io.categories import as_categories
+from ..io.codec import as_id_map, rgb2id
+from ..io.panoptic_json import SegmentTable
+from .matching import ImageResult, match_image
+from .stats import PQStats
+
+
+def _to_id_map(image, what: str) -> np.ndarray:
+    arr = np.asarray(image)
+    try:
+        if arr.ndim == 3:
+            return rgb2id(arr)
+        return as_id_map(arr)
+    except ValueError as e:
+        raise ValueError(f"{what}: {e}") from None
+
+
+class PQEvaluator:
+    """In-memory PQ evaluation, one image at a time (no PNG files needed).
+
+    Parameters
+    ----------
+    categories : Categories or list of dict
+        COCO ``categories`` entries (``id``, ``isthing``, optionally ``name``).
+
+    Examples
+    --------
+    >>> ev = PQEvaluator(categories)
+    >>> for gt, gt_segs, pred, pred_segs in dataset:      # id maps or RGB arrays
+    ...     ev.add(gt, gt_segs, pred, pred_segs)
+    >>> ev.summarize()["All"]["pq"]
+
+    ``add`` is thread-safe; evaluators (or their :attr:`stats`) from several threads or processes
+    combine with :meth:`merge`.
+    """
+
+    def __init__(self, categories):
+        self.categories = as_categories(categories)
+        self.stats = PQStats(self.categories)
+        self._lock = threading.Lock()
+
+    def add(self, gt, gt_segments: Sequence[Mapping], pred, pred_segments: Sequence[Mapping],
+            image_id=None) -> ImageResult:
+        """Evaluates one image and adds it to the running statistics.
+
+        Parameters
+        ----------
+        gt, pred : array_like
+            HxW integer id maps, or HxWx3 uint8 RGB panoptic images.
+        gt_segments, pred_segments : list of dict
+            COCO ``segments_info``: ``id``, ``category_id``; for the GT also ``iscrowd`` and
+            ``area``. Prediction areas are counted from ``pred``.
+        image_id : optional
+            Used in error messages and in the result.
+
+        Returns
+        -------
+        ImageResult
+        """
+        result = self.evaluate(gt, gt_segments, pred, pred_segments, image_id)
+        with self._lock:
+            self.stats.add_image(result)
+        return result
+
+    def evaluate(self, gt, gt_segments, pred, pred_segments, image_id=None) -> ImageResult:
+        """Like :meth:`add` but leaves the running statistics alone."""
+        gt_table = SegmentTable.from_segments_info(gt_segments, self.categories, is_gt=True,
+                                                   file="gt_segments", image_id=image_id)
+        pred_table = SegmentTable.from_segments_info(pred_segments, self.categories, is_gt=False,
+                                                     file="pred_segments", image_id=image_id)
+        return match_image(_to_id_map(gt, "gt"), gt_table, _to_id_map(pred, "pred"), pred_table,
+                           self.categories, image_id=image_id, gt_file="gt", pred_file="pred")
+
+    def merge(self, *others: Union["PQEvaluator", PQStats]) -> "PQEvaluator":
+        """Adds other evaluators' (or raw :class:`PQStats`) statistics into this one."""
+        with self._lock:
+            for other in others:
+                self.stats += other.stats if isinstance(other, PQEvaluator) else other
+        return self
+
+    def summarize(self) -> dict:
+        """panopticapi's result dict (see :meth:`PQStats.summarize`)."""
+        return self.stats.summarize()
+
+    def __getstate__(self):
+        return {"categories": self.categories, "stats": self.stats}
+
+    def __setstate__(self, state):
+        self.categories = state["categories"]
+        self.stats = state["stats"]
+        self._lock = threading.Lock()

@@ -1,0 +1,264 @@
+"""The COCO panoptic JSON + PNG folders workflow: :class:`EvaluationJob` (inputs loaded and
+checked once, picklable), :func:`evaluate` / :func:`pq_compute` (thread-parallel, streaming) and
+:func:`evaluate_on_dask` (chunks on a cluster, reduced in order)."""
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional
+
+import numpy as np
+
+from .. import _core
+from ..errors import PanopticFormatError
+from ..io.categories import Categories
+from ..io.panoptic_json import SegmentTable, default_folder, load_panoptic_json
+from ..io.png import read_ids, read_inflated
+from ..util.cluster import (
+    chunk_bounds,
+    gather_in_order,
+    require_workers,
+    worker_threads,
+)
+from ..util.fileio import is_dir, join
+from ..util.parallel import ordered_map
+from ..util.progress import progress_bar
+from .bootstrap import PerImageStats
+from .matching import ImageResult, _checked_result, _isthing, _Where, match_image
+from .stats import PQStats
+
+
+@dataclass
+class Evaluation:
+    """What :func:`evaluate` returns: the statistics and panopticapi's result dict.
+
+    ``per_image``: with ``keep_per_image``, the per-image per-category statistics
+    (:class:`panoseg.evaluation.bootstrap.PerImageStats`, evaluation order) for bootstrap intervals.
+    """
+
+    stats: PQStats
+    results: dict
+    per_image: Optional[object] = None
+
+
+class EvaluationJob:
+    """One evaluation's inputs, loaded and checked once: the (GT, prediction) annotation pairs
+    and what evaluating an image needs. Picklable, so chunks of images can be evaluated in other
+    processes or on a cluster (:func:`evaluate_on_dask`) and their statistics added up."""
+
+    def __init__(self, gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
+                 extra: bool = True):
+        self.extra = extra  # also the statistics of PQ-dagger, covering, ... (same pass)
+        # Paths may be fsspec URLs (s3://...): everything here only reads (panoseg.fileio).
+        gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
+        gt_json = load_panoptic_json(gt_json_file, need_categories=True)
+        pred_json = load_panoptic_json(pred_json_file)
+        gt_folder = default_folder(gt_json_file) if gt_folder is None else os.fspath(gt_folder)
+        pred_folder = default_folder(pred_json_file) if pred_folder is None else os.fspath(pred_folder)
+        for folder, what in ((gt_folder, "ground truth"), (pred_folder, "prediction")):
+            if not is_dir(folder):
+                raise PanopticFormatError(f"folder with {what} segmentations does not exist",
+                                          file=folder)
+        self.gt_json_file, self.pred_json_file = gt_json_file, pred_json_file
+        self.gt_folder, self.pred_folder = gt_folder, pred_folder
+        self.categories = Categories(gt_json["categories"], source=gt_json_file)
+        self.sizes = {}
+        for img in gt_json.get("images") or ():
+            if isinstance(img, Mapping) and "id" in img and "height" in img and "width" in img:
+                self.sizes[img["id"]] = (img["height"], img["width"])
+        pred_by_image = {}
+        for ann in pred_json["annotations"]:
+            if ann["image_id"] in pred_by_image:
+                raise PanopticFormatError("image has more than one annotation",
+                                          file=pred_json_file, image_id=ann["image_id"])
+            pred_by_image[ann["image_id"]] = ann
+        self.pairs = []
+        seen_gt = set()
+        for gt_ann in gt_json["annotations"]:
+            image_id = gt_ann["image_id"]
+            if image_id in seen_gt:
+                raise PanopticFormatError("image has more than one annotation", file=gt_json_file,
+                                          image_id=image_id)
+            seen_gt.add(image_id)
+            if image_id not in pred_by_image:
+                raise PanopticFormatError("no prediction for this ground-truth image",
+                                          file=pred_json_file, image_id=image_id,
+                                          file_name=gt_ann["file_name"])
+            self.pairs.append((gt_ann, pred_by_image[image_id]))
+
+    def evaluate_image(self, pair) -> ImageResult:
+        """Matches one (GT annotation, predicted annotation) pair, reading its two PNGs."""
+        gt_ann, pred_ann = pair
+        categories = self.categories
+        gt_json_file, pred_json_file = self.gt_json_file, self.pred_json_file
+        image_id = gt_ann["image_id"]
+        gt_png = join(self.gt_folder, gt_ann["file_name"])
+        pred_png = join(self.pred_folder, pred_ann["file_name"])
+        gt_table = SegmentTable.from_segments_info(
+            gt_ann["segments_info"], categories, is_gt=True, file=gt_json_file,
+            image_id=image_id, file_name=gt_ann["file_name"])
+        pred_table = SegmentTable.from_segments_info(
+            pred_ann["segments_info"], categories, is_gt=False, file=pred_json_file,
+            image_id=image_id, file_name=pred_ann["file_name"])
+        where = _Where(image_id, gt_ann["file_name"], gt_png, pred_png, gt_json_file,
+                       pred_json_file)
+        gt_img, pred_img = _inflated(gt_png, image_id), _inflated(pred_png, image_id)
+        if gt_img is not None and pred_img is not None:
+            # The common case: the core decodes both PNGs row by row while it counts overlaps.
+            self._check_size(gt_img[:2], gt_png, image_id)
+            where.check_same_size(gt_img[:2], pred_img[:2])
+            try:
+                m = _core.match_png(gt_img[2], pred_img[2], gt_img[0], gt_img[1], gt_table.ids,
+                                    gt_table.category, gt_table.iscrowd, gt_table.area,
+                                    pred_table.ids, pred_table.category, len(categories),
+                                    _isthing(categories) if self.extra else None)
+            except _core.PngDataError as e:
+                raise PanopticFormatError(str(e), file=gt_png if e.side == "gt" else pred_png,
+                                          image_id=image_id) from None
+            if m is not None:
+                return _checked_result(m, gt_table, pred_table, categories, where)
+        # Interlaced PNGs, or ids missing from segments_info (to list them): decode the maps.
+        gt_ids = _read(gt_png, image_id)
+        pred_ids = _read(pred_png, image_id)
+        self._check_size(gt_ids.shape, gt_png, image_id)
+        return match_image(gt_ids, gt_table, pred_ids, pred_table, categories,
+                           image_id=image_id, file_name=gt_ann["file_name"], gt_file=gt_png,
+                           pred_file=pred_png, gt_json=gt_json_file, pred_json=pred_json_file,
+                           extra=self.extra)
+
+    def _check_size(self, shape, gt_png, image_id):
+        if image_id in self.sizes and tuple(shape) != tuple(self.sizes[image_id]):
+            h, w = self.sizes[image_id]
+            raise PanopticFormatError(f"GT PNG is {shape[1]}x{shape[0]} (WxH) but "
+                                      f"'images' in {self.gt_json_file} says {w}x{h}", file=gt_png,
+                                      image_id=image_id)
+
+    def subset(self, start: int, stop: int) -> "EvaluationJob":
+        """The same job restricted to pairs [start, stop) (what one cluster task is sent)."""
+        out = copy.copy(self)
+        out.pairs = self.pairs[start:stop]
+        return out
+
+    def evaluate_chunk(self, start: int = 0, stop: Optional[int] = None,
+                       workers: Optional[int] = 1, keep: bool = True, progress: bool = False,
+                       on_image: Optional[Callable[[ImageResult], None]] = None
+                       ) -> "ChunkResult":
+        """Evaluates pairs [start, stop) (all by default) on ``workers`` threads: their summed
+        statistics and, with ``keep``, compact per-image rows and statistics. ``on_image`` is
+        called with each :class:`ImageResult`, in order."""
+        pairs = self.pairs[start:stop]
+        stats = PQStats(self.categories)
+        rows, arrays = [], []
+        bar = progress_bar(len(pairs), progress, "panoseg eval")
+        try:
+            for result in ordered_map(self.evaluate_image, pairs, workers):
+                stats.add_image(result)
+                if keep:
+                    rows.append(result.to_dict())
+                    arrays.append((result.tp, result.fp, result.fn, result.iou))
+                if on_image is not None:
+                    on_image(result)
+                bar.update(1)
+        finally:
+            bar.close()
+        return ChunkResult(stats, rows, arrays)
+
+
+@dataclass
+class ChunkResult:
+    """What evaluating a chunk of images returns (small, to send back from a worker)."""
+
+    stats: PQStats
+    rows: list  # ImageResult.to_dict() per image
+    arrays: list  # (tp, fp, fn, iou) per image
+
+
+def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
+             workers: Optional[int] = None, progress: bool = False,
+             on_image: Optional[Callable[[ImageResult], None]] = None,
+             keep_per_image: bool = False, extra: bool = True) -> Evaluation:
+    """Evaluates a COCO panoptic prediction against its ground truth.
+
+    Parameters
+    ----------
+    gt_json_file, pred_json_file : path
+        COCO panoptic JSON files. Categories come from the GT file.
+    gt_folder, pred_folder : path, optional
+        PNG folders; default: the JSON path without ``.json`` (as panopticapi).
+    workers : int, optional
+        Threads; default: all cores available to this process.
+    progress : bool
+        Show a progress bar on stderr.
+    on_image : callable, optional
+        Called with each :class:`ImageResult`, in GT order (e.g. to write per-image results).
+    keep_per_image : bool
+        Keep every image's per-category statistics (``Evaluation.per_image``, for bootstrap).
+    extra : bool
+        Also gather the statistics of the metrics beyond PQ (:mod:`panoseg.evaluation.extra_metrics`).
+
+    Raises
+    ------
+    PanopticFormatError
+        For any inconsistency, naming the file, image and segment.
+    """
+    job = EvaluationJob(gt_json_file, pred_json_file, gt_folder, pred_folder, extra=extra)
+    chunk = job.evaluate_chunk(workers=workers, keep=keep_per_image, progress=progress,
+                               on_image=on_image)
+    stats = chunk.stats
+    per_image = None
+    if keep_per_image and chunk.arrays:
+        per_image = PerImageStats.from_arrays(chunk.arrays)
+    return Evaluation(stats, stats.summarize(), per_image)
+
+
+def _with_image(fn, path, image_id):
+    """fn(path), with the image id added to a PanopticFormatError's message."""
+    try:
+        return fn(path)
+    except PanopticFormatError as e:
+        if e.image_id is None:
+            raise PanopticFormatError(e.problem, file=e.file, image_id=image_id) from None
+        raise
+
+
+def _read(path, image_id) -> np.ndarray:
+    return _with_image(read_ids, path, image_id)
+
+
+def _inflated(path, image_id):
+    return _with_image(read_inflated, path, image_id)
+
+
+
+def pq_compute(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None,
+               workers: Optional[int] = None) -> dict:
+    """Drop-in replacement for ``panopticapi.evaluation.pq_compute``.
+
+    Same arguments (plus ``workers``), same returned dict: ``All`` / ``Things`` / ``Stuff`` with
+    ``pq, sq, rq, n`` and ``per_class`` keyed by category id. Prints nothing.
+    """
+    return evaluate(gt_json_file, pred_json_file, gt_folder, pred_folder, workers=workers).results
+
+
+def _evaluate_chunk(job: EvaluationJob, keep: bool) -> ChunkResult:
+    return job.evaluate_chunk(workers=worker_threads(), keep=keep)
+
+
+def evaluate_on_dask(job: EvaluationJob, client, chunk_size: Optional[int] = None,
+                     progress: bool = False, keep: bool = True):
+    """Evaluates an :class:`EvaluationJob` on a Dask cluster.
+
+    Returns ``(stats, rows, arrays)``: the summed PQStats and, with ``keep``, every image's
+    ``to_dict()`` row and ``(tp, fp, fn, iou)`` arrays, in GT order. Each task is sent only its
+    own chunk of annotations; chunks are added up in order, so counts equal a local run.
+    """
+    bounds = chunk_bounds(len(job.pairs), len(require_workers(client)), chunk_size)
+    futures = [client.submit(_evaluate_chunk, job.subset(a, b), keep, pure=False)
+               for a, b in bounds]
+    stats, rows, arrays = PQStats(job.categories), [], []
+    for chunk in gather_in_order(futures, bounds, progress, "panoseg eval (dask)"):
+        stats += chunk.stats
+        rows.extend(chunk.rows)
+        arrays.extend(chunk.arrays)
+    return stats, rows, arrays

@@ -1,0 +1,145 @@
+"""Matching one image: the compiled kernel's (GT, prediction) overlap counts turned into PQ's
+true positives, false positives and false negatives, with every PNG/JSON inconsistency checked
+(on the GT side as well as the prediction side, where panopticapi checks only predictions)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from .. import _core
+from ..errors import PanopticFormatError
+from ..io.categories import Categories
+from ..io.panoptic_json import SegmentTable
+from .stats import pq_average
+
+
+@dataclass
+class ImageResult:
+    """The PQ statistics of one image and how its segments matched.
+
+    ``tp, fp, fn, iou`` are per category (dense index, as in :class:`PQStats`). Per GT segment
+    (``gt_segments`` order): ``gt_match`` (index of the matched prediction or -1) and
+    ``gt_match_iou``; per prediction: ``pred_match`` and ``pred_ignored`` (unmatched but mostly
+    on VOID / crowd, so not a false positive). ``pq``, ``sq``, ``rq`` apply panopticapi's
+    class-averaged formula to this image alone.
+    """
+
+    image_id: object
+    file_name: Optional[str]
+    categories: Categories = field(repr=False)
+    tp: np.ndarray = field(repr=False)
+    fp: np.ndarray = field(repr=False)
+    fn: np.ndarray = field(repr=False)
+    iou: np.ndarray = field(repr=False)
+    gt_segments: SegmentTable = field(repr=False)
+    pred_segments: SegmentTable = field(repr=False)
+    gt_match: np.ndarray = field(repr=False)
+    gt_match_iou: np.ndarray = field(repr=False)
+    pred_match: np.ndarray = field(repr=False)
+    pred_ignored: np.ndarray = field(repr=False)
+    pred_area: np.ndarray = field(repr=False)
+    #: The image's statistics of PQ-dagger, Parsing Covering, PQ by size and confusion (the
+    #: core's arrays, see ``_core.match_image``), or None when not computed.
+    extra: Optional[dict] = field(default=None, repr=False)
+
+    @property
+    def summary(self) -> dict:
+        return pq_average(self.tp, self.fp, self.fn, self.iou, self.categories, None)[0]
+
+    @property
+    def pq(self) -> float:
+        return self.summary["pq"]
+
+    @property
+    def sq(self) -> float:
+        return self.summary["sq"]
+
+    @property
+    def rq(self) -> float:
+        return self.summary["rq"]
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary (one line of ``--per-image``)."""
+        s = self.summary
+        return {"image_id": self.image_id, "file_name": self.file_name,
+                "pq": s["pq"], "sq": s["sq"], "rq": s["rq"], "n": s["n"],
+                "tp": int(self.tp.sum()), "fp": int(self.fp.sum()), "fn": int(self.fn.sum()),
+                "iou_sum": float(self.iou.sum())}
+
+
+def match_image(gt_ids: np.ndarray, gt_segments: SegmentTable, pred_ids: np.ndarray,
+                pred_segments: SegmentTable, categories: Categories, *, image_id=None,
+                file_name=None, gt_file=None, pred_file=None, gt_json=None,
+                pred_json=None, extra: bool = True) -> ImageResult:
+    """Runs the compiled matching kernel on one image and checks PNG/JSON consistency.
+
+    ``gt_ids`` / ``pred_ids`` are HxW uint32 maps; the ``*_file`` / ``*_json`` names only feed
+    error messages. ``extra``: also the statistics of the metrics beyond PQ (same pass).
+    """
+    where = _Where(image_id, file_name, gt_file, pred_file, gt_json, pred_json)
+    where.check_same_size(gt_ids.shape, pred_ids.shape)
+    m = _core.match_image(np.ascontiguousarray(gt_ids), np.ascontiguousarray(pred_ids),
+                          gt_segments.ids, gt_segments.category, gt_segments.iscrowd,
+                          gt_segments.area, pred_segments.ids, pred_segments.category,
+                          len(categories), _isthing(categories) if extra else None)
+    return _checked_result(m, gt_segments, pred_segments, categories, where)
+
+
+@dataclass
+class _Where:
+    """Names of the image and files being matched, for error messages."""
+
+    image_id: object
+    file_name: Optional[str]
+    gt_file: object
+    pred_file: object
+    gt_json: object
+    pred_json: object
+
+    def fail(self, problem, file, segment_id=None):
+        raise PanopticFormatError(problem, file=file, image_id=self.image_id,
+                                  file_name=self.file_name, segment_id=segment_id)
+
+    def check_same_size(self, gt_shape, pred_shape):
+        if tuple(gt_shape) != tuple(pred_shape):
+            self.fail(f"prediction is {pred_shape[1]}x{pred_shape[0]} (WxH) but the ground truth "
+                      f"is {gt_shape[1]}x{gt_shape[0]}", self.pred_file)
+
+
+def _checked_result(m: dict, gt_segments: SegmentTable, pred_segments: SegmentTable,
+                    categories: Categories, where: _Where) -> ImageResult:
+    """The kernel's output as an ImageResult, once every PNG id is listed and vice versa."""
+    for side, unknown, file, json_file in (
+            ("GT", m["unknown_gt"], where.gt_file, where.gt_json),
+            ("prediction", m["unknown_pred"], where.pred_file, where.pred_json)):
+        if len(unknown):
+            shown = ", ".join(str(int(i)) for i in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+            where.fail(f"{side} PNG holds segment id(s) {shown} that are not in segments_info"
+                       + (f" of {json_file}" if json_file else ""), file, int(unknown[0]))
+    for side, table, pixels, json_file in (
+            ("GT", gt_segments, m["gt_pixels"], where.gt_json),
+            ("prediction", pred_segments, m["pred_pixels"], where.pred_json)):
+        missing = np.flatnonzero(pixels == 0)
+        if len(missing):
+            where.fail(f"{side} segment is listed in segments_info but has no pixel in the PNG",
+                       json_file, int(table.ids[missing[0]]))
+    extra = {k: m[k] for k in _EXTRA_KEYS} if "dagger_iou" in m else None
+    return ImageResult(where.image_id, where.file_name, categories, m["tp"], m["fp"], m["fn"],
+                       m["iou_sum"], gt_segments, pred_segments, m["gt_match"],
+                       m["gt_match_iou"], m["pred_match"], m["pred_ignored"], m["pred_pixels"],
+                       extra)
+
+
+_EXTRA_KEYS = ("dagger_iou", "dagger_count", "cover_iou", "cover_area", "size_tp", "size_fp",
+               "size_fn", "size_iou", "confusion_gt", "confusion_pred")
+
+
+def _isthing(categories: Categories) -> np.ndarray:
+    """uint8 flag per category, cached on the Categories object (read by every image)."""
+    flags = getattr(categories, "_isthing_u8", None)
+    if flags is None:
+        flags = np.ascontiguousarray(categories.isthing, dtype=np.uint8)
+        categories._isthing_u8 = flags
+    return flags

@@ -1,0 +1,199 @@
+"""Reading and writing panoptic PNGs (RGB-encoded segment ids).
+
+Panoptic PNGs are 8-bit RGB images. panoseg reads them with its own small decoder: the chunk
+structure is parsed here, the zlib stream is inflated by the fastest available zlib (zlib-ng,
+then isal, then the standard library's: all release the GIL) and the scanlines are reconstructed
+and turned into ids in one pass by the compiled core. That is several times faster than Pillow
+and scales over threads. Anything the fast path does not handle (interlaced PNGs) goes through
+Pillow; the ids are identical either way.
+"""
+from __future__ import annotations
+
+import struct
+import zlib as _stdlib_zlib
+
+import numpy as np
+
+from .. import _core
+from ..errors import PanopticFormatError
+from ..util.atomic import atomic_write_bytes
+from ..util.fileio import read_bytes
+from ..util.parallel import thread_buffer
+from .codec import as_id_map
+
+try:  # Optional accelerators, same API as the stdlib module.
+    from zlib_ng import zlib_ng as _zlib
+    ZLIB_BACKEND = "zlib-ng"
+except ImportError:  # pragma: no cover - depends on the environment
+    try:
+        from isal import isal_zlib as _zlib
+        ZLIB_BACKEND = "isal"
+    except ImportError:
+        _zlib = _stdlib_zlib
+        ZLIB_BACKEND = "zlib"
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# zlib level of written PNGs: on panoptic maps level 2 is within ~10% of level 6's size at a
+# quarter of the time (measured with zlib-ng on 640x480 maps: 9.5 KB in 0.22 ms vs 8.3 KB in 1 ms).
+DEFAULT_COMPRESS_LEVEL = 2
+_COLOR_TYPES = {0: "grayscale", 2: "RGB", 3: "palette", 4: "grayscale+alpha", 6: "RGBA"}
+
+
+def decoder_name() -> str:
+    """The decoder panoseg uses for PNGs, e.g. ``'panoseg+zlib-ng'``."""
+    return f"panoseg+{ZLIB_BACKEND}"
+
+
+def read_ids(path) -> np.ndarray:
+    """Reads a panoptic PNG into an HxW uint32 map of segment ids (``R + 256 G + 256^2 B``).
+
+    Raises
+    ------
+    PanopticFormatError
+        The file is missing, not a PNG, corrupt, or not an 8-bit RGB image.
+    """
+    try:
+        data = read_bytes(path)
+    except OSError as e:
+        raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
+    return decode_ids(data, name=path)
+
+
+def decode_ids(data: bytes, name="<bytes>") -> np.ndarray:
+    """Decodes the bytes of a panoptic PNG into an HxW uint32 id map (see :func:`read_ids`)."""
+    image = inflate(data, name)
+    if image is None:  # interlaced
+        return _decode_with_pillow(data, name)
+    height, width, raw = image
+    try:
+        return _core.png_unfilter_ids(raw, height, width)
+    except ValueError as e:
+        raise PanopticFormatError(str(e), file=name) from None
+
+
+def read_inflated(path):
+    """Reads a panoptic PNG up to its inflated, still filtered image data (see :func:`inflate`).
+
+    Returns ``(height, width, data)``, or None for an interlaced PNG (decode it with
+    :func:`read_ids`). The evaluator hands this to the core, which reconstructs the rows of the
+    GT and the prediction together without storing either id map.
+    """
+    try:
+        data = read_bytes(path)
+    except OSError as e:
+        raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
+    return inflate(data, path)
+
+
+def inflate(data: bytes, name="<bytes>"):
+    """Checks a panoptic PNG's chunks and inflates its image data: ``(height, width, data)``.
+
+    None for an interlaced PNG. Raises :class:`PanopticFormatError` for anything but a sound
+    8-bit RGB PNG.
+    """
+    try:
+        width, height, depth, color, interlace, idat = _parse_chunks(data)
+    except ValueError as e:
+        raise PanopticFormatError(str(e), file=name) from None
+    if color != 2 or depth != 8:
+        kind = _COLOR_TYPES.get(color, f"color type {color}")
+        raise PanopticFormatError(
+            f"panoptic PNGs must be 8-bit RGB, this one is {depth}-bit {kind}", file=name)
+    if interlace:
+        return None
+    try:
+        raw = _zlib.decompress(idat, bufsize=(3 * width + 1) * height)
+    except Exception as e:  # zlib.error and its twins in zlib-ng / isal
+        raise PanopticFormatError(f"corrupt PNG image data ({e})", file=name) from None
+    return height, width, raw
+
+
+def _parse_chunks(data: bytes):
+    if data[:8] != _SIGNATURE:
+        raise ValueError("not a PNG file (bad signature)")
+    pos, n = 8, len(data)
+    header = None
+    idat = []
+    while True:
+        if pos + 8 > n:
+            raise ValueError("truncated PNG (no IEND chunk)")
+        length, ctype = struct.unpack_from(">I4s", data, pos)
+        start, end = pos + 8, pos + 8 + length
+        if end + 4 > n:
+            raise ValueError(f"truncated PNG (chunk {ctype.decode('latin-1')!r} is cut short)")
+        if ctype == b"IHDR":
+            if length != 13:
+                raise ValueError("corrupt PNG (bad IHDR chunk)")
+            crc = struct.unpack_from(">I", data, end)[0]
+            if _stdlib_zlib.crc32(data[pos + 4:end]) != crc:
+                raise ValueError("corrupt PNG (IHDR checksum mismatch)")
+            header = struct.unpack_from(">IIBBBBB", data, start)
+        elif ctype == b"IDAT":
+            idat.append(data[start:end])
+        elif ctype == b"IEND":
+            break
+        pos = end + 4
+    if header is None:
+        raise ValueError("corrupt PNG (no IHDR chunk)")
+    width, height, depth, color, _compression, _filter, interlace = header
+    if width == 0 or height == 0:
+        raise ValueError("PNG has zero width or height")
+    if not idat:
+        raise ValueError("corrupt PNG (no IDAT chunk)")
+    return width, height, depth, color, interlace, b"".join(idat)
+
+
+def _decode_with_pillow(data: bytes, name) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.mode != "RGB":
+                raise PanopticFormatError(
+                    f"panoptic PNGs must be 8-bit RGB, this one is {im.mode}", file=name)
+            rgb = np.asarray(im)
+    except PanopticFormatError:
+        raise
+    except Exception as e:
+        raise PanopticFormatError(f"corrupt PNG ({e})", file=name) from None
+    return _core.rgb2id(rgb)
+
+
+def encode_ids(ids, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:
+    """Encodes an HxW id map as the bytes of an 8-bit RGB panoptic PNG.
+
+    The scanlines are filtered by the compiled core and deflated by the fastest available zlib;
+    any PNG reader (Pillow, libpng, pyspng) decodes the result. ``compress_level`` is zlib's 0-9.
+    """
+    ids = as_id_map(ids)
+    if not 0 <= compress_level <= 9:
+        raise ValueError(f"compress_level must lie in 0..9, got {compress_level}")
+    if ids.shape[0] == 0 or ids.shape[1] == 0:
+        raise ValueError("cannot write an empty image")
+    height, width = ids.shape
+    scratch = thread_buffer("png_scanlines", (height * (1 + 3 * width),), np.uint8)
+    raw = _core.png_filtered_scanlines(np.ascontiguousarray(ids), scratch)
+    return png_from_scanlines(raw, height, width, compress_level)
+
+
+def png_from_scanlines(raw, height: int, width: int,
+                       compress_level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:
+    """The bytes of an 8-bit RGB PNG from its filtered scanlines (height * (1 + 3 * width))."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"".join((_SIGNATURE, _chunk(b"IHDR", header),
+                     _chunk(b"IDAT", _zlib.compress(raw, compress_level)), _chunk(b"IEND", b"")))
+
+
+def _chunk(ctype: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + ctype + data
+            + struct.pack(">I", _stdlib_zlib.crc32(data, _stdlib_zlib.crc32(ctype))))
+
+
+def write_ids(path, ids, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> None:
+    """Writes an HxW id map as an RGB panoptic PNG, atomically (temp file + rename).
+
+    A crash or an interrupt never leaves a half-written PNG at ``path``.
+    """
+    atomic_write_bytes(path, encode_ids(ids, compress_level))

@@ -1,0 +1,290 @@
+"""File side of the panoptic merge: panopticapi's combine inputs -> COCO panoptic JSON + PNGs."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ..errors import PanopticFormatError
+from ..io.panoptic_json import default_folder, load_json, read_json
+from ..io.png import DEFAULT_COMPRESS_LEVEL, png_from_scanlines
+from ..io.rle import rle_intervals
+from ..util.atomic import atomic_open, atomic_write_bytes
+from ..util.cluster import (
+    chunk_bounds,
+    dask_client,
+    gather_in_order,
+    require_workers,
+    worker_threads,
+)
+from ..util.parallel import ordered_map, thread_buffer
+from .heuristic import (
+    DEFAULT_CONFIDENCE_THR,
+    DEFAULT_OVERLAP_THR,
+    DEFAULT_STUFF_AREA_LIMIT,
+    MergeCategories,
+    MergeParams,
+    PanopticResult,
+    merge_intervals,
+)
+
+
+@dataclass
+class PreparedImage:
+    """One image's predictions, decoded to interval masks once (reused across thresholds)."""
+
+    image: dict
+    inst_offsets: np.ndarray
+    inst_intervals: np.ndarray
+    inst_category: np.ndarray
+    inst_scores: np.ndarray
+    stuff_offsets: np.ndarray
+    stuff_intervals: np.ndarray
+    stuff_category: np.ndarray
+
+
+def _load_list(path, what: str) -> list:
+    """A JSON list, or the list under ``what`` in a JSON object (both forms are in use)."""
+    data = read_json(path)
+    if isinstance(data, dict) and isinstance(data.get(what), list):
+        data = data[what]
+    if not isinstance(data, list):
+        raise PanopticFormatError(f"expected a JSON list of {what}", file=path)
+    return data
+
+
+class MergeJob:
+    """The validated inputs of a merge, grouped by image."""
+
+    def __init__(self, images, categories: MergeCategories, instances, semantic, params: MergeParams,
+                 files: dict):
+        self.images = images            # list of image dicts, output order
+        self.categories = categories
+        self.instances = instances      # image id -> list of result dicts (input order)
+        self.semantic = semantic        # image id -> list of result dicts (input order)
+        self.params = params
+        self.files = files
+        self.images_json = None
+
+    @classmethod
+    def from_files(cls, semseg_json_file, instseg_json_file, images_json_file,
+                   categories_json_file, params: MergeParams) -> "MergeJob":
+        files = {"semseg": os.fspath(semseg_json_file), "instseg": os.fspath(instseg_json_file),
+                 "images": os.fspath(images_json_file), "categories": os.fspath(categories_json_file)}
+        cat_list = _load_list(files["categories"], "categories")
+        try:
+            categories = MergeCategories(cat_list)
+        except ValueError as e:
+            raise PanopticFormatError(str(e), file=files["categories"]) from None
+        images_json = load_json(files["images"])
+        images = images_json.get("images")
+        if not isinstance(images, list):
+            raise PanopticFormatError("no 'images' list", file=files["images"])
+        by_id = {}
+        for k, img in enumerate(images):
+            if not isinstance(img, dict) or not all(key in img for key in ("id", "file_name", "height", "width")):
+                raise PanopticFormatError(f"images[{k}] needs id, file_name, height and width",
+                                          file=files["images"])
+            h, w = img["height"], img["width"]
+            if type(h) is not int or type(w) is not int or h < 1 or w < 1:
+                raise PanopticFormatError(f"height and width must be positive integers, got {w}x{h}",
+                                          file=files["images"], image_id=img["id"])
+            if img["id"] in by_id:
+                raise PanopticFormatError("image listed twice", file=files["images"], image_id=img["id"])
+            by_id[img["id"]] = img
+
+        cats = categories.categories
+        instances = defaultdict(list)
+        for k, r in enumerate(_load_list(files["instseg"], "annotations")):
+            where = cls._check_result(r, k, by_id, cats, files["instseg"])
+            if not cats.isthing[cats.index_of[r["category_id"]]]:
+                raise PanopticFormatError(f"results[{k}]: category_id {r['category_id']} is a stuff "
+                                          "category, instances must be things", **where)
+            score = r.get("score")
+            if isinstance(score, bool) or not isinstance(score, (int, float)) \
+                    or not math.isfinite(score) or not 0.0 <= score <= 1.0:
+                raise PanopticFormatError(f"results[{k}]: score {score!r} is not a number in [0, 1]",
+                                          **where)
+            instances[r["image_id"]].append(r)
+        semantic = defaultdict(list)
+        for k, r in enumerate(_load_list(files["semseg"], "annotations")):
+            cls._check_result(r, k, by_id, cats, files["semseg"])
+            semantic[r["image_id"]].append(r)
+        job = cls(images, categories, instances, semantic, params, files)
+        job.images_json = images_json
+        return job
+
+    @staticmethod
+    def _check_result(r, k, by_id, cats, file) -> dict:
+        if not isinstance(r, dict) or "image_id" not in r or "category_id" not in r \
+                or "segmentation" not in r:
+            raise PanopticFormatError(f"results[{k}] needs image_id, category_id and segmentation",
+                                      file=file)
+        where = {"file": file, "image_id": r["image_id"]}
+        if r["image_id"] not in by_id:
+            raise PanopticFormatError(f"results[{k}]: image is not in the images JSON", **where)
+        if type(r["category_id"]) is not int or r["category_id"] not in cats.index_of:
+            raise PanopticFormatError(f"results[{k}]: unknown category_id {r['category_id']!r}", **where)
+        return where
+
+    def prepare(self, image: dict, min_score: float) -> PreparedImage:
+        """Decodes the RLEs of one image (instances scoring below ``min_score`` are skipped)."""
+        h, w, image_id = image["height"], image["width"], image["id"]
+        index_of = self.categories.categories.index_of
+        inst = [r for r in self.instances.get(image_id, ()) if r["score"] >= min_score]
+        sem = self.semantic.get(image_id, ())
+        try:
+            io, ii = rle_intervals([r["segmentation"] for r in inst], h, w, "instance")
+        except ValueError as e:
+            raise PanopticFormatError(str(e), file=self.files["instseg"], image_id=image_id,
+                                      file_name=image["file_name"]) from None
+        try:
+            so, si = rle_intervals([r["segmentation"] for r in sem], h, w, "semantic mask")
+        except ValueError as e:
+            raise PanopticFormatError(str(e), file=self.files["semseg"], image_id=image_id,
+                                      file_name=image["file_name"]) from None
+        return PreparedImage(
+            image, io, ii, np.array([index_of[r["category_id"]] for r in inst], np.int32),
+            np.array([float(r["score"]) for r in inst], np.float64),
+            so, si, np.array([index_of[r["category_id"]] for r in sem], np.int32))
+
+    def merge(self, prepared: PreparedImage, params: Optional[MergeParams] = None,
+              seed: int = 0, reuse_buffer: bool = False, scanlines=None) -> PanopticResult:
+        """Merges one prepared image. With ``reuse_buffer`` the id map lives in a per-thread
+        buffer that the thread's next merge overwrites (for callers that consume it at once)."""
+        params = params or self.params
+        img = prepared.image
+        out = thread_buffer("merge_id_map", (img["height"], img["width"]), np.uint32) \
+            if reuse_buffer and scanlines is None else None
+        return merge_intervals(img["height"], img["width"], self.categories, params,
+                               prepared.inst_offsets, prepared.inst_intervals,
+                               prepared.inst_category, prepared.inst_scores,
+                               prepared.stuff_offsets, prepared.stuff_intervals,
+                               prepared.stuff_category, column_major=True, seed=seed,
+                               image_id=img["id"], out=None if scanlines is not None else out,
+                               scanlines=scanlines)
+
+    def merge_and_write(self, image: dict, segmentations_folder, seed: int = 0,
+                        compress_level: int = DEFAULT_COMPRESS_LEVEL) -> dict:
+        """Merges one image, writes its PNG atomically and returns its annotation."""
+        h, w = image["height"], image["width"]
+        # Straight to PNG scanlines: the id map itself is never made.
+        raw = thread_buffer("merge_scanlines", (h * (1 + 3 * w),), np.uint8)
+        result = self.merge(self.prepare(image, self.params.confidence_thr), seed=seed,
+                            scanlines=raw)
+        file_name = os.path.splitext(image["file_name"])[0] + ".png"
+        atomic_write_bytes(os.path.join(segmentations_folder, file_name),
+                           png_from_scanlines(raw, h, w, compress_level))
+        return {"image_id": image["id"], "file_name": file_name,
+                "segments_info": result.segments_info}
+
+    def run_chunk(self, start: int, stop: int, segmentations_folder, *, workers=1, seed: int = 0,
+                  compress_level: int = DEFAULT_COMPRESS_LEVEL) -> list:
+        """Merges images [start, stop) of :attr:`images` (e.g. on a cluster worker)."""
+        os.makedirs(segmentations_folder, exist_ok=True)
+        return list(ordered_map(
+            lambda image: self.merge_and_write(image, segmentations_folder, seed, compress_level),
+            self.images[start:stop], workers))
+
+    def write_json(self, annotations: list, panoptic_json_file) -> dict:
+        """The panoptic JSON: the images JSON + ``annotations`` + ``categories``, atomically."""
+        out = dict(self.images_json)
+        out["annotations"] = annotations
+        out["categories"] = self.categories.categories.to_list()
+        text = json.dumps(out)  # json.dumps uses the C encoder; json.dump streams in Python
+        with atomic_open(panoptic_json_file, "w") as f:
+            f.write(text)
+        return out
+
+    def run(self, segmentations_folder, panoptic_json_file, *, workers=None, progress=False,
+            seed: int = 0, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> dict:
+        """Merges every image, writes its PNG, then the panoptic JSON (all atomically)."""
+        from tqdm import tqdm
+
+        os.makedirs(segmentations_folder, exist_ok=True)
+        annotations = []
+        with tqdm(total=len(self.images), disable=not progress, unit="img", desc="panoseg merge",
+                  dynamic_ncols=True) as bar:
+            for ann in ordered_map(lambda image: self.merge_and_write(
+                    image, segmentations_folder, seed, compress_level), self.images, workers):
+                annotations.append(ann)
+                bar.update(1)
+        return self.write_json(annotations, panoptic_json_file)
+
+
+def _merge_chunk(job: MergeJob, start: int, stop: int, folder, seed: int, compress_level: int):
+    return job.run_chunk(start, stop, folder, workers=worker_threads(), seed=seed,
+                         compress_level=compress_level)
+
+
+def merge_on_dask(job: MergeJob, client, segmentations_folder, panoptic_json_file, *,
+                  seed: int = 0, compress_level: int = DEFAULT_COMPRESS_LEVEL,
+                  chunk_size: Optional[int] = None, progress: bool = False) -> dict:
+    """Runs a :class:`MergeJob` on a Dask cluster: the workers write the PNGs, the client the
+    JSON (byte-identical to a local run)."""
+    os.makedirs(segmentations_folder, exist_ok=True)
+    bounds = chunk_bounds(len(job.images), len(require_workers(client)), chunk_size)
+    job_future = client.scatter(job, broadcast=True, hash=False)
+    futures = [client.submit(_merge_chunk, job_future, a, b, segmentations_folder, seed,
+                             compress_level, pure=False) for a, b in bounds]
+    annotations = []
+    for chunk in gather_in_order(futures, bounds, progress, "panoseg merge (dask)"):
+        annotations.extend(chunk)
+    return job.write_json(annotations, panoptic_json_file)
+
+
+def combine_predictions(semseg_json_file, instseg_json_file, images_json_file,
+                        categories_json_file, segmentations_folder, panoptic_json_file,
+                        confidence_thr: float = DEFAULT_CONFIDENCE_THR,
+                        overlap_thr: float = DEFAULT_OVERLAP_THR,
+                        stuff_area_limit: float = DEFAULT_STUFF_AREA_LIMIT, *,
+                        workers: Optional[int] = None, progress: bool = False, seed: int = 0,
+                        compress_level: int = DEFAULT_COMPRESS_LEVEL, dask=None) -> dict:
+    """Drop-in for panopticapi's ``combine_predictions``: same inputs, same outputs.
+
+    Parameters
+    ----------
+    semseg_json_file : path
+        Semantic results: a list of ``{image_id, category_id, segmentation (RLE)}``.
+    instseg_json_file : path
+        Instance results: a list of ``{image_id, category_id, score, segmentation (RLE)}``.
+    images_json_file : path
+        A COCO JSON whose ``images`` lists the images to merge (id, file_name, height, width).
+    categories_json_file : path
+        A list of COCO panoptic categories (id, isthing, color).
+    segmentations_folder : path or None
+        Where the PNGs go; default: the panoptic JSON path without its extension.
+    panoptic_json_file : path
+        The output COCO panoptic JSON (the images JSON plus ``annotations`` and ``categories``).
+    confidence_thr, overlap_thr, stuff_area_limit : float
+        As panopticapi (0.5, 0.5, 64*64).
+    workers, progress, seed, compress_level
+        Threads (default: all cores), a progress bar on stderr, the id seed, PNG zlib level.
+    dask : str, optional
+        Run on a Dask cluster (``local:N`` or a scheduler address, see
+        :func:`merge_on_dask`); the output is byte-identical.
+
+    Returns
+    -------
+    dict
+        The panoptic JSON that was written.
+
+    Every PNG and the JSON are written atomically; ids are deterministic, so a re-run after an
+    interruption writes the same files.
+    """
+    job = MergeJob.from_files(semseg_json_file, instseg_json_file, images_json_file,
+                              categories_json_file, MergeParams(confidence_thr, overlap_thr,
+                                                                stuff_area_limit))
+    if segmentations_folder is None:
+        segmentations_folder = default_folder(panoptic_json_file)
+    if dask:
+        with dask_client(dask) as client:
+            return merge_on_dask(job, client, segmentations_folder, panoptic_json_file,
+                                 seed=seed, compress_level=compress_level, progress=progress)
+    return job.run(segmentations_folder, panoptic_json_file, workers=workers, progress=progress,
+                   seed=seed, compress_level=compress_level)
