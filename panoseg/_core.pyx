@@ -14,13 +14,13 @@ from libcpp.vector cimport vector
 
 import numpy as np
 
-cdef extern from "rgb_id.hpp" namespace "panoseg" nogil:
+cdef extern from "io/rgb_id.hpp" namespace "panoseg" nogil:
     void rgb_to_id(const uint8_t* rgb, int64_t height, int64_t width, int64_t stride_row,
                    int64_t stride_col, int64_t stride_channel, uint32_t* ids)
     int64_t id_to_rgb(const uint32_t* ids, int64_t height, int64_t width, int64_t stride_row,
                       int64_t stride_col, uint8_t* rgb, uint32_t* first_bad)
 
-cdef extern from "png_unfilter.hpp" namespace "panoseg" nogil:
+cdef extern from "io/png_unfilter.hpp" namespace "panoseg" nogil:
     cdef enum class PngStatus(int):
         kOk
         kSizeMismatch
@@ -28,7 +28,7 @@ cdef extern from "png_unfilter.hpp" namespace "panoseg" nogil:
     PngStatus png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height,
                                      int64_t width, uint32_t* ids, int64_t* bad_row)
 
-cdef extern from "pair_count.hpp" namespace "panoseg" nogil:
+cdef extern from "eval/pair_count.hpp" namespace "panoseg" nogil:
     cdef struct PairArea:
         int32_t gt
         int32_t pred
@@ -54,7 +54,7 @@ cdef extern from "pair_count.hpp" namespace "panoseg" nogil:
                                     int64_t n_pred, PairCountResult* out, uint32_t* bad_id,
                                     PngStatus* png_status, int* png_which, int64_t* bad_row)
 
-cdef extern from "pq_match.hpp" namespace "panoseg" nogil:
+cdef extern from "eval/pq_match.hpp" namespace "panoseg" nogil:
     cdef cppclass SegmentTable:
         const uint32_t* ids
         const int32_t* category
@@ -76,7 +76,7 @@ cdef extern from "pq_match.hpp" namespace "panoseg" nogil:
                          const SegmentTable& pred, int32_t n_categories, ImageMatch* out,
                          int64_t* bad_segment)
 
-cdef extern from "extra_metrics.hpp" namespace "panoseg" nogil:
+cdef extern from "eval/extra_metrics.hpp" namespace "panoseg" nogil:
     cdef cppclass ExtraMetrics:
         vector[double] dagger_iou
         vector[int64_t] dagger_count
@@ -402,7 +402,7 @@ class PngDataError(ValueError):
 # ------------------------------------------------------------------------------------------------
 
 
-cdef extern from "rle.hpp" namespace "panoseg" nogil:
+cdef extern from "io/rle.hpp" namespace "panoseg" nogil:
     cdef enum class RleStatus(int):
         kOk
         kBadCharacter
@@ -414,7 +414,7 @@ cdef extern from "rle.hpp" namespace "panoseg" nogil:
     RleStatus rle_check_counts(const uint32_t* counts, size_t n, int64_t n_pixels)
     cbool rle_encode_runs(const int64_t* runs, int64_t n_runs, int64_t n_pixels, string* out)
 
-cdef extern from "mask_paste.hpp" namespace "panoseg" nogil:
+cdef extern from "merge/mask_paste.hpp" namespace "panoseg" nogil:
     cdef enum class PasteStatus(int):
         kOk
         kBadBox
@@ -431,7 +431,7 @@ cdef extern from "mask_paste.hpp" namespace "panoseg" nogil:
                                   const float* boxes, int64_t height, int64_t width, int threads,
                                   uint8_t* out, int64_t* bad, PassOrder order)
 
-cdef extern from "panoptic_merge.hpp" namespace "panoseg" nogil:
+cdef extern from "merge/panoptic_merge.hpp" namespace "panoseg" nogil:
     cdef cppclass IntervalMasks:
         const int64_t* offsets
         const int64_t* intervals
@@ -476,7 +476,7 @@ cdef extern from "panoptic_merge.hpp" namespace "panoseg" nogil:
     void transpose_u32(const uint32_t* inp, int64_t height, int64_t width, uint32_t* out)
     uint32_t* thread_scratch_canvas(int64_t n)
 
-cdef extern from "label_map.hpp" namespace "panoseg" nogil:
+cdef extern from "semantic/label_map.hpp" namespace "panoseg" nogil:
     cdef enum class LabelStatus(int):
         kOk
         kZeroId
@@ -486,12 +486,12 @@ cdef extern from "label_map.hpp" namespace "panoseg" nogil:
                               const uint8_t* seg_labels, int64_t n_seg, uint8_t void_label,
                               uint8_t* out, int64_t* bad)
 
-cdef extern from "segment_stats.hpp" namespace "panoseg" nogil:
+cdef extern from "io/segment_stats.hpp" namespace "panoseg" nogil:
     cbool segment_stats(const uint32_t* map, int64_t height, int64_t width, const uint32_t* ids,
                         int64_t n, int64_t* area, int64_t* bbox)
     void distinct_ids(const uint32_t* map, int64_t n_pixels, vector[uint32_t]* ids)
 
-cdef extern from "png_filter.hpp" namespace "panoseg" nogil:
+cdef extern from "io/png_filter.hpp" namespace "panoseg" nogil:
     cbool png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t* out)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,7 @@ from ..util.cluster import chunk_bounds, gather_in_order, require_workers
 from ..util.parallel import ordered_map
 from ..io.png import encode_ids
 from ..io.rle import intervals_to_rles
+from ..util.progress import progress_bar
 from .images import DEFAULT_MAX_PIXELS, ImageError, ImageItem, read_image
 from .panoptic import PanopticPredictor
 
@@ -106,8 +106,6 @@ def predict_items(predictor: PanopticPredictor, items: List[ImageItem], out_fold
 
     Returns ``(records, summary)``: the records of the images that succeeded, in item order.
     """
-    from tqdm import tqdm
-
     if batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
     out_folder = os.fspath(out_folder)
@@ -172,8 +170,7 @@ def predict_items(predictor: PanopticPredictor, items: List[ImageItem], out_fold
 
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="panoseg-write")
     pending = []
-    bar = tqdm(total=len(items), initial=len(done), disable=not progress, unit="img",
-               desc="panoseg infer", dynamic_ncols=True, file=sys.stderr)
+    bar = progress_bar(len(items), progress, "panoseg infer", initial=len(done))
     try:
         batch = []
         loaded = ordered_map(load, todo, max(1, loader_threads))

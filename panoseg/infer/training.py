@@ -55,6 +55,7 @@ from ..semantic.label_maps import coco_stuff_classes
 from ..semantic.labels import IGNORE_LABEL, class_of_category, read_panoptic_labels
 from ..io.panoptic_json import default_folder, load_panoptic_json
 from ..util.parallel import default_workers, ordered_map
+from ..util.progress import progress_bar, progress_write
 from .checkpoint import (MEAN, STD, build_semantic_net, checkpoint_path, copy_checkpoint,
                          latest_checkpoint, read_checkpoint_spec, remove_checkpoint,
                          save_checkpoint, states_path)
@@ -364,14 +365,11 @@ def evaluate_miou(net, dataset: PanopticSemanticDataset, ctx: List[mx.Context], 
         mIoU in [0, 1] (None when no pixel has a label), and the nclass x nclass confusion
         matrix (rows: labels, columns: predictions).
     """
-    from tqdm import tqdm
-
     n = len(dataset.class_category_ids)
     c = int(crop_size)
     confusion = np.zeros((n, n), np.int64)
     workers = default_workers() if workers is None else workers
-    bar = tqdm(total=len(dataset), disable=not progress, file=sys.stderr, unit="img",
-               desc="validate", leave=False)
+    bar = progress_bar(len(dataset), progress, "validate", leave=False)
     batches = _batches(dataset.load, range(len(dataset)), max(1, batch_size), workers)
     with bar, contextlib.closing(batches):  # closing: stops the loader thread on errors too
         for batch in batches:
@@ -434,9 +432,7 @@ def _first_line(error: BaseException) -> str:
 
 
 def _log(message: str) -> None:
-    from tqdm import tqdm
-
-    tqdm.write(f"panoseg train-semantic: {message}", file=sys.stderr)
+    progress_write(f"panoseg train-semantic: {message}")
 
 
 def _resolve_resume(resume, out_dir, prefix) -> Optional[str]:
@@ -508,8 +504,6 @@ def train_semantic(train_images, train_json, train_folder=None, *, val_images=No
         checkpoint that does not fit; :class:`PanopticFormatError` for bad data (naming the
         file and image).
     """
-    from tqdm import tqdm
-
     for name, value in (("epochs", epochs), ("batch-size", batch_size),
                         ("val-every", val_every), ("crop-size", crop_size),
                         ("base-size", base_size)):
@@ -640,8 +634,7 @@ def train_semantic(train_images, train_json, train_folder=None, *, val_images=No
 
         start = time.perf_counter()
         losses = []
-        bar = tqdm(total=iters_per_epoch, disable=not progress, file=sys.stderr, unit="it",
-                   desc=f"epoch {epoch + 1}/{epochs}", dynamic_ncols=True)
+        bar = progress_bar(iters_per_epoch, progress, f"epoch {epoch + 1}/{epochs}", unit="it")
         batches = _batches(load, range(len(order)), batch_size, workers)
         with bar, contextlib.closing(batches):  # closing: stops the loader thread on errors too
             for batch in batches:

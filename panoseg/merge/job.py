@@ -23,6 +23,7 @@ from ..util.cluster import (
     worker_threads,
 )
 from ..util.parallel import ordered_map, thread_buffer
+from ..util.progress import progress_bar
 from .heuristic import (
     DEFAULT_CONFIDENCE_THR,
     DEFAULT_OVERLAP_THR,
@@ -204,12 +205,9 @@ class MergeJob:
     def run(self, segmentations_folder, panoptic_json_file, *, workers=None, progress=False,
             seed: int = 0, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> dict:
         """Merges every image, writes its PNG, then the panoptic JSON (all atomically)."""
-        from tqdm import tqdm
-
         os.makedirs(segmentations_folder, exist_ok=True)
         annotations = []
-        with tqdm(total=len(self.images), disable=not progress, unit="img", desc="panoseg merge",
-                  dynamic_ncols=True) as bar:
+        with progress_bar(len(self.images), progress, "panoseg merge") as bar:
             for ann in ordered_map(lambda image: self.merge_and_write(
                     image, segmentations_folder, seed, compress_level), self.images, workers):
                 annotations.append(ann)

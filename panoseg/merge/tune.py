@@ -19,6 +19,7 @@ from ..io.panoptic_json import SegmentTable, default_folder, load_panoptic_json
 from ..io.png import read_ids
 from .heuristic import MergeParams
 from ..util.parallel import ordered_map
+from ..util.progress import progress_bar
 from .job import MergeJob
 
 
@@ -47,8 +48,6 @@ def tune(job: MergeJob, gt_json_file, gt_folder=None, grid: Sequence[MergeParams
 
     Returns one :class:`TuneResult` per setting, in grid order.
     """
-    from tqdm import tqdm
-
     if not grid:
         raise ValueError("the grid of settings is empty")
     gt_json_file = os.fspath(gt_json_file)
@@ -82,8 +81,7 @@ def tune(job: MergeJob, gt_json_file, gt_folder=None, grid: Sequence[MergeParams
         return per_setting
 
     totals = [PQStats(categories) for _ in grid]
-    with tqdm(total=len(job.images), disable=not progress, unit="img", desc="panoseg tune",
-              dynamic_ncols=True) as bar:
+    with progress_bar(len(job.images), progress, "panoseg tune") as bar:
         for per_setting in ordered_map(one, job.images, workers):
             for stats, result in zip(totals, per_setting):
                 stats.add_image(result)

@@ -1,4 +1,4 @@
-#include "rgb_id.hpp"
+#include "io/rgb_id.hpp"
 
 namespace panoseg {
 

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "pair_count.hpp"
+#include "eval/pair_count.hpp"
 
 namespace panoseg {
 

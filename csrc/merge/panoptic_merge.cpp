@@ -1,4 +1,4 @@
-#include "panoptic_merge.hpp"
+#include "merge/panoptic_merge.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -8,7 +8,7 @@
 #endif
 
 
-#include "rgb_id.hpp"
+#include "io/rgb_id.hpp"
 
 namespace panoseg {
 

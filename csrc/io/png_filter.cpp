@@ -1,4 +1,4 @@
-#include "png_filter.hpp"
+#include "io/png_filter.hpp"
 
 #include <cstring>
 
@@ -6,7 +6,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "rgb_id.hpp"
+#include "io/rgb_id.hpp"
 
 namespace panoseg {
 namespace {

@@ -5,8 +5,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "id_index.hpp"
-#include "png_unfilter.hpp"
+#include "common/id_index.hpp"
+#include "io/png_unfilter.hpp"
 
 namespace panoseg {
 

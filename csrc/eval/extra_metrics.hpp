@@ -18,8 +18,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "pair_count.hpp"
-#include "pq_match.hpp"
+#include "eval/pair_count.hpp"
+#include "eval/pq_match.hpp"
 
 namespace panoseg {
 

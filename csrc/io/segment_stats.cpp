@@ -1,4 +1,4 @@
-#include "segment_stats.hpp"
+#include "io/segment_stats.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -7,7 +7,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "id_index.hpp"
+#include "common/id_index.hpp"
 
 namespace panoseg {
 namespace {

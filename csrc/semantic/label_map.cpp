@@ -1,8 +1,8 @@
-#include "label_map.hpp"
+#include "semantic/label_map.hpp"
 
 #include <cstring>
 
-#include "id_index.hpp"
+#include "common/id_index.hpp"
 
 namespace panoseg {
 

@@ -1,4 +1,4 @@
-#include "rle.hpp"
+#include "io/rle.hpp"
 
 namespace panoseg {
 

@@ -1,4 +1,4 @@
-#include "mask_paste.hpp"
+#include "merge/mask_paste.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-#include "extra_metrics.hpp"
+#include "eval/extra_metrics.hpp"
 
 namespace panoseg {
 namespace {

@@ -1,4 +1,4 @@
-#include "pair_count.hpp"
+#include "eval/pair_count.hpp"
 
 #include <algorithm>
 #include <unordered_map>
@@ -7,9 +7,9 @@
 #include <emmintrin.h>
 #endif
 
-#include "id_index.hpp"
-#include "png_unfilter.hpp"
-#include "rgb_id.hpp"
+#include "common/id_index.hpp"
+#include "io/png_unfilter.hpp"
+#include "io/rgb_id.hpp"
 
 namespace panoseg {
 namespace {

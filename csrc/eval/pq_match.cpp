@@ -1,4 +1,4 @@
-#include "pq_match.hpp"
+#include "eval/pq_match.hpp"
 
 #include <algorithm>
 #include <numeric>
