@@ -37,7 +37,6 @@ import contextlib
 import math
 import os
 import queue
-import sys
 import threading
 import time
 import warnings
