@@ -11,7 +11,14 @@ Subpackages, every import pointing down this list (``tests/test_architecture.py`
 from ._legacy import install as _install_legacy_paths
 from ._version import __version__
 from .errors import PanopticFormatError
-from .evaluation import Evaluation, ImageResult, PQEvaluator, PQStats, evaluate, pq_compute
+from .evaluation import (
+    Evaluation,
+    ImageResult,
+    PQEvaluator,
+    PQStats,
+    evaluate,
+    pq_compute,
+)
 from .io.categories import Categories, coco_panoptic_categories
 from .io.codec import id2rgb, rgb2id
 from .io.png import read_ids, write_ids

@@ -7,12 +7,12 @@ import sys
 import time
 from typing import Optional, Sequence
 
-from ..util.atomic import atomic_open
-from .common import positive_int
 from ..errors import PanopticFormatError
 from ..evaluation import GROUPS
-from ..util.parallel import workers_argument
 from ..io.png import decoder_name
+from ..util.atomic import atomic_open
+from ..util.parallel import workers_argument
+from .common import positive_int
 
 
 def format_summary(results: dict) -> str:
@@ -197,7 +197,11 @@ class _nullcontext:
 
 
 def add_merge_parser(subparsers) -> None:
-    from ..merge import DEFAULT_CONFIDENCE_THR, DEFAULT_OVERLAP_THR, DEFAULT_STUFF_AREA_LIMIT
+    from ..merge import (
+        DEFAULT_CONFIDENCE_THR,
+        DEFAULT_OVERLAP_THR,
+        DEFAULT_STUFF_AREA_LIMIT,
+    )
 
     p = subparsers.add_parser(
         "merge", help="combine semantic + instance predictions into panoptic (paper, section 7)",

@@ -8,8 +8,12 @@ import json
 import os
 import sys
 
+from ..merge.heuristic import (
+    DEFAULT_CONFIDENCE_THR,
+    DEFAULT_OVERLAP_THR,
+    DEFAULT_STUFF_AREA_LIMIT,
+)
 from .common import non_negative_float, positive_int, unit_float
-from ..merge.heuristic import DEFAULT_CONFIDENCE_THR, DEFAULT_OVERLAP_THR, DEFAULT_STUFF_AREA_LIMIT
 
 MXNET_MISSING = ("panoseg {command} needs MXNet and GluonCV: pip install 'panoseg[mxnet]' "
                  "(mxnet 1.9.1 wants numpy<1.24; for a GPU, an mxnet-cu1xx wheel: see README)")
@@ -180,11 +184,10 @@ def _infer_on_dask(args, items, images_json, instance_kwargs, semantic_kwargs, m
     import os
     import time
 
-    from ..io.categories import coco_panoptic_categories
-    from ..infer.pipeline import infer_on_dask
-    from ..util.cluster import dask_client
     from ..infer.context import parse_ctx
-    from ..infer.pipeline import STAGES, InferSummary, write_outputs
+    from ..infer.pipeline import STAGES, InferSummary, infer_on_dask, write_outputs
+    from ..io.categories import coco_panoptic_categories
+    from ..util.cluster import dask_client
 
     start = time.perf_counter()
     gpus = [f"gpu:{c.device_id}" for c in parse_ctx(args.ctx) if c.device_type == "gpu"]

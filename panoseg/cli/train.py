@@ -9,8 +9,8 @@ import json
 import sys
 import time
 
-from .common import non_negative_float, positive_float, positive_int
 from ..util.parallel import workers_argument
+from .common import non_negative_float, positive_float, positive_int
 
 MISSING_MXNET = "panoseg train-semantic needs MXNet and GluonCV: pip install 'panoseg[mxnet]'"
 

@@ -43,13 +43,19 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from .. import _core
-from ..util.atomic import atomic_open
-from ..io.categories import Categories, is_int, coco_panoptic_categories
-from ..io.codec import MAX_SEGMENT_ID, rgb2id
 from ..errors import PanopticFormatError
-from ..io.panoptic_json import SegmentTable, default_folder, load_json, load_panoptic_json, read_json
-from ..util.parallel import ordered_map
+from ..io.categories import Categories, coco_panoptic_categories, is_int
+from ..io.codec import MAX_SEGMENT_ID, rgb2id
+from ..io.panoptic_json import (
+    SegmentTable,
+    default_folder,
+    load_json,
+    load_panoptic_json,
+    read_json,
+)
 from ..io.png import read_ids, write_ids
+from ..util.atomic import atomic_open
+from ..util.parallel import ordered_map
 
 __all__ = [
     "CROWD_INSTANCE", "OTHER_CLASS_ID", "detection_to_panoptic", "panoptic_to_detection",

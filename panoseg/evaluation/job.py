@@ -13,7 +13,8 @@ import numpy as np
 from .. import _core
 from ..errors import PanopticFormatError
 from ..io.categories import Categories
-from ..io.panoptic_json import SegmentTable, default_folder, load_panoptic_json
+from ..io.panoptic_json import SegmentTable, load_panoptic_json
+from ..io.paths import default_folder
 from ..io.png import read_ids, read_inflated
 from ..util.cluster import (
     chunk_bounds,

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..io.panoptic_json import load_json
+from ..io.paths import png_name
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -41,7 +42,7 @@ class ImageItem:
     @property
     def png_name(self) -> str:
         """The name of its panoptic PNG (COCO's convention: the image's stem + .png)."""
-        return os.path.splitext(self.file_name)[0] + ".png"
+        return png_name(self.file_name)
 
 
 def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

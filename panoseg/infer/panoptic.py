@@ -7,7 +7,12 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..io.categories import Categories, coco_panoptic_categories
-from ..merge.heuristic import MergeCategories, MergeParams, PanopticResult, merge_panoptic
+from ..merge.heuristic import (
+    MergeCategories,
+    MergeParams,
+    PanopticResult,
+    merge_panoptic,
+)
 from .instance import InstancePrediction, InstancePredictor
 from .semantic import SemanticPredictor
 

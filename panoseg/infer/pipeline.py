@@ -21,12 +21,13 @@ from typing import List, Optional
 import numpy as np
 
 from .. import _core
-from ..util.atomic import atomic_open, atomic_write_bytes
-from ..merge.paste import paste_masks_rle
-from ..util.cluster import chunk_bounds, gather_in_order, require_workers
-from ..util.parallel import ordered_map
+from ..io.paths import default_folder
 from ..io.png import encode_ids
 from ..io.rle import intervals_to_rles
+from ..merge.paste import paste_masks_rle
+from ..util.atomic import atomic_open, atomic_write_bytes
+from ..util.cluster import chunk_bounds, gather_in_order, require_workers
+from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
 from .images import DEFAULT_MAX_PIXELS, ImageError, ImageItem, read_image
 from .panoptic import PanopticPredictor
@@ -84,7 +85,7 @@ def run_inference(predictor: PanopticPredictor, items: List[ImageItem], out_json
     """
     out_json = os.fspath(out_json)
     if out_folder is None:
-        out_folder = os.path.splitext(out_json)[0]
+        out_folder = default_folder(out_json)
     t_start = time.perf_counter()
     ordered, summary = predict_items(predictor, items, out_folder, batch_size=batch_size,
                                      intermediate=save_intermediate is not None,

@@ -48,16 +48,26 @@ import numpy as np
 from mxnet import autograd, gluon
 from PIL import Image, ImageFilter
 
-from ..io.categories import Categories
 from ..errors import PanopticFormatError
+from ..io.categories import Categories
+from ..io.panoptic_json import load_panoptic_json
+from ..io.paths import default_folder
 from ..semantic.label_maps import coco_stuff_classes
 from ..semantic.labels import IGNORE_LABEL, class_of_category, read_panoptic_labels
-from ..io.panoptic_json import default_folder, load_panoptic_json
 from ..util.parallel import default_workers, ordered_map
 from ..util.progress import progress_bar, progress_write
-from .checkpoint import (MEAN, STD, build_semantic_net, checkpoint_path, copy_checkpoint,
-                         latest_checkpoint, read_checkpoint_spec, remove_checkpoint,
-                         save_checkpoint, states_path)
+from .checkpoint import (
+    MEAN,
+    STD,
+    build_semantic_net,
+    checkpoint_path,
+    copy_checkpoint,
+    latest_checkpoint,
+    read_checkpoint_spec,
+    remove_checkpoint,
+    save_checkpoint,
+    states_path,
+)
 from .context import parse_ctx
 from .images import ImageError, read_image
 

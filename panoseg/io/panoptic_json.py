@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -13,6 +12,7 @@ from ..errors import PanopticFormatError
 from ..util.fileio import read_bytes
 from .categories import Categories, is_int
 from .codec import MAX_SEGMENT_ID
+from .paths import default_folder  # noqa: F401  (re-exported: its old home)
 
 try:  # optional accelerator (pip install .[fast]): parses 3-5x faster, same values
     import orjson as _orjson
@@ -67,12 +67,6 @@ def load_panoptic_json(path, *, need_categories: bool = False) -> dict:
     if need_categories and not isinstance(data.get("categories"), list):
         raise PanopticFormatError("no 'categories' list", file=path)
     return data
-
-
-def default_folder(json_path) -> str:
-    """panopticapi's convention: the PNG folder of ``X.json`` is ``X``."""
-    path = os.fspath(json_path)
-    return path[:-5] if path.endswith(".json") else path.replace(".json", "")
 
 
 @dataclass

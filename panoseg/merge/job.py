@@ -11,7 +11,8 @@ from typing import Optional
 import numpy as np
 
 from ..errors import PanopticFormatError
-from ..io.panoptic_json import default_folder, load_json, read_json
+from ..io.panoptic_json import load_json, read_json
+from ..io.paths import default_folder, png_name
 from ..io.png import DEFAULT_COMPRESS_LEVEL, png_from_scanlines
 from ..io.rle import rle_intervals
 from ..util.atomic import atomic_open, atomic_write_bytes
@@ -178,7 +179,7 @@ class MergeJob:
         raw = thread_buffer("merge_scanlines", (h * (1 + 3 * w),), np.uint8)
         result = self.merge(self.prepare(image, self.params.confidence_thr), seed=seed,
                             scanlines=raw)
-        file_name = os.path.splitext(image["file_name"])[0] + ".png"
+        file_name = png_name(image["file_name"])
         atomic_write_bytes(os.path.join(segmentations_folder, file_name),
                            png_from_scanlines(raw, h, w, compress_level))
         return {"image_id": image["id"], "file_name": file_name,

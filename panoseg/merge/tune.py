@@ -15,11 +15,12 @@ from typing import List, Optional, Sequence
 from ..errors import PanopticFormatError
 from ..evaluation import PQStats, match_image
 from ..io.categories import Categories
-from ..io.panoptic_json import SegmentTable, default_folder, load_panoptic_json
+from ..io.panoptic_json import SegmentTable, load_panoptic_json
+from ..io.paths import default_folder
 from ..io.png import read_ids
-from .heuristic import MergeParams
 from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
+from .heuristic import MergeParams
 from .job import MergeJob
 
 

@@ -13,8 +13,8 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from .. import _core
-from ..io.categories import Categories
 from ..errors import PanopticFormatError
+from ..io.categories import Categories
 from ..io.png import read_ids
 
 #: Label of VOID pixels (and of categories the model has no class for): ignored by the loss.

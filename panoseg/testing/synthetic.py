@@ -26,14 +26,14 @@ import functools
 import json
 import math
 import os
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from PIL import Image
 
 from ..io.categories import coco_panoptic_categories
-from PIL import Image
 
 __all__ = ["SyntheticDataset", "make_image_pair", "make_dataset", "default_categories"]
 

@@ -15,13 +15,13 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..util.atomic import atomic_open
+from ..errors import PanopticFormatError
 from ..io.categories import Categories, as_categories, coco_panoptic_categories
 from ..io.codec import as_id_map
-from ..errors import PanopticFormatError
 from ..io.panoptic_json import SegmentTable, default_folder, load_panoptic_json
-from ..util.parallel import ordered_map
 from ..io.png import read_ids
+from ..util.atomic import atomic_open
+from ..util.parallel import ordered_map
 
 #: Background used where there is no photo.
 GREY = (128, 128, 128)
