@@ -8,6 +8,21 @@ Subpackages, every import pointing down this list (``tests/test_architecture.py`
 ``util`` -> ``io`` -> ``evaluation``, ``merge``, ``convert``, ``viz``, ``semantic``,
 ``testing`` -> ``report``, ``infer``, ``merge.tune`` -> ``cli``.
 """
+try:
+    from . import _core  # noqa: F401  (first: a missing core is the most common set-up error)
+except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
+    import os as _os
+    import sys as _sys
+
+    _message = (f"panoseg's compiled core (panoseg._core) is not built in "
+                f"{_os.path.dirname(__file__)}: this looks like the source checkout, which "
+                "shadows the installed package. Run from outside the checkout, or install it in "
+                "editable mode: pip install -e .")
+    if _sys.argv[:1] == ["-m"]:  # python -m panoseg: one line, no traceback
+        print(f"panoseg: error: {_message}", file=_sys.stderr)
+        raise SystemExit(1)
+    raise ImportError(_message) from None
+
 from ._legacy import install as _install_legacy_paths
 from ._version import __version__
 from .errors import PanopticFormatError

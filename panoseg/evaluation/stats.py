@@ -11,14 +11,9 @@ A category group (All, Things or Stuff) with no segment at all gets ``n = 0`` an
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..io.categories import Categories, as_categories
-
-if TYPE_CHECKING:  # annotations only: matching imports this module
-    from .matching import ImageResult
 
 #: The category groups of panopticapi's table: name and ``isthing`` filter (None: all).
 GROUPS = (("All", None), ("Things", True), ("Stuff", False))
@@ -144,8 +139,8 @@ class PQStats:
         out.n_images_extra = self.n_images_extra
         return out
 
-    def add_image(self, result: "ImageResult") -> None:
-        """Adds one image's counts."""
+    def add_image(self, result) -> None:
+        """Adds one image's counts (an :class:`~panoseg.evaluation.matching.ImageResult`)."""
         self.tp += result.tp
         self.fp += result.fp
         self.fn += result.fn
