@@ -4,7 +4,7 @@ Small nets on the CPU (GluonCV Mask R-CNN FPN ResNet-18 at the images' own scale
 480, and PSPNet ResNet-50 at 480x480) with random weights (nothing can be downloaded here),
 so every one of the top 100 detections has a mask to paste and merge (--score-thr 0,
 --confidence-thr 0.01): the merge does more work than with trained weights. The images are
-the two COCO sample photos (640x480, 640x427), four copies each. Target: everything but the
+the two COCO sample photos (640x427, 640x360), four copies each. Target: everything but the
 model below 10% of the model's time.
 """
 import contextlib
