@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stats import class_average
+from .stats import GROUPS, class_average
 
 SIZE_RANGES = ("small", "medium", "large")
 
@@ -41,7 +41,7 @@ def pq_dagger(stats) -> dict:
     fn = np.where(stuff, 0, stats.fn)
     iou = np.where(stuff, stats.dagger_iou, stats.iou)
     out = {}
-    for name, which in (("All", None), ("Things", True), ("Stuff", False)):
+    for name, which in GROUPS:
         out[name], per_class = class_average(tp, fp, fn, iou, stats.categories.isthing, which)
         if name == "All":
             ids = stats.categories.ids.tolist()
