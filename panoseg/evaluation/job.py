@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import PanopticFormatError
-from ..io.categories import Categories
+from ..io.categories import as_categories
 from ..io.panoptic_json import SegmentTable, load_panoptic_json
 from ..io.paths import default_folder
 from ..io.png import read_ids, read_inflated
@@ -63,7 +63,7 @@ class EvaluationJob:
                                           file=folder)
         self.gt_json_file, self.pred_json_file = gt_json_file, pred_json_file
         self.gt_folder, self.pred_folder = gt_folder, pred_folder
-        self.categories = Categories(gt_json["categories"], source=gt_json_file)
+        self.categories = as_categories(gt_json["categories"], source=gt_json_file)
         self.sizes = {}
         for img in gt_json.get("images") or ():
             if isinstance(img, Mapping) and "id" in img and "height" in img and "width" in img:

@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence
 import mxnet as mx
 import numpy as np
 
-from ..io.categories import Categories, coco_panoptic_categories
+from ..io.categories import Categories, as_categories
 from .context import parse_ctx
 from .models import build_zoo_net
 from .weights import load_weights, resolve_weights
@@ -98,7 +98,7 @@ class InstancePredictor:
         self.weights = resolve_weights(model, weights, "--instance-weights", download)
         load_weights(self.net, self.weights, self.ctx, "--instance-weights")
         cats = categories if isinstance(categories, Categories) else (
-            Categories(categories) if categories is not None else coco_panoptic_categories())
+            as_categories(categories, default_coco=True))
         self.category_ids = _class_categories(list(self.net.classes), cats)
 
     def preprocess(self, image: np.ndarray):

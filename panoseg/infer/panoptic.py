@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..io.categories import Categories, coco_panoptic_categories
+from ..io.categories import Categories, as_categories
 from ..merge.heuristic import (
     MergeCategories,
     MergeParams,
@@ -44,7 +44,7 @@ class PanopticPredictor:
                  overlap_thr: float = 0.5, stuff_area_limit: float = 64 * 64,
                  categories=None, seed: int = 0):
         self.categories = categories if isinstance(categories, Categories) else (
-            Categories(categories) if categories is not None else coco_panoptic_categories())
+            as_categories(categories, default_coco=True))
         self.params = MergeParams(confidence_thr, overlap_thr, stuff_area_limit)
         self.merge_categories = MergeCategories(self.categories)
         self.instance = instance if isinstance(instance, InstancePredictor) else \

@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence
 import mxnet as mx
 import numpy as np
 
-from ..io.categories import Categories, coco_panoptic_categories
+from ..io.categories import Categories, as_categories
 from ..semantic.label_maps import LABEL_MAPS, label_table
 from .checkpoint import build_semantic_net, read_checkpoint_spec
 from .context import parse_ctx
@@ -70,7 +70,7 @@ class SemanticPredictor:
         self.ctx = parse_ctx(ctx)
         self.mode = mode
         cats = categories if isinstance(categories, Categories) else (
-            Categories(categories) if categories is not None else coco_panoptic_categories())
+            as_categories(categories, default_coco=True))
         spec = None
         if model.endswith(".params") or os.path.sep in model:
             weights, spec = model, _checkpoint_spec(model, "--semantic-model")

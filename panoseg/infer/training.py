@@ -49,7 +49,7 @@ from mxnet import autograd, gluon
 from PIL import Image, ImageFilter
 
 from ..errors import PanopticFormatError
-from ..io.categories import Categories
+from ..io.categories import as_categories
 from ..io.panoptic_json import load_panoptic_json
 from ..io.paths import default_folder
 from ..semantic.label_maps import coco_stuff_classes
@@ -125,7 +125,7 @@ class PanopticSemanticDataset:
         self.png_folder = os.fspath(png_folder) if png_folder is not None \
             else default_folder(self.json_file)
         data = load_panoptic_json(self.json_file, need_categories=True)
-        self.categories = Categories(data["categories"], source=self.json_file)
+        self.categories = as_categories(data["categories"], source=self.json_file)
         if class_category_ids is None:
             self.class_names, ids = coco_stuff_classes(self.categories)
             class_category_ids = ids.tolist()

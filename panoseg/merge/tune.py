@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence
 
 from ..errors import PanopticFormatError
 from ..evaluation import PQStats, match_image
-from ..io.categories import Categories
+from ..io.categories import as_categories
 from ..io.panoptic_json import SegmentTable, load_panoptic_json
 from ..io.paths import default_folder
 from ..io.png import read_ids
@@ -54,7 +54,7 @@ def tune(job: MergeJob, gt_json_file, gt_folder=None, grid: Sequence[MergeParams
     gt_json_file = os.fspath(gt_json_file)
     gt = load_panoptic_json(gt_json_file, need_categories=True)
     gt_folder = default_folder(gt_json_file) if gt_folder is None else os.fspath(gt_folder)
-    categories = Categories(gt["categories"], source=gt_json_file)
+    categories = as_categories(gt["categories"], source=gt_json_file)
     gt_by_image = {a["image_id"]: a for a in gt["annotations"]}
     for image in job.images:
         if image["id"] not in gt_by_image:

@@ -20,7 +20,7 @@ from typing import Mapping, Sequence, Union
 
 import numpy as np
 
-from ..io.categories import Categories, coco_panoptic_categories
+from ..io.categories import Categories, as_categories
 
 __all__ = [
     "ADE20K_CLASSES", "ADE20K_SHORT_NAMES", "ADE20K_TO_COCO_STUFF", "LABEL_MAPS",
@@ -286,14 +286,6 @@ _ADE20K_NO_COUNTERPART = {
 LABEL_MAPS = ("ade20k", "coco-stuff")
 
 
-def _as_categories(categories: CategoriesLike) -> Categories:
-    if categories is None:
-        return coco_panoptic_categories()
-    if isinstance(categories, Categories):
-        return categories
-    return Categories(categories)
-
-
 def ade20k_to_coco_panoptic(categories: CategoriesLike = None) -> np.ndarray:
     """The ADE20K -> COCO panoptic table: category id per ADE20K class.
 
@@ -315,7 +307,7 @@ def ade20k_to_coco_panoptic(categories: CategoriesLike = None) -> np.ndarray:
         A target name of :data:`ADE20K_TO_COCO_STUFF` is not among ``categories``, is there more
         than once, or is a thing category.
     """
-    cats = _as_categories(categories)
+    cats = as_categories(categories, default_coco=True)
     by_name = {}
     for entry in cats.entries:
         by_name.setdefault(entry.get("name"), []).append(entry)
@@ -356,7 +348,7 @@ def coco_stuff_classes(categories: CategoriesLike = None) -> tuple[list[str], np
     category_ids : int32 array
         The panoptic category id of each class, 0 for ``"thing"`` (no stuff).
     """
-    cats = _as_categories(categories)
+    cats = as_categories(categories, default_coco=True)
     stuff = sorted((e for e in cats.entries if not e["isthing"]), key=lambda e: e["id"])
     names = [str(e.get("name", e["id"])) for e in stuff] + ["thing"]
     ids = np.array([e["id"] for e in stuff] + [0], dtype=np.int32)
@@ -428,7 +420,7 @@ def describe_table(name: str, categories: CategoriesLike = None) -> str:
     categories : Categories or list of dict, optional
         The panoptic categories; default: COCO's 133.
     """
-    cats = _as_categories(categories)
+    cats = as_categories(categories, default_coco=True)
     classes, table = _classes_and_table(name, cats)
     width = 32
     lines = [f"{'index':>5}  {'class':<{width}}  {'COCO id':>7}  COCO category",
