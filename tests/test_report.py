@@ -445,3 +445,104 @@ def test_renders_in_headless_chromium(written, tmp_path):
     # The two chart colours are on screen (the bars of things and stuff).
     for rgb in ((0x35, 0x69, 0xb4), (0xe0, 0x8a, 0x2c)):
         assert (np.abs(arr - rgb).sum(axis=2) < 6).sum() > 500
+
+
+# ---------------------------------------------------------------------------- templates
+
+REPORT_PACKAGE = Path(__file__).resolve().parents[1] / "panoseg" / "report"
+
+
+def _template_files():
+    import importlib.resources
+
+    folder = importlib.resources.files("panoseg.report") / "templates"
+    return {entry.name: entry for entry in folder.iterdir() if entry.is_file()}
+
+
+def _report_modules():
+    return sorted(REPORT_PACKAGE.glob("*.py"))
+
+
+def test_templates_are_package_files():
+    files = _template_files()
+    assert {"report.html", "report.css", "section.html"} <= set(files)
+    for name, entry in files.items():
+        assert entry.read_text(encoding="utf-8").strip(), name
+    # Every template the code names exists, and every file is used by some module.
+    used = set()
+    for path in _report_modules():
+        used |= set(re.findall(r"""render\(\s*["']([\w.]+)["']""", path.read_text()))
+    assert used - set(files) == set()
+    assert set(files) - used == set()
+
+
+def _string_literals(path):
+    """The module's string constants (f-string parts included), docstrings left out."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                docstrings.add(id(body[0].value))
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and id(node) not in docstrings]
+
+
+def test_no_markup_or_css_in_python():
+    for path in _report_modules():
+        text = path.read_text()
+        assert "<html" not in text and "<style" not in text, path.name
+        assert not re.search(r"\{[^}]*font-family", text), path.name
+        for line, value in _string_literals(path):
+            where = f"{path.name}:{line}: {value[:60]!r}"
+            assert not re.search(r"</?[A-Za-z!]", value), where  # a tag: belongs in a template
+            assert not re.search(r"[\w\]]\s*\{[^}]*:[^}]*;", value), where  # a CSS rule
+
+
+def test_template_placeholders_are_checked():
+    from panoseg.report import templates
+
+    assert templates.load("note.html") is templates.load("note.html")  # read once
+    assert templates.render("note.html", text="a &amp; b") == '<p class="note">a &amp; b</p>'
+    with pytest.raises(KeyError, match=r"\$text"):
+        templates.render("note.html")
+    with pytest.raises(TypeError, match=r"\$txt"):
+        templates.render("note.html", text="x", txt="y")
+    with pytest.raises(KeyError, match=r"\$style"):
+        templates.render("report.html", title="t", header="", nav="", sections="", footer="")
+
+
+def test_page_inlines_the_stylesheet_file(written):
+    from panoseg.report.charts import STUFF_COLOR, THING_COLOR
+
+    page = written[3]
+    css = _template_files()["report.css"].read_text(encoding="utf-8").rstrip("\n")
+    assert "$thing_color" in css and "font:" in css
+    css = css.replace("$thing_color", THING_COLOR).replace("$stuff_color", STUFF_COLOR)
+    assert f"<style>\n{css}\n</style>" in page
+    assert page.count("<style>") == 1 and "$" not in page.split("</style>")[0]
+
+
+def test_groups_without_categories_show_a_dash(tmp_path):
+    report = full_report()
+    report["Stuff"] = {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0}
+    report["pq_by_size"]["large"] = {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0}
+    report["pq_dagger"]["Stuff"] = {"pq": 0.0, "n": 0}
+    page = render_report_html(report, [], CATS)
+    summary = page[page.index('<section id="summary">'):page.index('<section id="per-class">')]
+    dash = "\u2013"
+    stuff_rows = re.findall(r"<tr><th>Stuff</th>(.*?)</tr>", summary)
+    assert len(stuff_rows) == 2  # PQ and PQ-dagger cards
+    pq_row = re.findall(r'<td class="num">([^<]*)', stuff_rows[0])
+    assert pq_row == [dash, dash, dash, "0"]  # no bootstrap interval for an empty group
+    assert re.findall(r'<td class="num">([^<]*)', stuff_rows[1]) == [dash, "0"]
+    large = re.search(r"<tr><th>large</th>(.*?)</tr>", summary).group(1)
+    assert re.findall(r'<td class="num">([^<]*)</td>', large) == [dash, dash, dash, "0"]
+    assert f'<div class="v">{dash}</div><div class="k">PQ Stuff</div>' in summary
+    # Groups with categories keep their numbers.
+    assert '<div class="v">51.4</div><div class="k">PQ Things</div>' in summary
+    assert re.search(r"<tr><th>medium</th><td class=\"num\">44.2</td>", summary)
