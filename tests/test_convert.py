@@ -1,4 +1,4 @@
-"""panoseg.convert.converters and the ``convert`` command line: panopticapi's converters, reproduced.
+"""panoseg.convert and the ``convert`` command line: panopticapi's converters, reproduced.
 
 All conversions run on copies in tmp_path (never in tests/data).
 """
@@ -16,9 +16,14 @@ from pycocotools import mask as mask_utils
 
 from panoseg import PanopticFormatError, read_ids
 from panoseg.cli.convert import add_convert_parser
-from panoseg.convert.converters import (OTHER_CLASS_ID, _check_rle_counts, detection_to_panoptic,
-                             panoptic_to_detection, panoptic_to_semantic,
-                             two_channel_to_panoptic)
+from panoseg.convert import (
+    OTHER_CLASS_ID,
+    detection_to_panoptic,
+    panoptic_to_detection,
+    panoptic_to_semantic,
+    two_channel_to_panoptic,
+)
+from panoseg.io.rle import rle_to_mask
 from panoseg.testing.synthetic import make_dataset
 
 DATA = Path(__file__).parent / "data" / "coco_panoptic_sample"
@@ -482,12 +487,14 @@ def test_overlapping_detections_name_image_and_both_annotations(sample, tmp_path
 
 
 @pytest.mark.parametrize("segmentation, message", [
-    ({"size": [427, 640], "counts": "zzzz"}, "outside '0'..'o'"),
-    ({"size": [427, 640], "counts": "0"}, "do not cover"),
-    ({"size": [427, 640], "counts": "0a"}, "middle of a number"),
+    ({"size": [427, 640], "counts": "zzzz"}, "undecodable RLE .invalid character"),
+    ({"size": [427, 640], "counts": "0"}, "do not add up"),
+    ({"size": [427, 640], "counts": "0a"}, "ends inside a number"),
     ({"size": [427, 640], "counts": "é"}, "not ASCII"),
     ({"size": [427, 640], "counts": ""}, "empty"),
     ({"size": [427, 640], "counts": [10, 20]}, "uncompressed RLE"),
+    ({"size": [427, 640], "counts": [10, -20]}, "non-negative integers"),
+    ({"size": [427, 640], "counts": [10.5, 20]}, "non-negative integers"),
     ({"size": [427, 640], "counts": 5}, "must be a string or a list"),
     ({"size": [400, 640], "counts": "0"}, r"size \[400, 640\] is not the image's \[427, 640\]"),
     ({"counts": "0"}, "'size' must be"),
@@ -512,7 +519,7 @@ def test_corrupt_rle_appended_run(sample, tmp_path):
     det = load(sample / "panoptic_coco_detection_format.json")
     det["annotations"][0]["segmentation"]["counts"] += "1"
     save(tmp_path / "det.json", det)
-    with pytest.raises(PanopticFormatError, match="annotation 0: corrupt RLE"):
+    with pytest.raises(PanopticFormatError, match="annotation 0: undecodable RLE"):
         detection_to_panoptic(tmp_path / "det.json", tmp_path / "pan.json", None,
                               sample / "panoptic_coco_categories.json")
 
@@ -531,20 +538,18 @@ def test_bad_two_channel_png_mode(sample, tmp_path):
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 12), st.integers(1, 12), st.data())
 def test_rle_check_accepts_valid_and_rejects_garbage(h, w, data):
+    # The one RLE decoder (the core's, through panoseg.io.rle) against pycocotools.
     bits = data.draw(st.lists(st.booleans(), min_size=h * w, max_size=h * w))
     mask = np.asfortranarray(np.array(bits, np.uint8).reshape(h, w))
     rle = mask_utils.encode(mask)
-    _check_rle_counts(rle["counts"], h * w)
-    assert (mask_utils.decode(rle) == mask).all()
+    assert (rle_to_mask(rle, h, w) == mask).all()
     garbage = data.draw(st.binary(min_size=1, max_size=12))
     try:
-        _check_rle_counts(garbage, h * w)
+        decoded = rle_to_mask({"size": [h, w], "counts": garbage}, h, w)
     except ValueError:
         return
-    # Accepted: then the runs cover the image exactly and pycocotools decodes them safely.
-    decoded = mask_utils.decode({"size": [h, w], "counts": garbage})
-    assert decoded.shape == (h, w) and int(decoded.sum()) == int(mask_utils.area(
-        {"size": [h, w], "counts": garbage}))
+    # Accepted: then the runs cover the image exactly, and pycocotools decodes the same pixels.
+    assert (decoded == mask_utils.decode({"size": [h, w], "counts": garbage})).all()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,9 +10,17 @@ import pytest
 from PIL import Image
 
 from panoseg import Categories, PanopticFormatError, read_ids, write_ids
-from panoseg.viz import render as viz
 from panoseg.cli.viz import add_viz_parser
-from panoseg.viz import BOUNDARY_COLOR, GREY, overlay, render_panoptic, side_by_side
+from panoseg.viz import (
+    BOUNDARY_COLOR,
+    GREY,
+    overlay,
+    render_panoptic,
+    side_by_side,
+    visualize_dataset,
+)
+from panoseg.viz import labels as viz_labels
+from panoseg.viz import render as viz
 
 DATA = Path(__file__).parent / "data" / "coco_panoptic_sample"
 PRED = Path(__file__).parent / "data" / "sample_prediction"
@@ -115,9 +123,9 @@ def test_labels_are_written_inside_segments():
     assert changed.any()
     # Text lands on the big segments (sky, grass) and not far outside the picture's segments.
     assert changed[:50].any() and changed[50:].any()
-    assert viz._display_name(CATS, CATS.index_of[10], 0) == "sky-other"
-    assert viz._display_name(CATS, CATS.index_of[1], 1) == "person (crowd)"
-    anchors = viz._label_anchors(viz._label_map(ids, viz.SegmentTable.from_segments_info(
+    assert viz_labels.display_name(CATS, CATS.index_of[10], 0) == "sky-other"
+    assert viz_labels.display_name(CATS, CATS.index_of[1], 1) == "person (crowd)"
+    anchors = viz_labels.label_anchors(viz._label_map(ids, viz.SegmentTable.from_segments_info(
         segments, CATS, is_gt=False), {}, None), len(segments))
     for seg, (x, y, depth) in anchors.items():
         assert ids[y, x] == segments[seg - 1]["id"] and depth > 0
@@ -227,8 +235,8 @@ def test_cli_writes_one_png_per_image(tmp_path):
         with Image.open(out / name) as im:
             assert im.format == "PNG" and im.mode == "RGB" and im.size == ids.shape[::-1]
     # Same pictures from one thread (deterministic), and the API returns the paths.
-    again = viz.visualize_dataset(DATA / "panoptic_examples.json", None, DATA / "input_images",
-                                  tmp_path / "again", workers=1)
+    again = visualize_dataset(DATA / "panoptic_examples.json", None, DATA / "input_images",
+                              tmp_path / "again", workers=1)
     assert [os.path.basename(p) for p in again] == [a["file_name"] for a in sample_annotations()]
     for name in names:
         np.testing.assert_array_equal(np.asarray(Image.open(out / name)),
@@ -309,6 +317,42 @@ def test_compare_needs_every_image(tmp_path):
     pred["annotations"] = pred["annotations"][:1]
     (tmp_path / "pred.json").write_text(json.dumps(pred))
     with pytest.raises(PanopticFormatError, match="no annotation in the compared JSON"):
-        viz.visualize_dataset(tmp_path / "gt.json", None, None, tmp_path / "out",
-                              compare_json_file=tmp_path / "pred.json",
-                              compare_folder=PRED / "panoptic_pred")
+        visualize_dataset(tmp_path / "gt.json", None, None, tmp_path / "out",
+                          compare_json_file=tmp_path / "pred.json",
+                          compare_folder=PRED / "panoptic_pred")
+
+
+def test_compare_titles_name_the_files_given(tmp_path):
+    # README: `viz --panoptic_json_file pred.json --compare_json_file gt.json` shows the
+    # prediction on the left; its title must say so (it used to say "ground truth").
+    shutil.copytree(PRED / "panoptic_pred", tmp_path / "pred")
+    (tmp_path / "pred.json").write_text((PRED / "panoptic_pred.json").read_text())
+    copy_sample(tmp_path)
+    ann = sample_annotations()[0]
+    categories = Categories(json.loads((tmp_path / "pred.json").read_text())["categories"])
+    pred_ann = next(a for a in json.loads((tmp_path / "pred.json").read_text())["annotations"]
+                    if a["image_id"] == ann["image_id"])
+    left = render_panoptic(None, tmp_path / "pred" / pred_ann["file_name"],
+                           pred_ann["segments_info"], categories, labels=False)
+    right = render_panoptic(None, tmp_path / "gt" / ann["file_name"], ann["segments_info"],
+                            categories, labels=False)
+
+    def picture(**kwargs):
+        visualize_dataset(tmp_path / "pred.json", None, None, tmp_path / "out",
+                          compare_json_file=tmp_path / "gt.json", labels=False, **kwargs)
+        return np.asarray(Image.open(tmp_path / "out" / ann["file_name"]))
+
+    np.testing.assert_array_equal(picture(), side_by_side(left, right, ("pred", "gt")))
+    np.testing.assert_array_equal(picture(titles=("ours", "COCO")),
+                                  side_by_side(left, right, ("ours", "COCO")))
+    with pytest.raises(ValueError, match="titles need compare_json_file"):
+        visualize_dataset(tmp_path / "gt.json", None, None, tmp_path / "x", titles=("a", "b"))
+    with pytest.raises(ValueError, match="pair"):
+        visualize_dataset(tmp_path / "gt.json", None, None, tmp_path / "x",
+                          compare_json_file=tmp_path / "pred.json", titles="ab")
+    # Files of the same name: as many parent folders as it takes to tell them apart.
+    from panoseg.viz.dataset import panel_titles
+
+    assert panel_titles("a/panoptic.json", "b/panoptic.json") == ("a/panoptic", "b/panoptic")
+    assert panel_titles("x/run/p.json", "y/run/p.json") == ("x/run/p", "y/run/p")
+    assert panel_titles("gt.json", "gt.json") == ("gt", "gt")

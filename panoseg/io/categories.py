@@ -1,9 +1,11 @@
-"""Panoptic categories: the id <-> dense index mapping the compiled core works with."""
+"""Panoptic categories: the id <-> dense index mapping the compiled core works with, and the
+one colour rule for categories."""
 from __future__ import annotations
 
+import colorsys
 import json
 from importlib import resources
-from typing import Iterable, Mapping, Union
+from typing import Iterable, Mapping, Tuple, Union
 
 import numpy as np
 
@@ -83,6 +85,46 @@ def as_categories(categories: Union["Categories", Iterable[Mapping], None], *, s
             return coco_panoptic_categories()
         raise PanopticFormatError("no categories given", file=source)
     return Categories(categories, source=source)
+
+
+#: Hue step between consecutive category ids without a colour: 1 / golden ratio, so any run of
+#: ids spreads its hues evenly (ids 0..611 all get different colours).
+_GOLDEN = 0.618033988749895
+
+
+def category_color(entry: Mapping, source=None) -> Tuple[int, int, int]:
+    """The colour of a category: its ``color`` if it has one, else one derived from its id.
+
+    The derived colour is a stable, saturated, never-black hue walk (hue = id x 0.618... mod 1,
+    saturation 0.65, value 0.9), the same in convert (where colours are segment ids), viz and
+    anything else that needs a colour for a category without one.
+
+    Parameters
+    ----------
+    entry : dict
+        A COCO ``categories`` entry with ``id`` and, optionally, ``color``.
+    source : str, optional
+        The file the entry came from, named in the error.
+
+    Returns
+    -------
+    tuple of 3 int
+        ``(r, g, b)``, each in 0..255.
+
+    Raises
+    ------
+    PanopticFormatError
+        ``color`` is given but is not 3 integers in 0..255.
+    """
+    color = entry.get("color")
+    if color is None:
+        hue = (int(entry["id"]) * _GOLDEN) % 1.0
+        return tuple(int(round(255 * v)) for v in colorsys.hsv_to_rgb(hue, 0.65, 0.9))
+    if not (isinstance(color, (list, tuple)) and len(color) == 3
+            and all(is_int(c) and 0 <= c <= 255 for c in color)):
+        raise PanopticFormatError(f"category {entry.get('id')}: 'color' must be 3 ints in "
+                                  f"0..255, got {color!r}", file=source)
+    return tuple(int(c) for c in color)
 
 
 def is_int(value) -> bool:

@@ -1,13 +1,12 @@
-"""Pictures of panoptic segmentations: overlays with segment colours, boundaries and names."""
-from .render import (
-                     BOUNDARY_COLOR,
-                     GREY,
-                     IMAGE_EXTENSIONS,
-                     overlay,
-                     render_panoptic,
-                     side_by_side,
-                     visualize_dataset,
-)
+"""Pictures of panoptic segmentations: overlays with segment colours, boundaries and names.
+
+:mod:`.render` draws one segmentation over its photo (:func:`overlay`, :func:`render_panoptic`)
+and puts two pictures side by side (:func:`side_by_side`); :mod:`.palette` colours the segments,
+:mod:`.labels` writes their names; :mod:`.dataset` does a whole COCO panoptic JSON
+(:func:`visualize_dataset`).
+"""
+from .dataset import IMAGE_EXTENSIONS, visualize_dataset
+from .render import BOUNDARY_COLOR, GREY, overlay, render_panoptic, side_by_side
 
 __all__ = ["BOUNDARY_COLOR", "GREY", "IMAGE_EXTENSIONS", "overlay", "render_panoptic",
            "side_by_side", "visualize_dataset"]
