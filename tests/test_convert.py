@@ -562,7 +562,7 @@ def test_cli_conversions(sample, tmp_path, capsys):
                     "--categories_json_file", str(sample / "panoptic_coco_categories.json"),
                     "--output_json_file", str(tmp_path / "p.json"), "--workers", "2"]) == 0
     captured = capsys.readouterr()
-    assert "100%" in captured.err and "2ch-to-panoptic: 2 images" in captured.err
+    assert "100%" in captured.err and "2ch-to-panoptic: 2 images" in captured.out
     api = two_channel(sample, tmp_path / "api.json")
     assert load(tmp_path / "p.json") == api
     assert png_bytes(tmp_path / "p") == png_bytes(tmp_path / "api")

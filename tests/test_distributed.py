@@ -95,7 +95,9 @@ def test_merge_on_a_local_cluster_is_byte_identical(tmp_path):
 def test_bad_dask_specs(tmp_path, capsys, monkeypatch, dataset):
     args = ["eval", "--gt_json_file", dataset.gt_json, "--pred_json_file", dataset.pred_json,
             "--no-progress", "--dask"]
-    assert main(args + ["local:zero"]) == 1
+    with pytest.raises(SystemExit) as info:  # a bad value: usage error
+        main(args + ["local:zero"])
+    assert info.value.code == 2
     assert "expected local:N" in capsys.readouterr().err
     import builtins
 

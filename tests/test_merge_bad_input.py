@@ -92,13 +92,19 @@ def test_stuff_category_as_instance(inputs, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("flag,value,needle", [
-    ("--confidence_thr", "1.01", "confidence_thr must lie in [0, 1]"),
-    ("--overlap_thr", "-0.5", "overlap_thr must lie in [0, 1]"),
-    ("--stuff_area_limit", "-1", "stuff_area_limit must lie in [0, inf]"),
-    ("--overlap_thr", "nan", "overlap_thr must lie in [0, 1]"),
+    ("--confidence_thr", "1.01", "--confidence-thr: must lie in [0, 1]"),
+    ("--overlap_thr", "-0.5", "--overlap-thr: must lie in [0, 1]"),
+    ("--stuff_area_limit", "-1", "--stuff-area-limit: must be a number >= 0"),
+    ("--overlap_thr", "nan", "--overlap-thr: must lie in [0, 1]"),
 ])
 def test_thresholds_out_of_range(inputs, tmp_path, capsys, flag, value, needle):
-    expect(inputs, tmp_path, capsys, needle, extra=(flag, value))
+    # A bad value is a usage error: exit 2 with merge's usage, before anything is read.
+    with pytest.raises(SystemExit) as info:
+        cli(inputs, tmp_path / "out" / "panoptic.json", flag, value)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: panoseg merge") and needle in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_malformed_json(inputs, tmp_path, capsys):

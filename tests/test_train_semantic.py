@@ -245,10 +245,11 @@ def test_cli_trains_with_backbone_weights(data, scratch, capsys):
          "--out-dir", str(out_dir), "--prefix", "cli", "--ctx", "cpu", "--epochs", "1",
          "--batch-size", "2", "--crop-size", str(CROP), "--base-size", str(BASE),
          "--max-iters-per-epoch", "1", "--seed", "1", "--workers", "2", "--no-progress",
-         "--lr", "1e-9",
+         "--lr", "1e-9", "--json-out", str(scratch / "summary.json"),
          "--backbone-weights", str(scratch / "resnet50_v1s.params")], capsys)
     assert code == 0, err
-    summary = json.loads(out.strip().splitlines()[-1])
+    summary = json.loads((scratch / "summary.json").read_text())
+    assert out.startswith(f"checkpoint: {out_dir / 'cli-0001.params'} (epoch 1, step 1, mIoU -)")
     assert summary["checkpoint"] == str(out_dir / "cli-0001.params")
     assert (summary["epoch"], summary["iteration"]) == (1, 1)
     assert summary["miou"] is None and summary["best_checkpoint"] is None  # no validation
@@ -267,8 +268,9 @@ def test_cli_errors(data, tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(base + ["--ctx", "gpu:99"], capsys)
     assert code == 1
     assert re.search(r"panoseg train-semantic: error: --ctx gpu:99: only \d+ GPU", err)
-    code, _, err = run_cli(base + ["--val-images", data["val"]["images"]], capsys)
-    assert code == 2 and "--val-json" in err
+    with pytest.raises(SystemExit) as info:  # a usage error, before anything runs
+        run_cli(base + ["--val-images", data["val"]["images"]], capsys)
+    assert info.value.code == 2 and "--val-json" in capsys.readouterr().err
     code, _, err = run_cli(base + ["--resume", str(tmp_path / "nope.params")], capsys)
     assert code == 1 and "nope.params: no such file" in err
     monkeypatch.setitem(sys.modules, "gluoncv", None)  # import gluoncv -> ImportError

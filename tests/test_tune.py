@@ -42,11 +42,13 @@ def test_cli(inputs, tmp_path, capsys):
                  inputs.gt.gt_json, "--confidence_thr", "0.4,0.6", "--overlap_thr", "0.5",
                  "--stuff_area_limit", "0,4096", "--json-out", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
-    assert "best: --confidence_thr" in text
+    assert "best: --confidence-thr" in text
     rows = json.loads(out.read_text())
     assert len(rows) == 4 and {"All", "Things", "Stuff", "per_class"} <= set(rows[0])
-    assert main(["tune", "--semseg_json_file", inputs.semseg_json, "--instseg_json_file",
-                 inputs.instseg_json, "--images_json_file", inputs.images_json,
-                 "--categories_json_file", inputs.categories_json, "--gt_json_file",
-                 inputs.gt.gt_json, "--overlap_thr", "1.5", "--no-progress"]) == 1
-    assert "overlap_thr must lie in [0, 1]" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # a bad value is a usage error
+        main(["tune", "--semseg_json_file", inputs.semseg_json, "--instseg_json_file",
+              inputs.instseg_json, "--images_json_file", inputs.images_json,
+              "--categories_json_file", inputs.categories_json, "--gt_json_file",
+              inputs.gt.gt_json, "--overlap_thr", "0.5,1.5", "--no-progress"])
+    assert info.value.code == 2
+    assert "--overlap-thr: must lie in [0, 1]" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 """Panoptic inference with GluonCV models on MXNet: same as ``panoseg infer``.
 
     python tools/infer.py --images val2017/ --images-json panoptic_val2017.json \\
-        --out-json pred/panoptic.json --ctx gpu:0 --save-intermediate pred/intermediate
+        --json-out pred/panoptic.json --ctx gpu:0 --save-intermediate pred/intermediate
     python tools/eval_pq.py --gt_json_file panoptic_val2017.json --pred_json_file pred/panoptic.json
 
 Needs ``pip install 'panoseg[mxnet]'``; see README.md for weights and GPU wheels.

@@ -1,10 +1,257 @@
-"""argparse value types shared by the subcommands: a bad value is a usage error (exit 2) that
-says what was expected."""
+"""What every ``panoseg`` subcommand shares: the parser class that carries the command line's
+conventions, the common options and the argparse value types.
+
+The conventions live here once, so that every flag added anywhere inherits them:
+
+* every long flag is accepted as ``--a-b`` and as ``--a_b`` (panopticapi spells its flags with
+  underscores); help and usage show the declared spelling only (dashes);
+* a usage error (unknown flag, bad value, missing flag, a flag that has no effect without
+  another) exits 2 with the *subcommand's* usage, and a "did you mean" hint for a misspelt flag,
+  command or choice;
+* bad input data exits 1 with one line ``panoseg <cmd>: error: ...`` (:data:`DATA_ERRORS`,
+  caught by :func:`panoseg.cli.main`);
+* stdout carries the results (tables, a line saying what was written where); stderr carries
+  progress bars, timings, notes, warnings and errors (:func:`warn`, :func:`timing`);
+* ``--workers``, ``--no-progress`` and ``--dask`` mean the same in every command
+  (:func:`add_run_options`); the results JSON is written by ``--json-out`` (older names stay
+  as aliases).
+"""
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
+import sys
+from typing import Optional
 
+#: Exceptions that mean bad input or settings, not a bug: exit 1 with one line, no traceback
+#: (PanopticFormatError is a ValueError; FloatingPointError: a training run that diverged).
+DATA_ERRORS = (ValueError, OSError, FloatingPointError)
+
+EPILOG = ("Flags take dashes or underscores alike (--gt-json-file = --gt_json_file). "
+          "Exit status: 0 done, 1 bad input, 2 usage error.")
+
+_UNSET = object()  # "flag not given", told apart from a given value equal to the default
+
+
+def _spellings(option: str) -> tuple:
+    """``--a_b`` -> (``--a-b``, ``--a_b``)."""
+    body = option[2:]
+    return "--" + body.replace("_", "-"), "--" + body.replace("-", "_")
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser with panoseg's conventions (see the module's docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._needs = []  # (flag, other flag, value of the other or None)
+        self._has_subcommands = False
+
+    # ---------------------------------------------------------------- declaring
+    def add_subparsers(self, **kwargs):
+        self._has_subcommands = True
+        kwargs.setdefault("parser_class", CommandParser)
+        return super().add_subparsers(**kwargs)
+
+    def needs(self, flag: str, other: str, value: Optional[str] = None) -> None:
+        """Declares that ``flag`` has no effect unless ``other`` is given (with ``value`` when
+        not None): giving it alone is then a usage error, not silently ignored."""
+        self._needs.append((flag, other, value))
+
+    # ---------------------------------------------------------------- parsing
+    def parse_args(self, args=None, namespace=None):
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self.error(self._unrecognized(extras))
+        return namespace
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._add_spellings()
+        if args is None:
+            args = sys.argv[1:]
+        args = list(args)
+        if not self._has_subcommands:
+            # An unknown flag first: a misspelt --pred_jsn_file must not be reported as a
+            # missing --pred-json-file, without the hint.
+            unknown = [a for a in self._flags_in(args) if not self._known(a.split("=", 1)[0])]
+            if unknown:
+                self.error(self._unrecognized(unknown))
+        if namespace is None:
+            namespace = argparse.Namespace()
+        # A sentinel default shows which of the flags in a needs() pair were given at all.
+        watched = []
+        for flag, other, _ in self._needs:
+            for action in (self._action(flag), self._action(other)):
+                if action not in watched and not hasattr(namespace, action.dest):
+                    watched.append(action)
+                    setattr(namespace, action.dest, _UNSET)
+        namespace, extras = super().parse_known_args(args, namespace)
+        given = set()
+        for action in watched:
+            if getattr(namespace, action.dest) is _UNSET:
+                setattr(namespace, action.dest, action.default)
+            else:
+                given.add(action.dest)
+        for flag, other, value in self._needs:
+            if self._action(flag).dest not in given:
+                continue
+            dest = self._action(other).dest
+            if dest not in given or (value is not None and getattr(namespace, dest) != value):
+                self.error(f"{flag} has no effect without {other}"
+                           + (f" {value}" if value is not None else ""))
+        # A subcommand's parser rejects what it does not know itself, so the error shows its
+        # own usage (argparse would hand the leftovers up to the top-level parser).
+        if extras and not self._has_subcommands:
+            self.error(self._unrecognized(extras))
+        return namespace, extras
+
+    @staticmethod
+    def _flags_in(args) -> list:
+        """The long-flag-looking strings of ``args`` (up to ``--``)."""
+        out = []
+        for arg in args:
+            if arg == "--":
+                break
+            if arg.startswith("--") and len(arg) > 2 and " " not in arg:
+                out.append(arg)
+        return out
+
+    def _known(self, flag: str) -> bool:
+        """A declared flag, in either spelling, or an abbreviation of one."""
+        if flag in self._option_string_actions:
+            return True
+        return self.allow_abbrev and any(option.startswith(flag)
+                                         for option in self._option_string_actions)
+
+    def _action(self, flag: str) -> argparse.Action:
+        for spelling in (flag,) + _spellings(flag):
+            if spelling in self._option_string_actions:
+                return self._option_string_actions[spelling]
+        raise KeyError(f"{self.prog}: no flag {flag}")
+
+    def _add_spellings(self) -> None:
+        """Registers the other spelling of every long flag (not shown in help)."""
+        for action in self._actions:
+            for option in list(action.option_strings):
+                if not option.startswith("--"):
+                    continue
+                for twin in _spellings(option):
+                    owner = self._option_string_actions.setdefault(twin, action)
+                    if owner is not action:  # two flags differing only by - and _: a bug here
+                        raise ValueError(f"{self.prog}: {twin} would name two flags")
+
+    def _get_option_tuples(self, option_string):
+        # An abbreviation that matches both spellings of one flag is not ambiguous.
+        out, seen = [], set()
+        for match in super()._get_option_tuples(option_string):
+            if id(match[0]) not in seen:
+                seen.add(id(match[0]))
+                out.append(match)
+        return out
+
+    def _check_value(self, action, value):
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as e:
+            if isinstance(value, str) and action.choices is not None:
+                close = difflib.get_close_matches(
+                    value, [c for c in action.choices if isinstance(c, str)], n=1)
+                if close:
+                    raise argparse.ArgumentError(
+                        action, f"{e.message}; did you mean {close[0]!r}?") from None
+            raise
+
+    # ---------------------------------------------------------------- hints
+    def suggest(self, flag: str) -> Optional[str]:
+        """The declared flag closest to a misspelt one, or None."""
+        names = {}
+        for action in self._actions:
+            for option in action.option_strings:
+                if option.startswith("--"):
+                    names.setdefault(_spellings(option)[0], option)
+        close = difflib.get_close_matches(_spellings(flag)[0] if flag.startswith("--") else flag,
+                                          list(names), n=1, cutoff=0.6)
+        return names[close[0]] if close else None
+
+    def _unrecognized(self, extras) -> str:
+        message = "unrecognized arguments: " + " ".join(extras)
+        hints = []
+        for arg in extras:
+            if arg.startswith("--") and len(arg) > 2:
+                flag = arg.split("=", 1)[0]
+                guess = self.suggest(flag)
+                if guess:
+                    hints.append(f"{guess} (for {flag})" if len(extras) > 1 else guess)
+        if hints:
+            message += "; did you mean " + ", ".join(hints) + "?"
+        return message
+
+
+def add_command(subparsers, name: str, **kwargs) -> CommandParser:
+    """``subparsers.add_parser(name, ...)`` that is always a :class:`CommandParser`, even under
+    a plain ArgumentParser (argparse has no per-call parser class)."""
+    kwargs.setdefault("epilog", EPILOG)
+    saved = subparsers._parser_class
+    subparsers._parser_class = CommandParser
+    try:
+        parser = subparsers.add_parser(name, **kwargs)
+    finally:
+        subparsers._parser_class = saved
+    # The innermost command's name prefixes its messages ("panoseg convert 2ch-to-panoptic").
+    parser.set_defaults(command_prog=parser.prog)
+    return parser
+
+
+def add_run_options(parser, *, workers: str = "threads (default: all available cores)",
+                    workers_default: Optional[int] = None, workers_aliases=(),
+                    progress: str = "no progress bar on stderr", dask: Optional[str] = None):
+    """``--workers N``, ``--no-progress`` and, where a Dask runner exists, ``--dask``: the same
+    flags with the same meaning in every command. Returns their argument group."""
+    g = parser.add_argument_group("running")
+    g.add_argument("--workers", *workers_aliases, type=positive_int, default=workers_default,
+                   metavar="N", help=workers)
+    g.add_argument("--no-progress", action="store_true", help=progress)
+    if dask:
+        g.add_argument("--dask", type=dask_spec, metavar="ADDRESS|local:N", help=dask)
+    return g
+
+
+# -------------------------------------------------------------------- output
+
+MXNET_MISSING = ("needs MXNet and GluonCV: pip install 'panoseg[mxnet]' (mxnet 1.9.1 wants "
+                 "numpy<1.24; for a GPU, an mxnet-cu1xx wheel: see README)")
+
+
+def mxnet_missing(args) -> bool:
+    """True, after saying on stderr what to install, when MXNet or GluonCV is not installed
+    (looked up, not imported: only panoseg.infer imports MXNet). The caller exits 2."""
+    import importlib.util
+
+    if importlib.util.find_spec("mxnet") is None or importlib.util.find_spec("gluoncv") is None:
+        print(f"{args.command_prog}: error: {MXNET_MISSING}", file=sys.stderr)
+        return True
+    return False
+
+
+def warn(args, message: str) -> None:
+    """A warning on stderr, prefixed by the command: ``panoseg eval: warning: ...``."""
+    print(f"{args.command_prog}: warning: {message}", file=sys.stderr)
+
+
+def timing(message: str) -> None:
+    """The closing "N images in T s" line: a diagnostic, on stderr."""
+    print(message, file=sys.stderr)
+
+
+def percent(value: float, n: int = 1, width: int = 5) -> str:
+    """A fraction in percent with one decimal, or ``-`` when it averages nothing (``n == 0``):
+    a group without categories has no PQ, which 0.0 would misstate."""
+    return f"{'-':>{width}s}" if n == 0 or value is None else f"{100 * value:{width}.1f}"
+
+
+# -------------------------------------------------------------------- value types
+# A bad value raises ArgumentTypeError: a usage error (exit 2) that says what was expected.
 
 def _number(text: str, kind):
     try:
@@ -15,7 +262,7 @@ def _number(text: str, kind):
 
 
 def positive_int(text: str) -> int:
-    """An integer >= 1."""
+    """An integer >= 1 (counts, ``--workers``)."""
     value = _number(text, int)
     if value < 1:
         raise argparse.ArgumentTypeError("must be >= 1")
@@ -23,7 +270,7 @@ def positive_int(text: str) -> int:
 
 
 def unit_float(text: str) -> float:
-    """A number in [0, 1] (thresholds)."""
+    """A number in [0, 1] (thresholds, opacity)."""
     value = _number(text, float)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError("must lie in [0, 1]")
@@ -44,3 +291,27 @@ def non_negative_float(text: str) -> float:
     if not (value >= 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError("must be a number >= 0")
     return value
+
+
+def float_list(kind):
+    """A type for comma-separated values, each checked by ``kind`` (e.g. :func:`unit_float`)."""
+    def parse(text: str) -> list:
+        values = [kind(v.strip()) for v in text.split(",") if v.strip()]
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+        return values
+
+    parse.__name__ = f"list of {kind.__name__}"
+    return parse
+
+
+def dask_spec(text: str) -> str:
+    """``--dask``: a scheduler address, ``local`` or ``local:N`` (N >= 1 worker processes)."""
+    if text == "local" or text.startswith("local:"):
+        n = text.partition(":")[2]
+        if n and not (n.isdigit() and int(n) >= 1):
+            raise argparse.ArgumentTypeError(f"expected local:N with N workers (N >= 1), "
+                                             f"or a scheduler address; got {text!r}")
+    elif not text:
+        raise argparse.ArgumentTypeError("expected a scheduler address or local:N")
+    return text

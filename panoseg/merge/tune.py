@@ -90,21 +90,6 @@ def tune(job: MergeJob, gt_json_file, gt_folder=None, grid: Sequence[MergeParams
     return [TuneResult(p, s) for p, s in zip(grid, totals)]
 
 
-def format_tune_table(results: Sequence[TuneResult]) -> str:
-    """Settings sorted by PQ (best first) with All / Things / Stuff PQ in percent."""
-    head = (f"{'conf':>6s} {'overlap':>7s} {'stuff_area':>10s} | {'PQ':>5s} {'SQ':>5s} {'RQ':>5s} "
-            f"| {'PQ_th':>5s} {'PQ_st':>5s}")
-    lines = [head, "-" * len(head)]
-    ranked = sorted(results, key=lambda r: -r.results["All"]["pq"])
-    for r in ranked:
-        res, p = r.results, r.params
-        lines.append(f"{p.confidence_thr:6.2f} {p.overlap_thr:7.2f} {p.stuff_area_limit:10g} | "
-                     f"{100 * res['All']['pq']:5.1f} {100 * res['All']['sq']:5.1f} "
-                     f"{100 * res['All']['rq']:5.1f} | {100 * res['Things']['pq']:5.1f} "
-                     f"{100 * res['Stuff']['pq']:5.1f}")
-    return "\n".join(lines)
-
-
 def best(results: Sequence[TuneResult]) -> TuneResult:
     """The setting with the highest PQ (the first in grid order among equals)."""
     return max(results, key=lambda r: r.results["All"]["pq"])

@@ -21,19 +21,6 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def workers_argument(text: str) -> int:
-    """argparse ``type`` of every ``--workers`` flag: a thread count >= 1."""
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int] = None) -> Iterator[R]:
     """Yields ``fn(item)`` for each item, in input order, computed by ``workers`` threads.
 
