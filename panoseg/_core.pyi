@@ -1,4 +1,45 @@
-"""Type stubs of the compiled core (panoseg/_core.pyx). Use the documented Python wrappers."""
+"""Type stubs of the compiled core (panoseg/_core.pyx). Use the documented Python wrappers.
+
+Which wrapper calls which C++ entry point (declared in panoseg/_core.pxd, one block per header):
+
+=========================  =====================================  ============================
+Python (panoseg._core)     C++ (namespace panoseg)                header (csrc/)
+=========================  =====================================  ============================
+rgb2id                     rgb_to_id                              io/rgb_id.hpp
+id2rgb                     id_to_rgb                              io/rgb_id.hpp
+png_unfilter_ids           png_unfilter_rgb_to_id                 io/png_unfilter.hpp
+png_filtered_scanlines     png_filter_ids                         io/png_filter.hpp
+runs_to_rle_strings        rle_encode_intervals                   io/rle.hpp
+rle_intervals              rle_decode_intervals                   io/rle.hpp
+segment_ids                distinct_ids                           io/segment_stats.hpp
+segment_areas_bboxes       segment_stats                          io/segment_stats.hpp
+match_image                count_pairs, pq_match, extra_metrics   eval/pair_count.hpp,
+                                                                  eval/pq_match.hpp,
+                                                                  eval/extra_metrics.hpp
+match_png                  count_pairs_png, pq_match,             (the same)
+                           extra_metrics
+paste_intervals            paste_masks_intervals                  merge/mask_paste.hpp
+paste_dense                paste_masks_dense                      merge/mask_paste.hpp
+label_intervals            label_map_intervals                    merge/panoptic_merge.hpp
+dense_intervals            dense_masks_intervals                  merge/panoptic_merge.hpp
+SegmentIdAssigner          SegmentIdAssigner (class)              merge/panoptic_merge.hpp
+merge                      panoptic_merge, render_runs,           merge/panoptic_merge.hpp
+                           runs_to_png_up_scanlines, run_stats,
+                           transpose_u32, thread_scratch_canvas
+segment_labels             ids_to_labels                          semantic/label_map.hpp
+MAX_SEGMENT_ID             kMaxSegmentId                          io/rgb_id.hpp
+CoreError and subclasses   Status, StatusCode, StatusWhere        common/status.hpp
+=========================  =====================================  ============================
+
+The error convention: every fallible kernel returns a ``Status`` (code, input, offending
+index, offending value); a failed one becomes a :class:`CoreError` (a ``ValueError``): :class:`TableError` for
+segment tables and mask lists, :class:`RleError` for undecodable RLEs, :class:`PngDataError` for
+corrupt PNG image data, :class:`CoreError` itself for anything else. ``code`` is the C++
+``StatusCode`` name, ``side`` the input (``"gt"``, ``"pred"``, ``"instance"``, ``"stuff"``,
+``"segment"``, ``"mask"``, ``"pixel"`` or None), ``index`` the offending row / mask / scanline
+(or None), ``value`` the offending value, ``pixel`` the ``(x, y)`` of an error at a pixel.
+A wrapper's own argument checks raise plain ``ValueError``.
+"""
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -6,18 +47,39 @@ import numpy.typing as npt
 
 MAX_SEGMENT_ID: int
 
-class TableError(ValueError):
-    side: str
-    index: Any
-    def __init__(self, message: str, side: str, index: Any) -> None: ...
+class CoreError(ValueError):
+    side: Optional[str]
+    index: Optional[int]
+    code: Optional[str]
+    value: Optional[int]
+    pixel: Optional[Tuple[int, int]]
+    def __init__(self, message: str, side: Optional[str] = ..., index: Optional[int] = ..., *,
+                 code: Optional[str] = ..., value: Optional[int] = ...,
+                 pixel: Optional[Tuple[int, int]] = ...) -> None: ...
 
-class RleError(ValueError):
+class TableError(CoreError):
+    side: str
+    def __init__(self, message: str, side: str, index: Any, **kwargs: Any) -> None: ...
+
+class RleError(CoreError):
     index: int
-    def __init__(self, message: str, index: int) -> None: ...
+    def __init__(self, message: str, index: int, **kwargs: Any) -> None: ...
+
+class PngDataError(CoreError):
+    def __init__(self, message: str, side: Optional[str], index: Optional[int] = ...,
+                 **kwargs: Any) -> None: ...
 
 def rgb2id(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]: ...
 def id2rgb(ids: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint8]: ...
 def png_unfilter_ids(data: bytes, height: int, width: int) -> npt.NDArray[np.uint32]: ...
+def png_filtered_scanlines(ids: npt.NDArray[np.uint32], out: Any = ...) -> memoryview: ...
+def runs_to_rle_strings(offsets: npt.NDArray[np.int64], intervals: npt.NDArray[np.int64],
+                        n_pixels: int) -> List[str]: ...
+def rle_intervals(rles: List[Union[str, bytes, np.ndarray]], height: int,
+                  width: int) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+def segment_ids(id_map: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]: ...
+def segment_areas_bboxes(id_map: npt.NDArray[np.uint32], ids: npt.NDArray[np.uint32]
+                         ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
 def match_image(
     gt_map: npt.NDArray[np.uint32], pred_map: npt.NDArray[np.uint32],
     gt_ids: npt.NDArray[np.uint32], gt_category: npt.NDArray[np.int32],
@@ -25,20 +87,12 @@ def match_image(
     pred_ids: npt.NDArray[np.uint32], pred_category: npt.NDArray[np.int32],
     n_categories: int, category_isthing: Optional[npt.NDArray[np.uint8]] = ...
 ) -> Dict[str, np.ndarray]: ...
-class PngDataError(ValueError):
-    side: str
-    def __init__(self, message: str, side: str) -> None: ...
-
 def match_png(gt_raw: bytes, pred_raw: bytes, height: int, width: int,
               gt_ids: npt.NDArray[np.uint32], gt_category: npt.NDArray[np.int32],
               gt_iscrowd: npt.NDArray[np.uint8], gt_area: npt.NDArray[np.float64],
               pred_ids: npt.NDArray[np.uint32], pred_category: npt.NDArray[np.int32],
               n_categories: int, category_isthing: Optional[npt.NDArray[np.uint8]] = ...
               ) -> Optional[Dict[str, np.ndarray]]: ...
-def runs_to_rle_strings(offsets: npt.NDArray[np.int64], intervals: npt.NDArray[np.int64],
-                        n_pixels: int) -> List[str]: ...
-def rle_intervals(rles: List[Union[str, bytes, np.ndarray]], height: int,
-                  width: int) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
 def paste_intervals(probs: npt.NDArray[np.float32], boxes: npt.NDArray[np.float32], height: int,
                     width: int, column_major: bool, threads: int = ..., pillow13_order: bool = ...
                     ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
@@ -49,17 +103,20 @@ def label_intervals(labels: npt.NDArray[np.int32],
                     n_labels: int) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
 def dense_intervals(masks: npt.NDArray[np.uint8]
                     ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+
+class SegmentIdAssigner:
+    def __init__(self, stuff_colour_ids: Union[npt.ArrayLike, List[int]], seed: int,
+                 expected_segments: int = ...) -> None: ...
+    def thing_id(self, colour_id: int) -> int: ...
+    def stuff_id(self, colour_id: int) -> int: ...
+
 def merge(height: int, width: int, column_major: bool,
           inst_offsets: npt.NDArray[np.int64], inst_intervals: npt.NDArray[np.int64],
           inst_category: npt.NDArray[np.int32],
           stuff_offsets: npt.NDArray[np.int64], stuff_intervals: npt.NDArray[np.int64],
           stuff_category: npt.NDArray[np.int32],
           category_colour: npt.NDArray[np.uint32], category_isthing: npt.NDArray[np.uint8],
-          overlap_thr: float, stuff_area_limit: float,
-          seed: int, out: Any = ...) -> Tuple[npt.NDArray[np.uint32], Dict[str, np.ndarray]]: ...
-def segment_ids(id_map: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]: ...
-def segment_areas_bboxes(id_map: npt.NDArray[np.uint32], ids: npt.NDArray[np.uint32]
-                         ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
-def png_filtered_scanlines(ids: npt.NDArray[np.uint32], out: Any = ...) -> memoryview: ...
+          overlap_thr: float, stuff_area_limit: float, seed: int, out: Any = ...,
+          scanlines: Any = ...) -> Tuple[Optional[npt.NDArray[np.uint32]], Dict[str, np.ndarray]]: ...
 def segment_labels(id_map: npt.NDArray[np.uint32], seg_ids: npt.NDArray[np.uint32],
                    seg_labels: npt.NDArray[np.uint8], void_label: int) -> npt.NDArray[np.uint8]: ...

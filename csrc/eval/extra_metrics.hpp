@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/status.hpp"
 #include "eval/pair_count.hpp"
 #include "eval/pq_match.hpp"
 
@@ -36,10 +37,11 @@ struct ExtraMetrics {
   std::vector<int32_t> confusion_gt, confusion_pred;  // one entry per unmatched GT segment
 };
 
-// `match` is pq_match's result for the same pairs and tables (categories already checked);
-// `isthing` has n_categories flags.
-void extra_metrics(const std::vector<PairArea>& pairs, const SegmentTable& gt,
-                   const SegmentTable& pred, const uint8_t* isthing, int32_t n_categories,
-                   const ImageMatch& match, ExtraMetrics* out);
+// `match` is pq_match's result for the same pairs and tables; `isthing` has n_categories flags.
+// Tables, pairs or a match that do not fit together: kBadArgument; a category index out of
+// range: kBadCategory (as pq_match).
+Status extra_metrics(const std::vector<PairArea>& pairs, const SegmentTable& gt,
+                     const SegmentTable& pred, const uint8_t* isthing, int32_t n_categories,
+                     const ImageMatch& match, ExtraMetrics* out);
 
 }  // namespace panoseg

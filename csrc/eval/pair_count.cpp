@@ -18,22 +18,13 @@ namespace {
 // hash map, so images with thousands of segments neither allocate nor clear huge tables.
 constexpr int64_t kDenseLimit = int64_t(1) << 20;
 
-bool build_index(const uint32_t* ids, int64_t n, IdIndex* index, uint32_t* bad_id,
-                 bool* duplicate) {
+Status build_index(const uint32_t* ids, int64_t n, IdIndex* index, StatusWhere where) {
   for (int64_t i = 0; i < n; ++i) {
     const uint32_t id = ids[i];
-    if (id == 0u || id > kMaxSegmentId) {
-      *bad_id = id;
-      *duplicate = false;
-      return false;
-    }
-    if (!index->insert(id, int32_t(i))) {
-      *bad_id = id;
-      *duplicate = true;
-      return false;
-    }
+    if (id == 0u || id > kMaxSegmentId) return fail(StatusCode::kBadId, where, i, id);
+    if (!index->insert(id, int32_t(i))) return fail(StatusCode::kDuplicateId, where, i, id);
   }
-  return true;
+  return ok_status();
 }
 
 inline int32_t slot_of(uint32_t id, const IdIndex& index) {
@@ -83,15 +74,15 @@ void collect_unknown(const uint32_t* map, int64_t n_pixels, const IdIndex& index
 PairCounter::PairCounter(const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
                          int64_t n_pred)
     : gt_index_(n_gt), pred_index_(n_pred), cols_(n_pred + 2) {
-  bool duplicate = false;
-  if (!build_index(gt_ids, n_gt, &gt_index_, &bad_id_, &duplicate)) {
-    status_ = duplicate ? PairCountStatus::kDuplicateGtId : PairCountStatus::kBadGtId;
+  if (n_gt < 0 || n_pred < 0 || n_gt >= INT32_MAX - 2 || n_pred >= INT32_MAX - 2 ||
+      (gt_ids == nullptr && n_gt > 0) || (pred_ids == nullptr && n_pred > 0)) {
+    status_ = fail(StatusCode::kBadArgument);
     return;
   }
-  if (!build_index(pred_ids, n_pred, &pred_index_, &bad_id_, &duplicate)) {
-    status_ = duplicate ? PairCountStatus::kDuplicatePredId : PairCountStatus::kBadPredId;
-    return;
-  }
+  status_ = build_index(gt_ids, n_gt, &gt_index_, StatusWhere::kGt);
+  if (!status_.ok()) return;
+  status_ = build_index(pred_ids, n_pred, &pred_index_, StatusWhere::kPred);
+  if (!status_.ok()) return;
   // Slots shifted by +2 so void and unknown get the first two rows/columns.
   rows_ = n_gt + 2;
   dense_ = rows_ * cols_ <= kDenseLimit;
@@ -145,50 +136,44 @@ bool PairCounter::unknown_seen(const PairCountResult& r, bool gt) {
   return false;
 }
 
-PairCountStatus count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t n_pixels,
-                            const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
-                            int64_t n_pred, PairCountResult* out, uint32_t* bad_id) {
+Status count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t n_pixels,
+                   const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred,
+                   PairCountResult* out) {
+  if (n_pixels < 0 || ((gt_map == nullptr || pred_map == nullptr) && n_pixels > 0))
+    return fail(StatusCode::kBadArgument);
   PairCounter counter(gt_ids, n_gt, pred_ids, n_pred);
-  if (counter.status() != PairCountStatus::kOk) {
-    *bad_id = counter.bad_id();
-    return counter.status();
-  }
+  if (!counter.status().ok()) return counter.status();
   if (n_pixels > 0) counter.add(gt_map, pred_map, n_pixels);
   counter.finish(out);
   if (PairCounter::unknown_seen(*out, true))
     collect_unknown(gt_map, n_pixels, counter.gt_index(), &out->unknown_gt);
   if (PairCounter::unknown_seen(*out, false))
     collect_unknown(pred_map, n_pixels, counter.pred_index(), &out->unknown_pred);
-  return PairCountStatus::kOk;
+  return ok_status();
 }
 
-PairCountStatus count_pairs_png(const uint8_t* gt_raw, size_t gt_size, const uint8_t* pred_raw,
-                                size_t pred_size, int64_t height, int64_t width,
-                                const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
-                                int64_t n_pred, PairCountResult* out, uint32_t* bad_id,
-                                PngStatus* png_status, int* png_which, int64_t* bad_row) {
+Status count_pairs_png(const uint8_t* gt_raw, size_t gt_size, const uint8_t* pred_raw,
+                       size_t pred_size, int64_t height, int64_t width, const uint32_t* gt_ids,
+                       int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred,
+                       PairCountResult* out) {
+  if (height < 0 || width < 0) return fail(StatusCode::kBadArgument);
   PairCounter counter(gt_ids, n_gt, pred_ids, n_pred);
-  if (counter.status() != PairCountStatus::kOk) {
-    *bad_id = counter.bad_id();
-    return counter.status();
-  }
+  if (!counter.status().ok()) return counter.status();
   PngIdRows gt_rows(gt_raw, gt_size, height, width), pred_rows(pred_raw, pred_size, height, width);
   std::vector<uint32_t> g(static_cast<size_t>(width)), p(static_cast<size_t>(width));
   for (int64_t y = 0; y < height; ++y) {
     const bool ok_g = gt_rows.next(g.data());
     const bool ok_p = ok_g && pred_rows.next(p.data());
     if (!ok_g || !ok_p) {
-      const PngIdRows& bad = ok_g ? pred_rows : gt_rows;
-      *png_status = bad.status();
-      *png_which = ok_g ? 1 : 0;
-      *bad_row = bad.bad_row();
-      return PairCountStatus::kBadPng;
+      Status bad = ok_g ? pred_rows.status() : gt_rows.status();
+      bad.where = ok_g ? StatusWhere::kPred : StatusWhere::kGt;
+      return bad;
     }
     counter.add(g.data(), p.data(), width);
   }
   counter.finish(out);
   // Unknown ids are an error; the caller decodes the maps to list them.
-  return PairCountStatus::kOk;
+  return ok_status();
 }
 
 }  // namespace panoseg

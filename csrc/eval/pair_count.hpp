@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/id_index.hpp"
+#include "common/status.hpp"
 #include "io/png_unfilter.hpp"
 
 namespace panoseg {
@@ -26,21 +27,13 @@ struct PairCountResult {
   std::vector<uint32_t> unknown_pred;   // same for the prediction
 };
 
-enum class PairCountStatus : int {
-  kOk = 0,
-  kDuplicateGtId = 1,
-  kDuplicatePredId = 2,
-  kBadGtId = 3,  // 0 or above 2^24 - 1 in a table
-  kBadPredId = 4,
-  kBadPng = 5,  // count_pairs_png: a PNG's image data is corrupt
-};
-
 // Accumulates the overlap table over spans of pixels (whole maps, or row after row).
 class PairCounter {
  public:
+  // Table errors: kBadId (0 or above kMaxSegmentId) or kDuplicateId, at (kGt or kPred, the row),
+  // the id as value.
   PairCounter(const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred);
-  PairCountStatus status() const { return status_; }
-  uint32_t bad_id() const { return bad_id_; }
+  const Status& status() const { return status_; }
   void add(const uint32_t* gt, const uint32_t* pred, int64_t n);  // only when status() is kOk
   void finish(PairCountResult* out) const;
   const IdIndex& gt_index() const { return gt_index_; }
@@ -54,26 +47,24 @@ class PairCounter {
   bool dense_ = true;
   std::vector<int64_t> matrix_;
   std::unordered_map<int64_t, int64_t> sparse_;
-  PairCountStatus status_ = PairCountStatus::kOk;
-  uint32_t bad_id_ = 0;
+  Status status_;
   uint32_t g_id_ = 0, p_id_ = 0;  // the ids of the current run and their slots (0 = VOID)
   int32_t g_ = kVoidSlot, p_ = kVoidSlot;
 };
 
 // gt_map and pred_map are C-contiguous maps of n_pixels ids each; gt_ids / pred_ids the segment
-// tables' ids. On a table error, `bad_id` receives the offending id.
-PairCountStatus count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t n_pixels,
-                            const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
-                            int64_t n_pred, PairCountResult* out, uint32_t* bad_id);
+// tables' ids. Table errors as PairCounter's.
+Status count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t n_pixels,
+                   const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred,
+                   PairCountResult* out);
 
 // The same straight from the two PNGs' inflated image data (8-bit RGB, non-interlaced, both
-// height x width), decoding row by row: the id maps are never materialized. On kBadPng,
-// `png_which` is 0 (GT) or 1 (prediction). Unknown ids show as pairs with kUnknownSlot but are
-// not listed (the caller decodes the maps for the error message).
-PairCountStatus count_pairs_png(const uint8_t* gt_raw, size_t gt_size, const uint8_t* pred_raw,
-                                size_t pred_size, int64_t height, int64_t width,
-                                const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
-                                int64_t n_pred, PairCountResult* out, uint32_t* bad_id,
-                                PngStatus* png_status, int* png_which, int64_t* bad_row);
+// height x width), decoding row by row: the id maps are never materialized. Corrupt image data:
+// the PNG codes of png_unfilter_rgb_to_id, with `where` kGt or kPred. Unknown ids show as pairs
+// with kUnknownSlot but are not listed (the caller decodes the maps for the error message).
+Status count_pairs_png(const uint8_t* gt_raw, size_t gt_size, const uint8_t* pred_raw,
+                       size_t pred_size, int64_t height, int64_t width, const uint32_t* gt_ids,
+                       int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred,
+                       PairCountResult* out);
 
 }  // namespace panoseg

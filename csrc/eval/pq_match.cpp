@@ -5,19 +5,21 @@
 
 namespace panoseg {
 
-MatchStatus pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
-                     const SegmentTable& pred, int32_t n_categories, ImageMatch* out,
-                     int64_t* bad_segment) {
+Status pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
+                const SegmentTable& pred, int32_t n_categories, ImageMatch* out) {
+  if (n_categories < 1 || gt.n < 0 || pred.n < 0 ||
+      ((gt.ids == nullptr || gt.category == nullptr) && gt.n > 0) ||
+      ((pred.ids == nullptr || pred.category == nullptr) && pred.n > 0))
+    return fail(StatusCode::kBadArgument);
   for (int64_t i = 0; i < gt.n; ++i)
-    if (gt.category[i] < 0 || gt.category[i] >= n_categories) {
-      *bad_segment = i;
-      return MatchStatus::kBadCategory;
-    }
+    if (gt.category[i] < 0 || gt.category[i] >= n_categories)
+      return fail(StatusCode::kBadCategory, StatusWhere::kGt, i, gt.category[i]);
   for (int64_t j = 0; j < pred.n; ++j)
-    if (pred.category[j] < 0 || pred.category[j] >= n_categories) {
-      *bad_segment = -1 - j;
-      return MatchStatus::kBadCategory;
-    }
+    if (pred.category[j] < 0 || pred.category[j] >= n_categories)
+      return fail(StatusCode::kBadCategory, StatusWhere::kPred, j, pred.category[j]);
+  for (const PairArea& pa : pairs)
+    if (pa.gt < kUnknownSlot || pa.gt >= gt.n || pa.pred < kUnknownSlot || pa.pred >= pred.n)
+      return fail(StatusCode::kBadArgument);
 
   const size_t nc = size_t(n_categories), ng = size_t(gt.n), np = size_t(pred.n);
   out->tp.assign(nc, 0);
@@ -102,7 +104,7 @@ MatchStatus pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
     }
     out->fp[size_t(pred.category[j])] += 1;
   }
-  return MatchStatus::kOk;
+  return ok_status();
 }
 
 }  // namespace panoseg

@@ -35,12 +35,9 @@ struct ImageMatch {
   std::vector<uint8_t> pred_ignored;            // unmatched and mostly on VOID / crowd
 };
 
-enum class MatchStatus : int { kOk = 0, kBadCategory = 1 };
-
-// `pairs` is the overlap table of the image (slots index the two tables). On kBadCategory,
-// `bad_segment` receives the table row (GT rows >= 0, prediction rows encoded as -1 - row).
-MatchStatus pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
-                     const SegmentTable& pred, int32_t n_categories, ImageMatch* out,
-                     int64_t* bad_segment);
+// `pairs` is the overlap table of the image (slots index the two tables). A category index
+// outside [0, n_categories): kBadCategory at (kGt or kPred, the row), the index as value.
+Status pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
+                const SegmentTable& pred, int32_t n_categories, ImageMatch* out);
 
 }  // namespace panoseg

@@ -25,7 +25,10 @@ inline void put3(uint8_t* p, uint32_t d) {
 
 }  // namespace
 
-bool png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t* out) {
+Status png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t* out) {
+  if (height < 0 || width < 0 || (ids == nullptr && height * width > 0) ||
+      (out == nullptr && height > 0))
+    return fail(StatusCode::kBadArgument);
   const int64_t stride = 3 * width;
   std::memset(out, 0, size_t(height * (stride + 1)));
   for (int64_t y = 0; y < height; ++y) {
@@ -38,7 +41,10 @@ bool png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t*
     int32_t changes_left = 0, changes_up = 0;
     for (int64_t x = 0; x < width; ++x) any_big |= row[x];
     for (int64_t x = 1; x < width; ++x) changes_left += row[x] != row[x - 1];
-    if (any_big > kMaxSegmentId) return false;
+    if (any_big > kMaxSegmentId)
+      for (int64_t x = 0;; ++x)
+        if (row[x] > kMaxSegmentId)
+          return fail(StatusCode::kIdTooLarge, StatusWhere::kPixel, y * width + x, row[x]);
     if (above)
       for (int64_t x = 0; x < width; ++x) changes_up += row[x] != above[x];
     uint8_t* line = out + y * (stride + 1);
@@ -71,7 +77,7 @@ bool png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t*
       ++x;
     }
   }
-  return true;
+  return ok_status();
 }
 
 }  // namespace panoseg

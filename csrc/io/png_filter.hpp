@@ -5,9 +5,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/status.hpp"
+
 namespace panoseg {
 
-// Writes height * (1 + 3 * width) bytes to `out`. Returns false if an id exceeds 24 bits.
-bool png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t* out);
+// Writes height * (1 + 3 * width) bytes to `out`. An id above kMaxSegmentId: kIdTooLarge
+// (kPixel, the first such pixel, its id), `out` incomplete.
+Status png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t* out);
 
 }  // namespace panoseg

@@ -145,9 +145,12 @@ inline void rgb_row_to_ids(const uint8_t* row, int64_t width, uint32_t* out) {
 }  // namespace
 
 PngIdRows::PngIdRows(const uint8_t* data, size_t size, int64_t height, int64_t width)
-    : data_(data), width_(width), stride_(3 * width) {
-  if (height < 0 || width < 0 || size_t((stride_ + 1) * height) != size)
-    status_ = PngStatus::kSizeMismatch;
+    : data_(data), height_(height), width_(width), stride_(3 * width) {
+  if (height < 0 || width < 0 || size_t((stride_ + 1) * height) != size ||
+      (data == nullptr && size != 0)) {
+    status_ = fail(StatusCode::kPngSizeMismatch, StatusWhere::kNone, -1, int64_t(size));
+    stride_ = width_ = 0;
+  }
   // Two rows, each padded by 4 bytes for the 4-byte loads of rgb_row_to_ids.
   rows_.assign(size_t(2 * (stride_ + 4)), 0);
   prev_ = rows_.data();
@@ -155,11 +158,10 @@ PngIdRows::PngIdRows(const uint8_t* data, size_t size, int64_t height, int64_t w
 }
 
 bool PngIdRows::next(uint32_t* ids) {
-  if (status_ != PngStatus::kOk) return false;
+  if (!status_.ok() || y_ >= height_) return false;
   const uint8_t* line = data_ + y_ * (stride_ + 1);
   if (!unfilter_row(line[0], line + 1, cur_, prev_, stride_, 3)) {
-    status_ = PngStatus::kBadFilter;
-    bad_row_ = y_;
+    status_ = fail(StatusCode::kPngBadFilter, StatusWhere::kNone, y_, line[0]);
     return false;
   }
   rgb_row_to_ids(cur_, width_, ids);
@@ -170,11 +172,10 @@ bool PngIdRows::next(uint32_t* ids) {
   return true;
 }
 
-PngStatus png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height, int64_t width,
-                                 uint32_t* ids, int64_t* bad_row) {
+Status png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height, int64_t width,
+                              uint32_t* ids) {
   PngIdRows rows(data, size, height, width);
   for (int64_t y = 0; y < height && rows.next(ids + y * width);) ++y;
-  if (bad_row) *bad_row = rows.bad_row();
   return rows.status();
 }
 

@@ -8,33 +8,32 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/status.hpp"
+
 namespace panoseg {
 
-enum class PngStatus : int {
-  kOk = 0,
-  kSizeMismatch = 1,  // inflated data is not height * (1 + width * bpp) bytes
-  kBadFilter = 2,     // a scanline starts with a filter type outside 0..4
-};
-
 // Reconstructs non-interlaced 8-bit RGB scanlines (bpp = 3), writing segment ids
-// (R + 256 G + 256^2 B) to `ids` (height * width).
-PngStatus png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height, int64_t width,
-                                 uint32_t* ids, int64_t* bad_row);
+// (R + 256 G + 256^2 B) to `ids` (height * width). Fails with kPngSizeMismatch (value: `size`)
+// when the data is not height * (1 + 3 * width) bytes, kPngBadFilter (index: the scanline,
+// value: its filter type) on a filter type outside 0..4.
+Status png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height, int64_t width,
+                              uint32_t* ids);
 
 // The same one row at a time, so that a consumer (the PQ pair count) can work on rows as they
 // are decoded and the full id map is never written to memory.
 class PngIdRows {
  public:
   PngIdRows(const uint8_t* data, size_t size, int64_t height, int64_t width);
-  PngStatus status() const { return status_; }  // kSizeMismatch is known at construction
-  int64_t bad_row() const { return bad_row_; }
-  // Decodes the next row into `ids` (width values); false (and status() set) on a bad filter.
+  // kPngSizeMismatch is known at construction, kPngBadFilter once next() met it.
+  const Status& status() const { return status_; }
+  // Decodes the next row into `ids` (width values); false (and status() set) on a bad filter or
+  // past the last row.
   bool next(uint32_t* ids);
 
  private:
   const uint8_t* data_;
-  int64_t width_, stride_, y_ = 0, bad_row_ = -1;
-  PngStatus status_ = PngStatus::kOk;
+  int64_t height_, width_, stride_, y_ = 0;
+  Status status_;
   std::vector<uint8_t> rows_;
   uint8_t* prev_;
   uint8_t* cur_;

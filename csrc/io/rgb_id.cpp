@@ -23,25 +23,23 @@ void rgb_to_id(const uint8_t* rgb, int64_t height, int64_t width, int64_t stride
   }
 }
 
-int64_t id_to_rgb(const uint32_t* ids, int64_t height, int64_t width, int64_t stride_row,
-                  int64_t stride_col, uint8_t* rgb, uint32_t* first_bad) {
-  int64_t n_bad = 0;
+Status id_to_rgb(const uint32_t* ids, int64_t height, int64_t width, int64_t stride_row,
+                 int64_t stride_col, uint8_t* rgb) {
+  Status status;
   const char* base = reinterpret_cast<const char*>(ids);
   for (int64_t y = 0; y < height; ++y) {
     uint8_t* out = rgb + 3 * y * width;
     for (int64_t x = 0; x < width; ++x) {
       const uint32_t id =
           *reinterpret_cast<const uint32_t*>(base + y * stride_row + x * stride_col);
-      if (id > kMaxSegmentId) {
-        if (n_bad == 0 && first_bad) *first_bad = id;
-        ++n_bad;
-      }
+      if (id > kMaxSegmentId && status.ok())
+        status = fail(StatusCode::kIdTooLarge, StatusWhere::kPixel, y * width + x, id);
       out[3 * x] = uint8_t(id);
       out[3 * x + 1] = uint8_t(id >> 8);
       out[3 * x + 2] = uint8_t(id >> 16);
     }
   }
-  return n_bad;
+  return status;
 }
 
 }  // namespace panoseg

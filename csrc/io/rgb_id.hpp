@@ -2,6 +2,8 @@
 #pragma once
 #include <cstdint>
 
+#include "common/status.hpp"
+
 namespace panoseg {
 
 // Largest id an RGB PNG can carry (24 bits).
@@ -12,10 +14,10 @@ constexpr uint32_t kMaxSegmentId = (1u << 24) - 1;
 void rgb_to_id(const uint8_t* rgb, int64_t height, int64_t width, int64_t stride_row,
                int64_t stride_col, int64_t stride_channel, uint32_t* ids);
 
-// Decodes a strided HxW id map into a C-contiguous HxWx3 uint8 image. Returns the number of ids
-// above kMaxSegmentId (they cannot be represented); `first_bad` receives the first one. Nothing
-// is written for such pixels beyond their low 24 bits, so callers must treat nonzero as an error.
-int64_t id_to_rgb(const uint32_t* ids, int64_t height, int64_t width, int64_t stride_row,
-                  int64_t stride_col, uint8_t* rgb, uint32_t* first_bad);
+// Decodes a strided HxW id map into a C-contiguous HxWx3 uint8 image. An id above
+// kMaxSegmentId cannot be represented: kIdTooLarge (kPixel, the first such pixel, its id); the
+// image is then incomplete (such pixels get their low 24 bits).
+Status id_to_rgb(const uint32_t* ids, int64_t height, int64_t width, int64_t stride_row,
+                 int64_t stride_col, uint8_t* rgb);
 
 }  // namespace panoseg

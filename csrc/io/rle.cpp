@@ -2,9 +2,10 @@
 
 namespace panoseg {
 
-RleStatus rle_decode_string(const char* s, size_t length, int64_t n_pixels,
-                            std::vector<uint32_t>* counts) {
+Status rle_decode_string(const char* s, size_t length, int64_t n_pixels,
+                         std::vector<uint32_t>* counts) {
   counts->clear();
+  if (s == nullptr && length != 0) return fail(StatusCode::kBadArgument);
   int64_t total = 0;
   size_t p = 0;
   while (p < length) {
@@ -12,10 +13,12 @@ RleStatus rle_decode_string(const char* s, size_t length, int64_t n_pixels,
     int k = 0;
     bool more = true;
     while (more) {
-      if (p >= length) return RleStatus::kTruncated;
+      if (p >= length) return fail(StatusCode::kRleTruncated, StatusWhere::kNone, int64_t(p));
       const int c = int(static_cast<unsigned char>(s[p])) - 48;
-      if (c < 0 || c > 63) return RleStatus::kBadCharacter;
-      if (k >= 12) return RleStatus::kNegativeCount;  // more than 60 bits: not a sane count
+      if (c < 0 || c > 63)
+        return fail(StatusCode::kRleBadCharacter, StatusWhere::kNone, int64_t(p), c + 48);
+      if (k >= 12)  // more than 60 bits: not a sane count
+        return fail(StatusCode::kRleNegativeCount, StatusWhere::kNone, int64_t(p));
       x |= int64_t(c & 0x1f) << (5 * k);
       more = (c & 0x20) != 0;
       ++p;
@@ -24,25 +27,32 @@ RleStatus rle_decode_string(const char* s, size_t length, int64_t n_pixels,
     }
     const size_t m = counts->size();
     if (m > 2) x += int64_t((*counts)[m - 2]);
-    if (x < 0 || x > 0xFFFFFFFFll) return RleStatus::kNegativeCount;
+    if (x < 0 || x > 0xFFFFFFFFll)
+      return fail(StatusCode::kRleNegativeCount, StatusWhere::kNone, int64_t(p - 1), x);
     counts->push_back(uint32_t(x));
     total += x;
-    if (total > n_pixels) return RleStatus::kWrongTotal;
+    if (total > n_pixels)
+      return fail(StatusCode::kRleWrongTotal, StatusWhere::kNone, int64_t(p - 1), total);
   }
-  return total == n_pixels ? RleStatus::kOk : RleStatus::kWrongTotal;
+  if (total != n_pixels) return fail(StatusCode::kRleWrongTotal, StatusWhere::kNone, -1, total);
+  return ok_status();
 }
 
-RleStatus rle_check_counts(const uint32_t* counts, size_t n, int64_t n_pixels) {
+Status rle_check_counts(const uint32_t* counts, size_t n, int64_t n_pixels) {
+  if (counts == nullptr && n != 0) return fail(StatusCode::kBadArgument);
   int64_t total = 0;
   for (size_t i = 0; i < n; ++i) total += counts[i];
-  return total == n_pixels ? RleStatus::kOk : RleStatus::kWrongTotal;
+  if (total != n_pixels) return fail(StatusCode::kRleWrongTotal, StatusWhere::kNone, -1, total);
+  return ok_status();
 }
 
-bool rle_encode_runs(const int64_t* runs, int64_t n_runs, int64_t n_pixels, std::string* out) {
+Status rle_encode_runs(const int64_t* runs, int64_t n_runs, int64_t n_pixels, std::string* out) {
+  if (n_runs < 0 || (runs == nullptr && n_runs > 0)) return fail(StatusCode::kBadArgument);
   int64_t pos = 0;
   for (int64_t k = 0; k < n_runs; ++k) {
     const int64_t b = runs[2 * k], e = runs[2 * k + 1];
-    if (b < pos || e <= b || e > n_pixels) return false;
+    if (b < pos || e <= b || e > n_pixels)
+      return fail(StatusCode::kBadIntervals, StatusWhere::kNone, k);
     pos = e;
   }
   // The counts: zeros, ones, zeros, ... ending with the last run, whichever it is.
@@ -75,7 +85,57 @@ bool rle_encode_runs(const int64_t* runs, int64_t n_runs, int64_t n_pixels, std:
       out->push_back(char(c + 48));
     }
   }
-  return true;
+  return ok_status();
+}
+
+Status rle_decode_intervals(const RleRef* rles, int64_t n, int64_t n_pixels,
+                            std::vector<int64_t>* offsets, std::vector<int64_t>* intervals) {
+  offsets->assign(1, 0);
+  intervals->clear();
+  if (n < 0 || (rles == nullptr && n > 0) || n_pixels < 0) return fail(StatusCode::kBadArgument);
+  std::vector<uint32_t> counts;
+  for (int64_t k = 0; k < n; ++k) {
+    const RleRef& r = rles[k];
+    Status status;
+    if (r.chars != nullptr) {
+      status = rle_decode_string(r.chars, r.length, n_pixels, &counts);
+    } else if (r.counts != nullptr || r.length == 0) {
+      counts.assign(r.counts, r.counts + r.length);
+      status = rle_check_counts(counts.data(), counts.size(), n_pixels);
+    } else {
+      status = fail(StatusCode::kBadArgument);
+    }
+    if (!status.ok()) return at_item(status, StatusWhere::kMask, k);
+    int64_t pos = 0;
+    for (size_t i = 0; i < counts.size(); ++i) {
+      if (i % 2 == 1 && counts[i] > 0) {
+        intervals->push_back(pos);
+        intervals->push_back(pos + counts[i]);
+      }
+      pos += counts[i];
+    }
+    offsets->push_back(int64_t(intervals->size() / 2));
+  }
+  return ok_status();
+}
+
+Status rle_encode_intervals(const int64_t* offsets, int64_t n, const int64_t* intervals,
+                            int64_t n_values, int64_t n_pixels, std::vector<std::string>* out) {
+  out->clear();
+  if (n < 0 || offsets == nullptr || n_values < 0 || (intervals == nullptr && n_values > 0) ||
+      n_pixels < 0)
+    return fail(StatusCode::kBadArgument);
+  out->reserve(size_t(n));
+  std::string s;
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t a = offsets[k], b = offsets[k + 1];
+    if (a < 0 || b < a || 2 * b > n_values)
+      return fail(StatusCode::kBadIntervals, StatusWhere::kMask, k);
+    const Status status = rle_encode_runs(b > a ? intervals + 2 * a : nullptr, b - a, n_pixels, &s);
+    if (!status.ok()) return at_item(status, StatusWhere::kMask, k);
+    out->push_back(s);
+  }
+  return ok_status();
 }
 
 }  // namespace panoseg

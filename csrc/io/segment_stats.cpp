@@ -32,6 +32,7 @@ inline int64_t run_end(const uint32_t* row, int64_t x, int64_t width) {
 
 void distinct_ids(const uint32_t* map, int64_t n_pixels, std::vector<uint32_t>* ids) {
   ids->clear();
+  if (map == nullptr) return;
   for (int64_t i = 0; i < n_pixels;) {
     const uint32_t id = map[i];
     if (id != 0u && (ids->empty() || ids->back() != id)) ids->push_back(id);
@@ -41,11 +42,18 @@ void distinct_ids(const uint32_t* map, int64_t n_pixels, std::vector<uint32_t>* 
   ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
 }
 
-bool segment_stats(const uint32_t* map, int64_t height, int64_t width, const uint32_t* ids,
-                   int64_t n, int64_t* area, int64_t* bbox) {
+Status segment_stats(const uint32_t* map, int64_t height, int64_t width, const uint32_t* ids,
+                     int64_t n, int64_t* area, int64_t* bbox) {
+  if (height < 0 || width < 0 || n < 0 || n >= INT32_MAX ||
+      (map == nullptr && height * width > 0) ||
+      ((ids == nullptr || area == nullptr || bbox == nullptr) && n > 0))
+    return fail(StatusCode::kBadArgument);
   IdIndex index(n);
-  for (int64_t i = 0; i < n; ++i)
-    if (ids[i] == 0u || !index.insert(ids[i], int32_t(i))) return false;
+  for (int64_t i = 0; i < n; ++i) {
+    if (ids[i] == 0u) return fail(StatusCode::kBadId, StatusWhere::kSegment, i, 0);
+    if (!index.insert(ids[i], int32_t(i)))
+      return fail(StatusCode::kDuplicateId, StatusWhere::kSegment, i, ids[i]);
+  }
   std::vector<int64_t> x0(size_t(n), width), y0(size_t(n), height), x1(size_t(n), -1), y1(size_t(n), -1);
   for (int64_t i = 0; i < n; ++i) area[i] = 0;
   uint32_t last_id = 0;
@@ -81,7 +89,7 @@ bool segment_stats(const uint32_t* map, int64_t height, int64_t width, const uin
       b[3] = y1[size_t(i)] - y0[size_t(i)] + 1;
     }
   }
-  return true;
+  return ok_status();
 }
 
 }  // namespace panoseg

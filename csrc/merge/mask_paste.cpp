@@ -498,10 +498,10 @@ struct Checked {
 };
 
 // Checks a mask (finite samples, a sane box) and computes its rounded and clipped box.
-PasteStatus prepare(const float* prob, int64_t mask_h, int64_t mask_w, const float box[4],
-                    int64_t height, int64_t width, PassOrder order, Checked* m) {
-  const PasteStatus s = paste_geometry(box, mask_h, mask_w, height, width, &m->g);
-  if (s != PasteStatus::kOk) return s;
+Status prepare(const float* prob, int64_t mask_h, int64_t mask_w, const float box[4],
+               int64_t height, int64_t width, PassOrder order, Checked* m) {
+  const Status s = paste_geometry(box, mask_h, mask_w, height, width, &m->g);
+  if (!s.ok()) return s;
   // The largest |sample| as the largest of their bit patterns without the sign (IEEE floats
   // of one sign order like their bits), an integer maximum that vectorizes. Infinities and
   // NaNs have all exponent bits set, so they are the patterns >= 0x7f800000.
@@ -512,7 +512,7 @@ PasteStatus prepare(const float* prob, int64_t mask_h, int64_t mask_w, const flo
     bits &= 0x7fffffff;
     max_bits = bits > max_bits ? bits : max_bits;
   }
-  if (max_bits >= 0x7f800000) return PasteStatus::kBadMask;
+  if (max_bits >= 0x7f800000) return fail(StatusCode::kBadMask);
   float max_abs;
   std::memcpy(&max_abs, &max_bits, 4);
   max_abs = std::max(max_abs, 1.0f);
@@ -522,7 +522,7 @@ PasteStatus prepare(const float* prob, int64_t mask_h, int64_t mask_w, const flo
   const int64_t shrink_h = (mask_h + 2) - (m->g.y2 - m->g.y1 + 1);
   const int64_t shrink_w = (mask_w + 2) - (m->g.x2 - m->g.x1 + 1);
   m->vertical_first = order == PassOrder::kPillow13 && shrink_h > 0 && shrink_h > 2 * shrink_w;
-  return PasteStatus::kOk;
+  return ok_status();
 }
 
 // Runs the resampler over the clipped box; sink(r, b, e) gets the runs of ones of clipped row r,
@@ -609,12 +609,14 @@ void dense_of(const float* prob, int64_t mask_h, int64_t mask_w, const Checked& 
 
 }  // namespace
 
-PasteStatus paste_geometry(const float box[4], int64_t mask_h, int64_t mask_w, int64_t height,
-                           int64_t width, PasteGeometry* g) {
-  if (mask_h < 1 || mask_w < 1 || mask_h > 1024 || mask_w > 1024) return PasteStatus::kBadMask;
+Status paste_geometry(const float box[4], int64_t mask_h, int64_t mask_w, int64_t height,
+                      int64_t width, PasteGeometry* g) {
+  if (height < 1 || width < 1 || box == nullptr) return fail(StatusCode::kBadArgument);
+  if (mask_h < 1 || mask_w < 1 || mask_h > 1024 || mask_w > 1024)
+    return fail(StatusCode::kBadMask);
   for (int i = 0; i < 4; ++i)
-    if (!std::isfinite(box[i]) || std::fabs(box[i]) > 1e7f) return PasteStatus::kBadBox;
-  if (box[2] < box[0] || box[3] < box[1]) return PasteStatus::kBadBox;
+    if (!std::isfinite(box[i]) || std::fabs(box[i]) > 1e7f) return fail(StatusCode::kBadBox);
+  if (box[2] < box[0] || box[3] < box[1]) return fail(StatusCode::kBadBox);
   // float32 throughout, like numpy on MXNet's float32 boxes.
   const float x = (box[0] + box[2]) / 2.0f, y = (box[1] + box[3]) / 2.0f;
   float hw = (box[2] - box[0]) / 2.0f, hh = (box[3] - box[1]) / 2.0f;
@@ -628,50 +630,51 @@ PasteStatus paste_geometry(const float box[4], int64_t mask_h, int64_t mask_w, i
   g->cy1 = g->y1 > 0 ? g->y1 : 0;
   g->cx2 = g->x2 + 1 < width ? g->x2 + 1 : width;
   g->cy2 = g->y2 + 1 < height ? g->y2 + 1 : height;
-  return PasteStatus::kOk;
+  return ok_status();
 }
 
-PasteStatus paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask_w,
-                                 const float box[4], int64_t height, int64_t width,
-                                 bool column_major, std::vector<int64_t>* intervals,
-                                 PassOrder order) {
+Status paste_mask_intervals(const float* prob, int64_t mask_h, int64_t mask_w, const float box[4],
+                            int64_t height, int64_t width, bool column_major,
+                            std::vector<int64_t>* intervals, PassOrder order) {
+  if (prob == nullptr) return fail(StatusCode::kBadArgument);
   Checked m;
-  const PasteStatus status = prepare(prob, mask_h, mask_w, box, height, width, order, &m);
-  if (status != PasteStatus::kOk) return status;
+  const Status status = prepare(prob, mask_h, mask_w, box, height, width, order, &m);
+  if (!status.ok()) return status;
   Scratch s;
   intervals_of(prob, mask_h, mask_w, m, height, width, column_major, s, intervals);
-  return PasteStatus::kOk;
+  return ok_status();
 }
 
-PasteStatus paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w,
-                             const float box[4], int64_t height, int64_t width, uint8_t* out,
-                             PassOrder order) {
+Status paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w, const float box[4],
+                        int64_t height, int64_t width, uint8_t* out, PassOrder order) {
+  if (prob == nullptr || out == nullptr) return fail(StatusCode::kBadArgument);
   Checked m;
-  const PasteStatus status = prepare(prob, mask_h, mask_w, box, height, width, order, &m);
-  if (status != PasteStatus::kOk) return status;
+  const Status status = prepare(prob, mask_h, mask_w, box, height, width, order, &m);
+  if (!status.ok()) return status;
   Scratch s;
   dense_of(prob, mask_h, mask_w, m, width, s, out);
-  return PasteStatus::kOk;
+  return ok_status();
 }
 
 namespace {
 
 // Checks every mask and computes its geometry; returns how many threads are worth starting
-// (at most `threads`), or 0 with *bad set to the first bad mask.
+// (at most `threads`), or 0 with *status set (at the first bad mask).
 int64_t check_masks(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                     const float* boxes, int64_t height, int64_t width, int threads,
-                    PassOrder order, std::vector<Checked>* checked, PasteStatus* status,
-                    int64_t* bad) {
+                    PassOrder order, std::vector<Checked>* checked, Status* status) {
+  if (n < 0 || ((probs == nullptr || boxes == nullptr) && n > 0)) {
+    *status = fail(StatusCode::kBadArgument);
+    return 0;
+  }
   checked->resize(size_t(n));
   int64_t work = 0;
   for (int64_t k = 0; k < n; ++k) {
     Checked& m = (*checked)[size_t(k)];
-    *status = prepare(probs + k * mask_h * mask_w, mask_h, mask_w, boxes + 4 * k, height, width,
-                      order, &m);
-    if (*status != PasteStatus::kOk) {
-      *bad = k;
-      return 0;
-    }
+    *status = at_item(prepare(probs + k * mask_h * mask_w, mask_h, mask_w, boxes + 4 * k, height,
+                              width, order, &m),
+                      StatusWhere::kInstance, k);
+    if (!status->ok()) return 0;
     const PasteGeometry& g = m.g;
     // The work grows with the rows and columns of the clipped box, plus a fixed cost.
     work += std::max<int64_t>(0, g.cx2 - g.cx1) + 4 * std::max<int64_t>(0, g.cy2 - g.cy1) + 256;
@@ -705,16 +708,15 @@ void for_each_mask(int64_t n, int64_t n_threads, Body body) {
 
 }  // namespace
 
-PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
-                                  const float* boxes, int64_t height, int64_t width,
-                                  bool column_major, int threads, std::vector<int64_t>* offsets,
-                                  std::vector<int64_t>* intervals, int64_t* bad,
-                                  PassOrder order) {
+Status paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
+                             const float* boxes, int64_t height, int64_t width, bool column_major,
+                             int threads, std::vector<int64_t>* offsets,
+                             std::vector<int64_t>* intervals, PassOrder order) {
   std::vector<Checked> checked;
-  PasteStatus status = PasteStatus::kOk;
+  Status status;
   const int64_t n_threads = check_masks(probs, n, mask_h, mask_w, boxes, height, width, threads,
-                                        order, &checked, &status, bad);
-  if (status != PasteStatus::kOk) return status;
+                                        order, &checked, &status);
+  if (!status.ok()) return status;
   offsets->assign(1, 0);
   intervals->clear();
   if (n_threads == 1) {  // straight into the output
@@ -724,7 +726,7 @@ PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h,
                    width, column_major, scratch, intervals);
       offsets->push_back(int64_t(intervals->size() / 2));
     }
-    return PasteStatus::kOk;
+    return ok_status();
   }
   // Each thread pastes into its own buffer and records where each of its masks went; the
   // pieces are then concatenated in mask order, so the output does not depend on the threads.
@@ -749,23 +751,24 @@ PasteStatus paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h,
     intervals->insert(intervals->end(), b.begin() + p.begin, b.begin() + p.end);
     offsets->push_back(int64_t(intervals->size() / 2));
   }
-  return PasteStatus::kOk;
+  return ok_status();
 }
 
-PasteStatus paste_masks_dense(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
-                              const float* boxes, int64_t height, int64_t width, int threads,
-                              uint8_t* out, int64_t* bad, PassOrder order) {
+Status paste_masks_dense(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
+                         const float* boxes, int64_t height, int64_t width, int threads,
+                         uint8_t* out, PassOrder order) {
+  if (out == nullptr && n > 0) return fail(StatusCode::kBadArgument);
   std::vector<Checked> checked;
-  PasteStatus status = PasteStatus::kOk;
+  Status status;
   const int64_t n_threads = check_masks(probs, n, mask_h, mask_w, boxes, height, width, threads,
-                                        order, &checked, &status, bad);
-  if (status != PasteStatus::kOk) return status;
+                                        order, &checked, &status);
+  if (!status.ok()) return status;
   std::vector<Scratch> scratch(static_cast<size_t>(n_threads));
   for_each_mask(n, n_threads, [&](int64_t t, int64_t k) {
     dense_of(probs + k * mask_h * mask_w, mask_h, mask_w, checked[size_t(k)], width,
              scratch[size_t(t)], out + k * height * width);
   });
-  return PasteStatus::kOk;
+  return ok_status();
 }
 
 }  // namespace panoseg

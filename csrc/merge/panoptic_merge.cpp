@@ -15,11 +15,19 @@ namespace panoseg {
 SegmentIdAssigner::SegmentIdAssigner(const uint32_t* stuff_colour_ids, int64_t n_stuff,
                                      uint64_t seed, int64_t expected_segments)
     : state_(seed) {
+  if (stuff_colour_ids == nullptr || n_stuff < 0) n_stuff = 0;
+  if (expected_segments < 0) expected_segments = 0;
   size_t cap = 64;
   while (cap < size_t(4 * (n_stuff + expected_segments + 1))) cap <<= 1;
   table_.assign(cap, 0u);
-  for (int64_t i = 0; i < n_stuff; ++i)
+  for (int64_t i = 0; i < n_stuff; ++i) {
+    const uint32_t id = stuff_colour_ids[i] & kMaxSegmentId;
     if (stuff_colour_ids[i] != 0u) take(stuff_colour_ids[i]);
+    if (id != 0u) stuff_.push_back(id);
+  }
+  std::sort(stuff_.begin(), stuff_.end());
+  stuff_.erase(std::unique(stuff_.begin(), stuff_.end()), stuff_.end());
+  stuff_issued_.assign(stuff_.size(), false);
 }
 
 bool SegmentIdAssigner::taken(uint32_t id) const {
@@ -54,11 +62,33 @@ uint64_t SegmentIdAssigner::next() {  // splitmix64
 }
 
 uint32_t SegmentIdAssigner::thing_id(uint32_t colour_id) {
-  uint32_t id = colour_id & kMaxSegmentId;
+  const uint32_t id = colour_id & kMaxSegmentId;
   if (id != 0u && !taken(id)) {
     take(id);
     return id;
   }
+  return jittered(colour_id);
+}
+
+uint32_t SegmentIdAssigner::stuff_id(uint32_t colour_id) {
+  const uint32_t id = colour_id & kMaxSegmentId;
+  if (id != 0u) {
+    const auto it = std::lower_bound(stuff_.begin(), stuff_.end(), id);
+    if (it != stuff_.end() && *it == id) {  // a reserved stuff colour
+      const size_t k = size_t(it - stuff_.begin());
+      if (!stuff_issued_[k]) {
+        stuff_issued_[k] = true;
+        return id;
+      }
+    } else if (!taken(id)) {  // a colour no stuff category reserved, still free
+      take(id);
+      return id;
+    }
+  }
+  return jittered(colour_id);
+}
+
+uint32_t SegmentIdAssigner::jittered(uint32_t colour_id) {
   const int base[3] = {int(colour_id & 0xFF), int((colour_id >> 8) & 0xFF), int((colour_id >> 16) & 0xFF)};
   for (int attempt = 0; attempt < 4096; ++attempt) {
     const uint64_t r = next();
@@ -74,35 +104,29 @@ uint32_t SegmentIdAssigner::thing_id(uint32_t colour_id) {
     }
   }
   // The neighbourhood of the colour is exhausted (thousands of instances): any free id will do.
-  for (id = (colour_id + 1) & kMaxSegmentId;; id = (id + 1) & kMaxSegmentId)
+  for (uint32_t id = (colour_id + 1) & kMaxSegmentId;; id = (id + 1) & kMaxSegmentId)
     if (id != 0u && !taken(id)) {
       take(id);
       return id;
     }
 }
 
-bool intervals_valid(const IntervalMasks& masks, int64_t n_pixels, int64_t* bad_mask) {
-  if (masks.n > 0 && masks.offsets[0] != 0) {
-    *bad_mask = 0;
-    return false;
-  }
+Status intervals_valid(const IntervalMasks& masks, int64_t n_pixels) {
+  if (masks.n < 0 || (masks.offsets == nullptr && masks.n > 0)) return fail(StatusCode::kBadArgument);
+  const Status bad = fail(StatusCode::kBadIntervals);
+  if (masks.n > 0 && masks.offsets[0] != 0) return at_item(bad, StatusWhere::kMask, 0);
   for (int64_t k = 0; k < masks.n; ++k) {
     const int64_t a = masks.offsets[k], b = masks.offsets[k + 1];
-    if (b < a) {
-      *bad_mask = k;
-      return false;
-    }
+    if (b < a || (b > a && masks.intervals == nullptr)) return at_item(bad, StatusWhere::kMask, k);
     int64_t prev_end = 0;
     for (int64_t i = a; i < b; ++i) {
       const int64_t begin = masks.intervals[2 * i], end = masks.intervals[2 * i + 1];
-      if (begin < prev_end || end <= begin || end > n_pixels) {
-        *bad_mask = k;
-        return false;
-      }
+      if (begin < prev_end || end <= begin || end > n_pixels)
+        return at_item(bad, StatusWhere::kMask, k);
       prev_end = end;
     }
   }
-  return true;
+  return ok_status();
 }
 
 namespace {
@@ -162,31 +186,29 @@ int64_t paint(const int64_t* iv, int64_t n, uint32_t id, std::vector<PaintedRun>
 
 }  // namespace
 
-MergeStatus panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
-                           const int32_t* instance_category, const IntervalMasks& stuff,
-                           const int32_t* stuff_category, const MergeCategory* categories,
-                           int32_t n_categories, const MergeParams& params,
-                           SegmentIdAssigner* ids, std::vector<PaintedRun>* runs,
-                           std::vector<MergedSegment>* segments, int64_t* bad_index) {
+Status panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
+                      const int32_t* instance_category, const IntervalMasks& stuff,
+                      const int32_t* stuff_category, const MergeCategory* categories,
+                      int32_t n_categories, const MergeParams& params, SegmentIdAssigner* ids,
+                      std::vector<PaintedRun>* runs, std::vector<MergedSegment>* segments) {
   segments->clear();
   runs->clear();
-  if (!intervals_valid(instances, n_pixels, bad_index)) return MergeStatus::kBadIntervals;
-  int64_t bad_stuff = 0;
-  if (!intervals_valid(stuff, n_pixels, &bad_stuff)) {
-    *bad_index = -1 - bad_stuff;
-    return MergeStatus::kBadIntervals;
-  }
+  if (n_pixels < 0 || n_categories < 0 || (categories == nullptr && n_categories > 0) ||
+      ids == nullptr || (instance_category == nullptr && instances.n > 0) ||
+      (stuff_category == nullptr && stuff.n > 0) || instances.n >= INT32_MAX ||
+      stuff.n >= INT32_MAX)
+    return fail(StatusCode::kBadArgument);
+  Status status = intervals_valid(instances, n_pixels);
+  if (!status.ok()) return at_item(status, StatusWhere::kInstance, status.index);
+  status = intervals_valid(stuff, n_pixels);
+  if (!status.ok()) return at_item(status, StatusWhere::kStuff, status.index);
   for (int64_t k = 0; k < instances.n; ++k)
     if (instance_category[k] < 0 || instance_category[k] >= n_categories ||
-        !categories[instance_category[k]].isthing) {
-      *bad_index = k;
-      return MergeStatus::kBadCategory;
-    }
+        !categories[instance_category[k]].isthing)
+      return fail(StatusCode::kBadCategory, StatusWhere::kInstance, k, instance_category[k]);
   for (int64_t k = 0; k < stuff.n; ++k)
-    if (stuff_category[k] < 0 || stuff_category[k] >= n_categories) {
-      *bad_index = -1 - k;
-      return MergeStatus::kBadCategory;
-    }
+    if (stuff_category[k] < 0 || stuff_category[k] >= n_categories)
+      return fail(StatusCode::kBadCategory, StatusWhere::kStuff, k, stuff_category[k]);
 
   std::vector<PaintedRun> scratch;
   for (int64_t k = 0; k < instances.n; ++k) {
@@ -219,7 +241,7 @@ MergeStatus panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
     for (const MergedSegment& s : *segments) seen |= s.id == id;
     if (!seen) segments->push_back({id, stuff_category[k], int32_t(k), false});
   }
-  return MergeStatus::kOk;
+  return ok_status();
 }
 
 void render_runs(const std::vector<PaintedRun>& runs, int64_t n_pixels, uint32_t* canvas) {
@@ -314,15 +336,17 @@ void run_stats(const std::vector<PaintedRun>& runs, int64_t height, int64_t widt
   }
 }
 
-bool label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labels,
-                         std::vector<int64_t>* offsets, std::vector<int64_t>* intervals) {
+Status label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labels,
+                           std::vector<int64_t>* offsets, std::vector<int64_t>* intervals) {
+  if (n_pixels < 0 || n_labels < 0 || (labels == nullptr && n_pixels > 0))
+    return fail(StatusCode::kBadArgument);
   // Two passes over the runs: count per label, then fill (CSR).
   std::vector<int64_t> count(size_t(n_labels) + 1, 0);
   for (int64_t i = 0; i < n_pixels;) {
     const int32_t l = labels[i];
     int64_t j = i + 1;
     while (j < n_pixels && labels[j] == l) ++j;
-    if (l >= n_labels) return false;
+    if (l >= n_labels) return fail(StatusCode::kBadLabel, StatusWhere::kPixel, i, l);
     if (l >= 0) ++count[size_t(l) + 1];
     i = j;
   }
@@ -341,7 +365,7 @@ bool label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labe
     }
     i = j;
   }
-  return true;
+  return ok_status();
 }
 
 void dense_mask_intervals(const uint8_t* mask, int64_t n_pixels, std::vector<int64_t>* intervals) {
@@ -356,6 +380,19 @@ void dense_mask_intervals(const uint8_t* mask, int64_t n_pixels, std::vector<int
     intervals->push_back(j);
     i = j;
   }
+}
+
+Status dense_masks_intervals(const uint8_t* masks, int64_t n, int64_t n_pixels,
+                             std::vector<int64_t>* offsets, std::vector<int64_t>* intervals) {
+  offsets->assign(1, 0);
+  intervals->clear();
+  if (n < 0 || n_pixels < 0 || (masks == nullptr && n > 0 && n_pixels > 0))
+    return fail(StatusCode::kBadArgument);
+  for (int64_t k = 0; k < n; ++k) {
+    if (n_pixels) dense_mask_intervals(masks + k * n_pixels, n_pixels, intervals);
+    offsets->push_back(int64_t(intervals->size() / 2));
+  }
+  return ok_status();
 }
 
 uint32_t* thread_scratch_canvas(int64_t n) {

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/status.hpp"
+
 namespace panoseg {
 
 // A list of masks, each a sorted list of disjoint [begin, end) pixel intervals (CSR layout):
@@ -22,20 +24,31 @@ struct IntervalMasks {
 // Deterministic segment ids, panopticapi's IdGenerator without its global randomness: a stuff
 // segment's id is its category colour; a thing gets its category colour if still free in this
 // image, else the colour jittered by up to +-30 per channel by a PRNG seeded per image.
+// This is panoseg's one segment-id scheme: the merge uses it, and so do the converters (through
+// panoseg.io.segment_ids), so both give the same id to the same segment of the same image.
 class SegmentIdAssigner {
  public:
-  // `stuff_colour_ids`: rgb2id of every stuff category colour (reserved for stuff).
+  // `stuff_colour_ids`: rgb2id of every stuff category colour (reserved for stuff; null when
+  // n_stuff <= 0). `expected_segments` only sizes the table.
   SegmentIdAssigner(const uint32_t* stuff_colour_ids, int64_t n_stuff, uint64_t seed,
                     int64_t expected_segments);
+  // A thing of a category with colour `colour_id` (its low 24 bits are used).
   uint32_t thing_id(uint32_t colour_id);
+  // A stuff segment: its colour the first time the colour is asked for (reserved or free), a
+  // fresh id drawn as for a thing afterwards (a stuff category listed twice for one image).
+  // The merge does not call it: there a stuff category listed twice becomes one segment.
+  uint32_t stuff_id(uint32_t colour_id);
 
  private:
   bool taken(uint32_t id) const;
   void take(uint32_t id);
   uint64_t next();
+  uint32_t jittered(uint32_t colour_id);  // a free id near the colour; takes it
   std::vector<uint32_t> table_;  // open-addressing set of taken ids (0 = empty slot)
   uint64_t state_;
   int64_t size_ = 0;
+  std::vector<uint32_t> stuff_;       // reserved stuff colours, sorted and unique
+  std::vector<bool> stuff_issued_;    // per stuff_ entry: already handed out by stuff_id
 };
 
 struct MergeCategory {
@@ -49,8 +62,6 @@ struct MergedSegment {
   int32_t source;    // instance index (things) or stuff mask index (stuff)
   bool isthing;
 };
-
-enum class MergeStatus : int { kOk = 0, kBadIntervals = 1, kBadCategory = 2 };
 
 struct MergeParams {
   double overlap_thr = 0.5;
@@ -66,14 +77,13 @@ struct PaintedRun {
 // Runs the heuristic. The taken pixels are kept as a sorted list of runs rather than an image,
 // so each mask costs time in proportion to its runs, not its pixels, and the id map is written
 // once at the end (render_runs). `runs` receives the painted runs, sorted and disjoint.
-// On kBadIntervals / kBadCategory, `bad_index` is the offending instance (>= 0) or stuff mask
-// (-1 - index).
-MergeStatus panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
-                           const int32_t* instance_category, const IntervalMasks& stuff,
-                           const int32_t* stuff_category, const MergeCategory* categories,
-                           int32_t n_categories, const MergeParams& params,
-                           SegmentIdAssigner* ids, std::vector<PaintedRun>* runs,
-                           std::vector<MergedSegment>* segments, int64_t* bad_index);
+// Bad masks (kBadIntervals) or categories (kBadCategory: out of range, or an instance of a stuff
+// category) are reported at (kInstance or kStuff, the mask).
+Status panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
+                      const int32_t* instance_category, const IntervalMasks& stuff,
+                      const int32_t* stuff_category, const MergeCategory* categories,
+                      int32_t n_categories, const MergeParams& params, SegmentIdAssigner* ids,
+                      std::vector<PaintedRun>* runs, std::vector<MergedSegment>* segments);
 
 // Writes every pixel of `canvas` (n_pixels): the runs' ids, 0 elsewhere.
 void render_runs(const std::vector<PaintedRun>& runs, int64_t n_pixels, uint32_t* canvas);
@@ -92,16 +102,22 @@ void run_stats(const std::vector<PaintedRun>& runs, int64_t height, int64_t widt
                bool column_major, const std::vector<MergedSegment>& segments, int64_t* area,
                int64_t* bbox);
 
-// Checks that every mask's intervals are sorted, disjoint, non-empty and inside [0, n_pixels).
-bool intervals_valid(const IntervalMasks& masks, int64_t n_pixels, int64_t* bad_mask);
+// Checks that every mask's intervals are sorted, disjoint, non-empty and inside [0, n_pixels):
+// kBadIntervals at (kMask, the first bad mask).
+Status intervals_valid(const IntervalMasks& masks, int64_t n_pixels);
 
 // Row-major intervals of the pixels of each label in a row-major label map (labels < 0 are
-// skipped): a CSR over n_labels masks.
-bool label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labels,
-                         std::vector<int64_t>* offsets, std::vector<int64_t>* intervals);
+// skipped): a CSR over n_labels masks. A label >= n_labels: kBadLabel at (kPixel, the first
+// such pixel), the label as value.
+Status label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labels,
+                           std::vector<int64_t>* offsets, std::vector<int64_t>* intervals);
 
-// Intervals of a row-major binary mask.
+// Intervals of a row-major binary mask (nonzero = set), appended to `intervals`.
 void dense_mask_intervals(const uint8_t* mask, int64_t n_pixels, std::vector<int64_t>* intervals);
+
+// The same for n masks of n_pixels each, stored one after the other: a CSR over the n masks.
+Status dense_masks_intervals(const uint8_t* masks, int64_t n, int64_t n_pixels,
+                             std::vector<int64_t>* offsets, std::vector<int64_t>* intervals);
 
 // A zeroed buffer of n ids owned by the calling thread, reused from call to call: a fresh
 // multi-megabyte allocation per image costs page faults that serialize threads.

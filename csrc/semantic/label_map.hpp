@@ -4,15 +4,15 @@
 #pragma once
 #include <cstdint>
 
+#include "common/status.hpp"
+
 namespace panoseg {
 
-enum class LabelStatus : int { kOk = 0, kZeroId = 1, kDuplicateId = 2, kUnknownId = 3 };
-
 // `ids`: n_pixels segment ids; `seg_ids` / `seg_labels`: the n_seg segments of the image and
-// their labels. On kZeroId / kDuplicateId, *bad is the offending table row; on kUnknownId, the
-// first pixel whose id is not in the table. `out` (n_pixels bytes) is complete only on kOk.
-LabelStatus ids_to_labels(const uint32_t* ids, int64_t n_pixels, const uint32_t* seg_ids,
-                          const uint8_t* seg_labels, int64_t n_seg, uint8_t void_label,
-                          uint8_t* out, int64_t* bad);
+// their labels. A table id 0 (kBadId) or listed twice (kDuplicateId) is reported at (kSegment,
+// its row); a pixel whose id is not in the table (kUnknownId) at (kPixel, the first such pixel)
+// with the id as value. `out` (n_pixels bytes) is complete only when the status is ok.
+Status ids_to_labels(const uint32_t* ids, int64_t n_pixels, const uint32_t* seg_ids,
+                     const uint8_t* seg_labels, int64_t n_seg, uint8_t void_label, uint8_t* out);
 
 }  // namespace panoseg

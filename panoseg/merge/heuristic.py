@@ -1,7 +1,7 @@
 """Panoptic merge: instance + semantic predictions -> one non-overlapping panoptic segmentation.
 
 The heuristic of Kirillov et al. (section 7) with panopticapi's stuff area filter, run by the
-compiled core (``csrc/panoptic_merge.cpp``):
+compiled core (``csrc/merge/panoptic_merge.cpp``):
 
 1. instances with ``score < confidence_thr`` are dropped (equal is kept); the rest are sorted by
    score, descending, ties in input order;
@@ -11,7 +11,8 @@ compiled core (``csrc/panoptic_merge.cpp``):
    its untaken pixels become one segment, unless fewer than ``stuff_area_limit``;
 4. everything left is VOID (0).
 
-Segment ids are deterministic: a stuff segment's id is its category colour (``rgb2id``), a thing
+Segment ids are deterministic and follow panoseg's one scheme (:mod:`panoseg.io.segment_ids`,
+shared with the converters): a stuff segment's id is its category colour (``rgb2id``), a thing
 gets its category colour if still free in the image, else a jitter of it drawn from a PRNG seeded
 by ``seed`` and the image id -- the same input gives byte-identical PNGs on every run and every
 worker count. Two departures from panopticapi, both where it emits broken output: a segment left
@@ -21,7 +22,6 @@ a stuff category listed twice for an image becomes one segment (panopticapi writ
 """
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -29,8 +29,8 @@ import numpy as np
 
 from .. import _core
 from ..io.categories import Categories, as_categories
-from ..io.codec import rgb2id
 from ..io.rle import rle_intervals, rle_to_mask
+from ..io.segment_ids import category_colour_ids, image_seed
 from .paste import paste_intervals
 
 DEFAULT_CONFIDENCE_THR = 0.5
@@ -76,24 +76,13 @@ class MergeCategories:
 
     def __init__(self, categories):
         self.categories = as_categories(categories)
-        colours = []
-        for entry in self.categories.entries:
-            colour = entry.get("color")
-            if colour is None or len(colour) != 3:
-                raise ValueError(f"category {entry['id']} has no 'color' [r, g, b]; the merge "
-                                 "derives segment ids from category colours")
-            colours.append(rgb2id(np.asarray(colour, dtype=np.int64)))
-        self.colour = np.array(colours, dtype=np.uint32)
+        # The colours segment ids derive from: the one scheme of panoseg.io.segment_ids.
+        self.colour = category_colour_ids(self.categories)
         self.isthing = self.categories.isthing.astype(np.uint8)
         stuff = self.colour[~self.categories.isthing]
         if len(set(stuff.tolist())) != len(stuff) or 0 in stuff:
             raise ValueError("stuff categories need distinct, non-black colours: their colour is "
                              "their segment id")
-
-
-def image_seed(seed: int, image_id) -> int:
-    """The per-image PRNG seed: depends on the image, not on the order images are processed."""
-    return (int(seed) * 0x9E3779B97F4A7C15 + zlib.crc32(repr(image_id).encode())) % (1 << 64)
 
 
 def instance_order(scores: np.ndarray, confidence_thr: float) -> np.ndarray:

@@ -1,0 +1,194 @@
+# Declarations of the C++ kernels in csrc/: one `cdef extern` block per header, in the order of
+# the layers (common -> io -> eval / merge / semantic). _core.pyx sees them all (a .pxd of the
+# same name is part of its module). Keep each block a faithful copy of its header's entry points.
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libcpp cimport bool as cbool
+from libcpp.string cimport string
+from libcpp.vector cimport vector
+
+
+cdef extern from "common/status.hpp" namespace "panoseg" nogil:
+    cdef enum class StatusCode(int32_t):
+        kOk
+        kBadId
+        kDuplicateId
+        kUnknownId
+        kIdTooLarge
+        kBadCategory
+        kBadLabel
+        kBadIntervals
+        kBadBox
+        kBadMask
+        kPngSizeMismatch
+        kPngBadFilter
+        kRleBadCharacter
+        kRleTruncated
+        kRleNegativeCount
+        kRleWrongTotal
+        kBadArgument
+    cdef enum class StatusWhere(int32_t):
+        kNone
+        kGt
+        kPred
+        kInstance
+        kStuff
+        kSegment
+        kMask
+        kPixel
+    cdef cppclass Status:
+        StatusCode code
+        StatusWhere where
+        int64_t index
+        int64_t value
+        cbool ok()
+
+
+cdef extern from "io/rgb_id.hpp" namespace "panoseg" nogil:
+    const uint32_t kMaxSegmentId
+    void rgb_to_id(const uint8_t* rgb, int64_t height, int64_t width, int64_t stride_row,
+                   int64_t stride_col, int64_t stride_channel, uint32_t* ids)
+    Status id_to_rgb(const uint32_t* ids, int64_t height, int64_t width, int64_t stride_row,
+                     int64_t stride_col, uint8_t* rgb)
+
+
+cdef extern from "io/png_unfilter.hpp" namespace "panoseg" nogil:
+    Status png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height,
+                                  int64_t width, uint32_t* ids)
+
+
+cdef extern from "io/png_filter.hpp" namespace "panoseg" nogil:
+    Status png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t* out)
+
+
+cdef extern from "io/rle.hpp" namespace "panoseg" nogil:
+    cdef cppclass RleRef:
+        const char* chars
+        const uint32_t* counts
+        size_t length
+    Status rle_decode_intervals(const RleRef* rles, int64_t n, int64_t n_pixels,
+                                vector[int64_t]* offsets, vector[int64_t]* intervals)
+    Status rle_encode_intervals(const int64_t* offsets, int64_t n, const int64_t* intervals,
+                                int64_t n_values, int64_t n_pixels, vector[string]* out)
+
+
+cdef extern from "io/segment_stats.hpp" namespace "panoseg" nogil:
+    Status segment_stats(const uint32_t* map, int64_t height, int64_t width,
+                         const uint32_t* ids, int64_t n, int64_t* area, int64_t* bbox)
+    void distinct_ids(const uint32_t* map, int64_t n_pixels, vector[uint32_t]* ids)
+
+
+cdef extern from "eval/pair_count.hpp" namespace "panoseg" nogil:
+    const int32_t kVoidSlot
+    const int32_t kUnknownSlot
+    cdef struct PairArea:
+        int32_t gt
+        int32_t pred
+        int64_t area
+    cdef cppclass PairCountResult:
+        vector[PairArea] pairs
+        vector[uint32_t] unknown_gt
+        vector[uint32_t] unknown_pred
+    Status count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t n_pixels,
+                       const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
+                       int64_t n_pred, PairCountResult* out)
+    Status count_pairs_png(const uint8_t* gt_raw, size_t gt_size, const uint8_t* pred_raw,
+                           size_t pred_size, int64_t height, int64_t width,
+                           const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
+                           int64_t n_pred, PairCountResult* out)
+
+
+cdef extern from "eval/pq_match.hpp" namespace "panoseg" nogil:
+    cdef cppclass SegmentTable:
+        const uint32_t* ids
+        const int32_t* category
+        const uint8_t* iscrowd
+        const double* area
+        int64_t n
+    cdef cppclass ImageMatch:
+        vector[int64_t] tp, fp, fn
+        vector[double] iou_sum
+        vector[int64_t] gt_pixels, pred_pixels
+        vector[int32_t] gt_match
+        vector[double] gt_match_iou
+        vector[int32_t] pred_match
+        vector[uint8_t] pred_ignored
+    Status pq_match(const vector[PairArea]& pairs, const SegmentTable& gt,
+                    const SegmentTable& pred, int32_t n_categories, ImageMatch* out)
+
+
+cdef extern from "eval/extra_metrics.hpp" namespace "panoseg" nogil:
+    cdef cppclass ExtraMetrics:
+        vector[double] dagger_iou
+        vector[int64_t] dagger_count
+        vector[double] cover_iou, cover_area
+        vector[int64_t] size_tp, size_fp, size_fn
+        vector[double] size_iou
+        vector[int32_t] confusion_gt, confusion_pred
+    Status extra_metrics(const vector[PairArea]& pairs, const SegmentTable& gt,
+                         const SegmentTable& pred, const uint8_t* isthing, int32_t n_categories,
+                         const ImageMatch& match, ExtraMetrics* out)
+
+
+cdef extern from "merge/mask_paste.hpp" namespace "panoseg" nogil:
+    cdef enum class PassOrder(int):
+        kHorizontalFirst
+        kPillow13
+    Status paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
+                                 const float* boxes, int64_t height, int64_t width,
+                                 cbool column_major, int threads, vector[int64_t]* offsets,
+                                 vector[int64_t]* intervals, PassOrder order)
+    Status paste_masks_dense(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
+                             const float* boxes, int64_t height, int64_t width, int threads,
+                             uint8_t* out, PassOrder order)
+
+
+cdef extern from "merge/panoptic_merge.hpp" namespace "panoseg" nogil:
+    cdef cppclass IntervalMasks:
+        const int64_t* offsets
+        const int64_t* intervals
+        int64_t n
+    # Named CSegmentIdAssigner here: SegmentIdAssigner is the Python class that wraps it.
+    cdef cppclass CSegmentIdAssigner "panoseg::SegmentIdAssigner":
+        CSegmentIdAssigner(const uint32_t* stuff_colour_ids, int64_t n_stuff, uint64_t seed,
+                           int64_t expected_segments)
+        uint32_t thing_id(uint32_t colour_id)
+        uint32_t stuff_id(uint32_t colour_id)
+    cdef struct MergeCategory:
+        uint32_t colour_id
+        cbool isthing
+    cdef struct MergedSegment:
+        uint32_t id
+        int32_t category
+        int32_t source
+        cbool isthing
+    cdef cppclass MergeParams:
+        double overlap_thr
+        double stuff_area_limit
+    cdef struct PaintedRun:
+        int64_t begin
+        int64_t end
+        uint32_t id
+    Status panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
+                          const int32_t* instance_category, const IntervalMasks& stuff,
+                          const int32_t* stuff_category, const MergeCategory* categories,
+                          int32_t n_categories, const MergeParams& params,
+                          CSegmentIdAssigner* ids, vector[PaintedRun]* runs,
+                          vector[MergedSegment]* segments)
+    void render_runs(const vector[PaintedRun]& runs, int64_t n_pixels, uint32_t* canvas)
+    void runs_to_png_up_scanlines(const vector[PaintedRun]& runs, int64_t height, int64_t width,
+                                  uint8_t* out)
+    void run_stats(const vector[PaintedRun]& runs, int64_t height, int64_t width,
+                   cbool column_major, const vector[MergedSegment]& segments, int64_t* area,
+                   int64_t* bbox)
+    Status label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labels,
+                               vector[int64_t]* offsets, vector[int64_t]* intervals)
+    Status dense_masks_intervals(const uint8_t* masks, int64_t n, int64_t n_pixels,
+                                 vector[int64_t]* offsets, vector[int64_t]* intervals)
+    uint32_t* thread_scratch_canvas(int64_t n)
+    void transpose_u32(const uint32_t* inp, int64_t height, int64_t width, uint32_t* out)
+
+
+cdef extern from "semantic/label_map.hpp" namespace "panoseg" nogil:
+    Status ids_to_labels(const uint32_t* ids, int64_t n_pixels, const uint32_t* seg_ids,
+                         const uint8_t* seg_labels, int64_t n_seg, uint8_t void_label,
+                         uint8_t* out)
