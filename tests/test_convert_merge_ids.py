@@ -1,5 +1,5 @@
 """One segment-id scheme: convert gives a segment the id the merge gives it (same image, same
-seed, segments asked for in the same order: things, then stuff)."""
+seed, each category's segments in the same order; categories may interleave)."""
 import json
 from pathlib import Path
 
@@ -22,15 +22,15 @@ STUFF = [184, 187, 199]
 
 
 def merged_image(rng, image_id, seed, height=60, width=80):
-    """A merge result with several persons (so ids get jittered), then cars, then stuff. Person
-    scores are above car scores, so the merge's order (by score) groups things by category, in
-    ascending category id: the order the 2-channel format lists them in."""
+    """A merge result with several persons (so ids get jittered), cars and stuff. Person and car
+    scores interleave, so the merge asks for ids in another order than the 2-channel format
+    lists the segments in (by category); each category has its own jitter stream."""
     n_person, n_car = 6, 3
     masks = np.zeros((n_person + n_car, height, width), np.uint8)
     for k in range(len(masks)):
         y0, x0 = rng.integers(0, height - 10), rng.integers(0, width - 10)
         masks[k, y0:y0 + rng.integers(4, 16), x0:x0 + rng.integers(4, 20)] = 1
-    scores = np.r_[rng.uniform(0.8, 0.99, n_person), rng.uniform(0.55, 0.75, n_car)]
+    scores = rng.uniform(0.55, 0.99, n_person + n_car)
     semantic = rng.choice(STUFF, (height // 10, width // 10)).repeat(10, 0).repeat(10, 1)
     result = merge_panoptic(CATEGORIES, height, width, scores=scores,
                             category_ids=[PERSON] * n_person + [CAR] * n_car, masks=masks,

@@ -107,12 +107,33 @@ def test_assigner_in_core():
         core.SegmentIdAssigner([], 0, -2)
 
 
-def test_unknown_category_and_missing_colour():
+def test_unknown_category_and_colours():
     ids = SegmentIds(CATEGORIES, image_id=1)
     with pytest.raises(ValueError, match="unknown category_id 99"):
         ids.new_id(99)
-    with pytest.raises(ValueError, match="no 'color'"):
-        SegmentIds([{"id": 1, "isthing": 1}], image_id=1)
+    with pytest.raises(ValueError, match="'color' must be 3 ints"):
+        SegmentIds([{"id": 1, "isthing": 1, "color": [1, 2, 300]}], image_id=1, source="c.json")
+    # no colour: the one derived colour of panoseg.io.categories.category_color
+    from panoseg.io.categories import category_color
+
+    r, g, b = category_color({"id": 1})
+    assert SegmentIds([{"id": 1, "isthing": 1}], image_id=1).new_id(1) == r + 256 * g + 65536 * b
+
+
+def test_ids_do_not_depend_on_how_categories_interleave():
+    """The merge asks for things by score (person, car, person, car, ...); a 2-channel file lists
+    them by category (all persons, then all cars): each category has its own jitter stream, so
+    every segment gets the same id either way."""
+    by_score = [1, 2, 1, 2, 1, 2, 1, 3, 3, 1]
+    for image_id in (5, "000000139"):
+        for seed in (0, 9):
+            a = SegmentIds(CATEGORIES, image_id, seed=seed)
+            ids_by_score = [a.new_id(c) for c in by_score]
+            b = SegmentIds(CATEGORIES, image_id, seed=seed)
+            order = sorted(range(len(by_score)), key=lambda k: by_score[k])  # stable: by category
+            ids_by_category = {k: b.new_id(by_score[k]) for k in order}
+            assert ids_by_score == [ids_by_category[k] for k in range(len(by_score))]
+            assert len(set(ids_by_score)) == len(by_score)
 
 
 SCRIPT = """
@@ -132,5 +153,5 @@ def test_deterministic_across_runs():
     assert outputs.pop().strip() == str(outputs_value)
     # The scheme itself is pinned: changing it changes the ids of every merged / converted image.
     assert image_seed(3, 139) == 15755400386164699084
-    assert outputs_value == [3937500, 3877074, 4797166, 9306112, 2425795, 2330219, 3635298,
-                             16748026]
+    assert outputs_value == [3937500, 5505261, 2427125, 9306112, 3873989,
+                             2330219, 3639924, 16748026]

@@ -14,7 +14,7 @@ namespace panoseg {
 
 SegmentIdAssigner::SegmentIdAssigner(const uint32_t* stuff_colour_ids, int64_t n_stuff,
                                      uint64_t seed, int64_t expected_segments)
-    : state_(seed) {
+    : seed_(seed) {
   if (stuff_colour_ids == nullptr || n_stuff < 0) n_stuff = 0;
   if (expected_segments < 0) expected_segments = 0;
   size_t cap = 64;
@@ -54,8 +54,15 @@ void SegmentIdAssigner::take(uint32_t id) {
   ++size_;
 }
 
-uint64_t SegmentIdAssigner::next() {  // splitmix64
-  uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+uint64_t SegmentIdAssigner::next(uint32_t colour_id) {  // splitmix64, one stream per colour
+  uint64_t* state = nullptr;
+  for (auto& stream : streams_)
+    if (stream.first == colour_id) state = &stream.second;
+  if (state == nullptr) {
+    streams_.emplace_back(colour_id, seed_ ^ (uint64_t(colour_id) * 0xD6E8FEB86659FD93ull));
+    state = &streams_.back().second;
+  }
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
@@ -91,7 +98,7 @@ uint32_t SegmentIdAssigner::stuff_id(uint32_t colour_id) {
 uint32_t SegmentIdAssigner::jittered(uint32_t colour_id) {
   const int base[3] = {int(colour_id & 0xFF), int((colour_id >> 8) & 0xFF), int((colour_id >> 16) & 0xFF)};
   for (int attempt = 0; attempt < 4096; ++attempt) {
-    const uint64_t r = next();
+    const uint64_t r = next(colour_id & kMaxSegmentId);
     uint32_t candidate = 0;
     for (int c = 0; c < 3; ++c) {
       int v = base[c] + int((r >> (16 * c)) % 61) - 30;  // jitter in [-30, 30], as panopticapi

@@ -7,6 +7,7 @@
 // Segment ids are assigned here (see SegmentIdAssigner) so the result is deterministic.
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "common/status.hpp"
@@ -23,7 +24,9 @@ struct IntervalMasks {
 
 // Deterministic segment ids, panopticapi's IdGenerator without its global randomness: a stuff
 // segment's id is its category colour; a thing gets its category colour if still free in this
-// image, else the colour jittered by up to +-30 per channel by a PRNG seeded per image.
+// image, else the colour jittered by up to +-30 per channel by a PRNG stream seeded per image
+// and per colour, so a segment's id depends on its rank among its own category's segments, not
+// on how the categories interleave (the merge asks by score, a 2-channel file by category).
 // This is panoseg's one segment-id scheme: the merge uses it, and so do the converters (through
 // panoseg.io.segment_ids), so both give the same id to the same segment of the same image.
 class SegmentIdAssigner {
@@ -42,10 +45,11 @@ class SegmentIdAssigner {
  private:
   bool taken(uint32_t id) const;
   void take(uint32_t id);
-  uint64_t next();
+  uint64_t next(uint32_t colour_id);  // the colour's stream, started on first use
   uint32_t jittered(uint32_t colour_id);  // a free id near the colour; takes it
   std::vector<uint32_t> table_;  // open-addressing set of taken ids (0 = empty slot)
-  uint64_t state_;
+  uint64_t seed_;
+  std::vector<std::pair<uint32_t, uint64_t>> streams_;  // colour -> splitmix64 state (few)
   int64_t size_ = 0;
   std::vector<uint32_t> stuff_;       // reserved stuff colours, sorted and unique
   std::vector<bool> stuff_issued_;    // per stuff_ entry: already handed out by stuff_id

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import PanopticFormatError
-from ..io.categories import Categories, as_categories, category_color, is_int
+from ..io.categories import Categories, as_categories, is_int
 from ..io.panoptic_json import SegmentTable, read_json
 from ..io.paths import default_folder
 from ..io.png import read_ids, write_ids
@@ -241,14 +241,6 @@ def write_json(path, data) -> None:
 # ---------------------------------------------------------------------------------------------
 # segment ids
 # ---------------------------------------------------------------------------------------------
-def coloured_categories(categories: Categories, source) -> Categories:
-    """``categories`` with every ``color`` filled in (:func:`~panoseg.io.categories.category_color`:
-    a missing one derived from the id, an invalid one an error naming ``source``), as the
-    segment-id scheme needs."""
-    return as_categories([dict(e, color=list(category_color(e, source)))
-                          for e in categories.entries], source=source)
-
-
 def assign_ids(id_source: SegmentIds, category_ids: Sequence[int],
                isthing: Callable[[int], bool]) -> List[int]:
     """Ids of an image's segments (given by category, in listing order) from

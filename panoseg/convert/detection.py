@@ -19,7 +19,7 @@ from ..io.codec import MAX_SEGMENT_ID
 from ..io.panoptic_json import load_json, load_panoptic_json
 from ..io.paths import png_name
 from ..io.rle import label_map_to_rles, rle_to_indices
-from ..io.segment_ids import SegmentIds
+from ..io.segment_ids import SegmentIds, category_colour_ids
 from . import common
 
 
@@ -202,7 +202,7 @@ def detection_to_panoptic(detection_json_file, output_json_file, segmentations_f
     image_by_id = common.image_index(images, detection_json_file)
     categories, cat_source = common.load_categories(categories_json_file, data,
                                                     detection_json_file)
-    id_categories = common.coloured_categories(categories, cat_source)
+    category_colour_ids(categories, cat_source)  # a bad colour fails here, before any file
     annotations = data.get("annotations", [])  # an images-only file gives all-void PNGs
     if not isinstance(annotations, list):
         raise PanopticFormatError("'annotations' is not a list", file=detection_json_file)
@@ -257,7 +257,7 @@ def detection_to_panoptic(detection_json_file, output_json_file, segmentations_f
             seg_ids = [int(i) for i in wanted]
         else:
             seg_ids = common.assign_ids(
-                SegmentIds(id_categories, image_id, seed=seed, expected_segments=len(anns)),
+                SegmentIds(categories, image_id, seed=seed, expected_segments=len(anns)),
                 [int(ann["category_id"]) for ann in anns],
                 lambda cat: categories.isthing[categories.index_of[cat]])
         ids = np.array([0] + seg_ids, np.uint32)[owner + 1].reshape(w, h).T

@@ -11,7 +11,7 @@ from ..errors import PanopticFormatError
 from ..io.categories import is_int
 from ..io.panoptic_json import load_json
 from ..io.paths import png_name
-from ..io.segment_ids import SegmentIds
+from ..io.segment_ids import SegmentIds, category_colour_ids
 from . import common
 
 #: Instance value (channel 1) marking a crowd region of a thing in the 2-channel format.
@@ -87,7 +87,7 @@ def two_channel_to_panoptic(input_folder, images_json_file, categories_json_file
     images = common.image_list(data, images_json_file)
     categories, cat_source = common.load_categories(categories_json_file, data,
                                                     images_json_file)
-    id_categories = common.coloured_categories(categories, cat_source)
+    category_colour_ids(categories, cat_source)  # a bad colour fails here, before any file
     seg_folder = common.output_folder(segmentations_folder, output_json_file)
     common.check_input_folder(input_folder, "2-channel PNGs")
     common.check_not_same(input_folder, seg_folder)
@@ -135,7 +135,7 @@ def two_channel_to_panoptic(input_folder, images_json_file, categories_json_file
             else:
                 segments.append([cat, int(ins == crowd_instance), [k]])
         seg_ids = common.assign_ids(
-            SegmentIds(id_categories, image_id, seed=seed, expected_segments=len(segments)),
+            SegmentIds(categories, image_id, seed=seed, expected_segments=len(segments)),
             [cat for cat, _, _ in segments], isthing.__getitem__)
         lut = np.zeros(65536, np.uint32)
         for n, (_, _, keys) in enumerate(segments):
