@@ -13,21 +13,12 @@ int size_bucket(double area) {
 Status extra_metrics(const std::vector<PairArea>& pairs, const SegmentTable& gt,
                      const SegmentTable& pred, const uint8_t* isthing, int32_t n_categories,
                      const ImageMatch& match, ExtraMetrics* out) {
-  if (n_categories < 1 || isthing == nullptr || gt.n < 0 || pred.n < 0 ||
-      (gt.category == nullptr && gt.n > 0) || (pred.category == nullptr && pred.n > 0) ||
-      match.gt_pixels.size() != size_t(gt.n) || match.gt_match.size() != size_t(gt.n) ||
-      match.gt_match_iou.size() != size_t(gt.n) || match.pred_pixels.size() != size_t(pred.n) ||
-      match.pred_match.size() != size_t(pred.n))
+  const Status checked = check_match_inputs(pairs, gt, pred, n_categories);
+  if (!checked.ok()) return checked;
+  if (isthing == nullptr || match.gt_pixels.size() != size_t(gt.n) ||
+      match.gt_match.size() != size_t(gt.n) || match.gt_match_iou.size() != size_t(gt.n) ||
+      match.pred_pixels.size() != size_t(pred.n) || match.pred_match.size() != size_t(pred.n))
     return fail(StatusCode::kBadArgument);
-  for (int64_t i = 0; i < gt.n; ++i)
-    if (gt.category[i] < 0 || gt.category[i] >= n_categories)
-      return fail(StatusCode::kBadCategory, StatusWhere::kGt, i, gt.category[i]);
-  for (int64_t j = 0; j < pred.n; ++j)
-    if (pred.category[j] < 0 || pred.category[j] >= n_categories)
-      return fail(StatusCode::kBadCategory, StatusWhere::kPred, j, pred.category[j]);
-  for (const PairArea& pa : pairs)
-    if (pa.gt < kUnknownSlot || pa.gt >= gt.n || pa.pred < kUnknownSlot || pa.pred >= pred.n)
-      return fail(StatusCode::kBadArgument);
   const size_t nc = size_t(n_categories), ng = size_t(gt.n), np = size_t(pred.n);
   out->dagger_iou.assign(nc, 0.0);
   out->dagger_count.assign(nc, 0);

@@ -5,8 +5,8 @@
 
 namespace panoseg {
 
-Status pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
-                const SegmentTable& pred, int32_t n_categories, ImageMatch* out) {
+Status check_match_inputs(const std::vector<PairArea>& pairs, const SegmentTable& gt,
+                          const SegmentTable& pred, int32_t n_categories) {
   if (n_categories < 1 || gt.n < 0 || pred.n < 0 ||
       ((gt.ids == nullptr || gt.category == nullptr) && gt.n > 0) ||
       ((pred.ids == nullptr || pred.category == nullptr) && pred.n > 0))
@@ -20,6 +20,13 @@ Status pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
   for (const PairArea& pa : pairs)
     if (pa.gt < kUnknownSlot || pa.gt >= gt.n || pa.pred < kUnknownSlot || pa.pred >= pred.n)
       return fail(StatusCode::kBadArgument);
+  return Status{};
+}
+
+Status pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
+                const SegmentTable& pred, int32_t n_categories, ImageMatch* out) {
+  const Status checked = check_match_inputs(pairs, gt, pred, n_categories);
+  if (!checked.ok()) return checked;
 
   const size_t nc = size_t(n_categories), ng = size_t(gt.n), np = size_t(pred.n);
   out->tp.assign(nc, 0);

@@ -35,8 +35,14 @@ struct ImageMatch {
   std::vector<uint8_t> pred_ignored;            // unmatched and mostly on VOID / crowd
 };
 
-// `pairs` is the overlap table of the image (slots index the two tables). A category index
-// outside [0, n_categories): kBadCategory at (kGt or kPred, the row), the index as value.
+// The checks every consumer of an image's overlap table runs on it and on the two segment
+// tables: sizes and pointers (kBadArgument), category indices in [0, n_categories)
+// (kBadCategory at (kGt or kPred, the row), the index as value), pair slots in range.
+Status check_match_inputs(const std::vector<PairArea>& pairs, const SegmentTable& gt,
+                          const SegmentTable& pred, int32_t n_categories);
+
+// `pairs` is the overlap table of the image (slots index the two tables); inputs are checked by
+// check_match_inputs.
 Status pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
                 const SegmentTable& pred, int32_t n_categories, ImageMatch* out);
 

@@ -7,6 +7,18 @@ import time
 from .common import add_command, add_run_options, non_negative_float, timing, unit_float
 
 
+def add_merge_inputs(p) -> None:
+    """The four input files of panopticapi's combine (shared by ``merge`` and ``tune``)."""
+    p.add_argument("--semseg-json-file", required=True, metavar="FILE",
+                   help="JSON file with semantic segmentation predictions (RLE per image and category)")
+    p.add_argument("--instseg-json-file", required=True, metavar="FILE",
+                   help="JSON file with instance segmentation predictions (RLE + score)")
+    p.add_argument("--images-json-file", required=True, metavar="FILE",
+                   help="JSON file whose 'images' lists the images to combine")
+    p.add_argument("--categories-json-file", required=True, metavar="FILE",
+                   help="JSON file with the panoptic COCO categories")
+
+
 def add_merge_parser(subparsers) -> None:
     """Adds the ``merge`` subcommand to an argparse ``subparsers`` object."""
     from ..merge import (
@@ -21,14 +33,7 @@ def add_merge_parser(subparsers) -> None:
         description="panopticapi's combine_semantic_and_instance_predictions, in the compiled "
                     "core: same flags, same output (deterministic segment ids). A summary line "
                     "goes to stdout; progress and timing to stderr.")
-    p.add_argument("--semseg-json-file", required=True, metavar="FILE",
-                   help="JSON file with semantic segmentation predictions (RLE per image and category)")
-    p.add_argument("--instseg-json-file", required=True, metavar="FILE",
-                   help="JSON file with instance segmentation predictions (RLE + score)")
-    p.add_argument("--images-json-file", required=True, metavar="FILE",
-                   help="JSON file whose 'images' lists the images to combine")
-    p.add_argument("--categories-json-file", required=True, metavar="FILE",
-                   help="JSON file with the panoptic COCO categories")
+    add_merge_inputs(p)
     p.add_argument("--json-out", "--panoptic-json-file", required=True, metavar="FILE",
                    help="the COCO panoptic JSON to write (--panoptic_json_file: panopticapi's "
                         "name)")

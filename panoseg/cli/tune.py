@@ -14,6 +14,7 @@ from .common import (
     timing,
     unit_float,
 )
+from .merge import add_merge_inputs
 
 
 def add_tune_parser(subparsers) -> None:
@@ -23,14 +24,7 @@ def add_tune_parser(subparsers) -> None:
         description="Merges and evaluates in memory (no PNG written) for every combination of "
                     "the given thresholds; prints a PQ table, best first, and the best setting "
                     "to stdout.")
-    p.add_argument("--semseg-json-file", required=True, metavar="FILE",
-                   help="semantic predictions, as for 'panoseg merge'")
-    p.add_argument("--instseg-json-file", required=True, metavar="FILE",
-                   help="instance predictions, as for 'panoseg merge'")
-    p.add_argument("--images-json-file", required=True, metavar="FILE",
-                   help="JSON file whose 'images' lists the images, as for 'panoseg merge'")
-    p.add_argument("--categories-json-file", required=True, metavar="FILE",
-                   help="JSON file with the panoptic COCO categories")
+    add_merge_inputs(p)
     p.add_argument("--gt-json-file", required=True, metavar="FILE",
                    help="the ground truth the merged predictions are scored against")
     p.add_argument("--gt-folder", default=None, metavar="DIR",
