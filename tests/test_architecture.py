@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from panoseg._legacy import MOVED
+
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "panoseg"
 
 #: Layer of each module, by the longest matching name prefix.
@@ -100,8 +102,14 @@ def _graph():
             if not target.startswith("panoseg"):
                 external.append((name, target.split(".")[0], line))
                 continue
+            if target in MOVED or target.rpartition(".")[0] in MOVED:  # a deprecated path
+                targets.setdefault(target if target in MOVED else target.rpartition(".")[0], line)
+                continue
             while target not in MODULES and "." in target:
                 target = target.rpartition(".")[0]
+            if target == "panoseg":  # `import panoseg`, `from panoseg import x`, `from .. import x`
+                targets.setdefault(target, line)
+                continue
             parts = target.split(".")
             for k in range(2, len(parts) + 1):
                 ancestor = ".".join(parts[:k])
@@ -189,14 +197,37 @@ def test_the_paste_imports_no_other_merge_module():
     assert not [t for t in EDGES["panoseg.merge.paste"] if t.startswith("panoseg.merge")]
 
 
-def test_nothing_imports_the_deprecated_paths_or_the_top_level_package():
-    from panoseg._legacy import MOVED
-
-    for name, targets in EDGES.items():
-        if name in ("panoseg", "panoseg.__main__", "panoseg._legacy"):
+def _top_level_or_deprecated(edges):
+    bad = []
+    for name, targets in edges.items():
+        if name in ("panoseg", "panoseg.__main__"):
             continue
-        assert not set(targets) & set(MOVED), name
-        assert "panoseg" not in targets, f"{name} imports the top-level package"
+        bad += [f"{name}:{line} imports {t}" for t, line in targets.items()
+                if t == "panoseg" or t in MOVED]
+    return bad
+
+
+def test_nothing_imports_the_deprecated_paths_or_the_top_level_package():
+    assert _top_level_or_deprecated(EDGES) == []
+
+
+@pytest.mark.parametrize("statement, caught", [
+    ("from .. import pq_compute", "panoseg"),
+    ("import panoseg", "panoseg"),
+    ("from panoseg import evaluate", "panoseg"),
+    ("from ..merge_io import MergeJob", "panoseg.merge_io"),
+    ("import panoseg.synthetic", "panoseg.synthetic"),
+    ("from ..png import read_ids", "panoseg.png"),
+])
+def test_the_checks_catch_top_level_and_deprecated_imports(tmp_path, monkeypatch, statement,
+                                                           caught):
+    """The checks themselves, on a module given one bad (lazy) import."""
+    bad = tmp_path / "bad.py"
+    bad.write_text(f"def f():\n    {statement}\n")
+    monkeypatch.setitem(MODULES, "panoseg.io.bad", bad)
+    edges, _ = _graph()
+    assert caught in edges["panoseg.io.bad"]
+    assert _top_level_or_deprecated(edges)
 
 
 @pytest.mark.parametrize("package, allowed", sorted(CONFINED.items()))
@@ -229,3 +260,12 @@ def test_layout_names_match_the_readme():
                 "infer", "testing", "cli"):
         assert os.path.isdir(PACKAGE_DIR / sub)
         assert f"panoseg/{sub}/" in readme, f"README's Layout lacks panoseg/{sub}/"
+
+
+def test_evaluation_layers_inside_the_package():
+    """stats is PQ's arithmetic; the metric families beyond it depend on it alone."""
+    inside = {name: {t for t in EDGES[name] if t.startswith("panoseg.evaluation")}
+              for name in EDGES if name.startswith("panoseg.evaluation.")}
+    assert inside["panoseg.evaluation.stats"] == set()
+    assert inside["panoseg.evaluation.extra_metrics"] <= {"panoseg.evaluation.stats"}
+    assert inside["panoseg.evaluation.bootstrap"] <= {"panoseg.evaluation.stats"}

@@ -42,8 +42,50 @@ def test_split_module_finds_each_name_in_its_new_home():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        from panoseg.distributed import chunk_bounds as a, evaluate_on_dask as b, merge_on_dask as c
+        from panoseg.distributed import chunk_bounds as a
+        from panoseg.distributed import evaluate_on_dask as b
+        from panoseg.distributed import merge_on_dask as c
     assert (a, b, c) == (chunk_bounds, evaluate_on_dask, merge_on_dask)
+
+
+#: Names of the old flat modules that moved or were split (checked through the old paths).
+OLD_NAMES = {
+    "panoseg.cli": ["main", "run_eval", "run_merge", "run_tune", "add_eval_parser",
+                    "add_merge_parser", "add_tune_parser", "format_summary", "format_per_class",
+                    "format_extra", "format_bootstrap"],
+    "panoseg.report": ["write_report", "render_report_html", "CONFUSION_ROWS", "MAX_IMAGE_WIDTH",
+                       "THING_COLOR", "STUFF_COLOR"],
+    "panoseg.tune": ["tune", "best", "parameter_grid", "format_tune_table", "TuneResult"],
+    "panoseg.parallel": ["ordered_map", "default_workers", "thread_buffer", "workers_argument"],
+    "panoseg.cli_infer": ["add_infer_parser", "MXNET_MISSING"],
+    "panoseg.merge": ["combine_predictions", "merge_panoptic", "paste_masks", "paste_masks_rle",
+                      "installed_pass_order", "MergeParams", "MergeCategories", "rle_to_mask",
+                      "DEFAULT_CONFIDENCE_THR", "image_seed"],
+    "panoseg.evaluation": ["PQStats", "PQEvaluator", "ImageResult", "Evaluation",
+                           "EvaluationJob", "evaluate", "pq_compute", "match_image", "GROUPS"],
+}
+
+
+@pytest.mark.parametrize("old", sorted(OLD_NAMES))
+def test_old_names_are_still_there(old):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = importlib.import_module(old)
+    missing = [n for n in OLD_NAMES[old] if not hasattr(module, n)]
+    assert not missing
+
+
+def test_the_warning_points_at_the_users_import(tmp_path):
+    """Shown under Python's default filters, attributed to the importing file, and the new
+    module keeps its own name and spec."""
+    script = tmp_path / "user.py"
+    script.write_text("import importlib.util, panoseg.png, panoseg.io.png as new\n"
+                      "assert new.__name__ == 'panoseg.io.png'\n"
+                      "assert importlib.util.find_spec('panoseg.io.png').name == 'panoseg.io.png'\n"
+                      "assert panoseg.png.read_ids is new.read_ids\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "user.py:1: DeprecationWarning: panoseg.png is deprecated" in run.stderr
 
 
 def test_package_paths_keep_their_names():
@@ -53,8 +95,13 @@ def test_package_paths_keep_their_names():
         from panoseg.cli import main  # noqa: F401
         from panoseg.convert import detection_to_panoptic, panoptic_to_detection  # noqa: F401
         from panoseg.evaluation import PQEvaluator, PQStats, evaluate, pq_compute  # noqa: F401
-        from panoseg.merge import (combine_predictions, installed_pass_order,  # noqa: F401
-                                   merge_panoptic, paste_masks, paste_masks_rle)
+        from panoseg.merge import (  # noqa: F401
+            combine_predictions,
+            installed_pass_order,
+            merge_panoptic,
+            paste_masks,
+            paste_masks_rle,
+        )
         from panoseg.report import write_report  # noqa: F401
         from panoseg.viz import visualize_dataset  # noqa: F401
 

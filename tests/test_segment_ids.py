@@ -153,5 +153,7 @@ def test_deterministic_across_runs():
     assert outputs.pop().strip() == str(outputs_value)
     # The scheme itself is pinned: changing it changes the ids of every merged / converted image.
     assert image_seed(3, 139) == 15755400386164699084
+    assert image_seed(3, np.int64(139)) == image_seed(3, np.uint32(139)) == image_seed(3, 139)
+    assert image_seed(3, "139") != image_seed(3, 139)
     assert outputs_value == [3937500, 5505261, 2427125, 9306112, 3873989,
                              2330219, 3639924, 16748026]

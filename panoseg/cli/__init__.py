@@ -12,6 +12,18 @@ from typing import Optional, Sequence
 
 from .common import DATA_ERRORS, EPILOG, CommandParser
 
+# The names panoseg.cli had when it was one module (panoseg <= 0.1), for code that used them.
+from .eval import (  # noqa: F401
+    add_eval_parser,
+    format_bootstrap,
+    format_extra,
+    format_per_class,
+    format_summary,
+    run_eval,
+)
+from .merge import add_merge_parser, run_merge  # noqa: F401
+from .tune import add_tune_parser, run_tune  # noqa: F401
+
 __all__ = ["build_parser", "main"]
 
 
@@ -19,11 +31,8 @@ def build_parser() -> CommandParser:
     """The ``panoseg`` parser with every subcommand."""
     from .._version import __version__
     from .convert import add_convert_parser
-    from .eval import add_eval_parser
     from .infer import add_infer_parser
-    from .merge import add_merge_parser
     from .train import add_train_semantic_parser
-    from .tune import add_tune_parser
     from .viz import add_viz_parser
 
     parser = CommandParser(

@@ -269,6 +269,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+workers_argument = positive_int  # its name in panoseg.parallel <= 0.1 (deprecated path)
+
+
+def seed(text: str) -> int:
+    """A random seed: an integer in [0, 2^32) (what numpy's generators and the id jitter take),
+    checked when the flag is parsed, not after the run."""
+    value = _number(text, int)
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError("must be an integer in [0, 2^32)")
+    return value
+
+
 def unit_float(text: str) -> float:
     """A number in [0, 1] (thresholds, opacity)."""
     value = _number(text, float)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from .common import add_command, add_run_options, timing
+from .common import add_command, add_run_options, seed, timing
 
 
 def _json_out(parser, what: str, *aliases: str) -> None:
@@ -20,7 +20,7 @@ def _json_out(parser, what: str, *aliases: str) -> None:
 
 
 def _seed(parser) -> None:
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed, default=0,
                         help="seed of the thing-id jitter, as for 'panoseg merge' (default 0)")
 
 

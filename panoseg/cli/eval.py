@@ -7,7 +7,15 @@ import time
 
 from ..evaluation import GROUPS
 from ..util.atomic import atomic_open
-from .common import add_command, add_run_options, percent, positive_int, timing, warn
+from .common import (
+    add_command,
+    add_run_options,
+    percent,
+    positive_int,
+    seed,
+    timing,
+    warn,
+)
 
 #: Below this many images a bootstrap interval says little (the resampled sets repeat).
 MIN_BOOTSTRAP_IMAGES = 30
@@ -38,7 +46,7 @@ def add_eval_parser(subparsers) -> None:
                    help="95%% bootstrap intervals of PQ / SQ / RQ from N resamples of the images "
                         "(no image is read again; unreliable below about "
                         f"{MIN_BOOTSTRAP_IMAGES} images)")
-    g.add_argument("--bootstrap-seed", type=int, default=0, metavar="SEED",
+    g.add_argument("--bootstrap-seed", type=seed, default=0, metavar="SEED",
                    help="seed of the resampling (default 0; needs --bootstrap)")
     g.add_argument("--report", metavar="DIR",
                    help="write DIR/index.html (self-contained error analysis) and DIR/report.json")

@@ -19,6 +19,7 @@ from .common import (
     mxnet_missing,
     non_negative_float,
     positive_int,
+    seed,
     unit_float,
 )
 
@@ -95,7 +96,7 @@ def add_infer_parser(subparsers) -> None:
     h.add_argument("--stuff-area-limit", type=non_negative_float,
                    default=DEFAULT_STUFF_AREA_LIMIT, metavar="PIXELS",
                    help="stuff segments with fewer pixels are dropped (default %(default)s)")
-    h.add_argument("--seed", type=int, default=0, help="seed of the segment ids (default 0)")
+    h.add_argument("--seed", type=seed, default=0, help="seed of the segment ids (default 0)")
     m.add_argument("--max-pixels", type=positive_int, default=100_000_000, metavar="N",
                    help="refuse images larger than this (default %(default)s)")
     p.needs("--base-size", "--semantic-mode", "sliding")

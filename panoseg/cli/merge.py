@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import time
 
-from .common import add_command, add_run_options, non_negative_float, timing, unit_float
+from .common import (
+    add_command,
+    add_run_options,
+    non_negative_float,
+    seed,
+    timing,
+    unit_float,
+)
 
 
 def add_merge_inputs(p) -> None:
@@ -48,7 +55,7 @@ def add_merge_parser(subparsers) -> None:
     p.add_argument("--stuff-area-limit", type=non_negative_float,
                    default=DEFAULT_STUFF_AREA_LIMIT, metavar="PIXELS",
                    help="stuff segments with fewer pixels are dropped (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the thing-id jitter (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the thing-id jitter (default 0)")
     p.add_argument("--png-compression", type=int, default=2, choices=range(10), metavar="0-9",
                    help="zlib level of the PNGs (default 2: fast, about 10%% larger than 6)")
     add_run_options(p, dask="merge on a Dask cluster: a scheduler address or local:N workers")

@@ -17,6 +17,7 @@ from .common import (
     non_negative_float,
     positive_float,
     positive_int,
+    seed,
     timing,
     warn,
 )
@@ -83,7 +84,7 @@ def add_train_semantic_parser(subparsers) -> None:
     g.add_argument("--base-size", type=positive_int, default=520, metavar="PIXELS",
                    help="random scaling sets the long side to 0.5-2.0 x this "
                         "(default: %(default)s)")
-    g.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    g.add_argument("--seed", type=seed, default=0, help="default: %(default)s")
     g.add_argument("--max-iters-per-epoch", type=positive_int,
                    default=None, metavar="N", help="cap the steps per epoch (quick runs)")
     g.add_argument("--val-every", type=positive_int, default=1, metavar="N",

@@ -11,6 +11,7 @@ from .common import (
     float_list,
     non_negative_float,
     percent,
+    seed,
     timing,
     unit_float,
 )
@@ -37,7 +38,7 @@ def add_tune_parser(subparsers) -> None:
                    default=[1024.0, 4096.0, 8192.0], metavar="A,A,...",
                    help="comma-separated pixel counts (default 1024,4096,8192)")
     p.add_argument("--json-out", metavar="FILE", help="write every setting's results as JSON")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=seed, default=0,
                    help="seed of the thing-id jitter, as for 'panoseg merge' (default 0)")
     add_run_options(p)
     p.set_defaults(run=run_tune)

@@ -12,7 +12,7 @@ def default_folder(json_path) -> str:
     ``run.v2/pred``; a JSON file without an extension has no default folder (it would be the
     file itself): an error asking for the folder."""
     path = os.fspath(json_path)
-    ext = os.path.splitext(path.rstrip("/"))[1] if "/" not in path[-1:] else ""
+    ext = os.path.splitext(path)[1]  # of the last component only: "run.v2/pred" has none
     if not ext:
         raise PanopticFormatError("the JSON file name has no extension, so its PNG folder cannot "
                                   "be derived from it; give the folder explicitly", file=path)

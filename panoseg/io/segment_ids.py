@@ -30,7 +30,11 @@ from .categories import Categories, as_categories, category_color
 
 
 def image_seed(seed: int, image_id) -> int:
-    """The per-image PRNG seed: depends on the image, not on the order images are processed."""
+    """The per-image PRNG seed: depends on the image, not on the order images are processed.
+    An integral id counts as its value (``7``, ``np.int64(7)`` and ``np.uint32(7)`` seed alike,
+    whatever numpy's repr), any other as its ``repr`` (``'7'`` is another image)."""
+    if isinstance(image_id, (int, np.integer)) and not isinstance(image_id, bool):
+        image_id = int(image_id)
     return (int(seed) * 0x9E3779B97F4A7C15 + zlib.crc32(repr(image_id).encode())) % (1 << 64)
 
 

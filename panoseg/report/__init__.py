@@ -17,9 +17,11 @@ the report's numbers, :mod:`.rows` merges the per-category results, :mod:`.summa
 :mod:`.charts`, :mod:`.tables` and :mod:`.pictures` build the sections, :mod:`.page` the page
 and :mod:`.writer` the two files. Only numpy, Pillow and the standard library are used.
 """
+from .charts import STUFF_COLOR, THING_COLOR
 from .page import render_report_html
 from .pictures import MAX_IMAGE_WIDTH
 from .tables import CONFUSION_ROWS
 from .writer import write_report
 
-__all__ = ["CONFUSION_ROWS", "MAX_IMAGE_WIDTH", "render_report_html", "write_report"]
+__all__ = ["CONFUSION_ROWS", "MAX_IMAGE_WIDTH", "STUFF_COLOR", "THING_COLOR", "render_report_html",
+           "write_report"]
