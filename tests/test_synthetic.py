@@ -203,15 +203,6 @@ def test_speed():
     assert (time.perf_counter() - t) / 5 < 0.25
 
 
-def test_id2rgb_roundtrip():
-    ids = np.array([[0, 1, 255, 256], [65535, 65536, 2 ** 24 - 1, 123456]], dtype=np.uint32)
-    rgb = synthetic._id2rgb(ids)
-    assert rgb.dtype == np.uint8 and rgb.shape == (2, 4, 3)
-    rgb32 = rgb.astype(np.uint32)
-    back = rgb32[..., 0] + 256 * rgb32[..., 1] + 65536 * rgb32[..., 2]
-    np.testing.assert_array_equal(back, ids)
-
-
 # ---------------------------------------------------------------------------
 # make_dataset
 # ---------------------------------------------------------------------------

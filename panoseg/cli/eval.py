@@ -6,6 +6,7 @@ import os
 import time
 
 from ..evaluation import GROUPS
+from ..io.paths import find_photo
 from ..util.atomic import atomic_open
 from .common import (
     add_command,
@@ -190,19 +191,6 @@ def _per_category(stats, extra) -> list:
     return rows
 
 
-def _photo(folder, png_file_name):
-    """The photo of a panoptic PNG in ``folder``: the same name with a photo extension, or
-    None."""
-    from ..viz import IMAGE_EXTENSIONS
-
-    stem = os.path.splitext(png_file_name)[0]
-    for ext in IMAGE_EXTENSIONS:
-        path = os.path.join(folder, stem + ext)
-        if os.path.isfile(path):
-            return path
-    return None
-
-
 def _worst_images(job, rows, args) -> list:
     """The report's images: the lowest per-image PQ first, with what drawing them needs."""
     by_id = {gt["image_id"]: (gt, pred) for gt, pred in job.pairs}
@@ -211,7 +199,7 @@ def _worst_images(job, rows, args) -> list:
         gt, pred = by_id[row["image_id"]]
         image_path = None
         if args.images_folder:
-            image_path = _photo(args.images_folder, gt["file_name"])
+            image_path = find_photo(args.images_folder, gt["file_name"])
             missing += image_path is None
         worst.append(dict(row, gt_png=os.path.join(job.gt_folder, gt["file_name"]),
                           pred_png=os.path.join(job.pred_folder, pred["file_name"]),

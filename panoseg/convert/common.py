@@ -17,7 +17,7 @@ from .. import _core
 from ..errors import PanopticFormatError
 from ..io.categories import Categories, as_categories, is_int
 from ..io.panoptic_json import SegmentTable, read_json
-from ..io.paths import default_folder
+from ..io.paths import default_folder, segmentation_folder
 from ..io.png import read_ids, write_ids
 from ..io.segment_ids import SegmentIds
 from ..util.atomic import atomic_open
@@ -153,14 +153,11 @@ def check_shape(shape, image, path, json_file, image_id, file_name) -> None:
 def input_folder(folder, json_file) -> str:
     """The PNG folder of a JSON (default: :func:`~panoseg.io.paths.default_folder`); it must
     exist."""
-    folder = default_folder(json_file) if folder is None else os.fspath(folder)
-    check_input_folder(folder, "segmentations")
-    return folder
+    return segmentation_folder(folder, json_file)
 
 
 def check_input_folder(folder, what: str) -> None:
-    if not os.path.isdir(folder):
-        raise PanopticFormatError(f"folder with {what} does not exist", file=folder)
+    segmentation_folder(folder, None, what)
 
 
 def output_folder(folder, json_file) -> str:

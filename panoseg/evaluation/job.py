@@ -14,7 +14,7 @@ from .. import _core
 from ..errors import PanopticFormatError
 from ..io.categories import as_categories
 from ..io.panoptic_json import SegmentTable, load_panoptic_json
-from ..io.paths import default_folder
+from ..io.paths import segmentation_folder
 from ..io.png import read_ids, read_inflated
 from ..util.cluster import (
     chunk_bounds,
@@ -22,7 +22,7 @@ from ..util.cluster import (
     require_workers,
     worker_threads,
 )
-from ..util.fileio import is_dir, join
+from ..util.fileio import join
 from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
 from .bootstrap import PerImageStats
@@ -55,12 +55,8 @@ class EvaluationJob:
         gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
         gt_json = load_panoptic_json(gt_json_file, need_categories=True)
         pred_json = load_panoptic_json(pred_json_file)
-        gt_folder = default_folder(gt_json_file) if gt_folder is None else os.fspath(gt_folder)
-        pred_folder = default_folder(pred_json_file) if pred_folder is None else os.fspath(pred_folder)
-        for folder, what in ((gt_folder, "ground truth"), (pred_folder, "prediction")):
-            if not is_dir(folder):
-                raise PanopticFormatError(f"folder with {what} segmentations does not exist",
-                                          file=folder)
+        gt_folder = segmentation_folder(gt_folder, gt_json_file, "ground truth segmentations")
+        pred_folder = segmentation_folder(pred_folder, pred_json_file, "prediction segmentations")
         self.gt_json_file, self.pred_json_file = gt_json_file, pred_json_file
         self.gt_folder, self.pred_folder = gt_folder, pred_folder
         self.categories = as_categories(gt_json["categories"], source=gt_json_file)

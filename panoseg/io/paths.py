@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 from ..errors import PanopticFormatError
+from ..util.fileio import is_dir, join
+
+#: Extensions tried for the photo of a panoptic PNG (same stem) when the JSON names none.
+PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
 
 
 def default_folder(json_path) -> str:
@@ -23,3 +28,27 @@ def png_name(file_name: str) -> str:
     """The PNG of an image: its file name with the extension replaced by ``.png``
     (``a.b.jpg`` -> ``a.b.png``; panopticapi's ``rsplit('.')[0]`` would give ``a.png``)."""
     return os.path.splitext(os.fspath(file_name))[0] + ".png"
+
+
+def segmentation_folder(folder, json_file, what: str = "segmentations") -> str:
+    """The PNG folder of a panoptic JSON -- ``folder`` if given, else
+    :func:`default_folder` ``(json_file)`` -- which must exist (a local path or an fsspec URL)."""
+    folder = default_folder(json_file) if folder is None else os.fspath(folder)
+    if not is_dir(folder):
+        raise PanopticFormatError(f"folder with {what} does not exist", file=folder)
+    return folder
+
+
+def find_photo(folder, png_file: str, listed_name: Optional[str] = None) -> Optional[str]:
+    """The photo a panoptic PNG was made from, in ``folder``: the name the JSON's ``images``
+    entry lists, if given, else the PNG's name with a photo extension (:data:`PHOTO_EXTENSIONS`).
+    None when there is none."""
+    if listed_name is not None:
+        path = join(folder, listed_name)
+        return path if os.path.isfile(path) else None
+    stem = os.path.splitext(os.fspath(png_file))[0]
+    for ext in PHOTO_EXTENSIONS:
+        path = join(folder, stem + ext)
+        if os.path.isfile(path):
+            return path
+    return None

@@ -16,9 +16,8 @@ from ..errors import PanopticFormatError
 from ..evaluation import PQStats, match_image
 from ..io.categories import as_categories
 from ..io.panoptic_json import SegmentTable, load_panoptic_json
-from ..io.paths import default_folder
+from ..io.paths import segmentation_folder
 from ..io.png import read_ids
-from ..util.fileio import is_dir
 from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
 from .heuristic import MergeParams
@@ -54,10 +53,7 @@ def tune(job: MergeJob, gt_json_file, gt_folder=None, grid: Sequence[MergeParams
         raise ValueError("the grid of settings is empty")
     gt_json_file = os.fspath(gt_json_file)
     gt = load_panoptic_json(gt_json_file, need_categories=True)
-    gt_folder = default_folder(gt_json_file) if gt_folder is None else os.fspath(gt_folder)
-    if not is_dir(gt_folder):
-        raise PanopticFormatError("folder with ground truth segmentations does not exist",
-                                  file=gt_folder)
+    gt_folder = segmentation_folder(gt_folder, gt_json_file, "ground truth segmentations")
     categories = as_categories(gt["categories"], source=gt_json_file)
     gt_by_image = {a["image_id"]: a for a in gt["annotations"]}
     for image in job.images:

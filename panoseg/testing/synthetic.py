@@ -33,7 +33,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from ..io.categories import coco_panoptic_categories
+from ..io.categories import category_color, coco_panoptic_categories
+from ..io.codec import id2rgb, rgb2id
 
 __all__ = ["SyntheticDataset", "make_image_pair", "make_dataset", "default_categories"]
 
@@ -71,34 +72,13 @@ class _Cats:
         self.things = np.array([int(c["id"]) for c in cats if int(c.get("isthing", 0)) == 1], dtype=np.int64)
         self.stuff = np.array([int(c["id"]) for c in cats if int(c.get("isthing", 0)) != 1], dtype=np.int64)
         self.isthing = {int(c["id"]): int(c.get("isthing", 0)) == 1 for c in cats}
-        self.color = {}
-        for c in cats:
-            col = c.get("color")
-            if col is None or len(col) != 3:
-                # deterministic pseudo-colour so ids stay reproducible without a palette
-                cid = int(c["id"])
-                col = [(cid * 67) % 256, (cid * 131) % 256, (cid * 197) % 256]
-            self.color[int(c["id"])] = [int(v) for v in col]
+        # A category without a colour gets panoseg's one derived colour (ids stay reproducible).
+        self.color = {int(c["id"]): list(category_color(c)) for c in cats}
 
 
 # --------------------------------------------------------------------------
 # small numpy helpers
 # --------------------------------------------------------------------------
-def _id2rgb(ids: np.ndarray) -> np.ndarray:
-    """Encode an id map as an HxWx3 uint8 array (id = R + 256 G + 256^2 B)."""
-    ids = np.asarray(ids, dtype=np.uint32)
-    rgb = np.empty(ids.shape + (3,), dtype=np.uint8)
-    rgb[..., 0] = ids % 256
-    rgb[..., 1] = (ids // 256) % 256
-    rgb[..., 2] = ids // 65536
-    return rgb
-
-
-def _rgb2id(rgb: np.ndarray) -> np.ndarray:
-    rgb = np.asarray(rgb, dtype=np.uint32)
-    return rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
-
-
 def _shape_mask(rng, cy, cx, ry, rx, height, width, kind=None):
     """Rasterise a random rotated ellipse / rectangle / polygon.
 
@@ -819,8 +799,8 @@ def make_dataset(out_dir, n_images=10, height=480, width=640, seed=0, categories
         H, W = _size(rng, height), _size(rng, width)
         gt_ids, gt_segs, pred_ids, pred_segs = make_image_pair(rng, H, W, cats, **pair_kwargs)
         stem = "%012d" % image_id
-        Image.fromarray(_id2rgb(gt_ids)).save(os.path.join(gt_folder, stem + ".png"))
-        Image.fromarray(_id2rgb(pred_ids)).save(os.path.join(pred_folder, stem + ".png"))
+        Image.fromarray(id2rgb(gt_ids)).save(os.path.join(gt_folder, stem + ".png"))
+        Image.fromarray(id2rgb(pred_ids)).save(os.path.join(pred_folder, stem + ".png"))
         images.append({"id": image_id, "file_name": stem + ".jpg", "height": H, "width": W})
         gt_anns.append({"image_id": image_id, "file_name": stem + ".png", "segments_info": gt_segs})
         pred_anns.append({"image_id": image_id, "file_name": stem + ".png", "segments_info": pred_segs})
@@ -928,7 +908,7 @@ def make_merge_inputs(out_dir, n_images=10, height=480, width=640, seed=0, categ
     inst_all, sem_all = [], []
     for rng, ann in zip(rngs, data["annotations"]):
         rgb = np.asarray(Image.open(Path(gt.gt_folder) / ann["file_name"]).convert("RGB"))
-        ids = _rgb2id(rgb)
+        ids = rgb2id(rgb)
         inst, sem = make_merge_instances(rng, ids, ann["segments_info"], cats)
         for r in inst + sem:
             r["image_id"] = ann["image_id"]

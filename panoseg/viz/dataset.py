@@ -11,14 +11,19 @@ import numpy as np
 from ..errors import PanopticFormatError
 from ..io.categories import as_categories, category_color
 from ..io.panoptic_json import load_panoptic_json
-from ..io.paths import default_folder, png_name
+from ..io.paths import (
+    PHOTO_EXTENSIONS,
+    find_photo,
+    png_name,
+    segmentation_folder,
+)
 from ..util.atomic import atomic_open
 from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
 from .render import read_photo, render_on_photo, side_by_side
 
 #: Extensions tried, in order, when the JSON's ``images`` list does not name an image.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
+IMAGE_EXTENSIONS = PHOTO_EXTENSIONS  # the photo extensions viz tries (its name before io.paths)
 
 
 def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_folder=None,
@@ -87,7 +92,7 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
             raise ValueError(f"titles must be a pair of str, got {titles!r}")
     panoptic_json_file = os.fspath(panoptic_json_file)
     data = load_panoptic_json(panoptic_json_file)
-    seg_folder = _existing_folder(segmentations_folder, panoptic_json_file)
+    seg_folder = segmentation_folder(segmentations_folder, panoptic_json_file)
     if images_folder is not None and not os.path.isdir(images_folder):
         raise PanopticFormatError("images folder does not exist", file=images_folder)
     cat_source = None
@@ -101,7 +106,7 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
     if compare_json_file is not None:
         compare_json_file = os.fspath(compare_json_file)
         other = load_panoptic_json(compare_json_file)
-        compare_folder = _existing_folder(compare_folder, compare_json_file)
+        compare_folder = segmentation_folder(compare_folder, compare_json_file)
         compare = {}
         for ann in other["annotations"]:
             compare.setdefault(ann["image_id"], ann)
@@ -172,31 +177,18 @@ def panel_titles(left_json_file, right_json_file) -> Tuple[str, str]:
 
 
 def _find_image(folder, listed_name, png_file, image_id=None) -> str:
-    """The photo of an annotation: the JSON's ``images`` entry, else the PNG's name with a
-    photo extension. Raises PanopticFormatError naming the expected file when absent."""
+    """The photo of an annotation (:func:`~panoseg.io.paths.find_photo`); a PanopticFormatError
+    naming the expected file when absent."""
+    path = find_photo(folder, png_file, listed_name)
+    if path is not None:
+        return path
     if listed_name is not None:
-        path = os.path.join(folder, listed_name)
-        if os.path.isfile(path):
-            return path
-        raise PanopticFormatError("image not found in the images folder", file=path,
-                                  image_id=image_id)
+        raise PanopticFormatError("image not found in the images folder",
+                                  file=os.path.join(folder, listed_name), image_id=image_id)
     stem = os.path.splitext(png_file)[0]
-    for ext in IMAGE_EXTENSIONS:
-        path = os.path.join(folder, stem + ext)
-        if os.path.isfile(path):
-            return path
     raise PanopticFormatError("image not found in the images folder (tried "
-                              + ", ".join(IMAGE_EXTENSIONS[:3]) + ")",
+                              + ", ".join(PHOTO_EXTENSIONS[:3]) + ")",
                               file=os.path.join(folder, stem + ".jpg"), image_id=image_id)
-
-
-def _existing_folder(folder, json_file) -> str:
-    """The PNG folder of a JSON (default: :func:`~panoseg.io.paths.default_folder`); it must
-    exist."""
-    folder = default_folder(json_file) if folder is None else os.fspath(folder)
-    if not os.path.isdir(folder):
-        raise PanopticFormatError("folder with segmentations does not exist", file=folder)
-    return folder
 
 
 def _write_png(path, picture: np.ndarray) -> None:
