@@ -43,7 +43,7 @@ def add_eval_parser(subparsers) -> None:
     g.add_argument("--per-class", action="store_true", help="also print a per-category table")
     g.add_argument("--per-image", metavar="FILE",
                    help="write per-image results as JSON lines (image_id, pq, sq, rq, tp, fp, fn)")
-    g.add_argument("--bootstrap", type=positive_int, default=0, metavar="N",
+    g.add_argument("--bootstrap", type=positive_int, default=None, metavar="N",
                    help="95%% bootstrap intervals of PQ / SQ / RQ from N resamples of the images "
                         "(no image is read again; unreliable below about "
                         f"{MIN_BOOTSTRAP_IMAGES} images)")
