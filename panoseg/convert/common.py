@@ -16,7 +16,7 @@ import numpy as np
 from .. import _core
 from ..errors import PanopticFormatError
 from ..io.categories import Categories, as_categories, is_int
-from ..io.panoptic_json import SegmentTable, read_json
+from ..io.panoptic_json import SegmentTable, object_list, read_json
 from ..io.paths import default_folder, segmentation_folder
 from ..io.png import read_ids, write_ids
 from ..io.segment_ids import SegmentIds
@@ -58,16 +58,9 @@ def load_categories(categories_json_file, data, data_file):
 
 def image_list(data, source, need_size: bool = False) -> list:
     """The checked ``images`` list of a JSON (``id`` and ``file_name``; sizes if asked)."""
-    images = data.get("images")
-    if not isinstance(images, list):
-        raise PanopticFormatError("no 'images' list", file=source)
-    for k, img in enumerate(images):
-        if not isinstance(img, Mapping):
-            raise PanopticFormatError(f"images[{k}] is not an object", file=source)
-        for key in ("id", "file_name") + (("height", "width") if need_size else ()):
-            if key not in img:
-                raise PanopticFormatError(f"images[{k}] has no '{key}'", file=source,
-                                          image_id=img.get("id"))
+    keys = ("id", "file_name") + (("height", "width") if need_size else ())
+    images = object_list(data, "images", keys, source)
+    for img in images:
         if not isinstance(img["file_name"], str):
             raise PanopticFormatError("'file_name' is not a string", file=source,
                                       image_id=img["id"])

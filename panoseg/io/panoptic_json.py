@@ -44,6 +44,22 @@ def load_json(path) -> dict:
     return data
 
 
+def object_list(data: Mapping, name: str, keys, source, id_key: str = "id") -> list:
+    """``data[name]``, checked to be a list of objects that all have ``keys`` (a COCO JSON's
+    ``images`` or ``annotations``); errors name ``source``, the entry and its image id."""
+    items = data.get(name)
+    if not isinstance(items, list):
+        raise PanopticFormatError(f"no '{name}' list", file=source)
+    for k, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise PanopticFormatError(f"{name}[{k}] is not an object", file=source)
+        for key in keys:
+            if key not in item:
+                raise PanopticFormatError(f"{name}[{k}] has no '{key}'", file=source,
+                                          image_id=item.get(id_key))
+    return items
+
+
 def load_panoptic_json(path, *, need_categories: bool = False) -> dict:
     """Reads a COCO panoptic JSON and checks its structure (not yet its segments).
 
@@ -51,16 +67,8 @@ def load_panoptic_json(path, *, need_categories: bool = False) -> dict:
     ``file_name`` and a ``segments_info`` list; ``categories`` is required when asked for.
     """
     data = load_json(path)
-    annotations = data.get("annotations")
-    if not isinstance(annotations, list):
-        raise PanopticFormatError("no 'annotations' list", file=path)
-    for k, ann in enumerate(annotations):
-        if not isinstance(ann, Mapping):
-            raise PanopticFormatError(f"annotations[{k}] is not an object", file=path)
-        for key in ("image_id", "file_name", "segments_info"):
-            if key not in ann:
-                raise PanopticFormatError(f"annotations[{k}] has no '{key}'", file=path,
-                                          image_id=ann.get("image_id"))
+    for ann in object_list(data, "annotations", ("image_id", "file_name", "segments_info"),
+                           path, id_key="image_id"):
         if not isinstance(ann["segments_info"], list):
             raise PanopticFormatError("'segments_info' is not a list", file=path,
                                       image_id=ann["image_id"], file_name=ann["file_name"])
