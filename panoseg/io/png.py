@@ -32,6 +32,8 @@ except ImportError:  # pragma: no cover - depends on the environment
         _zlib = _stdlib_zlib
         ZLIB_BACKEND = "zlib"
 
+_crc32 = getattr(_zlib, "crc32", _stdlib_zlib.crc32)
+
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # zlib level of written PNGs: on panoptic maps level 2 is within ~10% of level 6's size at a
 # quarter of the time (measured with zlib-ng on 640x480 maps: 9.5 KB in 0.22 ms vs 8.3 KB in 1 ms).
@@ -85,11 +87,21 @@ def read_inflated(path):
     return inflate(data, path)
 
 
-def inflate(data: bytes, name="<bytes>"):
+#: The largest image panoseg decodes, in pixels (checked from the PNG header, before anything
+#: is allocated or inflated): 400 megapixels, e.g. 20000 x 20000, 1.2 GB of RGB.
+MAX_PIXELS = 400_000_000
+
+#: Chunks a decoder must understand: their CRCs are checked (Pillow checks them too).
+_CRITICAL = (b"IHDR", b"PLTE", b"IDAT", b"IEND")
+
+
+def inflate(data: bytes, name="<bytes>", max_pixels: int = MAX_PIXELS):
     """Checks a panoptic PNG's chunks and inflates its image data: ``(height, width, data)``.
 
     None for an interlaced PNG. Raises :class:`PanopticFormatError` for anything but a sound
-    8-bit RGB PNG.
+    8-bit RGB PNG. The header's size is checked against ``max_pixels`` before anything is
+    inflated, and the image data is inflated into at most the size the header implies: a
+    stream that holds more (a decompression bomb) is an error, never stored.
     """
     try:
         width, height, depth, color, interlace, idat = _parse_chunks(data)
@@ -99,21 +111,40 @@ def inflate(data: bytes, name="<bytes>"):
         kind = _COLOR_TYPES.get(color, f"color type {color}")
         raise PanopticFormatError(
             f"panoptic PNGs must be 8-bit RGB, this one is {depth}-bit {kind}", file=name)
+    check_size(width, height, name, max_pixels)
     if interlace:
         return None
+    expected = (3 * width + 1) * height
     try:
-        raw = _zlib.decompress(idat, bufsize=(3 * width + 1) * height)
+        inflater = _zlib.decompressobj()
+        raw = inflater.decompress(idat, expected)
+        overflow = bool(inflater.unconsumed_tail) or bool(inflater.decompress(b"", 1))
     except Exception as e:  # zlib.error and its twins in zlib-ng / isal
-        raise PanopticFormatError(f"corrupt PNG image data ({e})", file=name) from None
+        raise PanopticFormatError(f"corrupt PNG image data ({e or type(e).__name__})",
+                                  file=name) from None
+    if overflow:
+        raise PanopticFormatError(f"corrupt PNG image data (more than the {width}x{height} "
+                                  "image its header declares)", file=name)
     return height, width, raw
 
 
+def check_size(width: int, height: int, name, max_pixels: int = MAX_PIXELS) -> None:
+    """A PNG's declared size against the pixel cap, before anything is allocated."""
+    if width * height > max_pixels:
+        raise PanopticFormatError(f"PNG is {width}x{height} ({width * height} pixels), more than "
+                                  f"the {max_pixels} pixels panoseg decodes", file=name)
+
+
 def _parse_chunks(data: bytes):
+    """The header fields and the joined IDAT data, checked as strictly as Pillow: IHDR first,
+    IDAT after it (and consecutive), compression and filter method 0, the CRC of every critical
+    chunk."""
     if data[:8] != _SIGNATURE:
         raise ValueError("not a PNG file (bad signature)")
     pos, n = 8, len(data)
     header = None
     idat = []
+    idat_done = False
     while True:
         if pos + 8 > n:
             raise ValueError("truncated PNG (no IEND chunk)")
@@ -121,23 +152,39 @@ def _parse_chunks(data: bytes):
         start, end = pos + 8, pos + 8 + length
         if end + 4 > n:
             raise ValueError(f"truncated PNG (chunk {ctype.decode('latin-1')!r} is cut short)")
+        shown = ctype.decode("latin-1")
+        if header is None and ctype != b"IHDR":
+            raise ValueError(f"corrupt PNG (chunk {shown!r} before IHDR; IHDR must come first)")
+        if ctype in _CRITICAL:
+            crc = struct.unpack_from(">I", data, end)[0]
+            if _crc32(data[pos + 4:end]) != crc:
+                raise ValueError(f"corrupt PNG ({shown} checksum mismatch)")
         if ctype == b"IHDR":
+            if header is not None:
+                raise ValueError("corrupt PNG (a second IHDR chunk)")
             if length != 13:
                 raise ValueError("corrupt PNG (bad IHDR chunk)")
-            crc = struct.unpack_from(">I", data, end)[0]
-            if _stdlib_zlib.crc32(data[pos + 4:end]) != crc:
-                raise ValueError("corrupt PNG (IHDR checksum mismatch)")
             header = struct.unpack_from(">IIBBBBB", data, start)
         elif ctype == b"IDAT":
+            if idat_done:
+                raise ValueError("corrupt PNG (IDAT chunks are not consecutive)")
             idat.append(data[start:end])
         elif ctype == b"IEND":
             break
+        elif idat:
+            idat_done = True
         pos = end + 4
-    if header is None:
-        raise ValueError("corrupt PNG (no IHDR chunk)")
-    width, height, depth, color, _compression, _filter, interlace = header
+    width, height, depth, color, compression, filter_method, interlace = header
     if width == 0 or height == 0:
         raise ValueError("PNG has zero width or height")
+    if width > 2 ** 31 - 1 or height > 2 ** 31 - 1:
+        raise ValueError(f"corrupt PNG (size {width}x{height} beyond the PNG limit of 2^31 - 1)")
+    if compression != 0:
+        raise ValueError(f"corrupt PNG (unknown compression method {compression})")
+    if filter_method != 0:
+        raise ValueError(f"corrupt PNG (unknown filter method {filter_method})")
+    if interlace not in (0, 1):
+        raise ValueError(f"corrupt PNG (unknown interlace method {interlace})")
     if not idat:
         raise ValueError("corrupt PNG (no IDAT chunk)")
     return width, height, depth, color, interlace, b"".join(idat)
