@@ -34,6 +34,8 @@ def read_json(path):
         raise PanopticFormatError(f"cannot read JSON: {e.strerror or e}", file=path) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise PanopticFormatError(f"malformed JSON ({e})", file=path) from None
+    except RecursionError:  # the stdlib parser recurses per nesting level
+        raise PanopticFormatError("malformed JSON (nested too deeply)", file=path) from None
 
 
 def load_json(path) -> dict:
@@ -60,6 +62,15 @@ def object_list(data: Mapping, name: str, keys, source, id_key: str = "id") -> l
     return items
 
 
+def check_image_id(image_id, source) -> None:
+    """An image id is an integer or a string (COCO's are integers): a list, an object, a float
+    or null cannot key an image."""
+    if not (is_int(image_id) or isinstance(image_id, str)):
+        shown = repr(image_id)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise PanopticFormatError(f"image_id {shown} is not an integer or a string", file=source)
+
+
 def load_panoptic_json(path, *, need_categories: bool = False) -> dict:
     """Reads a COCO panoptic JSON and checks its structure (not yet its segments).
 
@@ -69,6 +80,10 @@ def load_panoptic_json(path, *, need_categories: bool = False) -> dict:
     data = load_json(path)
     for ann in object_list(data, "annotations", ("image_id", "file_name", "segments_info"),
                            path, id_key="image_id"):
+        check_image_id(ann["image_id"], path)
+        if not isinstance(ann["file_name"], str) or not ann["file_name"]:
+            raise PanopticFormatError(f"'file_name' {ann['file_name']!r} is not a file name",
+                                      file=path, image_id=ann["image_id"])
         if not isinstance(ann["segments_info"], list):
             raise PanopticFormatError("'segments_info' is not a list", file=path,
                                       image_id=ann["image_id"], file_name=ann["file_name"])
