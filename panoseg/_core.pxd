@@ -46,18 +46,18 @@ cdef extern from "common/status.hpp" namespace "panoseg" nogil:
 cdef extern from "io/rgb_id.hpp" namespace "panoseg" nogil:
     const uint32_t kMaxSegmentId
     void rgb_to_id(const uint8_t* rgb, int64_t height, int64_t width, int64_t stride_row,
-                   int64_t stride_col, int64_t stride_channel, uint32_t* ids)
+                   int64_t stride_col, int64_t stride_channel, uint32_t* ids) except +
     Status id_to_rgb(const uint32_t* ids, int64_t height, int64_t width, int64_t stride_row,
-                     int64_t stride_col, uint8_t* rgb)
+                     int64_t stride_col, uint8_t* rgb) except +
 
 
 cdef extern from "io/png_unfilter.hpp" namespace "panoseg" nogil:
     Status png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height,
-                                  int64_t width, uint32_t* ids)
+                                  int64_t width, uint32_t* ids) except +
 
 
 cdef extern from "io/png_filter.hpp" namespace "panoseg" nogil:
-    Status png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t* out)
+    Status png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t* out) except +
 
 
 cdef extern from "io/rle.hpp" namespace "panoseg" nogil:
@@ -66,15 +66,15 @@ cdef extern from "io/rle.hpp" namespace "panoseg" nogil:
         const uint32_t* counts
         size_t length
     Status rle_decode_intervals(const RleRef* rles, int64_t n, int64_t n_pixels,
-                                vector[int64_t]* offsets, vector[int64_t]* intervals)
+                                vector[int64_t]* offsets, vector[int64_t]* intervals) except +
     Status rle_encode_intervals(const int64_t* offsets, int64_t n, const int64_t* intervals,
-                                int64_t n_values, int64_t n_pixels, vector[string]* out)
+                                int64_t n_values, int64_t n_pixels, vector[string]* out) except +
 
 
 cdef extern from "io/segment_stats.hpp" namespace "panoseg" nogil:
     Status segment_stats(const uint32_t* map, int64_t height, int64_t width,
-                         const uint32_t* ids, int64_t n, int64_t* area, int64_t* bbox)
-    void distinct_ids(const uint32_t* map, int64_t n_pixels, vector[uint32_t]* ids)
+                         const uint32_t* ids, int64_t n, int64_t* area, int64_t* bbox) except +
+    void distinct_ids(const uint32_t* map, int64_t n_pixels, vector[uint32_t]* ids) except +
 
 
 cdef extern from "eval/pair_count.hpp" namespace "panoseg" nogil:
@@ -90,11 +90,11 @@ cdef extern from "eval/pair_count.hpp" namespace "panoseg" nogil:
         vector[uint32_t] unknown_pred
     Status count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t n_pixels,
                        const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
-                       int64_t n_pred, PairCountResult* out)
+                       int64_t n_pred, PairCountResult* out) except +
     Status count_pairs_png(const uint8_t* gt_raw, size_t gt_size, const uint8_t* pred_raw,
                            size_t pred_size, int64_t height, int64_t width,
                            const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
-                           int64_t n_pred, PairCountResult* out)
+                           int64_t n_pred, PairCountResult* out) except +
 
 
 cdef extern from "eval/pq_match.hpp" namespace "panoseg" nogil:
@@ -113,7 +113,7 @@ cdef extern from "eval/pq_match.hpp" namespace "panoseg" nogil:
         vector[int32_t] pred_match
         vector[uint8_t] pred_ignored
     Status pq_match(const vector[PairArea]& pairs, const SegmentTable& gt,
-                    const SegmentTable& pred, int32_t n_categories, ImageMatch* out)
+                    const SegmentTable& pred, int32_t n_categories, ImageMatch* out) except +
 
 
 cdef extern from "eval/extra_metrics.hpp" namespace "panoseg" nogil:
@@ -126,7 +126,7 @@ cdef extern from "eval/extra_metrics.hpp" namespace "panoseg" nogil:
         vector[int32_t] confusion_gt, confusion_pred
     Status extra_metrics(const vector[PairArea]& pairs, const SegmentTable& gt,
                          const SegmentTable& pred, const uint8_t* isthing, int32_t n_categories,
-                         const ImageMatch& match, ExtraMetrics* out)
+                         const ImageMatch& match, ExtraMetrics* out) except +
 
 
 cdef extern from "merge/mask_paste.hpp" namespace "panoseg" nogil:
@@ -136,10 +136,10 @@ cdef extern from "merge/mask_paste.hpp" namespace "panoseg" nogil:
     Status paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                                  const float* boxes, int64_t height, int64_t width,
                                  cbool column_major, int threads, vector[int64_t]* offsets,
-                                 vector[int64_t]* intervals, PassOrder order)
+                                 vector[int64_t]* intervals, PassOrder order) except +
     Status paste_masks_dense(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                              const float* boxes, int64_t height, int64_t width, int threads,
-                             uint8_t* out, PassOrder order)
+                             uint8_t* out, PassOrder order) except +
 
 
 cdef extern from "merge/panoptic_merge.hpp" namespace "panoseg" nogil:
@@ -150,9 +150,9 @@ cdef extern from "merge/panoptic_merge.hpp" namespace "panoseg" nogil:
     # Named CSegmentIdAssigner here: SegmentIdAssigner is the Python class that wraps it.
     cdef cppclass CSegmentIdAssigner "panoseg::SegmentIdAssigner":
         CSegmentIdAssigner(const uint32_t* stuff_colour_ids, int64_t n_stuff, uint64_t seed,
-                           int64_t expected_segments)
-        uint32_t thing_id(uint32_t colour_id)
-        uint32_t stuff_id(uint32_t colour_id)
+                           int64_t expected_segments) except +
+        uint32_t thing_id(uint32_t colour_id) except +
+        uint32_t stuff_id(uint32_t colour_id) except +
     cdef struct MergeCategory:
         uint32_t colour_id
         cbool isthing
@@ -173,22 +173,22 @@ cdef extern from "merge/panoptic_merge.hpp" namespace "panoseg" nogil:
                           const int32_t* stuff_category, const MergeCategory* categories,
                           int32_t n_categories, const MergeParams& params,
                           CSegmentIdAssigner* ids, vector[PaintedRun]* runs,
-                          vector[MergedSegment]* segments)
-    void render_runs(const vector[PaintedRun]& runs, int64_t n_pixels, uint32_t* canvas)
+                          vector[MergedSegment]* segments) except +
+    void render_runs(const vector[PaintedRun]& runs, int64_t n_pixels, uint32_t* canvas) except +
     void runs_to_png_up_scanlines(const vector[PaintedRun]& runs, int64_t height, int64_t width,
-                                  uint8_t* out)
+                                  uint8_t* out) except +
     void run_stats(const vector[PaintedRun]& runs, int64_t height, int64_t width,
                    cbool column_major, const vector[MergedSegment]& segments, int64_t* area,
-                   int64_t* bbox)
+                   int64_t* bbox) except +
     Status label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labels,
-                               vector[int64_t]* offsets, vector[int64_t]* intervals)
+                               vector[int64_t]* offsets, vector[int64_t]* intervals) except +
     Status dense_masks_intervals(const uint8_t* masks, int64_t n, int64_t n_pixels,
-                                 vector[int64_t]* offsets, vector[int64_t]* intervals)
-    uint32_t* thread_scratch_canvas(int64_t n)
-    void transpose_u32(const uint32_t* inp, int64_t height, int64_t width, uint32_t* out)
+                                 vector[int64_t]* offsets, vector[int64_t]* intervals) except +
+    uint32_t* thread_scratch_canvas(int64_t n) except +
+    void transpose_u32(const uint32_t* inp, int64_t height, int64_t width, uint32_t* out) except +
 
 
 cdef extern from "semantic/label_map.hpp" namespace "panoseg" nogil:
     Status ids_to_labels(const uint32_t* ids, int64_t n_pixels, const uint32_t* seg_ids,
                          const uint8_t* seg_labels, int64_t n_seg, uint8_t void_label,
-                         uint8_t* out)
+                         uint8_t* out) except +

@@ -37,12 +37,18 @@ def _header(w, h, depth=8, color=2, compression=0, filter_method=0, interlace=0)
 
 
 def _pillow_refuses(data: bytes) -> bool:
+    from PIL import ImageFile
+
+    lenient = ImageFile.LOAD_TRUNCATED_IMAGES  # importing GluonCV sets it
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
         return False
     except Exception:  # noqa: BLE001 - any refusal
         return True
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = lenient
 
 
 def test_a_sound_png_still_decodes():
@@ -111,22 +117,23 @@ def test_a_bomb_is_refused_without_inflating_it():
         png.decode_ids(data, "bomb.png")
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_bomb_memory_stays_bounded(tmp_path):
-    """Peak memory of decoding a 2 GB bomb behind a 64x64 header, in a fresh process capped at
-    1 GB of address space above what it starts with."""
+    """Peak memory of decoding a 2 GB bomb behind a 64x64 header, in a fresh process: far below
+    what inflating it would take."""
     bomb = tmp_path / "bomb.png"
     raw = zlib.compressobj(9)
     stream = b"".join(raw.compress(b"\0" * (1 << 24)) for _ in range(128)) + raw.flush()
     bomb.write_bytes(_build([(b"IHDR", _header(64, 64)), (b"IDAT", stream), (b"IEND", b"")]))
+    # VmHWM, this process's own peak (ru_maxrss would carry over the forking pytest's peak).
     code = (
-        "import resource, sys\n"
         "from panoseg.io.png import read_ids\n"
         "from panoseg import PanopticFormatError\n"
         "try:\n"
         f"    read_ids({str(bomb)!r})\n"
         "except PanopticFormatError as e:\n"
         "    print('refused', e)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stderr

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Optional, Sequence
 
-from .common import DATA_ERRORS, EPILOG, CommandParser
+from .common import DATA_ERRORS, EPILOG, CommandParser, check_outputs, error_line
 
 # The names panoseg.cli had when it was one module (panoseg <= 0.1), for code that used them.
 from .eval import (  # noqa: F401
@@ -61,10 +61,10 @@ def main(argv: Optional[Sequence[str]] = None, *, prog_command: Optional[str] = 
         argv = [prog_command] + argv
     args = build_parser().parse_args(argv)
     try:
+        check_outputs(args)  # every output flag's path, before any work
         return args.run(args)
     except DATA_ERRORS as e:  # bad input or settings: one clear line
-        message = " ".join(str(e).split())  # one line, whatever the exception's text
-        print(f"{args.command_prog}: error: {message}", file=sys.stderr)
+        print(f"{args.command_prog}: error: {error_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{args.command_prog}: interrupted", file=sys.stderr)

@@ -12,6 +12,11 @@ The conventions live here once, so that every flag added anywhere inherits them:
   caught by :func:`panoseg.cli.main`);
 * stdout carries the results (tables, a line saying what was written where); stderr carries
   progress bars, timings, notes, warnings and errors (:func:`warn`, :func:`timing`);
+* every output flag (``--json-out``, ``--per-image``, ``--report``, an output folder ...) is
+  declared with ``type=`` :func:`output_file` or :func:`output_folder`, and checked by
+  :func:`check_outputs` *before* the command runs: not a folder where a file goes (nor a file
+  where a folder goes), missing parent folders created, the folder writable; a problem exits 1
+  with one line naming the flag and the path;
 * ``--workers``, ``--no-progress`` and ``--dask`` mean the same in every command
   (:func:`add_run_options`); the results JSON is written by ``--json-out`` (older names stay
   as aliases).
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import math
+import os
 import sys
 from typing import Optional
 
@@ -30,6 +36,18 @@ DATA_ERRORS = (ValueError, OSError, FloatingPointError)
 
 EPILOG = ("Flags take dashes or underscores alike (--gt-json-file = --gt_json_file). "
           "Exit status: 0 done, 1 bad input, 2 usage error.")
+
+def error_line(e: BaseException) -> str:
+    """The one line an error is reported as: its text on one line, never empty; an
+    ``OSError`` as ``FILE: what happened`` (no ``[Errno N]``)."""
+    if isinstance(e, OSError) and e.strerror:
+        names = [n for n in (e.filename, e.filename2) if n is not None]
+        message = ": ".join([str(n) for n in names] + [e.strerror])
+    else:
+        message = str(e)
+    message = " ".join(message.split())  # one line, whatever the exception's text
+    return message or f"{type(e).__name__} (no message)"
+
 
 _UNSET = object()  # "flag not given", told apart from a given value equal to the default
 
@@ -104,6 +122,14 @@ class CommandParser(argparse.ArgumentParser):
         # own usage (argparse would hand the leftovers up to the top-level parser).
         if extras and not self._has_subcommands:
             self.error(self._unrecognized(extras))
+        # The output flags given, for check_outputs (before the command runs).
+        outputs = list(getattr(namespace, "output_checks", None) or ())
+        for action in self._actions:
+            kind = _OUTPUT_KINDS.get(action.type)
+            value = getattr(namespace, action.dest, None) if kind else None
+            if value is not None and action.option_strings:
+                outputs.append((action.option_strings[0], value, kind))
+        namespace.output_checks = outputs
         return namespace, extras
 
     @staticmethod
@@ -315,6 +341,66 @@ def float_list(kind):
 
     parse.__name__ = f"list of {kind.__name__}"
     return parse
+
+
+def output_file(text: str) -> str:
+    """An output file (``--json-out``, ``--per-image``, ...): checked by
+    :func:`check_outputs` before the command runs (not a folder; parent created, writable)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file path, got an empty string")
+    return text
+
+
+def output_folder(text: str) -> str:
+    """An output folder (``--report``, ``--output-folder``, ...): checked by
+    :func:`check_outputs` before the command runs (not a file; parent created, writable); an
+    existing folder is fine."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a folder path, got an empty string")
+    return text
+
+
+_OUTPUT_KINDS = {output_file: "file", output_folder: "folder"}
+
+
+class OutputPathError(ValueError):
+    """An output flag whose path cannot be written (exit 1, one line)."""
+
+
+def check_output(flag: str, path, kind: str = "file") -> None:
+    """Checks one output path before any work: ``kind`` ``"file"``: not an existing folder;
+    ``"folder"``: not an existing file. The folder it goes in is created if missing, and must be
+    writable. Raises :class:`OutputPathError` naming ``flag`` and ``path``. URLs (``s3://``...)
+    are left to the writer."""
+    path = os.fspath(path)
+    if "://" in path:
+        return
+    where = f"{flag} {path}"
+    if kind == "file" and os.path.isdir(path):
+        raise OutputPathError(f"{where}: is a folder; expected a file path")
+    if kind == "folder" and os.path.lexists(path) and not os.path.isdir(path):
+        raise OutputPathError(f"{where}: exists and is not a folder; expected a folder path")
+    if kind == "folder" and os.path.isdir(path):
+        parent = path
+    else:
+        parent = os.path.dirname(os.path.abspath(path))
+    if os.path.lexists(parent) and not os.path.isdir(parent):
+        raise OutputPathError(f"{where}: {parent} is not a folder")
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as e:
+        raise OutputPathError(f"{where}: cannot create the folder {parent}: "
+                              f"{e.strerror or e}") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{where}: the folder {parent} is not writable")
+
+
+def check_outputs(args) -> None:
+    """:func:`check_output` of every output flag given (those declared with ``type=``
+    :func:`output_file` / :func:`output_folder`); :func:`panoseg.cli.main` calls it before the
+    command runs."""
+    for flag, value, kind in getattr(args, "output_checks", None) or ():
+        check_output(flag, value, kind)
 
 
 def dask_spec(text: str) -> str:

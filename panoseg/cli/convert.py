@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import time
 
-from .common import add_command, add_run_options, seed, timing
+from .common import (
+    add_command,
+    add_run_options,
+    output_file,
+    output_folder,
+    seed,
+    timing,
+)
 
 
 def _json_out(parser, what: str, *aliases: str) -> None:
     parser.add_argument("--json-out", "--output-json-file", *aliases, required=True,
-                        metavar="FILE",
+                        type=output_file, metavar="FILE",
                         help=f"{what} to write (--output_json_file: panopticapi's name)")
 
 
@@ -50,7 +57,7 @@ def add_convert_parser(subparsers) -> None:
                    help="JSON file with panoptic categories; default: the images JSON's if they "
                         "have 'isthing', else COCO's 133")
     _json_out(q, "the COCO panoptic JSON", "--predictions-json-file")
-    q.add_argument("--segmentations-folder", default=None, metavar="DIR",
+    q.add_argument("--segmentations-folder", default=None, type=output_folder, metavar="DIR",
                    help="folder for the panoptic PNGs; default: X if the output JSON is X.json")
     q.add_argument("--void-label", type=int, default=0,
                    help="channel-0 value meaning void (default 0)")
@@ -89,7 +96,7 @@ def add_convert_parser(subparsers) -> None:
     q.add_argument("--input-json-file", "--detection-json-file", required=True, metavar="FILE",
                    help="COCO detection JSON file")
     _json_out(q, "the COCO panoptic JSON")
-    q.add_argument("--segmentations-folder", default=None, metavar="DIR",
+    q.add_argument("--segmentations-folder", default=None, type=output_folder, metavar="DIR",
                    help="folder for the PNGs; default: X if the output JSON is X.json")
     q.add_argument("--categories-json-file", default=None, metavar="FILE",
                    help="JSON file with panoptic categories; default: the input JSON's if they "
@@ -106,7 +113,8 @@ def add_convert_parser(subparsers) -> None:
                    help="COCO panoptic JSON file")
     q.add_argument("--segmentations-folder", default=None, metavar="DIR",
                    help="folder with its PNGs; default: X if the input JSON is X.json")
-    q.add_argument("--semantic-seg-folder", "--output-folder", required=True, metavar="DIR",
+    q.add_argument("--semantic-seg-folder", "--output-folder", required=True,
+                   type=output_folder, metavar="DIR",
                    help="folder for the semantic PNGs")
     q.add_argument("--categories-json-file", default=None, metavar="FILE",
                    help="JSON file with panoptic categories; default: the input JSON's")

@@ -11,6 +11,8 @@ from ..util.atomic import atomic_open
 from .common import (
     add_command,
     add_run_options,
+    output_file,
+    output_folder,
     percent,
     positive_int,
     seed,
@@ -38,10 +40,10 @@ def add_eval_parser(subparsers) -> None:
     p.add_argument("--pred-folder", default=None, metavar="DIR",
                    help="folder with predicted PNGs; default: X if the JSON file is X.json")
     g = p.add_argument_group("outputs")
-    g.add_argument("--json-out", metavar="FILE",
+    g.add_argument("--json-out", type=output_file, metavar="FILE",
                    help="write the results dict (panopticapi's, category ids as keys) as JSON")
     g.add_argument("--per-class", action="store_true", help="also print a per-category table")
-    g.add_argument("--per-image", metavar="FILE",
+    g.add_argument("--per-image", type=output_file, metavar="FILE",
                    help="write per-image results as JSON lines (image_id, pq, sq, rq, tp, fp, fn)")
     g.add_argument("--bootstrap", type=positive_int, default=None, metavar="N",
                    help="95%% bootstrap intervals of PQ / SQ / RQ from N resamples of the images "
@@ -49,7 +51,7 @@ def add_eval_parser(subparsers) -> None:
                         f"{MIN_BOOTSTRAP_IMAGES} images)")
     g.add_argument("--bootstrap-seed", type=seed, default=0, metavar="SEED",
                    help="seed of the resampling (default 0; needs --bootstrap)")
-    g.add_argument("--report", metavar="DIR",
+    g.add_argument("--report", type=output_folder, metavar="DIR",
                    help="write DIR/index.html (self-contained error analysis) and DIR/report.json")
     g.add_argument("--report-worst", type=positive_int, default=REPORT_WORST, metavar="N",
                    help=f"images shown in the report, lowest PQ first (default {REPORT_WORST}; "

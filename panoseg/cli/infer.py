@@ -18,6 +18,8 @@ from .common import (
     add_run_options,
     mxnet_missing,
     non_negative_float,
+    output_file,
+    output_folder,
     positive_int,
     seed,
     unit_float,
@@ -39,15 +41,15 @@ def add_infer_parser(subparsers) -> None:
     g.add_argument("--images-json", default=None, metavar="FILE",
                    help="a COCO JSON whose 'images' (id, file_name) are looked up in the --images "
                         "folder: the output then has the ground truth's ids and file names")
-    g.add_argument("--json-out", "--out-json", required=True, metavar="FILE",
+    g.add_argument("--json-out", "--out-json", required=True, type=output_file, metavar="FILE",
                    help="the panoptic JSON to write (--out-json: its former name)")
-    g.add_argument("--out-folder", default=None, metavar="DIR",
+    g.add_argument("--out-folder", default=None, type=output_folder, metavar="DIR",
                    help="the PNG folder; default: X if the JSON file is X.json")
-    g.add_argument("--save-intermediate", metavar="DIR", default=None,
+    g.add_argument("--save-intermediate", metavar="DIR", default=None, type=output_folder,
                    help="also write instances.json, semantic.json, images.json and "
                         "categories.json there (panopticapi's combine inputs) for 'panoseg merge'")
     g.add_argument("--overwrite", action="store_true", help="recompute images already done")
-    g.add_argument("--timings-json", default=None, metavar="FILE",
+    g.add_argument("--timings-json", default=None, type=output_file, metavar="FILE",
                    help="write the run summary (counts, failures, seconds per stage) as JSON")
     m = p.add_argument_group("models")
     m.add_argument("--instance-model", metavar="NAME", default="mask_rcnn_fpn_resnet50_v1b_coco",

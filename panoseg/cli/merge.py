@@ -8,6 +8,8 @@ from .common import (
     add_command,
     add_run_options,
     non_negative_float,
+    output_file,
+    output_folder,
     seed,
     timing,
     unit_float,
@@ -41,10 +43,11 @@ def add_merge_parser(subparsers) -> None:
                     "core: same flags, same output (deterministic segment ids). A summary line "
                     "goes to stdout; progress and timing to stderr.")
     add_merge_inputs(p)
-    p.add_argument("--json-out", "--panoptic-json-file", required=True, metavar="FILE",
+    p.add_argument("--json-out", "--panoptic-json-file", required=True, type=output_file,
+                   metavar="FILE",
                    help="the COCO panoptic JSON to write (--panoptic_json_file: panopticapi's "
                         "name)")
-    p.add_argument("--segmentations-folder", default=None, metavar="DIR",
+    p.add_argument("--segmentations-folder", default=None, type=output_folder, metavar="DIR",
                    help="output PNG folder; default: X if the panoptic JSON is X.json")
     p.add_argument("--confidence-thr", type=unit_float, default=DEFAULT_CONFIDENCE_THR,
                    metavar="0..1",

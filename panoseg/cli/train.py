@@ -15,6 +15,8 @@ from .common import (
     add_run_options,
     mxnet_missing,
     non_negative_float,
+    output_file,
+    output_folder,
     positive_float,
     positive_int,
     seed,
@@ -52,7 +54,7 @@ def add_train_semantic_parser(subparsers) -> None:
     g.add_argument("--val-folder", default=None, metavar="DIR",
                    help="its panoptic PNGs; default: X if the JSON file is X.json")
     g = p.add_argument_group("output")
-    g.add_argument("--out-dir", required=True, metavar="DIR",
+    g.add_argument("--out-dir", required=True, type=output_folder, metavar="DIR",
                    help="where the checkpoints go (created if needed)")
     g.add_argument("--prefix", default="psp_resnet50_coco_stuff",
                    help="checkpoint file name prefix (default: %(default)s)")
@@ -62,7 +64,7 @@ def add_train_semantic_parser(subparsers) -> None:
     g.add_argument("--resume", default=None, metavar="PATH|auto",
                    help="continue from a checkpoint's .params file, or 'auto': the latest one "
                         "of --prefix in --out-dir (none there: start from scratch)")
-    g.add_argument("--json-out", default=None, metavar="FILE",
+    g.add_argument("--json-out", default=None, type=output_file, metavar="FILE",
                    help="write the run's summary (checkpoints, epoch, step, mIoU) as JSON")
     g = p.add_argument_group("training")
     g.add_argument("--ctx", default="cpu",

@@ -10,6 +10,7 @@ from .common import (
     add_run_options,
     float_list,
     non_negative_float,
+    output_file,
     percent,
     seed,
     timing,
@@ -37,7 +38,8 @@ def add_tune_parser(subparsers) -> None:
     p.add_argument("--stuff-area-limit", type=float_list(non_negative_float),
                    default=[1024.0, 4096.0, 8192.0], metavar="A,A,...",
                    help="comma-separated pixel counts (default 1024,4096,8192)")
-    p.add_argument("--json-out", metavar="FILE", help="write every setting's results as JSON")
+    p.add_argument("--json-out", type=output_file, metavar="FILE",
+                   help="write every setting's results as JSON")
     p.add_argument("--seed", type=seed, default=0,
                    help="seed of the thing-id jitter, as for 'panoseg merge' (default 0)")
     add_run_options(p)

@@ -4,7 +4,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from .common import add_command, add_run_options, timing, unit_float
+from .common import (
+    add_command,
+    add_run_options,
+    output_folder,
+    timing,
+    unit_float,
+)
 
 
 class _Titles(argparse.Action):
@@ -32,7 +38,7 @@ def add_viz_parser(subparsers) -> None:
                    help="folder with its PNGs; default: X if the JSON file is X.json")
     p.add_argument("--images-folder", default=None, metavar="DIR",
                    help="folder with the photos; default: draw on grey")
-    p.add_argument("--output-folder", required=True, metavar="DIR",
+    p.add_argument("--output-folder", required=True, type=output_folder, metavar="DIR",
                    help="where the pictures go (created if needed)")
     p.add_argument("--compare-json-file", default=None, metavar="FILE",
                    help="a second panoptic JSON (e.g. a prediction) to show on the right")

@@ -17,7 +17,12 @@ from .. import _core
 from ..errors import PanopticFormatError
 from ..io.categories import Categories, as_categories, is_int
 from ..io.panoptic_json import SegmentTable, object_list, read_json
-from ..io.paths import default_folder, segmentation_folder
+from ..io.paths import (
+    default_folder,
+    output_paths,
+    png_output_paths,
+    segmentation_folder,
+)
 from ..io.png import read_ids, write_ids
 from ..io.segment_ids import SegmentIds
 from ..util.atomic import atomic_open
@@ -156,6 +161,25 @@ def check_input_folder(folder, what: str) -> None:
 def output_folder(folder, json_file) -> str:
     """Where output PNGs go: ``folder``, else the output JSON's default folder."""
     return default_folder(json_file) if folder is None else os.fspath(folder)
+
+
+def output_pngs(folder, images, json_file) -> dict:
+    """``{image id: output PNG path}`` for ``images`` (a checked ``images`` list), every path
+    checked before anything is written: inside ``folder`` (sub-folders allowed, created when
+    written), and no two images writing the same PNG
+    (:func:`~panoseg.io.paths.png_output_paths`). The folder itself is created."""
+    paths = png_output_paths(folder, images, file=json_file)
+    os.makedirs(folder, exist_ok=True)
+    return {img["id"]: path for img, path in zip(images, paths)}
+
+
+def output_files(folder, annotations, json_file) -> dict:
+    """``{image id: output path}`` named by each annotation's ``file_name`` as it is (an
+    output beside its input's name), checked like :func:`output_pngs`."""
+    paths = output_paths(folder, ((a["image_id"], a["file_name"], a["file_name"])
+                                  for a in annotations), file=json_file)
+    os.makedirs(folder, exist_ok=True)
+    return {a["image_id"]: path for a, path in zip(annotations, paths)}
 
 
 def check_not_same(in_folder, out_folder) -> None:

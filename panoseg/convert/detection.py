@@ -217,7 +217,7 @@ def detection_to_panoptic(detection_json_file, output_json_file, segmentations_f
                                       "not in 'images'", file=detection_json_file)
         by_image[image_id].append(ann)
     seg_folder = common.output_folder(segmentations_folder, output_json_file)
-    os.makedirs(seg_folder, exist_ok=True)
+    out_paths = common.output_pngs(seg_folder, images, detection_json_file)  # before any write
 
     def one(image) -> dict:
         image_id, (h, w) = image["id"], (image["height"], image["width"])
@@ -269,7 +269,7 @@ def detection_to_panoptic(detection_json_file, output_json_file, segmentations_f
                    "iscrowd": int(ann.get("iscrowd", 0)), "bbox": bbox, "area": area}
             seg.update((key, v) for key, v in ann.items() if key not in common.OWN_KEYS)
             segments_info.append(seg)
-        common.write_png(os.path.join(seg_folder, name), np.ascontiguousarray(ids))
+        common.write_png(out_paths[image_id], np.ascontiguousarray(ids))
         return {"image_id": image_id, "file_name": name, "segments_info": segments_info}
 
     panoptic = list(common.map_images(one, images, workers, progress, "detection -> panoptic"))

@@ -64,9 +64,9 @@ def panoptic_to_semantic(panoptic_json_file, segmentations_folder, output_folder
     folder = common.input_folder(segmentations_folder, panoptic_json_file)
     output_folder = os.fspath(output_folder)
     common.check_not_same(folder, output_folder)
-    os.makedirs(output_folder, exist_ok=True)
     annotations = data["annotations"]
     common.check_unique_image_ids(annotations, panoptic_json_file)
+    out_paths = common.output_files(output_folder, annotations, panoptic_json_file)
     image_by_id = {}
     if isinstance(data.get("images"), list):
         image_by_id = {img.get("id"): img for img in data["images"] if isinstance(img, Mapping)}
@@ -97,7 +97,7 @@ def panoptic_to_semantic(panoptic_json_file, segmentations_folder, output_folder
         # read_panoptic checked that every non-void pixel's id is listed; VOID's position -1
         # picks the 0 appended to the labels.
         semantic = np.append(seg_labels, 0).astype(np.uint8)[common.positions(ids, table.ids)]
-        common.write_png(os.path.join(output_folder, ann["file_name"]), semantic)
+        common.write_png(out_paths[image_id], semantic)
 
     n = 0
     for _ in common.map_images(one, annotations, workers, progress, "panoptic -> semantic"):

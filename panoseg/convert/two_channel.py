@@ -91,7 +91,7 @@ def two_channel_to_panoptic(input_folder, images_json_file, categories_json_file
     seg_folder = common.output_folder(segmentations_folder, output_json_file)
     common.check_input_folder(input_folder, "2-channel PNGs")
     common.check_not_same(input_folder, seg_folder)
-    os.makedirs(seg_folder, exist_ok=True)
+    out_paths = common.output_pngs(seg_folder, images, images_json_file)  # before any write
 
     # Per channel-0 value lookups: ids above 255 cannot occur in an 8-bit channel.
     known = np.zeros(256, bool)
@@ -147,7 +147,7 @@ def two_channel_to_panoptic(input_folder, images_json_file, categories_json_file
             area, bbox = stats[seg_ids[n]]
             segments_info.append({"id": seg_ids[n], "category_id": cat, "iscrowd": crowd,
                                   "bbox": bbox, "area": area})
-        common.write_png(os.path.join(seg_folder, name), ids)
+        common.write_png(out_paths[image_id], ids)
         return {"image_id": image_id, "file_name": name, "segments_info": segments_info}
 
     annotations = list(common.map_images(one, images, workers, progress, "2ch -> panoptic"))

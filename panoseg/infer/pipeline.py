@@ -21,7 +21,7 @@ from typing import List, Optional
 import numpy as np
 
 from .. import _core
-from ..io.paths import default_folder
+from ..io.paths import default_folder, make_parents, output_paths
 from ..io.png import encode_ids
 from ..io.rle import intervals_to_rles
 from ..merge.paste import paste_masks_rle
@@ -111,7 +111,15 @@ def predict_items(predictor: PanopticPredictor, items: List[ImageItem], out_fold
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
     out_folder = os.fspath(out_folder)
     records = os.path.join(out_folder, RECORDS_FOLDER)
-    os.makedirs(records, exist_ok=True)
+    # Every output path (PNG and record) checked before anything is written: inside its folder
+    # (sub-folders allowed and created), no two images on one file.
+    png_paths = output_paths(out_folder, ((it.image_id, it.file_name, it.png_name)
+                                          for it in items), what="output PNG")
+    record_paths = output_paths(records, ((it.image_id, it.file_name,
+                                           os.path.relpath(_record_path(records, it), records))
+                                          for it in items), what="record")
+    make_parents(out_folder, png_paths)
+    make_parents(records, record_paths)
     fingerprint = _fingerprint(predictor, intermediate)
     summary = InferSummary(timings={s: 0.0 for s in STAGES})
     t_start = time.perf_counter()
@@ -120,7 +128,7 @@ def predict_items(predictor: PanopticPredictor, items: List[ImageItem], out_fold
     todo = []
     for k, item in enumerate(items):
         record = None if overwrite else _read_record(records, item, fingerprint)
-        if record is not None and os.path.isfile(os.path.join(out_folder, item.png_name)):
+        if record is not None and os.path.isfile(png_paths[k]):
             done[k] = record
         else:
             todo.append(k)
@@ -151,7 +159,7 @@ def predict_items(predictor: PanopticPredictor, items: List[ImageItem], out_fold
         t0 = time.perf_counter()
         item = items[k]
         try:
-            atomic_write_bytes(os.path.join(out_folder, item.png_name),
+            atomic_write_bytes(png_paths[k],
                                encode_ids(result.id_map, compress_level))
             record = {"fingerprint": fingerprint, "image_id": item.image_id,
                       "file_name": item.file_name,
@@ -163,7 +171,7 @@ def predict_items(predictor: PanopticPredictor, items: List[ImageItem], out_fold
             if intermediate:
                 record["instances"] = _instance_results(item.image_id, inst)
                 record["semantic"] = _semantic_results(item.image_id, category_map, predictor)
-            with atomic_open(_record_path(records, item), "w") as f:
+            with atomic_open(record_paths[k], "w") as f:
                 json.dump(record, f)
             return record
         finally:

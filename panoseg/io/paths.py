@@ -52,3 +52,83 @@ def find_photo(folder, png_file: str, listed_name: Optional[str] = None) -> Opti
         if os.path.isfile(path):
             return path
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# outputs named by input data
+# ---------------------------------------------------------------------------------------------
+def output_path(folder, name, *, what: str = "output", file=None, image_id=None,
+                file_name=None) -> str:
+    """``folder/name`` for an output whose ``name`` comes from input data (an image's
+    ``file_name``), refused unless it stays inside ``folder``.
+
+    Refused, with a :class:`PanopticFormatError` naming ``file`` (the input JSON) and the image:
+    a name that is not a non-empty string, holds a NUL byte, is absolute (or has a drive), has a
+    ``..`` component, or resolves (``os.path.realpath``, following the symbolic links already in
+    the folder) to ``folder`` itself or outside it. Sub-folders inside the output folder
+    (``"sub/x.png"``) are allowed: the writer creates them (:func:`make_parents`).
+    """
+    where = {"file": file, "image_id": image_id,
+             "file_name": file_name if file_name is not None
+             else (name if isinstance(name, str) else None)}
+    if not isinstance(name, str) or not name:
+        raise PanopticFormatError(f"the {what} file name {name!r} is not a non-empty string",
+                                  **where)
+    if "\0" in name:
+        where["file_name"] = name.replace("\0", "\\0")
+        raise PanopticFormatError(f"the {what} file name contains a NUL byte", **where)
+    parts = name.replace("\\", "/").split("/")
+    if os.path.isabs(name) or name.startswith(("/", "\\")) or os.path.splitdrive(name)[0]:
+        raise PanopticFormatError(f"the {what} file name is an absolute path; refusing to "
+                                  "write outside the output folder", **where)
+    if ".." in parts:
+        raise PanopticFormatError(f"the {what} file name has a '..' component; refusing to "
+                                  "write outside the output folder", **where)
+    folder = os.fspath(folder)
+    path = os.path.join(folder, name)
+    root = os.path.realpath(folder)
+    real = os.path.realpath(path)
+    if real == root or os.path.commonpath([root, real]) != root:
+        raise PanopticFormatError(f"the {what} file {path} resolves to {real}, not to a file "
+                                  "inside the output folder; refusing to write it", **where)
+    return path
+
+
+def output_paths(folder, entries, *, what: str = "output", file=None) -> list:
+    """:func:`output_path` of every ``(image_id, input file_name, output name)`` of
+    ``entries``, all checked before anything is written; two images whose outputs would be the
+    same file (the same ``file_name`` twice, or ``a.jpg`` and ``a.png`` both giving ``a.png``)
+    are refused, naming both. Returns the paths, in order."""
+    paths, seen = [], {}
+    for image_id, input_name, name in entries:
+        path = output_path(folder, name, what=what, file=file, image_id=image_id,
+                           file_name=input_name)
+        key = os.path.normpath(path)
+        if key in seen:
+            first_id, first_name = seen[key]
+            raise PanopticFormatError(
+                f"image {first_id} ({first_name}) and this image would both write {path}; "
+                "refusing to overwrite one output with another", file=file, image_id=image_id,
+                file_name=input_name)
+        seen[key] = (image_id, input_name)
+        paths.append(path)
+    return paths
+
+
+def make_parents(folder, paths) -> None:
+    """Creates ``folder`` and the sub-folders of ``paths`` (checked by :func:`output_paths`)."""
+    folder = os.fspath(folder)
+    os.makedirs(folder, exist_ok=True)
+    for parent in sorted({os.path.dirname(p) for p in paths} - {folder, ""}):
+        os.makedirs(parent, exist_ok=True)
+
+
+def png_output_paths(folder, images, *, file=None, what: str = "PNG") -> list:
+    """:func:`output_paths` of the PNGs (:func:`png_name`) of ``images`` (dicts with ``id``
+    and ``file_name``, as in a COCO ``images`` list): every name checked, and no two images
+    writing the same PNG, before anything is written."""
+    def entries():
+        for img in images:
+            name = img.get("file_name")
+            yield img.get("id"), name, png_name(name) if isinstance(name, str) and name else name
+    return output_paths(folder, entries(), what=what, file=file)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import PanopticFormatError
 from ..io.panoptic_json import load_json, read_json
-from ..io.paths import default_folder, png_name
+from ..io.paths import default_folder, make_parents, png_name, png_output_paths
 from ..io.png import DEFAULT_COMPRESS_LEVEL, png_from_scanlines
 from ..io.rle import rle_intervals
 from ..util.atomic import atomic_open, atomic_write_bytes
@@ -185,10 +185,23 @@ class MergeJob:
         return {"image_id": image["id"], "file_name": file_name,
                 "segments_info": result.segments_info}
 
+    def output_paths(self, segmentations_folder, start: int = 0,
+                     stop: Optional[int] = None) -> list:
+        """The PNG paths of images [start, stop), all checked before anything is written: each
+        stays inside ``segmentations_folder`` (sub-folders allowed) and no two images write the
+        same PNG (:func:`~panoseg.io.paths.png_output_paths`)."""
+        return png_output_paths(segmentations_folder, self.images[start:stop],
+                                file=self.files["images"])
+
+    def prepare_output(self, segmentations_folder, start: int = 0,
+                       stop: Optional[int] = None) -> None:
+        """Checks the PNG paths of images [start, stop), then creates their folders."""
+        make_parents(segmentations_folder, self.output_paths(segmentations_folder, start, stop))
+
     def run_chunk(self, start: int, stop: int, segmentations_folder, *, workers=1, seed: int = 0,
                   compress_level: int = DEFAULT_COMPRESS_LEVEL) -> list:
         """Merges images [start, stop) of :attr:`images` (e.g. on a cluster worker)."""
-        os.makedirs(segmentations_folder, exist_ok=True)
+        self.prepare_output(segmentations_folder, start, stop)
         return list(ordered_map(
             lambda image: self.merge_and_write(image, segmentations_folder, seed, compress_level),
             self.images[start:stop], workers))
@@ -205,8 +218,9 @@ class MergeJob:
 
     def run(self, segmentations_folder, panoptic_json_file, *, workers=None, progress=False,
             seed: int = 0, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> dict:
-        """Merges every image, writes its PNG, then the panoptic JSON (all atomically)."""
-        os.makedirs(segmentations_folder, exist_ok=True)
+        """Merges every image, writes its PNG, then the panoptic JSON (all atomically). Every
+        PNG path is checked (:meth:`output_paths`) before the first is written."""
+        self.prepare_output(segmentations_folder)
         annotations = []
         with progress_bar(len(self.images), progress, "panoseg merge") as bar:
             for ann in ordered_map(lambda image: self.merge_and_write(
@@ -226,7 +240,7 @@ def merge_on_dask(job: MergeJob, client, segmentations_folder, panoptic_json_fil
                   chunk_size: Optional[int] = None, progress: bool = False) -> dict:
     """Runs a :class:`MergeJob` on a Dask cluster: the workers write the PNGs, the client the
     JSON (byte-identical to a local run)."""
-    os.makedirs(segmentations_folder, exist_ok=True)
+    job.prepare_output(segmentations_folder)  # every PNG path checked before any is written
     bounds = chunk_bounds(len(job.images), len(require_workers(client)), chunk_size)
     job_future = client.scatter(job, broadcast=True, hash=False)
     futures = [client.submit(_merge_chunk, job_future, a, b, segmentations_folder, seed,

@@ -14,7 +14,8 @@ from ..io.panoptic_json import load_panoptic_json
 from ..io.paths import (
     PHOTO_EXTENSIONS,
     find_photo,
-    png_name,
+    make_parents,
+    png_output_paths,
     segmentation_folder,
 )
 from ..util.atomic import atomic_open
@@ -128,11 +129,16 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
                                           file=compare_json_file, image_id=ann["image_id"],
                                           file_name=ann["file_name"])
         jobs.append((ann, other_ann))
-    os.makedirs(output_folder, exist_ok=True)
+    # Every output path checked (inside the folder, no two images on one file) before any write.
+    out_paths = png_output_paths(
+        output_folder, [{"id": ann["image_id"], "file_name": ann["file_name"]} for ann, _ in jobs],
+        file=panoptic_json_file, what="output picture")
+    make_parents(output_folder, out_paths)
+    jobs = [(ann, other_ann, path) for (ann, other_ann), path in zip(jobs, out_paths)]
     style = dict(alpha=alpha, boundaries=boundaries, labels=labels)
 
     def one_image(job) -> str:
-        ann, other_ann = job
+        ann, other_ann, out_path = job
         image_id = ann["image_id"]
         photo = photo_path = None
         if images_folder is not None:
@@ -148,7 +154,6 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
                                     other_ann["segments_info"], categories, image_id,
                                     compare_json_file, **style)
             picture = side_by_side(picture, right, titles)
-        out_path = os.path.join(output_folder, png_name(ann["file_name"]))
         _write_png(out_path, picture)
         return out_path
 
