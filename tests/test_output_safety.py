@@ -360,3 +360,22 @@ def test_infer_output_paths_checked_before_any_write(tmp_path):
             predict_items(None, items, out)  # refused before the predictor is used
         assert e.value.image_id == 2
         assert not out.exists()
+
+
+def test_memory_error_is_one_line(monkeypatch, capsys, tmp_path):
+    """A MemoryError anywhere in a command: one line, exit 1, no traceback (issue 11, point 5)."""
+    from panoseg.cli import main
+    from panoseg.evaluation import job
+    from panoseg.testing.synthetic import make_dataset
+
+    ds = make_dataset(tmp_path, n_images=2, height=16, width=16)
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(job.EvaluationJob, "evaluate_chunk", no_memory)
+    assert main(["eval", "--gt-json-file", str(ds.gt_json), "--pred-json-file", str(ds.pred_json),
+                 "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("panoseg eval: error: out of memory") and err.count("\n") == 1
+    assert "Traceback" not in err

@@ -32,7 +32,7 @@ from typing import Optional
 
 #: Exceptions that mean bad input or settings, not a bug: exit 1 with one line, no traceback
 #: (PanopticFormatError is a ValueError; FloatingPointError: a training run that diverged).
-DATA_ERRORS = (ValueError, OSError, FloatingPointError)
+DATA_ERRORS = (ValueError, OSError, FloatingPointError, MemoryError)
 
 EPILOG = ("Flags take dashes or underscores alike (--gt-json-file = --gt_json_file). "
           "Exit status: 0 done, 1 bad input, 2 usage error.")
@@ -40,6 +40,10 @@ EPILOG = ("Flags take dashes or underscores alike (--gt-json-file = --gt_json_fi
 def error_line(e: BaseException) -> str:
     """The one line an error is reported as: its text on one line, never empty; an
     ``OSError`` as ``FILE: what happened`` (no ``[Errno N]``)."""
+    if isinstance(e, MemoryError):  # its text is usually empty or an allocator's detail
+        detail = " ".join(str(e).split())
+        return "out of memory" + (f" ({detail})" if detail else "") + \
+            ": the input is larger than this machine can hold (see --max-pixels where offered)"
     if isinstance(e, OSError) and e.strerror:
         names = [n for n in (e.filename, e.filename2) if n is not None]
         message = ": ".join([str(n) for n in names] + [e.strerror])
