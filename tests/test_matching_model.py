@@ -222,6 +222,7 @@ def images(draw, crowd=True, distort_area=False, max_side=24):
 # ---------------------------------------------------------------------------------------------
 
 EV = PQEvaluator(CATEGORIES)
+EV_JSON_AREA = PQEvaluator(CATEGORIES, gt_area="json")
 INDEX = {c: k for k, c in enumerate(CAT_IDS)}
 
 
@@ -315,10 +316,13 @@ def test_rgb_and_int64_input_give_same_result(img):
 @settings(max_examples=200, **SETTINGS)
 @given(images(distort_area=True))
 def test_json_gt_area_is_used_for_union(img):
-    """panopticapi takes the GT area from the JSON, not from the PNG; so must panoseg."""
+    """panopticapi takes the GT area from the JSON, not from the PNG; so does panoseg with
+    gt_area="json" (and counts the disagreeing segments)."""
     gt_map, gt_segs, pred_map, pred_segs = img
     model = model_image(gt_map, gt_segs, pred_map, pred_segs)
-    result = EV.evaluate(gt_map, gt_segs, pred_map, pred_segs)
+    result = EV_JSON_AREA.evaluate(gt_map, gt_segs, pred_map, pred_segs)
+    wrong = sum(s["area"] != int((gt_map == s["id"]).sum()) for s in gt_segs)
+    assert result.n_area_mismatch == wrong
     for cat, k in INDEX.items():
         tp, fp, fn, iou = model.stats.get(cat, [0, 0, 0, 0.0])
         assert (int(result.tp[k]), int(result.fp[k]), int(result.fn[k])) == (tp, fp, fn), cat
@@ -332,11 +336,11 @@ def _seg(i, cat, crowd=0, area=None, m=None):
     return s
 
 
-def _check_by_hand(gt_map, gt_segs, pred_map, pred_segs, expected):
+def _check_by_hand(gt_map, gt_segs, pred_map, pred_segs, expected, ev=EV):
     gt_map = np.asarray(gt_map, np.uint32)
     pred_map = np.asarray(pred_map, np.uint32)
     model = model_image(gt_map, gt_segs, pred_map, pred_segs)
-    result = EV.evaluate(gt_map, gt_segs, pred_map, pred_segs)
+    result = ev.evaluate(gt_map, gt_segs, pred_map, pred_segs)
     assert_matches_model(result, model, gt_segs, pred_segs)
     for cat, (tp, fp, fn) in expected.items():
         k = INDEX[cat]
@@ -407,22 +411,26 @@ def test_crowd_gt_is_never_matched():
 
 
 def test_json_area_differs_from_pixel_count():
+    # With gt_area="json" (panopticapi's behaviour; the default "png" refuses these).
     # GT 1 has 4 pixels but its JSON area says 2: union = 2 + 2 - 2 - 0 = 2 -> IoU 1 (match);
     # with the pixel count it would be 2 / 4 = 0.5 (no match).
     gt = np.array([[1, 1, 1, 1]])
     pred = np.array([[5, 5, 0, 0]])
     r = _check_by_hand(gt, [_seg(1, 1, area=2, m=gt)], pred, [{"id": 5, "category_id": 1}],
-                       {1: (1, 0, 0)})
+                       {1: (1, 0, 0)}, ev=EV_JSON_AREA)
     assert r.iou[INDEX[1]] == 1.0
     # JSON area larger than the pixel count lowers the IoU below the threshold.
     gt = np.array([[1, 1, 1, 0]])
     pred = np.array([[5, 5, 5, 0]])
     _check_by_hand(gt, [_seg(1, 1, area=7, m=gt)], pred, [{"id": 5, "category_id": 1}],
-                   {1: (0, 1, 1)})
+                   {1: (0, 1, 1)}, ev=EV_JSON_AREA)
     # A float area is used as is.
     r = _check_by_hand(gt, [_seg(1, 1, area=3.5, m=gt)], pred, [{"id": 5, "category_id": 1}],
-                       {1: (1, 0, 0)})
+                       {1: (1, 0, 0)}, ev=EV_JSON_AREA)
     assert r.iou[INDEX[1]] == 3 / 3.5
+    assert r.n_area_mismatch == 1
+    with pytest.raises(panoseg.PanopticFormatError, match="segment 1: area is 3.5"):
+        EV.evaluate(gt, [_seg(1, 1, area=3.5, m=gt)], pred, [{"id": 5, "category_id": 1}])
 
 
 @settings(max_examples=6, **SETTINGS)

@@ -264,6 +264,23 @@ def mxnet_missing(args) -> bool:
     return False
 
 
+GT_AREA_HELP = ("png (default): a GT segment whose JSON area differs from its pixel count in the "
+                "GT PNG is an error; json: compute with the JSON areas, as panopticapi does, "
+                "and warn with the count of such segments")
+
+
+def add_gt_area(p) -> None:
+    """``--gt-area {png,json}`` (eval, tune): whose GT segment areas count."""
+    p.add_argument("--gt-area", choices=("png", "json"), default="png", help=GT_AREA_HELP)
+
+
+def warn_area_mismatch(args, n: int) -> None:
+    """With ``--gt-area json``: one warning line with the count of disagreeing segments."""
+    if args.gt_area == "json" and n:
+        warn(args, f"{n} GT segment(s) have a JSON area that differs from their pixel count in "
+                   "the GT PNG; computed with the JSON areas (--gt-area json)")
+
+
 def warn(args, message: str) -> None:
     """A warning on stderr, prefixed by the command: ``panoseg eval: warning: ...``."""
     print(f"{args.command_prog}: warning: {message}", file=sys.stderr)

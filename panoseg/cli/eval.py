@@ -10,6 +10,7 @@ from ..io.paths import find_photo
 from ..util.atomic import atomic_open
 from .common import (
     add_command,
+    add_gt_area,
     add_run_options,
     output_file,
     output_folder,
@@ -18,6 +19,7 @@ from .common import (
     seed,
     timing,
     warn,
+    warn_area_mismatch,
 )
 
 #: Below this many images a bootstrap interval says little (the resampled sets repeat).
@@ -39,6 +41,7 @@ def add_eval_parser(subparsers) -> None:
                    help="folder with ground truth PNGs; default: X if the JSON file is X.json")
     p.add_argument("--pred-folder", default=None, metavar="DIR",
                    help="folder with predicted PNGs; default: X if the JSON file is X.json")
+    add_gt_area(p)
     g = p.add_argument_group("outputs")
     g.add_argument("--json-out", type=output_file, metavar="FILE",
                    help="write the results dict (panopticapi's, category ids as keys) as JSON")
@@ -126,7 +129,7 @@ def run_eval(args) -> int:
         raise PanopticFormatError("images folder does not exist (--images-folder)",
                                   file=args.images_folder)
     job = EvaluationJob(args.gt_json_file, args.pred_json_file, args.gt_folder,
-                        args.pred_folder)
+                        args.pred_folder, gt_area=args.gt_area)
     if args.bootstrap and len(job.pairs) < MIN_BOOTSTRAP_IMAGES:
         warn(args, f"--bootstrap over {len(job.pairs)} images: the intervals are unreliable "
                    f"below about {MIN_BOOTSTRAP_IMAGES} images")
@@ -142,6 +145,7 @@ def run_eval(args) -> int:
         chunk = job.evaluate_chunk(workers=args.workers, keep=keep,
                                    progress=not args.no_progress)
         stats, rows, arrays = chunk.stats, chunk.rows, chunk.arrays
+    warn_area_mismatch(args, stats.n_area_mismatch)
     results = stats.summarize()
     extra = extra_results(stats)
     print(format_summary(results))

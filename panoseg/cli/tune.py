@@ -7,6 +7,7 @@ import time
 from ..util.atomic import atomic_open
 from .common import (
     add_command,
+    add_gt_area,
     add_run_options,
     float_list,
     non_negative_float,
@@ -15,6 +16,7 @@ from .common import (
     seed,
     timing,
     unit_float,
+    warn_area_mismatch,
 )
 from .merge import add_merge_inputs
 
@@ -31,6 +33,7 @@ def add_tune_parser(subparsers) -> None:
                    help="the ground truth the merged predictions are scored against")
     p.add_argument("--gt-folder", default=None, metavar="DIR",
                    help="GT PNG folder; default: X if the GT JSON is X.json")
+    add_gt_area(p)
     p.add_argument("--confidence-thr", type=float_list(unit_float), default=[0.3, 0.5, 0.7],
                    metavar="T,T,...", help="comma-separated values in [0, 1] (default 0.3,0.5,0.7)")
     p.add_argument("--overlap-thr", type=float_list(unit_float), default=[0.3, 0.5, 0.7],
@@ -72,7 +75,8 @@ def run_tune(args) -> int:
     job = MergeJob.from_files(args.semseg_json_file, args.instseg_json_file,
                               args.images_json_file, args.categories_json_file, MergeParams())
     results = tune(job, args.gt_json_file, args.gt_folder, grid, workers=args.workers,
-                   progress=not args.no_progress, seed=args.seed)
+                   progress=not args.no_progress, seed=args.seed, gt_area=args.gt_area)
+    warn_area_mismatch(args, results[0].stats.n_area_mismatch if results else 0)
     print(format_tune_table(results))
     top = best(results)
     p = top.params

@@ -9,7 +9,7 @@ import numpy as np
 from ..io.categories import as_categories
 from ..io.codec import as_id_map, rgb2id
 from ..io.panoptic_json import SegmentTable
-from .matching import ImageResult, match_image
+from .matching import ImageResult, check_gt_area_mode, match_image
 from .stats import PQStats
 
 
@@ -30,6 +30,11 @@ class PQEvaluator:
     ----------
     categories : Categories or list of dict
         COCO ``categories`` entries (``id``, ``isthing``, optionally ``name``).
+    gt_area : {"png", "json"}
+        ``"png"`` (default): a GT segment whose ``area`` differs from its pixel count in ``gt``
+        is a :class:`~panoseg.errors.PanopticFormatError`. ``"json"``: panopticapi's behaviour,
+        the given areas are used and the disagreeing segments counted
+        (``stats.n_area_mismatch``).
 
     Examples
     --------
@@ -42,8 +47,9 @@ class PQEvaluator:
     combine with :meth:`merge`.
     """
 
-    def __init__(self, categories):
+    def __init__(self, categories, *, gt_area: str = "png"):
         self.categories = as_categories(categories)
+        self.gt_area = check_gt_area_mode(gt_area)
         self.stats = PQStats(self.categories)
         self._lock = threading.Lock()
 
@@ -57,7 +63,8 @@ class PQEvaluator:
             HxW integer id maps, or HxWx3 uint8 RGB panoptic images.
         gt_segments, pred_segments : list of dict
             COCO ``segments_info``: ``id``, ``category_id``; for the GT also ``iscrowd`` and
-            ``area``. Prediction areas are counted from ``pred``.
+            ``area`` (checked against ``gt``, see ``gt_area``). Prediction areas are counted
+            from ``pred``; an ``area`` given for a prediction is ignored, as by panopticapi.
         image_id : optional
             Used in error messages and in the result.
 
@@ -77,7 +84,8 @@ class PQEvaluator:
         pred_table = SegmentTable.from_segments_info(pred_segments, self.categories, is_gt=False,
                                                      file="pred_segments", image_id=image_id)
         return match_image(_to_id_map(gt, "gt"), gt_table, _to_id_map(pred, "pred"), pred_table,
-                           self.categories, image_id=image_id, gt_file="gt", pred_file="pred")
+                           self.categories, image_id=image_id, gt_file="gt", pred_file="pred",
+                           gt_area=self.gt_area)
 
     def merge(self, *others: Union["PQEvaluator", PQStats]) -> "PQEvaluator":
         """Adds other evaluators' (or raw :class:`PQStats`) statistics into this one."""
@@ -88,12 +96,14 @@ class PQEvaluator:
 
     def summarize(self) -> dict:
         """panopticapi's result dict (see :meth:`PQStats.summarize`)."""
-        return self.stats.summarize()
+        with self._lock:
+            return self.stats.summarize()
 
     def __getstate__(self):
-        return {"categories": self.categories, "stats": self.stats}
+        return {"categories": self.categories, "stats": self.stats, "gt_area": self.gt_area}
 
     def __setstate__(self, state):
         self.categories = state["categories"]
         self.stats = state["stats"]
+        self.gt_area = state.get("gt_area", "png")
         self._lock = threading.Lock()

@@ -26,7 +26,14 @@ from ..util.fileio import join
 from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
 from .bootstrap import PerImageStats
-from .matching import ImageResult, _checked_result, _isthing, _Where, match_image
+from .matching import (
+    ImageResult,
+    _checked_result,
+    _isthing,
+    _Where,
+    check_gt_area_mode,
+    match_image,
+)
 from .stats import PQStats
 
 
@@ -46,11 +53,19 @@ class Evaluation:
 class EvaluationJob:
     """One evaluation's inputs, loaded and checked once: the (GT, prediction) annotation pairs
     and what evaluating an image needs. Picklable, so chunks of images can be evaluated in other
-    processes or on a cluster (:func:`evaluate_on_dask`) and their statistics added up."""
+    processes or on a cluster (:func:`evaluate_on_dask`) and their statistics added up.
+
+    ``gt_area``: ``"png"`` (default; a GT segment whose JSON ``area`` differs from its PNG pixel
+    count is a :class:`PanopticFormatError`) or ``"json"`` (panopticapi's behaviour: computed
+    with the JSON areas, the disagreeing segments counted in ``PQStats.n_area_mismatch``)."""
+
+    #: Default for jobs pickled before the attribute existed.
+    gt_area = "png"
 
     def __init__(self, gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
-                 extra: bool = True):
+                 extra: bool = True, gt_area: str = "png"):
         self.extra = extra  # also the statistics of PQ-dagger, covering, ... (same pass)
+        self.gt_area = check_gt_area_mode(gt_area)
         # Paths may be fsspec URLs (s3://...): everything here only reads (panoseg.fileio).
         gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
         gt_json = load_panoptic_json(gt_json_file, need_categories=True)
@@ -114,7 +129,7 @@ class EvaluationJob:
                 raise PanopticFormatError(str(e), file=gt_png if e.side == "gt" else pred_png,
                                           image_id=image_id) from None
             if m is not None:
-                return _checked_result(m, gt_table, pred_table, categories, where)
+                return _checked_result(m, gt_table, pred_table, categories, where, self.gt_area)
         # Interlaced PNGs, or ids missing from segments_info (to list them): decode the maps.
         gt_ids = _read(gt_png, image_id)
         pred_ids = _read(pred_png, image_id)
@@ -122,7 +137,7 @@ class EvaluationJob:
         return match_image(gt_ids, gt_table, pred_ids, pred_table, categories,
                            image_id=image_id, file_name=gt_ann["file_name"], gt_file=gt_png,
                            pred_file=pred_png, gt_json=gt_json_file, pred_json=pred_json_file,
-                           extra=self.extra)
+                           extra=self.extra, gt_area=self.gt_area)
 
     def _check_size(self, shape, gt_png, image_id):
         if image_id in self.sizes and tuple(shape) != tuple(self.sizes[image_id]):
@@ -174,7 +189,8 @@ class ChunkResult:
 def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
              workers: Optional[int] = None, progress: bool = False,
              on_image: Optional[Callable[[ImageResult], None]] = None,
-             keep_per_image: bool = False, extra: bool = True) -> Evaluation:
+             keep_per_image: bool = False, extra: bool = True,
+             gt_area: str = "png") -> Evaluation:
     """Evaluates a COCO panoptic prediction against its ground truth.
 
     Parameters
@@ -193,13 +209,21 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
         Keep every image's per-category statistics (``Evaluation.per_image``, for bootstrap).
     extra : bool
         Also gather the statistics of the metrics beyond PQ (:mod:`panoseg.evaluation.extra_metrics`).
+    gt_area : {"png", "json"}
+        ``"png"``: a GT segment whose JSON ``area`` differs from its pixel count in the PNG is an
+        error. ``"json"``: panopticapi's behaviour, the JSON areas are used; the number of
+        disagreeing segments is ``Evaluation.stats.n_area_mismatch``.
+
+    The float sums are exact (see :mod:`panoseg.evaluation.stats`), so the results are
+    bit-identical for any ``workers`` and with :func:`evaluate_on_dask`.
 
     Raises
     ------
     PanopticFormatError
         For any inconsistency, naming the file, image and segment.
     """
-    job = EvaluationJob(gt_json_file, pred_json_file, gt_folder, pred_folder, extra=extra)
+    job = EvaluationJob(gt_json_file, pred_json_file, gt_folder, pred_folder, extra=extra,
+                        gt_area=gt_area)
     chunk = job.evaluate_chunk(workers=workers, keep=keep_per_image, progress=progress,
                                on_image=on_image)
     stats = chunk.stats
@@ -229,13 +253,17 @@ def _inflated(path, image_id):
 
 
 def pq_compute(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None,
-               workers: Optional[int] = None) -> dict:
+               workers: Optional[int] = None, *, gt_area: str = "png") -> dict:
     """Drop-in replacement for ``panopticapi.evaluation.pq_compute``.
 
     Same arguments (plus ``workers``), same returned dict: ``All`` / ``Things`` / ``Stuff`` with
     ``pq, sq, rq, n`` and ``per_class`` keyed by category id. Prints nothing.
+
+    Unlike panopticapi, a GT ``area`` that disagrees with the GT PNG is an error; pass
+    ``gt_area="json"`` (keyword only) for panopticapi's behaviour (see :func:`evaluate`).
     """
-    return evaluate(gt_json_file, pred_json_file, gt_folder, pred_folder, workers=workers).results
+    return evaluate(gt_json_file, pred_json_file, gt_folder, pred_folder, workers=workers,
+                    gt_area=gt_area).results
 
 
 def _evaluate_chunk(job: EvaluationJob, keep: bool) -> ChunkResult:
@@ -248,7 +276,9 @@ def evaluate_on_dask(job: EvaluationJob, client, chunk_size: Optional[int] = Non
 
     Returns ``(stats, rows, arrays)``: the summed PQStats and, with ``keep``, every image's
     ``to_dict()`` row and ``(tp, fp, fn, iou)`` arrays, in GT order. Each task is sent only its
-    own chunk of annotations; chunks are added up in order, so counts equal a local run.
+    own chunk of annotations; chunks are added up in order, and the float sums are exact
+    (:mod:`panoseg.evaluation.stats`), so every number is bit-identical to a local run whatever
+    the chunking.
     """
     bounds = chunk_bounds(len(job.pairs), len(require_workers(client)), chunk_size)
     futures = [client.submit(_evaluate_chunk, job.subset(a, b), keep, pure=False)

@@ -1,6 +1,22 @@
 """Matching one image: the compiled kernel's (GT, prediction) overlap counts turned into PQ's
 true positives, false positives and false negatives, with every PNG/JSON inconsistency checked
-(on the GT side as well as the prediction side, where panopticapi checks only predictions)."""
+(on the GT side as well as the prediction side, where panopticapi checks only predictions).
+
+What is checked against the PNGs (each a :class:`PanopticFormatError` naming file, image and
+segment):
+
+* every id in a PNG is listed in ``segments_info`` and every listed segment has a pixel (both
+  sides; the GT PNG's size is also checked against ``images``, see :mod:`.job`);
+* a GT segment's ``area`` equals its pixel count in the GT PNG (``gt_area="png"``, the
+  default). panopticapi silently computes the IoU's union with the JSON area, so a wrong area
+  gives IoUs above 1; ``gt_area="json"`` keeps panopticapi's behaviour (the JSON area is used)
+  and only counts the disagreeing segments (``ImageResult.n_area_mismatch``,
+  ``PQStats.n_area_mismatch``). With matching areas both modes compute the same numbers.
+
+A prediction's ``area``, when present, is ignored, as panopticapi ignores it: prediction areas
+are always counted from the PNG, so a wrong one cannot change any number. GT ``bbox`` is not
+checked (panopticapi ignores it, and the core does not compute boxes).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,6 +29,16 @@ from ..errors import PanopticFormatError
 from ..io.categories import Categories
 from ..io.panoptic_json import SegmentTable
 from .stats import pq_average
+
+#: The ``gt_area`` modes: where a GT segment's area comes from and what a disagreement does.
+GT_AREA_MODES = ("png", "json")
+
+
+def check_gt_area_mode(gt_area: str) -> str:
+    """Returns ``gt_area`` if it is ``"png"`` or ``"json"``, else raises ValueError."""
+    if gt_area not in GT_AREA_MODES:
+        raise ValueError(f"gt_area must be 'png' or 'json', not {gt_area!r}")
+    return gt_area
 
 
 @dataclass
@@ -43,6 +69,8 @@ class ImageResult:
     #: The image's statistics of PQ-dagger, Parsing Covering, PQ by size and confusion (the
     #: core's arrays, see ``_core.match_image``), or None when not computed.
     extra: Optional[dict] = field(default=None, repr=False)
+    #: GT segments whose JSON ``area`` differs from their PNG pixel count (``gt_area="json"``).
+    n_area_mismatch: int = 0
 
     @property
     def summary(self) -> dict:
@@ -72,19 +100,22 @@ class ImageResult:
 def match_image(gt_ids: np.ndarray, gt_segments: SegmentTable, pred_ids: np.ndarray,
                 pred_segments: SegmentTable, categories: Categories, *, image_id=None,
                 file_name=None, gt_file=None, pred_file=None, gt_json=None,
-                pred_json=None, extra: bool = True) -> ImageResult:
+                pred_json=None, extra: bool = True, gt_area: str = "png") -> ImageResult:
     """Runs the compiled matching kernel on one image and checks PNG/JSON consistency.
 
     ``gt_ids`` / ``pred_ids`` are HxW uint32 maps; the ``*_file`` / ``*_json`` names only feed
     error messages. ``extra``: also the statistics of the metrics beyond PQ (same pass).
+    ``gt_area``: ``"png"`` (a GT ``area`` differing from the PNG is an error) or ``"json"``
+    (panopticapi's behaviour: the JSON area is used, disagreements are only counted).
     """
+    check_gt_area_mode(gt_area)
     where = _Where(image_id, file_name, gt_file, pred_file, gt_json, pred_json)
     where.check_same_size(gt_ids.shape, pred_ids.shape)
     m = _core.match_image(np.ascontiguousarray(gt_ids), np.ascontiguousarray(pred_ids),
                           gt_segments.ids, gt_segments.category, gt_segments.iscrowd,
                           gt_segments.area, pred_segments.ids, pred_segments.category,
                           len(categories), _isthing(categories) if extra else None)
-    return _checked_result(m, gt_segments, pred_segments, categories, where)
+    return _checked_result(m, gt_segments, pred_segments, categories, where, gt_area)
 
 
 @dataclass
@@ -109,8 +140,9 @@ class _Where:
 
 
 def _checked_result(m: dict, gt_segments: SegmentTable, pred_segments: SegmentTable,
-                    categories: Categories, where: _Where) -> ImageResult:
-    """The kernel's output as an ImageResult, once every PNG id is listed and vice versa."""
+                    categories: Categories, where: _Where, gt_area: str = "png") -> ImageResult:
+    """The kernel's output as an ImageResult, once every PNG id is listed and vice versa and the
+    GT areas are checked against the PNG (``gt_area``, see :func:`match_image`)."""
     for side, unknown, file, json_file in (
             ("GT", m["unknown_gt"], where.gt_file, where.gt_json),
             ("prediction", m["unknown_pred"], where.pred_file, where.pred_json)):
@@ -125,11 +157,24 @@ def _checked_result(m: dict, gt_segments: SegmentTable, pred_segments: SegmentTa
         if len(missing):
             where.fail(f"{side} segment is listed in segments_info but has no pixel in the PNG",
                        json_file, int(table.ids[missing[0]]))
+    # Areas are integers (or floats) from the JSON; the pixel counts are exact integers.
+    wrong = np.flatnonzero(gt_segments.area != m["gt_pixels"])
+    if len(wrong) and gt_area != "json":
+        k = int(wrong[0])
+        area = gt_segments.area[k]
+        shown = int(area) if float(area).is_integer() else float(area)
+        more = f" ({len(wrong) - 1} more segment(s) of this image disagree too)" if len(wrong) > 1 else ""
+        png = f" {where.gt_file}" if where.gt_json is not None and where.gt_file else ""
+        where.fail(f"area is {shown} in segments_info but the GT PNG{png} has "
+                   f"{int(m['gt_pixels'][k])} pixels of this segment{more}; use gt_area='json' "
+                   "(--gt-area json) to compute with the JSON areas as panopticapi does",
+                   where.gt_json if where.gt_json is not None else "gt_segments",
+                   int(gt_segments.ids[k]))
     extra = {k: m[k] for k in _EXTRA_KEYS} if "dagger_iou" in m else None
     return ImageResult(where.image_id, where.file_name, categories, m["tp"], m["fp"], m["fn"],
                        m["iou_sum"], gt_segments, pred_segments, m["gt_match"],
                        m["gt_match_iou"], m["pred_match"], m["pred_ignored"], m["pred_pixels"],
-                       extra)
+                       extra, int(len(wrong)))
 
 
 _EXTRA_KEYS = ("dagger_iou", "dagger_count", "cover_iou", "cover_area", "size_tp", "size_fp",

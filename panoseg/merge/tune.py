@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence
 
 from ..errors import PanopticFormatError
 from ..evaluation import PQStats, match_image
+from ..evaluation.matching import check_gt_area_mode
 from ..io.categories import as_categories
 from ..io.panoptic_json import SegmentTable, load_panoptic_json
 from ..io.paths import segmentation_folder
@@ -44,13 +45,19 @@ def parameter_grid(confidence_thr: Sequence[float], overlap_thr: Sequence[float]
 
 
 def tune(job: MergeJob, gt_json_file, gt_folder=None, grid: Sequence[MergeParams] = (),
-         *, workers: Optional[int] = None, progress: bool = False, seed: int = 0) -> List[TuneResult]:
+         *, workers: Optional[int] = None, progress: bool = False, seed: int = 0,
+         gt_area: str = "png") -> List[TuneResult]:
     """Evaluates every setting of ``grid`` on the images of ``job`` against a panoptic GT.
+
+    ``gt_area``: as in :func:`panoseg.evaluate` (``"png"``: a GT area disagreeing with the GT
+    PNG is an error; ``"json"``: panopticapi's behaviour, disagreements counted in each
+    result's ``stats.n_area_mismatch``).
 
     Returns one :class:`TuneResult` per setting, in grid order.
     """
     if not grid:
         raise ValueError("the grid of settings is empty")
+    check_gt_area_mode(gt_area)
     gt_json_file = os.fspath(gt_json_file)
     gt = load_panoptic_json(gt_json_file, need_categories=True)
     gt_folder = segmentation_folder(gt_folder, gt_json_file, "ground truth segmentations")
@@ -78,7 +85,8 @@ def tune(job: MergeJob, gt_json_file, gt_folder=None, grid: Sequence[MergeParams
                 image_id=image["id"])
             per_setting.append(match_image(gt_ids, gt_table, merged.id_map, pred_table, categories,
                                            image_id=image["id"], file_name=gt_ann["file_name"],
-                                           gt_file=gt_png, gt_json=gt_json_file, extra=False))
+                                           gt_file=gt_png, gt_json=gt_json_file, extra=False,
+                                           gt_area=gt_area))
         return per_setting
 
     totals = [PQStats(categories) for _ in grid]
