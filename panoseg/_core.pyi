@@ -28,6 +28,8 @@ merge                      panoptic_merge, render_runs,           merge/panoptic
                            transpose_u32, thread_scratch_canvas
 segment_labels             ids_to_labels                          semantic/label_map.hpp
 MAX_SEGMENT_ID             kMaxSegmentId                          io/rgb_id.hpp
+MAX_SIDE                   (the wrappers' size checks)            -
+MAX_PIXELS                 (the wrappers' size checks)            -
 CoreError and subclasses   Status, StatusCode, StatusWhere        common/status.hpp
 =========================  =====================================  ============================
 
@@ -46,6 +48,8 @@ import numpy as np
 import numpy.typing as npt
 
 MAX_SEGMENT_ID: int
+MAX_SIDE: int  # the largest image side a kernel takes (sizes never overflow int64)
+MAX_PIXELS: int  # the largest pixel count a kernel takes
 
 class CoreError(ValueError):
     side: Optional[str]

@@ -183,6 +183,21 @@ ctypedef fused _Vector:
     vector[double]
 
 
+#: The largest image side and pixel count the kernels take: sides fit 31 bits, so products of
+#: sizes cannot overflow int64, and 2^40 pixels is far beyond any image (a bad size, not a file).
+MAX_SIDE = (1 << 31) - 1
+MAX_PIXELS = 1 << 40
+
+
+cdef int64_t _checked_pixels(int64_t height, int64_t width) except -1:
+    """height * width, after checking both (so the product never wraps)."""
+    if height < 0 or width < 0:
+        raise ValueError(f"image size {width}x{height} is negative")
+    if height > MAX_SIDE or width > MAX_SIDE or height * width > MAX_PIXELS:
+        raise ValueError(f"image size {width}x{height} is too large")
+    return height * width
+
+
 cdef object _vec(const _Vector& v):
     """A numpy copy of a std::vector; the dtype follows the element type."""
     if _Vector is vector[int64_t]:
@@ -297,6 +312,7 @@ def rle_intervals(list rles, int64_t height, int64_t width):
     Returns (offsets int64[n+1], intervals int64[2*k]) of the runs of 1s.
     """
     cdef Py_ssize_t n = len(rles), k
+    cdef int64_t n_pixels = _checked_pixels(height, width)
     cdef vector[int64_t] offsets, intervals
     cdef vector[RleRef] refs
     cdef const uint32_t[::1] arr
@@ -320,7 +336,7 @@ def rle_intervals(list rles, int64_t height, int64_t width):
             refs[k].counts = &arr[0] if arr.shape[0] else NULL
             refs[k].length = arr.shape[0]
     with nogil:
-        st = rle_decode_intervals(refs.data(), n, height * width, &offsets, &intervals)
+        st = rle_decode_intervals(refs.data(), n, n_pixels, &offsets, &intervals)
     _raise_status(st)
     return _vec(offsets), _vec(intervals)
 
@@ -532,8 +548,7 @@ cdef _check_paste_args(probs, boxes, int64_t height, int64_t width, int threads)
         raise ValueError(f"masks must be at least 1x1, got {probs.shape[1]}x{probs.shape[2]}")
     if height < 1 or width < 1:
         raise ValueError("image size must be positive")
-    if height * width > (1 << 40):
-        raise ValueError(f"image size {width}x{height} is too large")
+    _checked_pixels(height, width)
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
 
@@ -696,7 +711,7 @@ def merge(int64_t height, int64_t width, bint column_major,
     cdef MergeParams params
     params.overlap_thr = overlap_thr
     params.stuff_area_limit = stuff_area_limit
-    cdef int64_t n_pixels = height * width
+    cdef int64_t n_pixels = _checked_pixels(height, width)
     cdef bint to_png = scanlines is not None
     cdef uint8_t[::1] sv
     cdef uint32_t[:, ::1] ov

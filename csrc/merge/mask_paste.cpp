@@ -663,7 +663,11 @@ namespace {
 int64_t check_masks(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                     const float* boxes, int64_t height, int64_t width, int threads,
                     PassOrder order, std::vector<Checked>* checked, Status* status) {
-  if (n < 0 || ((probs == nullptr || boxes == nullptr) && n > 0)) {
+  // Sides of at most 2^31 - 1 keep every product of sizes below int64's range.
+  constexpr int64_t kMaxSide = (int64_t(1) << 31) - 1;
+  if (n < 0 || ((probs == nullptr || boxes == nullptr) && n > 0) || height < 1 || width < 1 ||
+      height > kMaxSide || width > kMaxSide || mask_h < 1 || mask_w < 1 || mask_h > kMaxSide ||
+      mask_w > kMaxSide) {
     *status = fail(StatusCode::kBadArgument);
     return 0;
   }

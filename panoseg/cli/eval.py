@@ -7,6 +7,7 @@ import time
 
 from ..evaluation import GROUPS
 from ..io.paths import find_photo
+from ..io.png import MAX_PIXELS
 from ..util.atomic import atomic_open
 from .common import (
     add_command,
@@ -42,6 +43,9 @@ def add_eval_parser(subparsers) -> None:
     p.add_argument("--pred-folder", default=None, metavar="DIR",
                    help="folder with predicted PNGs; default: X if the JSON file is X.json")
     add_gt_area(p)
+    p.add_argument("--max-pixels", type=positive_int, default=MAX_PIXELS, metavar="N",
+                   help="the largest image accepted, checked from each PNG's header and the GT's "
+                        "'images' before anything is decoded (default %(default)s)")
     g = p.add_argument_group("outputs")
     g.add_argument("--json-out", type=output_file, metavar="FILE",
                    help="write the results dict (panopticapi's, category ids as keys) as JSON")
@@ -129,7 +133,7 @@ def run_eval(args) -> int:
         raise PanopticFormatError("images folder does not exist (--images-folder)",
                                   file=args.images_folder)
     job = EvaluationJob(args.gt_json_file, args.pred_json_file, args.gt_folder,
-                        args.pred_folder, gt_area=args.gt_area)
+                        args.pred_folder, gt_area=args.gt_area, max_pixels=args.max_pixels)
     if args.bootstrap and len(job.pairs) < MIN_BOOTSTRAP_IMAGES:
         warn(args, f"--bootstrap over {len(job.pairs)} images: the intervals are unreliable "
                    f"below about {MIN_BOOTSTRAP_IMAGES} images")

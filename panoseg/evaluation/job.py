@@ -12,10 +12,10 @@ import numpy as np
 
 from .. import _core
 from ..errors import PanopticFormatError
-from ..io.categories import as_categories
+from ..io.categories import as_categories, is_int
 from ..io.panoptic_json import SegmentTable, load_panoptic_json
 from ..io.paths import segmentation_folder
-from ..io.png import read_ids, read_inflated
+from ..io.png import MAX_PIXELS, read_ids, read_inflated
 from ..util.cluster import (
     chunk_bounds,
     gather_in_order,
@@ -59,12 +59,14 @@ class EvaluationJob:
     count is a :class:`PanopticFormatError`) or ``"json"`` (panopticapi's behaviour: computed
     with the JSON areas, the disagreeing segments counted in ``PQStats.n_area_mismatch``)."""
 
-    #: Default for jobs pickled before the attribute existed.
+    #: Defaults for jobs pickled before the attributes existed.
     gt_area = "png"
+    max_pixels = MAX_PIXELS
 
     def __init__(self, gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
-                 extra: bool = True, gt_area: str = "png"):
+                 extra: bool = True, gt_area: str = "png", max_pixels: int = MAX_PIXELS):
         self.extra = extra  # also the statistics of PQ-dagger, covering, ... (same pass)
+        self.max_pixels = int(max_pixels)  # the largest PNG decoded, checked from its header
         self.gt_area = check_gt_area_mode(gt_area)
         # Paths may be fsspec URLs (s3://...): everything here only reads (panoseg.fileio).
         gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
@@ -79,6 +81,12 @@ class EvaluationJob:
         for img in gt_json.get("images") or ():
             if isinstance(img, Mapping) and "id" in img and "height" in img and "width" in img:
                 self.sizes[img["id"]] = (img["height"], img["width"])
+                h, w = img["height"], img["width"]
+                if is_int(h) and is_int(w) and h * w > self.max_pixels:
+                    raise PanopticFormatError(
+                        f"'images' says {w}x{h} ({h * w} pixels), more than the "
+                        f"{self.max_pixels} pixels allowed (--max-pixels)", file=gt_json_file,
+                        image_id=img["id"])
         pred_by_image = {}
         for ann in pred_json["annotations"]:
             if ann["image_id"] in pred_by_image:
@@ -115,7 +123,8 @@ class EvaluationJob:
             image_id=image_id, file_name=pred_ann["file_name"])
         where = _Where(image_id, gt_ann["file_name"], gt_png, pred_png, gt_json_file,
                        pred_json_file)
-        gt_img, pred_img = _inflated(gt_png, image_id), _inflated(pred_png, image_id)
+        gt_img = _inflated(gt_png, image_id, self.max_pixels)
+        pred_img = _inflated(pred_png, image_id, self.max_pixels)
         if gt_img is not None and pred_img is not None:
             # The common case: the core decodes both PNGs row by row while it counts overlaps.
             self._check_size(gt_img[:2], gt_png, image_id)
@@ -131,8 +140,8 @@ class EvaluationJob:
             if m is not None:
                 return _checked_result(m, gt_table, pred_table, categories, where, self.gt_area)
         # Interlaced PNGs, or ids missing from segments_info (to list them): decode the maps.
-        gt_ids = _read(gt_png, image_id)
-        pred_ids = _read(pred_png, image_id)
+        gt_ids = _read(gt_png, image_id, self.max_pixels)
+        pred_ids = _read(pred_png, image_id, self.max_pixels)
         self._check_size(gt_ids.shape, gt_png, image_id)
         return match_image(gt_ids, gt_table, pred_ids, pred_table, categories,
                            image_id=image_id, file_name=gt_ann["file_name"], gt_file=gt_png,
@@ -190,7 +199,7 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
              workers: Optional[int] = None, progress: bool = False,
              on_image: Optional[Callable[[ImageResult], None]] = None,
              keep_per_image: bool = False, extra: bool = True,
-             gt_area: str = "png") -> Evaluation:
+             gt_area: str = "png", max_pixels: int = MAX_PIXELS) -> Evaluation:
     """Evaluates a COCO panoptic prediction against its ground truth.
 
     Parameters
@@ -223,6 +232,7 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
         For any inconsistency, naming the file, image and segment.
     """
     job = EvaluationJob(gt_json_file, pred_json_file, gt_folder, pred_folder, extra=extra,
+                        max_pixels=max_pixels,
                         gt_area=gt_area)
     chunk = job.evaluate_chunk(workers=workers, keep=keep_per_image, progress=progress,
                                on_image=on_image)
@@ -243,12 +253,12 @@ def _with_image(fn, path, image_id):
         raise
 
 
-def _read(path, image_id) -> np.ndarray:
-    return _with_image(read_ids, path, image_id)
+def _read(path, image_id, max_pixels) -> np.ndarray:
+    return _with_image(lambda p: read_ids(p, max_pixels), path, image_id)
 
 
-def _inflated(path, image_id):
-    return _with_image(read_inflated, path, image_id)
+def _inflated(path, image_id, max_pixels):
+    return _with_image(lambda p: read_inflated(p, max_pixels), path, image_id)
 
 
 

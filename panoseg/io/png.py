@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 import zlib as _stdlib_zlib
+from typing import Optional
 
 import numpy as np
 
@@ -46,8 +47,10 @@ def decoder_name() -> str:
     return f"panoseg+{ZLIB_BACKEND}"
 
 
-def read_ids(path) -> np.ndarray:
+def read_ids(path, max_pixels: Optional[int] = None) -> np.ndarray:
     """Reads a panoptic PNG into an HxW uint32 map of segment ids (``R + 256 G + 256^2 B``).
+    ``max_pixels``: the largest image accepted (default :data:`MAX_PIXELS`), checked from the
+    header before anything is inflated.
 
     Raises
     ------
@@ -58,12 +61,12 @@ def read_ids(path) -> np.ndarray:
         data = read_bytes(path)
     except OSError as e:
         raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
-    return decode_ids(data, name=path)
+    return decode_ids(data, name=path, max_pixels=max_pixels)
 
 
-def decode_ids(data: bytes, name="<bytes>") -> np.ndarray:
+def decode_ids(data: bytes, name="<bytes>", max_pixels: Optional[int] = None) -> np.ndarray:
     """Decodes the bytes of a panoptic PNG into an HxW uint32 id map (see :func:`read_ids`)."""
-    image = inflate(data, name)
+    image = inflate(data, name, max_pixels)
     if image is None:  # interlaced
         return _decode_with_pillow(data, name)
     height, width, raw = image
@@ -73,7 +76,7 @@ def decode_ids(data: bytes, name="<bytes>") -> np.ndarray:
         raise PanopticFormatError(str(e), file=name) from None
 
 
-def read_inflated(path):
+def read_inflated(path, max_pixels: Optional[int] = None):
     """Reads a panoptic PNG up to its inflated, still filtered image data (see :func:`inflate`).
 
     Returns ``(height, width, data)``, or None for an interlaced PNG (decode it with
@@ -84,7 +87,7 @@ def read_inflated(path):
         data = read_bytes(path)
     except OSError as e:
         raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
-    return inflate(data, path)
+    return inflate(data, path, max_pixels)
 
 
 #: The largest image panoseg decodes, in pixels (checked from the PNG header, before anything
@@ -95,7 +98,7 @@ MAX_PIXELS = 400_000_000
 _CRITICAL = (b"IHDR", b"PLTE", b"IDAT", b"IEND")
 
 
-def inflate(data: bytes, name="<bytes>", max_pixels: int = MAX_PIXELS):
+def inflate(data: bytes, name="<bytes>", max_pixels: Optional[int] = None):
     """Checks a panoptic PNG's chunks and inflates its image data: ``(height, width, data)``.
 
     None for an interlaced PNG. Raises :class:`PanopticFormatError` for anything but a sound
@@ -111,7 +114,7 @@ def inflate(data: bytes, name="<bytes>", max_pixels: int = MAX_PIXELS):
         kind = _COLOR_TYPES.get(color, f"color type {color}")
         raise PanopticFormatError(
             f"panoptic PNGs must be 8-bit RGB, this one is {depth}-bit {kind}", file=name)
-    check_size(width, height, name, max_pixels)
+    check_size(width, height, name, MAX_PIXELS if max_pixels is None else max_pixels)
     if interlace:
         return None
     expected = (3 * width + 1) * height

@@ -125,7 +125,8 @@ def rle_to_indices(rle, height: int, width: int) -> np.ndarray:
 def rle_to_mask(rle, height: int, width: int) -> np.ndarray:
     """A COCO RLE dict -> (H, W) uint8 mask, checked and decoded by the core (the same pixels
     as ``pycocotools.mask.decode``). A bad RLE raises ``ValueError`` saying what is wrong."""
+    indices = rle_to_indices(rle, height, width)  # checks the size before anything is allocated
     flat = np.zeros(int(height) * int(width), np.uint8)
-    flat[rle_to_indices(rle, height, width)] = 1
+    flat[indices] = 1
     # Column-major pixel order: W x H in memory, transposed to H x W.
     return np.ascontiguousarray(flat.reshape(width, height).T)
