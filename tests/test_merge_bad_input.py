@@ -153,3 +153,15 @@ def test_interrupted_run_then_rerun_gives_the_same_files(inputs, tmp_path):
     assert Path(str(run) + ".json").read_text() == Path(str(clean) + ".json").read_text()
     assert {p.name: p.read_bytes() for p in run.iterdir()} == \
         {p.name: p.read_bytes() for p in clean.iterdir()}
+
+
+def test_image_of_100000_x_100000(inputs, tmp_path, capsys):
+    """Refused from the images JSON before any canvas is allocated (it was a MemoryError)."""
+    edit(inputs.images_json, lambda d: d["images"][0].update(height=100_000, width=100_000))
+    expect(inputs, tmp_path, capsys, "100000x100000", "more than the")
+
+
+@pytest.mark.parametrize("bad", [[1], {"a": 1}, None])
+def test_image_id_of_another_type(inputs, tmp_path, capsys, bad):
+    edit(inputs.images_json, lambda d: d["images"][0].update(id=bad))
+    expect(inputs, tmp_path, capsys, "is not an integer or a string")

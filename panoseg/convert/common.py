@@ -16,7 +16,7 @@ import numpy as np
 from .. import _core
 from ..errors import PanopticFormatError
 from ..io.categories import Categories, as_categories, is_int
-from ..io.panoptic_json import SegmentTable, object_list, read_json
+from ..io.panoptic_json import SegmentTable, check_image_id, object_list, read_json
 from ..io.paths import (
     default_folder,
     output_paths,
@@ -66,6 +66,7 @@ def image_list(data, source, need_size: bool = False) -> list:
     keys = ("id", "file_name") + (("height", "width") if need_size else ())
     images = object_list(data, "images", keys, source)
     for img in images:
+        check_image_id(img["id"], source)
         if not isinstance(img["file_name"], str):
             raise PanopticFormatError("'file_name' is not a string", file=source,
                                       image_id=img["id"])

@@ -11,9 +11,9 @@ from typing import Optional
 import numpy as np
 
 from ..errors import PanopticFormatError
-from ..io.panoptic_json import load_json, read_json
+from ..io.panoptic_json import check_image_id, load_json, read_json
 from ..io.paths import default_folder, make_parents, png_name, png_output_paths
-from ..io.png import DEFAULT_COMPRESS_LEVEL, png_from_scanlines
+from ..io.png import DEFAULT_COMPRESS_LEVEL, MAX_PIXELS, png_from_scanlines
 from ..io.rle import rle_intervals
 from ..util.atomic import atomic_open, atomic_write_bytes
 from ..util.cluster import (
@@ -96,6 +96,11 @@ class MergeJob:
             if type(h) is not int or type(w) is not int or h < 1 or w < 1:
                 raise PanopticFormatError(f"height and width must be positive integers, got {w}x{h}",
                                           file=files["images"], image_id=img["id"])
+            if h * w > MAX_PIXELS:  # before any canvas or mask of that size is allocated
+                raise PanopticFormatError(f"image is {w}x{h} ({h * w} pixels), more than the "
+                                          f"{MAX_PIXELS} pixels panoseg handles",
+                                          file=files["images"], image_id=img["id"])
+            check_image_id(img["id"], files["images"])
             if img["id"] in by_id:
                 raise PanopticFormatError("image listed twice", file=files["images"], image_id=img["id"])
             by_id[img["id"]] = img
