@@ -155,10 +155,6 @@ def input_folder(folder, json_file) -> str:
     return segmentation_folder(folder, json_file)
 
 
-def check_input_folder(folder, what: str) -> None:
-    segmentation_folder(folder, None, what)
-
-
 def output_folder(folder, json_file) -> str:
     """Where output PNGs go: ``folder``, else the output JSON's default folder."""
     return default_folder(json_file) if folder is None else os.fspath(folder)

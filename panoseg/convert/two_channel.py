@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import PanopticFormatError
 from ..io.categories import is_int
 from ..io.panoptic_json import load_json
-from ..io.paths import png_name
+from ..io.paths import png_name, segmentation_folder
 from ..io.segment_ids import SegmentIds, category_colour_ids
 from . import common
 
@@ -89,7 +89,7 @@ def two_channel_to_panoptic(input_folder, images_json_file, categories_json_file
                                                     images_json_file)
     category_colour_ids(categories, cat_source)  # a bad colour fails here, before any file
     seg_folder = common.output_folder(segmentations_folder, output_json_file)
-    common.check_input_folder(input_folder, "2-channel PNGs")
+    segmentation_folder(input_folder, None, "2-channel PNGs")  # it must exist
     common.check_not_same(input_folder, seg_folder)
     out_paths = common.output_pngs(seg_folder, images, images_json_file)  # before any write
 

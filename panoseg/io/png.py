@@ -121,7 +121,10 @@ def inflate(data: bytes, name="<bytes>", max_pixels: Optional[int] = None):
     try:
         inflater = _zlib.decompressobj()
         raw = inflater.decompress(idat, expected)
-        overflow = bool(inflater.unconsumed_tail) or bool(inflater.decompress(b"", 1))
+        # A stream that ended is whole (bytes after its end are ignored, as Pillow does); one
+        # that did not may hold more output: ask for one byte only then.
+        overflow = bool(inflater.unconsumed_tail) or (
+            not inflater.eof and bool(inflater.decompress(b"", 1)))
     except Exception as e:  # zlib.error and its twins in zlib-ng / isal
         raise PanopticFormatError(f"corrupt PNG image data ({e or type(e).__name__})",
                                   file=name) from None
