@@ -7,10 +7,19 @@ goes) live in :mod:`panoseg.cli.common`.
 """
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from typing import Optional, Sequence
 
-from .common import DATA_ERRORS, EPILOG, CommandParser, check_outputs, error_line
+from .common import (
+    DATA_ERRORS,
+    EPILOG,
+    CommandParser,
+    add_debug,
+    check_outputs,
+    error_line,
+)
 
 # The names panoseg.cli had when it was one module (panoseg <= 0.1), for code that used them.
 from .eval import (  # noqa: F401
@@ -40,6 +49,7 @@ def build_parser() -> CommandParser:
         epilog=EPILOG + " 'panoseg COMMAND -h' lists a command's flags.")
     parser.add_argument("--version", action="version", version=f"panoseg {__version__}",
                         help="print panoseg's version and exit")
+    add_debug(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
                                        help="what to do (one of the following)")
     subparsers.required = True
@@ -53,22 +63,32 @@ def main(argv: Optional[Sequence[str]] = None, *, prog_command: Optional[str] = 
     """Entry point of ``panoseg``; ``prog_command`` fixes the subcommand (the tools/ scripts).
 
     Returns the exit status: 0 done; 1 bad input (one line on stderr saying what and where, no
-    traceback); 130 interrupted. A usage error raises SystemExit(2) after printing the
-    subcommand's usage (argparse).
+    traceback; ``--debug`` or ``PANOSEG_DEBUG=1`` adds the traceback) or an internal error (one
+    line too, saying so); 130 interrupted. A usage error raises SystemExit(2) after printing
+    the subcommand's usage (argparse).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     if prog_command is not None:
         argv = [prog_command] + argv
     args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False) or os.environ.get("PANOSEG_DEBUG", "") not in ("", "0")
     try:
         check_outputs(args)  # every output flag's path, before any work
         return args.run(args)
     except DATA_ERRORS as e:  # bad input or settings: one clear line
+        if debug:
+            traceback.print_exc()
         print(f"{args.command_prog}: error: {error_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{args.command_prog}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug, not the input's fault: still one line, no traceback
+        if debug:
+            traceback.print_exc()
+        print(f"{args.command_prog}: internal error: {type(e).__name__}: {error_line(e)} "
+              "(a bug in panoseg; rerun with --debug and report the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

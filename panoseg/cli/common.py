@@ -35,7 +35,7 @@ from typing import Optional
 DATA_ERRORS = (ValueError, OSError, FloatingPointError, MemoryError)
 
 EPILOG = ("Flags take dashes or underscores alike (--gt-json-file = --gt_json_file). "
-          "Exit status: 0 done, 1 bad input, 2 usage error.")
+          "Exit status: 0 done, 1 bad input (or an internal error), 2 usage error.")
 
 def error_line(e: BaseException) -> str:
     """The one line an error is reported as: its text on one line, never empty; an
@@ -230,7 +230,17 @@ def add_command(subparsers, name: str, **kwargs) -> CommandParser:
         subparsers._parser_class = saved
     # The innermost command's name prefixes its messages ("panoseg convert 2ch-to-panoptic").
     parser.set_defaults(command_prog=parser.prog)
+    add_debug(parser)
     return parser
+
+
+def add_debug(parser) -> None:
+    """``--debug``: an error's Python traceback on stderr too (for a bug report). SUPPRESS as
+    default, so a nested command's parser does not reset a parent's ``--debug``."""
+    if "--debug" not in parser._option_string_actions:
+        parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                            help="on an error, also print its Python traceback (for bug "
+                                 "reports; also PANOSEG_DEBUG=1)")
 
 
 def add_run_options(parser, *, workers: str = "threads (default: all available cores)",
@@ -272,6 +282,16 @@ GT_AREA_HELP = ("png (default): a GT segment whose JSON area differs from its pi
 def add_gt_area(p) -> None:
     """``--gt-area {png,json}`` (eval, tune): whose GT segment areas count."""
     p.add_argument("--gt-area", choices=("png", "json"), default="png", help=GT_AREA_HELP)
+
+
+def add_max_pixels(p) -> None:
+    """``--max-pixels N``: the pixel cap of every command that reads or makes images."""
+    from ..io.png import MAX_PIXELS
+
+    p.add_argument("--max-pixels", type=positive_int, default=MAX_PIXELS, metavar="N",
+                   help="the largest image accepted, checked from the JSON's sizes and each "
+                        "PNG's header before anything is decoded or allocated (default "
+                        "%(default)s)")
 
 
 def warn_area_mismatch(args, n: int) -> None:

@@ -12,6 +12,7 @@ import time
 
 from .common import (
     add_command,
+    add_max_pixels,
     add_run_options,
     output_file,
     output_folder,
@@ -65,6 +66,7 @@ def add_convert_parser(subparsers) -> None:
                    help="channel-1 value marking a crowd region of a thing (default 255; -1: "
                         "none)")
     _seed(q)
+    add_max_pixels(q)
     add_run_options(q)
     q.set_defaults(run=run_two_channel_to_panoptic)
 
@@ -85,6 +87,7 @@ def add_convert_parser(subparsers) -> None:
     q.add_argument("--segment-ids-as-ids", action="store_true",
                    help="annotation id = panoptic segment id (unique per image only: not "
                         "loadable with pycocotools' COCO class)")
+    add_max_pixels(q)
     add_run_options(q)
     q.set_defaults(run=run_panoptic_to_detection)
 
@@ -102,6 +105,7 @@ def add_convert_parser(subparsers) -> None:
                    help="JSON file with panoptic categories; default: the input JSON's if they "
                         "have 'isthing', else COCO's 133")
     _seed(q)
+    add_max_pixels(q)
     add_run_options(q)
     q.set_defaults(run=run_detection_to_panoptic)
 
@@ -120,6 +124,7 @@ def add_convert_parser(subparsers) -> None:
                    help="JSON file with panoptic categories; default: the input JSON's")
     q.add_argument("--things-other", action="store_true",
                    help="merge all thing categories into one 'other' class (183)")
+    add_max_pixels(q)
     add_run_options(q)
     q.set_defaults(run=run_panoptic_to_semantic)
 
@@ -138,7 +143,8 @@ def run_two_channel_to_panoptic(args) -> int:
         args.input_folder, args.images_json_file, args.categories_json_file,
         args.json_out, args.segmentations_folder, void_label=args.void_label,
         crowd_instance=None if args.crowd_instance < 0 else args.crowd_instance,
-        workers=args.workers, progress=not args.no_progress, seed=args.seed)
+        workers=args.workers, progress=not args.no_progress, seed=args.seed,
+        max_pixels=args.max_pixels)
     return _done("2ch-to-panoptic", len(out["annotations"]), args.json_out, start)
 
 
@@ -150,7 +156,8 @@ def run_panoptic_to_detection(args) -> int:
         args.input_json_file, args.segmentations_folder, args.json_out,
         args.categories_json_file, things_only=args.things_only, workers=args.workers,
         progress=not args.no_progress,
-        annotation_ids="segment" if args.segment_ids_as_ids else "sequential")
+        annotation_ids="segment" if args.segment_ids_as_ids else "sequential",
+        max_pixels=args.max_pixels)
     return _done("panoptic-to-detection", len(out["annotations"]), args.json_out, start,
                  unit="annotations")
 
@@ -162,7 +169,7 @@ def run_detection_to_panoptic(args) -> int:
     out = detection_to_panoptic(
         args.input_json_file, args.json_out, args.segmentations_folder,
         args.categories_json_file, workers=args.workers, progress=not args.no_progress,
-        seed=args.seed)
+        seed=args.seed, max_pixels=args.max_pixels)
     return _done("detection-to-panoptic", len(out["annotations"]), args.json_out, start)
 
 
@@ -173,5 +180,5 @@ def run_panoptic_to_semantic(args) -> int:
     n = panoptic_to_semantic(
         args.input_json_file, args.segmentations_folder, args.semantic_seg_folder,
         args.categories_json_file, things_other=args.things_other, workers=args.workers,
-        progress=not args.no_progress)
+        progress=not args.no_progress, max_pixels=args.max_pixels)
     return _done("panoptic-to-semantic", n, args.semantic_seg_folder, start)

@@ -7,11 +7,11 @@ import time
 
 from ..evaluation import GROUPS
 from ..io.paths import find_photo
-from ..io.png import MAX_PIXELS
 from ..util.atomic import atomic_open
 from .common import (
     add_command,
     add_gt_area,
+    add_max_pixels,
     add_run_options,
     output_file,
     output_folder,
@@ -43,9 +43,7 @@ def add_eval_parser(subparsers) -> None:
     p.add_argument("--pred-folder", default=None, metavar="DIR",
                    help="folder with predicted PNGs; default: X if the JSON file is X.json")
     add_gt_area(p)
-    p.add_argument("--max-pixels", type=positive_int, default=MAX_PIXELS, metavar="N",
-                   help="the largest image accepted, checked from each PNG's header and the GT's "
-                        "'images' before anything is decoded (default %(default)s)")
+    add_max_pixels(p)
     g = p.add_argument_group("outputs")
     g.add_argument("--json-out", type=output_file, metavar="FILE",
                    help="write the results dict (panopticapi's, category ids as keys) as JSON")

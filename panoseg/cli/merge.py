@@ -6,6 +6,7 @@ import time
 
 from .common import (
     add_command,
+    add_max_pixels,
     add_run_options,
     non_negative_float,
     output_file,
@@ -61,6 +62,7 @@ def add_merge_parser(subparsers) -> None:
     p.add_argument("--seed", type=seed, default=0, help="seed of the thing-id jitter (default 0)")
     p.add_argument("--png-compression", type=int, default=2, choices=range(10), metavar="0-9",
                    help="zlib level of the PNGs (default 2: fast, about 10%% larger than 6)")
+    add_max_pixels(p)
     add_run_options(p, dask="merge on a Dask cluster: a scheduler address or local:N workers")
     p.set_defaults(run=run_merge)
 
@@ -76,7 +78,7 @@ def run_merge(args) -> int:
         args.categories_json_file, folder, args.json_out, args.confidence_thr,
         args.overlap_thr, args.stuff_area_limit, workers=args.workers,
         progress=not args.no_progress, seed=args.seed, compress_level=args.png_compression,
-        dask=args.dask)
+        dask=args.dask, max_pixels=args.max_pixels)
     n_images = len(out["annotations"])
     n_segments = sum(len(a["segments_info"]) for a in out["annotations"])
     # The result for a person on stdout; what programs need is in the JSON written.

@@ -8,6 +8,7 @@ from ..util.atomic import atomic_open
 from .common import (
     add_command,
     add_gt_area,
+    add_max_pixels,
     add_run_options,
     float_list,
     non_negative_float,
@@ -34,6 +35,7 @@ def add_tune_parser(subparsers) -> None:
     p.add_argument("--gt-folder", default=None, metavar="DIR",
                    help="GT PNG folder; default: X if the GT JSON is X.json")
     add_gt_area(p)
+    add_max_pixels(p)
     p.add_argument("--confidence-thr", type=float_list(unit_float), default=[0.3, 0.5, 0.7],
                    metavar="T,T,...", help="comma-separated values in [0, 1] (default 0.3,0.5,0.7)")
     p.add_argument("--overlap-thr", type=float_list(unit_float), default=[0.3, 0.5, 0.7],
@@ -73,7 +75,8 @@ def run_tune(args) -> int:
     start = time.perf_counter()
     grid = parameter_grid(args.confidence_thr, args.overlap_thr, args.stuff_area_limit)
     job = MergeJob.from_files(args.semseg_json_file, args.instseg_json_file,
-                              args.images_json_file, args.categories_json_file, MergeParams())
+                              args.images_json_file, args.categories_json_file, MergeParams(),
+                              max_pixels=args.max_pixels)
     results = tune(job, args.gt_json_file, args.gt_folder, grid, workers=args.workers,
                    progress=not args.no_progress, seed=args.seed, gt_area=args.gt_area)
     warn_area_mismatch(args, results[0].stats.n_area_mismatch if results else 0)

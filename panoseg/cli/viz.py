@@ -6,6 +6,7 @@ import time
 
 from .common import (
     add_command,
+    add_max_pixels,
     add_run_options,
     output_folder,
     timing,
@@ -54,6 +55,7 @@ def add_viz_parser(subparsers) -> None:
     p.add_argument("--no-boundaries", action="store_true", help="no segment outlines")
     p.needs("--compare-folder", "--compare-json-file")
     p.needs("--titles", "--compare-json-file")
+    add_max_pixels(p)
     add_run_options(p)
     p.set_defaults(run=run_viz)
 
@@ -68,7 +70,7 @@ def run_viz(args) -> int:
         args.output_folder, compare_json_file=args.compare_json_file,
         compare_folder=args.compare_folder, workers=args.workers,
         progress=not args.no_progress, alpha=args.alpha, boundaries=not args.no_boundaries,
-        labels=not args.no_labels, titles=args.titles)
+        labels=not args.no_labels, titles=args.titles, max_pixels=args.max_pixels)
     print(f"{len(written)} pictures -> {args.output_folder}")
     timing(f"{len(written)} pictures in {time.perf_counter() - start:.2f} s")
     return 0

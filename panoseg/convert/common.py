@@ -23,7 +23,7 @@ from ..io.paths import (
     png_output_paths,
     segmentation_folder,
 )
-from ..io.png import read_ids, write_ids
+from ..io.png import MAX_PIXELS, read_ids, write_ids
 from ..io.segment_ids import SegmentIds
 from ..util.atomic import atomic_open
 from ..util.parallel import ordered_map
@@ -61,8 +61,9 @@ def load_categories(categories_json_file, data, data_file):
     return as_categories(None, default_coco=True), "coco_panoptic_categories.json"
 
 
-def image_list(data, source, need_size: bool = False) -> list:
-    """The checked ``images`` list of a JSON (``id`` and ``file_name``; sizes if asked)."""
+def image_list(data, source, need_size: bool = False, max_pixels: int = MAX_PIXELS) -> list:
+    """The checked ``images`` list of a JSON (``id`` and ``file_name``; sizes if asked). Sizes
+    given are checked against ``max_pixels`` here, before anything is allocated."""
     keys = ("id", "file_name") + (("height", "width") if need_size else ())
     images = object_list(data, "images", keys, source)
     for img in images:
@@ -73,6 +74,11 @@ def image_list(data, source, need_size: bool = False) -> list:
         if need_size and not all(is_int(img[key]) and img[key] > 0 for key in ("height", "width")):
             raise PanopticFormatError("'height' and 'width' must be positive integers",
                                       file=source, image_id=img["id"], file_name=img["file_name"])
+        h, w = img.get("height"), img.get("width")
+        if is_int(h) and is_int(w) and h * w > max_pixels:
+            raise PanopticFormatError(f"'images' says {w}x{h} ({h * w} pixels), more than the "
+                                      f"{max_pixels} pixels allowed (--max-pixels)", file=source,
+                                      image_id=img["id"], file_name=img["file_name"])
     image_index(images, source)
     return images
 
@@ -112,20 +118,27 @@ def hashable_id(value) -> bool:
     return isinstance(value, (int, str)) and not isinstance(value, bool)
 
 
-def read_panoptic(ann, folder, categories: Categories, json_file, image):
-    """Id map and validated segments of one panoptic annotation; they must match exactly."""
+def read_panoptic(ann, folder, categories: Categories, json_file, image,
+                  max_pixels: int = MAX_PIXELS):
+    """Id map and validated segments of one panoptic annotation; they must match exactly. The
+    PNG's size is checked (against ``max_pixels`` and ``image``'s) before it is decoded."""
     image_id, file_name = ann["image_id"], ann["file_name"]
     table = SegmentTable.from_segments_info(ann["segments_info"], categories, is_gt=False,
                                             file=json_file, image_id=image_id,
                                             file_name=file_name)
     path = os.path.join(folder, file_name)
+
+    def check_size(height, width):
+        if image is not None:
+            check_shape((height, width), image, path, json_file, image_id, file_name)
+
     try:
-        ids = read_ids(path)
+        ids = read_ids(path, max_pixels, check_size)
     except PanopticFormatError as e:
+        if e.image_id is not None:
+            raise
         raise PanopticFormatError(e.problem, file=e.file, image_id=image_id,
                                   file_name=file_name) from None
-    if image is not None:
-        check_shape(ids.shape, image, path, json_file, image_id, file_name)
     present = _core.segment_ids(np.ascontiguousarray(ids, dtype=np.uint32))  # sorted, no 0
     extra = np.setdiff1d(present, table.ids)
     if extra.size:

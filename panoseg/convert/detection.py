@@ -18,6 +18,7 @@ from ..io.categories import is_int
 from ..io.codec import MAX_SEGMENT_ID
 from ..io.panoptic_json import load_json, load_panoptic_json
 from ..io.paths import png_name
+from ..io.png import MAX_PIXELS
 from ..io.rle import label_map_to_rles, rle_to_indices
 from ..io.segment_ids import SegmentIds, category_colour_ids
 from . import common
@@ -29,7 +30,8 @@ from . import common
 def panoptic_to_detection(panoptic_json_file, segmentations_folder, output_json_file,
                           categories_json_file=None, things_only: bool = True,
                           workers: Optional[int] = None, progress: bool = False,
-                          annotation_ids: str = "sequential") -> dict:
+                          annotation_ids: str = "sequential", *,
+                          max_pixels: int = MAX_PIXELS) -> dict:
     """Converts COCO panoptic (JSON + PNGs) to COCO detection format with RLE masks.
 
     One detection annotation per segment (per thing segment with ``things_only``), in the
@@ -68,6 +70,9 @@ def panoptic_to_detection(panoptic_json_file, segmentations_folder, output_json_
         is 3937500), so such a file must not be loaded with ``pycocotools.coco.COCO``, which
         keys annotations by id.
 
+    max_pixels : int
+        The largest image accepted (default :data:`panoseg.io.png.MAX_PIXELS`), checked from
+        the JSON's sizes and each PNG's header before anything is allocated or decoded.
     Returns
     -------
     dict
@@ -100,7 +105,8 @@ def panoptic_to_detection(panoptic_json_file, segmentations_folder, output_json_
     def one(ann):
         image_id = ann["image_id"]
         image = None if image_by_id is None else image_by_id[image_id]
-        ids, table = common.read_panoptic(ann, folder, categories, panoptic_json_file, image)
+        ids, table = common.read_panoptic(ann, folder, categories, panoptic_json_file, image,
+                                          max_pixels)
         h, w = ids.shape
         keep = np.flatnonzero(categories.isthing[table.category]) if things_only \
             else np.arange(len(table))
@@ -149,7 +155,8 @@ def panoptic_to_detection(panoptic_json_file, segmentations_folder, output_json_
 # ---------------------------------------------------------------------------------------------
 def detection_to_panoptic(detection_json_file, output_json_file, segmentations_folder=None,
                           categories_json_file=None, workers: Optional[int] = None,
-                          progress: bool = False, *, seed: int = 0) -> dict:
+                          progress: bool = False, *, seed: int = 0,
+                          max_pixels: int = MAX_PIXELS) -> dict:
     """Converts COCO detection annotations (non-overlapping masks) to COCO panoptic format.
 
     Every image of ``images`` gets a PNG (``x.jpg`` -> ``x.png``; an image without annotations
@@ -185,6 +192,9 @@ def detection_to_panoptic(detection_json_file, output_json_file, segmentations_f
     seed : int
         Seeds the jitter of thing ids with the image id, as ``merge``'s ``seed`` (same default).
 
+    max_pixels : int
+        The largest image accepted (default :data:`panoseg.io.png.MAX_PIXELS`), checked from
+        the JSON's sizes and each PNG's header before anything is allocated or decoded.
     Returns
     -------
     dict
@@ -198,7 +208,7 @@ def detection_to_panoptic(detection_json_file, output_json_file, segmentations_f
     """
     detection_json_file = os.fspath(detection_json_file)
     data = load_json(detection_json_file)
-    images = common.image_list(data, detection_json_file, need_size=True)
+    images = common.image_list(data, detection_json_file, need_size=True, max_pixels=max_pixels)
     image_by_id = common.image_index(images, detection_json_file)
     categories, cat_source = common.load_categories(categories_json_file, data,
                                                     detection_json_file)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import PanopticFormatError
 from ..io.panoptic_json import load_panoptic_json
+from ..io.png import MAX_PIXELS
 from . import common
 
 #: Semantic label of every thing pixel in ``things_other`` mode (panopticapi's, COCO-Stuff's
@@ -19,7 +20,8 @@ OTHER_CLASS_ID = 183
 
 def panoptic_to_semantic(panoptic_json_file, segmentations_folder, output_folder,
                          categories_json_file=None, things_other: bool = False,
-                         workers: Optional[int] = None, progress: bool = False) -> int:
+                         workers: Optional[int] = None, progress: bool = False, *,
+                         max_pixels: int = MAX_PIXELS) -> int:
     """Converts COCO panoptic (JSON + PNGs) to semantic segmentation PNGs.
 
     One single-channel 8-bit PNG (mode L) per annotation, named like the panoptic PNG, where
@@ -47,6 +49,9 @@ def panoptic_to_semantic(panoptic_json_file, segmentations_folder, output_folder
     progress : bool
         Show a progress bar on stderr.
 
+    max_pixels : int
+        The largest image accepted (default :data:`panoseg.io.png.MAX_PIXELS`), checked from
+        the JSON's sizes and each PNG's header before anything is allocated or decoded.
     Returns
     -------
     int
@@ -83,7 +88,7 @@ def panoptic_to_semantic(panoptic_json_file, segmentations_folder, output_folder
     def one(ann) -> None:
         image_id = ann["image_id"]
         ids, table = common.read_panoptic(ann, folder, categories, panoptic_json_file,
-                                          image_by_id.get(image_id))
+                                          image_by_id.get(image_id), max_pixels)
         seg_labels = labels[table.category]
         if (seg_labels < 0).any():
             k = int(np.flatnonzero(seg_labels < 0)[0])

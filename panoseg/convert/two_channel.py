@@ -11,6 +11,7 @@ from ..errors import PanopticFormatError
 from ..io.categories import is_int
 from ..io.panoptic_json import load_json
 from ..io.paths import png_name, segmentation_folder
+from ..io.png import MAX_PIXELS
 from ..io.segment_ids import SegmentIds, category_colour_ids
 from . import common
 
@@ -22,7 +23,7 @@ def two_channel_to_panoptic(input_folder, images_json_file, categories_json_file
                             output_json_file, segmentations_folder=None, void_label=0,
                             crowd_instance: Optional[int] = CROWD_INSTANCE,
                             workers: Optional[int] = None, progress: bool = False, *,
-                            seed: int = 0) -> dict:
+                            seed: int = 0, max_pixels: int = MAX_PIXELS) -> dict:
     """Converts 2-channel PNGs to COCO panoptic format (JSON + RGB PNGs).
 
     The 2-channel format stores per pixel a category id (channel 0) and an instance id
@@ -68,6 +69,9 @@ def two_channel_to_panoptic(input_folder, images_json_file, categories_json_file
     seed : int
         Seeds the jitter of thing ids with the image id, as ``merge``'s ``seed`` (same default).
 
+    max_pixels : int
+        The largest image accepted (default :data:`panoseg.io.png.MAX_PIXELS`), checked from
+        the JSON's sizes and each PNG's header before anything is allocated or decoded.
     Returns
     -------
     dict
@@ -84,7 +88,7 @@ def two_channel_to_panoptic(input_folder, images_json_file, categories_json_file
     images_json_file = os.fspath(images_json_file)
     input_folder = os.fspath(input_folder)
     data = load_json(images_json_file)
-    images = common.image_list(data, images_json_file)
+    images = common.image_list(data, images_json_file, max_pixels=max_pixels)
     categories, cat_source = common.load_categories(categories_json_file, data,
                                                     images_json_file)
     category_colour_ids(categories, cat_source)  # a bad colour fails here, before any file
@@ -108,8 +112,9 @@ def two_channel_to_panoptic(input_folder, images_json_file, categories_json_file
         image_id = image["id"]
         name = png_name(image["file_name"])
         path = os.path.join(input_folder, name)
-        sem, inst = _read_two_channel(path, image_id, name)
-        common.check_shape(sem.shape, image, path, images_json_file, image_id, name)
+        sem, inst = _read_two_channel(path, image_id, name, max_pixels,
+                                      lambda h, w: common.check_shape(
+                                          (h, w), image, path, images_json_file, image_id, name))
         key = (sem.astype(np.uint16) << 8) | inst  # (category, instance) as one 16-bit value
         counts = np.bincount(key.ravel(), minlength=65536)
         present = np.flatnonzero(counts)  # ascending: by category, then instance
@@ -158,8 +163,9 @@ def two_channel_to_panoptic(input_folder, images_json_file, categories_json_file
     return out
 
 
-def _read_two_channel(path, image_id, file_name):
-    """Channels 0 (category) and 1 (instance) of a 2-channel PNG."""
+def _read_two_channel(path, image_id, file_name, max_pixels, check_size):
+    """Channels 0 (category) and 1 (instance) of a 2-channel PNG; its size (from the header)
+    is checked against ``max_pixels`` and by ``check_size(height, width)`` before decoding."""
     from PIL import Image
 
     try:
@@ -169,6 +175,13 @@ def _read_two_channel(path, image_id, file_name):
                     f"2-channel PNGs must be 8-bit LA, RGB or RGBA (channel 0: category, "
                     f"channel 1: instance), this one is {im.mode}", file=path,
                     image_id=image_id, file_name=file_name)
+            width, height = im.size
+            if width * height > max_pixels:
+                raise PanopticFormatError(
+                    f"PNG is {width}x{height} ({width * height} pixels), more than the "
+                    f"{max_pixels} pixels allowed (--max-pixels)", file=path, image_id=image_id,
+                    file_name=file_name)
+            check_size(height, width)
             arr = np.asarray(im)
     except PanopticFormatError:
         raise

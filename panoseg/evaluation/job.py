@@ -125,10 +125,12 @@ class EvaluationJob:
                        pred_json_file)
         gt_img = _inflated(gt_png, image_id, self.max_pixels)
         pred_img = _inflated(pred_png, image_id, self.max_pixels)
-        if gt_img is not None and pred_img is not None:
+        # Sizes first: an interlaced PNG is decoded (by Pillow) only once its header is known
+        # to match the GT's, so a huge prediction never costs more than its header.
+        self._check_size(gt_img[:2], gt_png, image_id)
+        where.check_same_size(gt_img[:2], pred_img[:2])
+        if gt_img[2] is not None and pred_img[2] is not None:
             # The common case: the core decodes both PNGs row by row while it counts overlaps.
-            self._check_size(gt_img[:2], gt_png, image_id)
-            where.check_same_size(gt_img[:2], pred_img[:2])
             try:
                 m = _core.match_png(gt_img[2], pred_img[2], gt_img[0], gt_img[1], gt_table.ids,
                                     gt_table.category, gt_table.iscrowd, gt_table.area,
@@ -140,9 +142,9 @@ class EvaluationJob:
             if m is not None:
                 return _checked_result(m, gt_table, pred_table, categories, where, self.gt_area)
         # Interlaced PNGs, or ids missing from segments_info (to list them): decode the maps.
+        gt_img = pred_img = None  # the inflated data is not needed any more
         gt_ids = _read(gt_png, image_id, self.max_pixels)
         pred_ids = _read(pred_png, image_id, self.max_pixels)
-        self._check_size(gt_ids.shape, gt_png, image_id)
         return match_image(gt_ids, gt_table, pred_ids, pred_table, categories,
                            image_id=image_id, file_name=gt_ann["file_name"], gt_file=gt_png,
                            pred_file=pred_png, gt_json=gt_json_file, pred_json=pred_json_file,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 import zlib as _stdlib_zlib
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -47,10 +47,13 @@ def decoder_name() -> str:
     return f"panoseg+{ZLIB_BACKEND}"
 
 
-def read_ids(path, max_pixels: Optional[int] = None) -> np.ndarray:
+def read_ids(path, max_pixels: Optional[int] = None,
+             check_size: Optional[Callable[[int, int], None]] = None) -> np.ndarray:
     """Reads a panoptic PNG into an HxW uint32 map of segment ids (``R + 256 G + 256^2 B``).
     ``max_pixels``: the largest image accepted (default :data:`MAX_PIXELS`), checked from the
-    header before anything is inflated.
+    header before anything is inflated. ``check_size(height, width)``, if given, is called
+    with the header's size before anything is inflated too (to refuse a size that differs from
+    the expected one by raising).
 
     Raises
     ------
@@ -61,15 +64,15 @@ def read_ids(path, max_pixels: Optional[int] = None) -> np.ndarray:
         data = read_bytes(path)
     except OSError as e:
         raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
-    return decode_ids(data, name=path, max_pixels=max_pixels)
+    return decode_ids(data, name=path, max_pixels=max_pixels, check_size=check_size)
 
 
-def decode_ids(data: bytes, name="<bytes>", max_pixels: Optional[int] = None) -> np.ndarray:
+def decode_ids(data: bytes, name="<bytes>", max_pixels: Optional[int] = None,
+               check_size: Optional[Callable[[int, int], None]] = None) -> np.ndarray:
     """Decodes the bytes of a panoptic PNG into an HxW uint32 id map (see :func:`read_ids`)."""
-    image = inflate(data, name, max_pixels)
-    if image is None:  # interlaced
+    height, width, raw = inflate(data, name, max_pixels, check_size)
+    if raw is None:  # interlaced: Pillow, only after the header's size was checked
         return _decode_with_pillow(data, name)
-    height, width, raw = image
     try:
         return _core.png_unfilter_ids(raw, height, width)
     except ValueError as e:
@@ -79,8 +82,8 @@ def decode_ids(data: bytes, name="<bytes>", max_pixels: Optional[int] = None) ->
 def read_inflated(path, max_pixels: Optional[int] = None):
     """Reads a panoptic PNG up to its inflated, still filtered image data (see :func:`inflate`).
 
-    Returns ``(height, width, data)``, or None for an interlaced PNG (decode it with
-    :func:`read_ids`). The evaluator hands this to the core, which reconstructs the rows of the
+    Returns ``(height, width, data)``; ``data`` is None for an interlaced PNG (decode it with
+    :func:`read_ids`, once its size is known to be the expected one). The evaluator hands this to the core, which reconstructs the rows of the
     GT and the prediction together without storing either id map.
     """
     try:
@@ -98,10 +101,11 @@ MAX_PIXELS = 400_000_000
 _CRITICAL = (b"IHDR", b"PLTE", b"IDAT", b"IEND")
 
 
-def inflate(data: bytes, name="<bytes>", max_pixels: Optional[int] = None):
+def inflate(data: bytes, name="<bytes>", max_pixels: Optional[int] = None,
+            check_size: Optional[Callable[[int, int], None]] = None):
     """Checks a panoptic PNG's chunks and inflates its image data: ``(height, width, data)``.
 
-    None for an interlaced PNG. Raises :class:`PanopticFormatError` for anything but a sound
+    ``data`` is None for an interlaced PNG (its size is checked all the same). Raises :class:`PanopticFormatError` for anything but a sound
     8-bit RGB PNG. The header's size is checked against ``max_pixels`` before anything is
     inflated, and the image data is inflated into at most the size the header implies: a
     stream that holds more (a decompression bomb) is an error, never stored.
@@ -114,9 +118,11 @@ def inflate(data: bytes, name="<bytes>", max_pixels: Optional[int] = None):
         kind = _COLOR_TYPES.get(color, f"color type {color}")
         raise PanopticFormatError(
             f"panoptic PNGs must be 8-bit RGB, this one is {depth}-bit {kind}", file=name)
-    check_size(width, height, name, MAX_PIXELS if max_pixels is None else max_pixels)
+    check_pixels(width, height, name, MAX_PIXELS if max_pixels is None else max_pixels)
+    if check_size is not None:
+        check_size(height, width)
     if interlace:
-        return None
+        return height, width, None
     expected = (3 * width + 1) * height
     try:
         inflater = _zlib.decompressobj()
@@ -134,7 +140,7 @@ def inflate(data: bytes, name="<bytes>", max_pixels: Optional[int] = None):
     return height, width, raw
 
 
-def check_size(width: int, height: int, name, max_pixels: int = MAX_PIXELS) -> None:
+def check_pixels(width: int, height: int, name, max_pixels: int = MAX_PIXELS) -> None:
     """A PNG's declared size against the pixel cap, before anything is allocated."""
     if width * height > max_pixels:
         raise PanopticFormatError(f"PNG is {width}x{height} ({width * height} pixels), more than "

@@ -63,6 +63,9 @@ def _load_list(path, what: str) -> list:
 class MergeJob:
     """The validated inputs of a merge, grouped by image."""
 
+    #: The largest image merged (pixels); checked on the images JSON before any allocation.
+    max_pixels = MAX_PIXELS
+
     def __init__(self, images, categories: MergeCategories, instances, semantic, params: MergeParams,
                  files: dict):
         self.images = images            # list of image dicts, output order
@@ -75,7 +78,8 @@ class MergeJob:
 
     @classmethod
     def from_files(cls, semseg_json_file, instseg_json_file, images_json_file,
-                   categories_json_file, params: MergeParams) -> "MergeJob":
+                   categories_json_file, params: MergeParams, *,
+                   max_pixels: int = MAX_PIXELS) -> "MergeJob":
         files = {"semseg": os.fspath(semseg_json_file), "instseg": os.fspath(instseg_json_file),
                  "images": os.fspath(images_json_file), "categories": os.fspath(categories_json_file)}
         cat_list = _load_list(files["categories"], "categories")
@@ -96,9 +100,9 @@ class MergeJob:
             if type(h) is not int or type(w) is not int or h < 1 or w < 1:
                 raise PanopticFormatError(f"height and width must be positive integers, got {w}x{h}",
                                           file=files["images"], image_id=img["id"])
-            if h * w > MAX_PIXELS:  # before any canvas or mask of that size is allocated
+            if h * w > max_pixels:  # before any canvas or mask of that size is allocated
                 raise PanopticFormatError(f"image is {w}x{h} ({h * w} pixels), more than the "
-                                          f"{MAX_PIXELS} pixels panoseg handles",
+                                          f"{max_pixels} pixels allowed (--max-pixels)",
                                           file=files["images"], image_id=img["id"])
             check_image_id(img["id"], files["images"])
             if img["id"] in by_id:
@@ -123,6 +127,7 @@ class MergeJob:
             cls._check_result(r, k, by_id, cats, files["semseg"])
             semantic[r["image_id"]].append(r)
         job = cls(images, categories, instances, semantic, params, files)
+        job.max_pixels = int(max_pixels)
         job.images_json = images_json
         return job
 
@@ -262,7 +267,8 @@ def combine_predictions(semseg_json_file, instseg_json_file, images_json_file,
                         overlap_thr: float = DEFAULT_OVERLAP_THR,
                         stuff_area_limit: float = DEFAULT_STUFF_AREA_LIMIT, *,
                         workers: Optional[int] = None, progress: bool = False, seed: int = 0,
-                        compress_level: int = DEFAULT_COMPRESS_LEVEL, dask=None) -> dict:
+                        compress_level: int = DEFAULT_COMPRESS_LEVEL, dask=None,
+                        max_pixels: int = MAX_PIXELS) -> dict:
     """Drop-in for panopticapi's ``combine_predictions``: same inputs, same outputs.
 
     Parameters
@@ -286,6 +292,9 @@ def combine_predictions(semseg_json_file, instseg_json_file, images_json_file,
     dask : str, optional
         Run on a Dask cluster (``local:N`` or a scheduler address, see
         :func:`merge_on_dask`); the output is byte-identical.
+    max_pixels : int
+        The largest image merged (default :data:`panoseg.io.png.MAX_PIXELS`), checked on the
+        images JSON's sizes before anything is allocated.
 
     Returns
     -------
@@ -297,7 +306,8 @@ def combine_predictions(semseg_json_file, instseg_json_file, images_json_file,
     """
     job = MergeJob.from_files(semseg_json_file, instseg_json_file, images_json_file,
                               categories_json_file, MergeParams(confidence_thr, overlap_thr,
-                                                                stuff_area_limit))
+                                                                stuff_area_limit),
+                              max_pixels=max_pixels)
     if segmentations_folder is None:
         segmentations_folder = default_folder(panoptic_json_file)
     if dask:

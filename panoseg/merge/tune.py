@@ -72,7 +72,14 @@ def tune(job: MergeJob, gt_json_file, gt_folder=None, grid: Sequence[MergeParams
     def one(image):
         gt_ann = gt_by_image[image["id"]]
         gt_png = os.path.join(gt_folder, gt_ann["file_name"])
-        gt_ids = read_ids(gt_png)
+        def check_size(height, width):  # before the GT PNG is inflated
+            if (height, width) != (image["height"], image["width"]):
+                raise PanopticFormatError(
+                    f"GT PNG is {width}x{height} (WxH) but 'images' in {job.files['images']} "
+                    f"says {image['width']}x{image['height']}", file=gt_png,
+                    image_id=image["id"])
+
+        gt_ids = read_ids(gt_png, job.max_pixels, check_size)
         gt_table = SegmentTable.from_segments_info(
             gt_ann["segments_info"], categories, is_gt=True, file=gt_json_file,
             image_id=image["id"], file_name=gt_ann["file_name"])

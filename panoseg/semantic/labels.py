@@ -15,7 +15,7 @@ import numpy as np
 from .. import _core
 from ..errors import PanopticFormatError
 from ..io.categories import Categories
-from ..io.png import read_ids
+from ..io.png import MAX_PIXELS, read_ids
 
 #: Label of VOID pixels (and of categories the model has no class for): ignored by the loss.
 IGNORE_LABEL = 255
@@ -99,23 +99,28 @@ def panoptic_to_labels(id_map: np.ndarray, segments_info: Sequence[Mapping],
 def read_panoptic_labels(segmentations_folder, annotation: Mapping, classes: Mapping[int, int],
                          *, ignore_label: int = IGNORE_LABEL,
                          json_file=None, height: Optional[int] = None,
-                         width: Optional[int] = None) -> np.ndarray:
+                         width: Optional[int] = None,
+                         max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Reads an annotation's panoptic PNG and returns its label map (see :func:`panoptic_to_labels`).
 
-    ``height`` / ``width``, when given (from the images list), must match the PNG.
+    ``height`` / ``width``, when given (from the images list), must match the PNG; they and
+    ``max_pixels`` are checked from the PNG's header, before it is decoded.
     """
     file_name = annotation.get("file_name")
     image_id = annotation.get("image_id")
     path = os.path.join(os.fspath(segmentations_folder), str(file_name))
+
+    def check_size(png_height, png_width):
+        if height is not None and width is not None and (png_height, png_width) != (height, width):
+            raise PanopticFormatError(
+                f"PNG is {png_width}x{png_height} but the image is {width}x{height}",
+                file=json_file, image_id=image_id, file_name=file_name)
+
     try:
-        ids = read_ids(path)
+        ids = read_ids(path, max_pixels, check_size)
     except OSError as e:
         raise PanopticFormatError(f"cannot read {path}: {e.strerror or e}", file=json_file,
                                   image_id=image_id, file_name=file_name) from None
-    if height is not None and width is not None and ids.shape != (height, width):
-        raise PanopticFormatError(
-            f"PNG is {ids.shape[1]}x{ids.shape[0]} but the image is {width}x{height}",
-            file=json_file, image_id=image_id, file_name=file_name)
     return panoptic_to_labels(ids, annotation.get("segments_info", []), classes,
                               ignore_label=ignore_label, file=json_file, image_id=image_id,
                               file_name=file_name)

@@ -18,6 +18,7 @@ from ..io.paths import (
     png_output_paths,
     segmentation_folder,
 )
+from ..io.png import MAX_PIXELS
 from ..util.atomic import atomic_open
 from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
@@ -31,7 +32,8 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
                       output_folder=None, categories=None, compare_json_file=None,
                       compare_folder=None, workers: Optional[int] = None,
                       progress: bool = False, *, alpha: float = 0.5, boundaries: bool = True,
-                      labels: bool = True, titles: Optional[Sequence[str]] = None) -> list:
+                      labels: bool = True, titles: Optional[Sequence[str]] = None,
+                      max_pixels: int = MAX_PIXELS) -> list:
     """Writes one overlay PNG per image of a COCO panoptic JSON.
 
     With ``compare_json_file`` each output shows the segmentation of ``panoptic_json_file`` on
@@ -67,6 +69,9 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
         without ``.json`` (``pred.json``, ``gt.json`` -> "pred", "gt"), with as many parent
         folders as it takes to tell them apart (``a/panoptic.json``, ``b/panoptic.json`` ->
         "a/panoptic", "b/panoptic").
+    max_pixels : int
+        The largest PNG or photo accepted (default :data:`panoseg.io.png.MAX_PIXELS`), checked
+        from its header before it is decoded.
 
     Returns
     -------
@@ -135,7 +140,7 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
         file=panoptic_json_file, what="output picture")
     make_parents(output_folder, out_paths)
     jobs = [(ann, other_ann, path) for (ann, other_ann), path in zip(jobs, out_paths)]
-    style = dict(alpha=alpha, boundaries=boundaries, labels=labels)
+    style = dict(alpha=alpha, boundaries=boundaries, labels=labels, max_pixels=max_pixels)
 
     def one_image(job) -> str:
         ann, other_ann, out_path = job
@@ -144,7 +149,7 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
         if images_folder is not None:
             photo_path = _find_image(images_folder, image_names.get(image_id), ann["file_name"],
                                      image_id)
-            photo = read_photo(photo_path, image_id)
+            photo = read_photo(photo_path, image_id, max_pixels)
         picture = render_on_photo(photo, photo_path, os.path.join(seg_folder, ann["file_name"]),
                                   ann["segments_info"], categories, image_id, panoptic_json_file,
                                   **style)

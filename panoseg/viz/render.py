@@ -16,7 +16,7 @@ from ..errors import PanopticFormatError
 from ..io.categories import as_categories
 from ..io.codec import as_id_map
 from ..io.panoptic_json import SegmentTable
-from ..io.png import read_ids
+from ..io.png import MAX_PIXELS, read_ids
 from .labels import default_font_size, draw_labels, load_font
 from .palette import segment_palette
 
@@ -159,15 +159,19 @@ def render_panoptic(image_path, png_path, segments_info: Sequence[Mapping], cate
 
 def render_on_photo(image, image_path, png_path, segments_info, categories, image_id, json_file,
                     *, alpha=0.5, boundaries=True, labels=True,
-                    font_size=None) -> np.ndarray:
+                    font_size=None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """:func:`render_panoptic` with the photo already read (as an array, or None), so that
-    both panels of a comparison share one read."""
-    ids = _read_png(png_path, image_id)
-    if image is not None and image.shape[:2] != ids.shape:
-        raise PanopticFormatError(
-            f"photo is {image.shape[1]}x{image.shape[0]} (WxH) but the panoptic PNG "
-            f"{os.fspath(png_path)} is {ids.shape[1]}x{ids.shape[0]}", file=image_path,
-            image_id=image_id)
+    both panels of a comparison share one read. The PNG's size is checked (against
+    ``max_pixels`` and the photo's) before it is decoded."""
+
+    def check_size(height, width):
+        if image is not None and image.shape[:2] != (height, width):
+            raise PanopticFormatError(
+                f"photo is {image.shape[1]}x{image.shape[0]} (WxH) but the panoptic PNG "
+                f"{os.fspath(png_path)} is {width}x{height}", file=image_path,
+                image_id=image_id)
+
+    ids = _read_png(png_path, image_id, max_pixels, check_size)
     where = {"file": png_path if json_file is None else json_file, "image_id": image_id,
              "file_name": os.path.basename(os.fspath(png_path))}
     return _overlay(image, ids, segments_info, categories, alpha, boundaries, labels, font_size,
@@ -269,22 +273,28 @@ def _as_rgb(image, what: str) -> np.ndarray:
     return arr[:, :, :3]
 
 
-def _read_png(path, image_id) -> np.ndarray:
+def _read_png(path, image_id, max_pixels: int = MAX_PIXELS, check_size=None) -> np.ndarray:
     """The id map of a panoptic PNG; errors name the image."""
     try:
-        return read_ids(path)
+        return read_ids(path, max_pixels, check_size)
     except PanopticFormatError as e:
         if e.image_id is None and image_id is not None:
             raise PanopticFormatError(e.problem, file=e.file, image_id=image_id) from None
         raise
 
 
-def read_photo(path, image_id=None) -> np.ndarray:
-    """A photo as an (H, W, 3) uint8 array; unreadable: PanopticFormatError naming it."""
+def read_photo(path, image_id=None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A photo as an (H, W, 3) uint8 array; unreadable or larger than ``max_pixels`` (checked
+    from its header, before decoding): PanopticFormatError naming it."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
+            width, height = im.size
+            if width * height > max_pixels:
+                raise PanopticFormatError(
+                    f"image is {width}x{height} ({width * height} pixels), more than the "
+                    f"{max_pixels} pixels allowed (--max-pixels)", file=path, image_id=image_id)
             # No EXIF rotation: COCO annotations refer to the stored pixel grid.
             return np.asarray(im.convert("RGB"))
     except OSError as e:
