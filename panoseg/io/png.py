@@ -144,7 +144,7 @@ def check_pixels(width: int, height: int, name, max_pixels: int = MAX_PIXELS) ->
     """A PNG's declared size against the pixel cap, before anything is allocated."""
     if width * height > max_pixels:
         raise PanopticFormatError(f"PNG is {width}x{height} ({width * height} pixels), more than "
-                                  f"the {max_pixels} pixels panoseg decodes", file=name)
+                                  f"the {max_pixels} pixels allowed (--max-pixels)", file=name)
 
 
 def _parse_chunks(data: bytes):
