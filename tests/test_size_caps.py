@@ -6,13 +6,12 @@ import shutil
 
 import numpy as np
 import pytest
+from pngtools import encode
+from test_cli_conventions import COMMANDS
 
 import panoseg.io.png as png_module
 from panoseg.cli import build_parser, main
 from panoseg.testing.synthetic import make_merge_inputs
-from pngtools import encode
-
-from test_cli_conventions import COMMANDS
 
 
 def _one_error_line(capsys, prog):
