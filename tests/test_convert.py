@@ -527,7 +527,7 @@ def test_corrupt_rle_appended_run(sample, tmp_path):
 def test_bad_two_channel_png_mode(sample, tmp_path):
     png = sample / "panoptic_examples_2ch_format" / "000000142238.png"
     Image.fromarray(np.asarray(Image.open(png))[..., 0]).save(png)  # grayscale
-    with pytest.raises(PanopticFormatError, match="this one is L") as e:
+    with pytest.raises(PanopticFormatError, match="this one is 8-bit grayscale") as e:
         two_channel(sample, tmp_path / "pan.json")
     assert e.value.image_id == 142238
     with pytest.raises(PanopticFormatError, match="refusing to overwrite"):

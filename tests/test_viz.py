@@ -303,8 +303,16 @@ def test_missing_png_and_mismatch_are_errors(tmp_path):
         run_cli(["--panoptic_json_file", tmp_path / "gt.json", "--output_folder",
                  tmp_path / "out", "--no-progress"])
     assert e.value.segment_id == 123 and e.value.image_id == 142238
-    # Photo and PNG of different sizes.
+    # A PNG whose size differs from 'images': refused from its header.
     write_ids(png, ids[:100])
+    with pytest.raises(PanopticFormatError, match="PNG is 640x100 .* says 640x427"):
+        run_cli(["--panoptic_json_file", tmp_path / "gt.json", "--output_folder",
+                 tmp_path / "out", "--no-progress"])
+    # Photo and PNG of different sizes (no sizes in 'images').
+    data = json.loads((tmp_path / "gt.json").read_text())
+    for img in data["images"]:
+        del img["height"], img["width"]
+    (tmp_path / "gt.json").write_text(json.dumps(data))
     with pytest.raises(PanopticFormatError, match="photo is 640x427"):
         run_cli(["--panoptic_json_file", tmp_path / "gt.json", "--images_folder",
                  tmp_path / "images", "--output_folder", tmp_path / "out", "--no-progress"])

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import PanopticFormatError
-from ..io.categories import is_int
+from ..io.categories import is_int, json_value
 from ..io.codec import MAX_SEGMENT_ID
 from ..io.panoptic_json import load_json, load_panoptic_json
 from ..io.paths import png_name
@@ -243,7 +243,7 @@ def detection_to_panoptic(detection_json_file, output_json_file, segmentations_f
         owner = np.full(h * w, -1, np.int32)
         for n, ann in enumerate(anns):
             if not is_int(ann.get("category_id")) or ann["category_id"] not in categories:
-                fail(ann, f"unknown category_id {ann.get('category_id')!r}")
+                fail(ann, f"unknown category_id {json_value(ann.get('category_id'))}")
             if ann.get("iscrowd", 0) not in (0, 1) or isinstance(ann.get("iscrowd"), bool):
                 fail(ann, f"iscrowd must be 0 or 1, got {ann.get('iscrowd')!r}")
             try:

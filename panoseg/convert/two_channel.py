@@ -11,7 +11,7 @@ from ..errors import PanopticFormatError
 from ..io.categories import is_int
 from ..io.panoptic_json import load_json
 from ..io.paths import png_name, segmentation_folder
-from ..io.png import MAX_PIXELS
+from ..io.png import MAX_PIXELS, read_channels
 from ..io.segment_ids import SegmentIds, category_colour_ids
 from . import common
 
@@ -164,35 +164,19 @@ def two_channel_to_panoptic(input_folder, images_json_file, categories_json_file
 
 
 def _read_two_channel(path, image_id, file_name, max_pixels, check_size):
-    """Channels 0 (category) and 1 (instance) of a 2-channel PNG; its size (from the header)
-    is checked against ``max_pixels`` and by ``check_size(height, width)`` before decoding."""
-    from PIL import Image
-
+    """Channels 0 (category) and 1 (instance) of a 2-channel PNG; its chunks, its size (against
+    ``max_pixels`` and ``check_size(height, width)``) and its stream are checked before it is
+    decoded (:func:`panoseg.io.png.read_channels`)."""
+    if not os.path.exists(path):
+        raise PanopticFormatError("no 2-channel PNG for this image", file=path, image_id=image_id,
+                                  file_name=file_name)
     try:
-        with Image.open(path) as im:
-            if im.mode not in ("LA", "RGB", "RGBA"):
-                raise PanopticFormatError(
-                    f"2-channel PNGs must be 8-bit LA, RGB or RGBA (channel 0: category, "
-                    f"channel 1: instance), this one is {im.mode}", file=path,
-                    image_id=image_id, file_name=file_name)
-            width, height = im.size
-            if width * height > max_pixels:
-                raise PanopticFormatError(
-                    f"PNG is {width}x{height} ({width * height} pixels), more than the "
-                    f"{max_pixels} pixels allowed (--max-pixels)", file=path, image_id=image_id,
-                    file_name=file_name)
-            check_size(height, width)
-            arr = np.asarray(im)
-    except PanopticFormatError:
-        raise
-    except OSError as e:
-        if isinstance(e, FileNotFoundError) or not os.path.exists(path):
-            problem = "no 2-channel PNG for this image"
-        else:
-            problem = f"cannot read 2-channel PNG ({e})"
-        raise PanopticFormatError(problem, file=path, image_id=image_id,
-                                  file_name=file_name) from None
-    except Exception as e:  # Pillow's decoders raise assorted errors on corrupt data
-        raise PanopticFormatError(f"corrupt PNG ({e})", file=path, image_id=image_id,
+        arr = read_channels(path, max_pixels, check_size, rule=(
+            "2-channel PNGs must be 8-bit LA, RGB or RGBA (channel 0: category, channel 1: "
+            "instance)"))
+    except PanopticFormatError as e:
+        if e.image_id is not None:
+            raise
+        raise PanopticFormatError(e.problem, file=e.file, image_id=image_id,
                                   file_name=file_name) from None
     return arr[..., 0], arr[..., 1]

@@ -6,14 +6,14 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from .. import _core
 from ..errors import PanopticFormatError
-from ..io.categories import as_categories, is_int
-from ..io.panoptic_json import SegmentTable, load_panoptic_json
+from ..io.categories import as_categories
+from ..io.panoptic_json import SegmentTable, image_sizes, load_panoptic_json
 from ..io.paths import segmentation_folder
 from ..io.png import MAX_PIXELS, read_ids, read_inflated
 from ..util.cluster import (
@@ -77,16 +77,8 @@ class EvaluationJob:
         self.gt_json_file, self.pred_json_file = gt_json_file, pred_json_file
         self.gt_folder, self.pred_folder = gt_folder, pred_folder
         self.categories = as_categories(gt_json["categories"], source=gt_json_file)
-        self.sizes = {}
-        for img in gt_json.get("images") or ():
-            if isinstance(img, Mapping) and "id" in img and "height" in img and "width" in img:
-                self.sizes[img["id"]] = (img["height"], img["width"])
-                h, w = img["height"], img["width"]
-                if is_int(h) and is_int(w) and h * w > self.max_pixels:
-                    raise PanopticFormatError(
-                        f"'images' says {w}x{h} ({h * w} pixels), more than the "
-                        f"{self.max_pixels} pixels allowed (--max-pixels)", file=gt_json_file,
-                        image_id=img["id"])
+        # GT sizes from 'images' (optional), checked: positive ints within the pixel cap.
+        self.sizes = image_sizes(gt_json, gt_json_file, self.max_pixels)
         pred_by_image = {}
         for ann in pred_json["annotations"]:
             if ann["image_id"] in pred_by_image:
@@ -123,12 +115,13 @@ class EvaluationJob:
             image_id=image_id, file_name=pred_ann["file_name"])
         where = _Where(image_id, gt_ann["file_name"], gt_png, pred_png, gt_json_file,
                        pred_json_file)
-        gt_img = _inflated(gt_png, image_id, self.max_pixels)
-        pred_img = _inflated(pred_png, image_id, self.max_pixels)
-        # Sizes first: an interlaced PNG is decoded (by Pillow) only once its header is known
-        # to match the GT's, so a huge prediction never costs more than its header.
-        self._check_size(gt_img[:2], gt_png, image_id)
-        where.check_same_size(gt_img[:2], pred_img[:2])
+        # Sizes first, from the headers: the GT's against 'images', the prediction's against
+        # the GT's, before either is inflated (or, if interlaced, decoded by Pillow), so a huge
+        # PNG never costs more than its header.
+        gt_img = _inflated(gt_png, image_id, self.max_pixels,
+                           lambda h, w: self._check_size((h, w), gt_png, image_id))
+        pred_img = _inflated(pred_png, image_id, self.max_pixels,
+                             lambda h, w: where.check_same_size(gt_img[:2], (h, w)))
         if gt_img[2] is not None and pred_img[2] is not None:
             # The common case: the core decodes both PNGs row by row while it counts overlaps.
             try:
@@ -259,8 +252,8 @@ def _read(path, image_id, max_pixels) -> np.ndarray:
     return _with_image(lambda p: read_ids(p, max_pixels), path, image_id)
 
 
-def _inflated(path, image_id, max_pixels):
-    return _with_image(lambda p: read_inflated(p, max_pixels), path, image_id)
+def _inflated(path, image_id, max_pixels, check_size=None):
+    return _with_image(lambda p: read_inflated(p, max_pixels, check_size), path, image_id)
 
 
 

@@ -127,6 +127,17 @@ def category_color(entry: Mapping, source=None) -> Tuple[int, int, int]:
     return tuple(int(c) for c in color)
 
 
+def json_value(value, limit: int = 40) -> str:
+    """A JSON value as an error message shows it: its repr, cut to ``limit`` characters. A
+    float too large for 64 bits is said to be so, not shown: the fast JSON reader (orjson) turns
+    integers beyond 64 bits into floats, and ``1.8446744073709552e+19`` is not what the file
+    says."""
+    if isinstance(value, float) and value == value and abs(value) >= 2.0 ** 63:
+        return "<a number beyond the 64-bit range>"
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[:limit - 3] + "..."
+
+
 def is_int(value) -> bool:
     """An integer that is not a bool (JSON ids and sizes)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

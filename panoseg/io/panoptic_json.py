@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import PanopticFormatError
 from ..util.fileio import read_bytes
-from .categories import Categories, is_int
+from .categories import Categories, is_int, json_value
 from .codec import MAX_SEGMENT_ID
 from .paths import default_folder  # noqa: F401  (re-exported: its old home)
 
@@ -66,9 +66,37 @@ def check_image_id(image_id, source) -> None:
     """An image id is an integer or a string (COCO's are integers): a list, an object, a float
     or null cannot key an image."""
     if not (is_int(image_id) or isinstance(image_id, str)):
-        shown = repr(image_id)
-        shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        raise PanopticFormatError(f"image_id {shown} is not an integer or a string", file=source)
+        raise PanopticFormatError(f"image_id {json_value(image_id)} is not an integer or a "
+                                  "string", file=source)
+
+
+def image_sizes(data: Mapping, source, max_pixels: int) -> dict:
+    """``{image id: (height, width)}`` from a JSON's optional ``images`` list, for the entries
+    that give a size; ids and sizes are checked (positive integers, at most ``max_pixels``
+    pixels), so a size never silently fails to compare."""
+    images = data.get("images")
+    if images is None:
+        return {}
+    if not isinstance(images, list):
+        raise PanopticFormatError("'images' is not a list", file=source)
+    sizes = {}
+    for k, img in enumerate(images):
+        if not isinstance(img, Mapping) or "id" not in img:
+            raise PanopticFormatError(f"images[{k}] is not an object with an 'id'", file=source)
+        check_image_id(img["id"], source)
+        if "height" not in img and "width" not in img:
+            continue
+        h, w = img.get("height"), img.get("width")
+        for key, v in (("height", h), ("width", w)):
+            if not (is_int(v) and v > 0):
+                raise PanopticFormatError(f"'{key}' in 'images' must be a positive integer, got "
+                                          f"{json_value(v)}", file=source, image_id=img["id"])
+        if h * w > max_pixels:
+            raise PanopticFormatError(
+                f"'images' says {w}x{h} ({h * w} pixels), more than the {max_pixels} pixels "
+                "allowed (--max-pixels)", file=source, image_id=img["id"])
+        sizes[img["id"]] = (h, w)
+    return sizes
 
 
 def load_panoptic_json(path, *, need_categories: bool = False) -> dict:
@@ -82,8 +110,11 @@ def load_panoptic_json(path, *, need_categories: bool = False) -> dict:
                            path, id_key="image_id"):
         check_image_id(ann["image_id"], path)
         if not isinstance(ann["file_name"], str) or not ann["file_name"]:
-            raise PanopticFormatError(f"'file_name' {ann['file_name']!r} is not a file name",
-                                      file=path, image_id=ann["image_id"])
+            raise PanopticFormatError(f"'file_name' {json_value(ann['file_name'])} is not a "
+                                      "file name", file=path, image_id=ann["image_id"])
+        if "\0" in ann["file_name"]:
+            raise PanopticFormatError("'file_name' contains a NUL byte", file=path,
+                                      image_id=ann["image_id"])
         if not isinstance(ann["segments_info"], list):
             raise PanopticFormatError("'segments_info' is not a list", file=path,
                                       image_id=ann["image_id"], file_name=ann["file_name"])
@@ -143,7 +174,7 @@ class SegmentTable:
             cat_id = seg.get("category_id")
             cat_index = index_of.get(cat_id) if is_int(cat_id) else None
             if cat_index is None:
-                fail(f"unknown category_id {cat_id!r}", seg_id)
+                fail(f"unknown category_id {json_value(cat_id)}", seg_id)
             crowd = seg.get("iscrowd", 0)
             if crowd not in (0, 1):
                 fail(f"iscrowd must be 0 or 1, got {crowd!r}", seg_id)

@@ -79,7 +79,8 @@ def decode_ids(data: bytes, name="<bytes>", max_pixels: Optional[int] = None,
         raise PanopticFormatError(str(e), file=name) from None
 
 
-def read_inflated(path, max_pixels: Optional[int] = None):
+def read_inflated(path, max_pixels: Optional[int] = None,
+                  check_size: Optional[Callable[[int, int], None]] = None):
     """Reads a panoptic PNG up to its inflated, still filtered image data (see :func:`inflate`).
 
     Returns ``(height, width, data)``; ``data`` is None for an interlaced PNG (decode it with
@@ -90,7 +91,7 @@ def read_inflated(path, max_pixels: Optional[int] = None):
         data = read_bytes(path)
     except OSError as e:
         raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
-    return inflate(data, path, max_pixels)
+    return inflate(data, path, max_pixels, check_size)
 
 
 #: The largest image panoseg decodes, in pixels (checked from the PNG header, before anything
@@ -105,25 +106,50 @@ def inflate(data: bytes, name="<bytes>", max_pixels: Optional[int] = None,
             check_size: Optional[Callable[[int, int], None]] = None):
     """Checks a panoptic PNG's chunks and inflates its image data: ``(height, width, data)``.
 
-    ``data`` is None for an interlaced PNG (its size is checked all the same). Raises :class:`PanopticFormatError` for anything but a sound
-    8-bit RGB PNG. The header's size is checked against ``max_pixels`` before anything is
-    inflated, and the image data is inflated into at most the size the header implies: a
-    stream that holds more (a decompression bomb) is an error, never stored.
+    ``data`` is None for an interlaced PNG (decode it with :func:`decode_ids`; its size and
+    stream are checked all the same). Raises :class:`PanopticFormatError` for anything but a
+    sound 8-bit RGB PNG. The header's size is checked against ``max_pixels`` (and by
+    ``check_size(height, width)``) before anything is inflated, and the image data is inflated
+    into at most the size the header implies: a stream that holds more (a decompression bomb)
+    is an error, never stored.
     """
+    return _checked_inflate(data, name, max_pixels, check_size, {2: 3},
+                            "panoptic PNGs must be 8-bit RGB")
+
+
+#: Bytes per pixel of the 8-bit colour types.
+_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}
+#: Adam7's passes: (x0, y0, dx, dy).
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+          (0, 1, 1, 2))
+
+
+def _image_data_size(width: int, height: int, channels: int, interlace: int) -> int:
+    """The size of the inflated image data an 8-bit PNG of this header holds."""
+    if not interlace:
+        return (channels * width + 1) * height
+    total = 0
+    for x0, y0, dx, dy in _ADAM7:
+        w, h = (width - x0 + dx - 1) // dx, (height - y0 + dy - 1) // dy
+        if w > 0 and h > 0:
+            total += (channels * w + 1) * h
+    return total
+
+
+def _checked_inflate(data: bytes, name, max_pixels, check_size, channels_of: dict, rule: str):
+    """:func:`inflate` for the 8-bit colour types in ``channels_of`` (colour type -> channels);
+    ``rule`` says which in the error. Interlaced image data is checked, then dropped."""
     try:
         width, height, depth, color, interlace, idat = _parse_chunks(data)
     except ValueError as e:
         raise PanopticFormatError(str(e), file=name) from None
-    if color != 2 or depth != 8:
+    if color not in channels_of or depth != 8:
         kind = _COLOR_TYPES.get(color, f"color type {color}")
-        raise PanopticFormatError(
-            f"panoptic PNGs must be 8-bit RGB, this one is {depth}-bit {kind}", file=name)
+        raise PanopticFormatError(f"{rule}, this one is {depth}-bit {kind}", file=name)
     check_pixels(width, height, name, MAX_PIXELS if max_pixels is None else max_pixels)
     if check_size is not None:
         check_size(height, width)
-    if interlace:
-        return height, width, None
-    expected = (3 * width + 1) * height
+    expected = _image_data_size(width, height, channels_of[color], interlace)
     try:
         inflater = _zlib.decompressobj()
         raw = inflater.decompress(idat, expected)
@@ -137,7 +163,25 @@ def inflate(data: bytes, name="<bytes>", max_pixels: Optional[int] = None,
     if overflow:
         raise PanopticFormatError(f"corrupt PNG image data (more than the {width}x{height} "
                                   "image its header declares)", file=name)
-    return height, width, raw
+    if len(raw) != expected:
+        raise PanopticFormatError(f"truncated or corrupt PNG image data ({len(raw)} bytes where "
+                                  f"the {width}x{height} image needs {expected})", file=name)
+    return height, width, (None if interlace else raw)
+
+
+def read_channels(path, max_pixels: Optional[int] = None,
+                  check_size: Optional[Callable[[int, int], None]] = None,
+                  rule: str = "must be an 8-bit LA, RGB or RGBA PNG") -> np.ndarray:
+    """Reads an 8-bit LA, RGB or RGBA PNG (e.g. a 2-channel panoptic PNG) as an HxWxC uint8
+    array, with the checks of :func:`inflate` first (chunks as strict as for panoptic PNGs,
+    the size against ``max_pixels`` and ``check_size``, the stream bounded by the header);
+    only then does Pillow decode it."""
+    try:
+        data = read_bytes(path)
+    except OSError as e:
+        raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
+    _checked_inflate(data, path, max_pixels, check_size, {4: 2, 2: 3, 6: 4}, rule)
+    return _pillow_array(data, path)
 
 
 def check_pixels(width: int, height: int, name, max_pixels: int = MAX_PIXELS) -> None:
@@ -202,22 +246,27 @@ def _parse_chunks(data: bytes):
     return width, height, depth, color, interlace, b"".join(idat)
 
 
-def _decode_with_pillow(data: bytes, name) -> np.ndarray:
+def _pillow_array(data: bytes, name) -> np.ndarray:
+    """Pillow's decoding of PNG bytes whose header, chunks and stream were checked already.
+    PngImageFile is used directly: ``Image.open`` would apply Pillow's own pixel limit, with a
+    warning on stderr above 89 megapixels, where panoseg's ``max_pixels`` applies instead."""
     import io
 
-    from PIL import Image
+    from PIL import PngImagePlugin
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.mode != "RGB":
-                raise PanopticFormatError(
-                    f"panoptic PNGs must be 8-bit RGB, this one is {im.mode}", file=name)
-            rgb = np.asarray(im)
-    except PanopticFormatError:
-        raise
-    except Exception as e:
-        raise PanopticFormatError(f"corrupt PNG ({e})", file=name) from None
-    return _core.rgb2id(rgb)
+        with PngImagePlugin.PngImageFile(io.BytesIO(data)) as im:
+            return np.asarray(im)
+    except Exception as e:  # Pillow's decoders raise assorted errors on corrupt data
+        detail = " ".join(str(e).split()) or type(e).__name__
+        raise PanopticFormatError(f"corrupt PNG ({detail})", file=name) from None
+
+
+def _decode_with_pillow(data: bytes, name) -> np.ndarray:
+    rgb = _pillow_array(data, name)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise PanopticFormatError("panoptic PNGs must be 8-bit RGB", file=name)
+    return _core.rgb2id(np.ascontiguousarray(rgb))
 
 
 def encode_ids(ids, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> bytes:

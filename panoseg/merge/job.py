@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import PanopticFormatError
+from ..io.categories import is_int, json_value
 from ..io.panoptic_json import check_image_id, load_json, read_json
 from ..io.paths import default_folder, make_parents, png_name, png_output_paths
 from ..io.png import DEFAULT_COMPRESS_LEVEL, MAX_PIXELS, png_from_scanlines
@@ -137,11 +138,15 @@ class MergeJob:
                 or "segmentation" not in r:
             raise PanopticFormatError(f"results[{k}] needs image_id, category_id and segmentation",
                                       file=file)
+        if not (is_int(r["image_id"]) or isinstance(r["image_id"], str)):
+            raise PanopticFormatError(f"results[{k}]: image_id {json_value(r['image_id'])} is not "
+                                      "an integer or a string", file=file)
         where = {"file": file, "image_id": r["image_id"]}
         if r["image_id"] not in by_id:
             raise PanopticFormatError(f"results[{k}]: image is not in the images JSON", **where)
         if type(r["category_id"]) is not int or r["category_id"] not in cats.index_of:
-            raise PanopticFormatError(f"results[{k}]: unknown category_id {r['category_id']!r}", **where)
+            raise PanopticFormatError(f"results[{k}]: unknown category_id "
+                                      f"{json_value(r['category_id'])}", **where)
         return where
 
     def prepare(self, image: dict, min_score: float) -> PreparedImage:

@@ -16,7 +16,7 @@ from ..errors import PanopticFormatError
 from ..evaluation import PQStats, match_image
 from ..evaluation.matching import check_gt_area_mode
 from ..io.categories import as_categories
-from ..io.panoptic_json import SegmentTable, load_panoptic_json
+from ..io.panoptic_json import SegmentTable, image_sizes, load_panoptic_json
 from ..io.paths import segmentation_folder
 from ..io.png import read_ids
 from ..util.parallel import ordered_map
@@ -62,6 +62,7 @@ def tune(job: MergeJob, gt_json_file, gt_folder=None, grid: Sequence[MergeParams
     gt = load_panoptic_json(gt_json_file, need_categories=True)
     gt_folder = segmentation_folder(gt_folder, gt_json_file, "ground truth segmentations")
     categories = as_categories(gt["categories"], source=gt_json_file)
+    image_sizes(gt, gt_json_file, job.max_pixels)  # its sizes, if any, must be sound
     gt_by_image = {a["image_id"]: a for a in gt["annotations"]}
     for image in job.images:
         if image["id"] not in gt_by_image:
@@ -72,6 +73,7 @@ def tune(job: MergeJob, gt_json_file, gt_folder=None, grid: Sequence[MergeParams
     def one(image):
         gt_ann = gt_by_image[image["id"]]
         gt_png = os.path.join(gt_folder, gt_ann["file_name"])
+
         def check_size(height, width):  # before the GT PNG is inflated
             if (height, width) != (image["height"], image["width"]):
                 raise PanopticFormatError(
@@ -79,7 +81,13 @@ def tune(job: MergeJob, gt_json_file, gt_folder=None, grid: Sequence[MergeParams
                     f"says {image['width']}x{image['height']}", file=gt_png,
                     image_id=image["id"])
 
-        gt_ids = read_ids(gt_png, job.max_pixels, check_size)
+        try:
+            gt_ids = read_ids(gt_png, job.max_pixels, check_size)
+        except PanopticFormatError as e:  # name the image, as eval does
+            if e.image_id is not None:
+                raise
+            raise PanopticFormatError(e.problem, file=e.file, image_id=image["id"],
+                                      file_name=gt_ann["file_name"]) from None
         gt_table = SegmentTable.from_segments_info(
             gt_ann["segments_info"], categories, is_gt=True, file=gt_json_file,
             image_id=image["id"], file_name=gt_ann["file_name"])

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import PanopticFormatError
 from ..io.categories import as_categories, category_color
-from ..io.panoptic_json import load_panoptic_json
+from ..io.panoptic_json import image_sizes, load_panoptic_json
 from ..io.paths import (
     PHOTO_EXTENSIONS,
     find_photo,
@@ -119,6 +119,7 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
         if titles is None:
             titles = panel_titles(panoptic_json_file, compare_json_file)
 
+    sizes = image_sizes(data, panoptic_json_file, max_pixels)  # checked before any PNG is read
     image_names = {}
     for img in data.get("images") or ():
         if isinstance(img, Mapping) and "id" in img and "file_name" in img:
@@ -152,12 +153,13 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
             photo = read_photo(photo_path, image_id, max_pixels)
         picture = render_on_photo(photo, photo_path, os.path.join(seg_folder, ann["file_name"]),
                                   ann["segments_info"], categories, image_id, panoptic_json_file,
-                                  **style)
+                                  expected_size=sizes.get(image_id), **style)
         if other_ann is not None:
             right = render_on_photo(photo, photo_path,
                                     os.path.join(compare_folder, other_ann["file_name"]),
                                     other_ann["segments_info"], categories, image_id,
-                                    compare_json_file, **style)
+                                    compare_json_file, expected_size=sizes.get(image_id),
+                                    size_source=panoptic_json_file, **style)
             picture = side_by_side(picture, right, titles)
         _write_png(out_path, picture)
         return out_path

@@ -159,12 +159,18 @@ def render_panoptic(image_path, png_path, segments_info: Sequence[Mapping], cate
 
 def render_on_photo(image, image_path, png_path, segments_info, categories, image_id, json_file,
                     *, alpha=0.5, boundaries=True, labels=True,
-                    font_size=None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+                    font_size=None, max_pixels: int = MAX_PIXELS,
+                    expected_size=None, size_source=None) -> np.ndarray:
     """:func:`render_panoptic` with the photo already read (as an array, or None), so that
     both panels of a comparison share one read. The PNG's size is checked (against
-    ``max_pixels`` and the photo's) before it is decoded."""
+    ``max_pixels``, ``expected_size`` = (height, width) from the ``images`` of ``size_source``
+    (default ``json_file``) if given, and the photo's) before it is decoded."""
 
     def check_size(height, width):
+        if expected_size is not None and tuple(expected_size) != (height, width):
+            raise PanopticFormatError(
+                f"PNG is {width}x{height} (WxH) but 'images' in {size_source or json_file} says "
+                f"{expected_size[1]}x{expected_size[0]}", file=png_path, image_id=image_id)
         if image is not None and image.shape[:2] != (height, width):
             raise PanopticFormatError(
                 f"photo is {image.shape[1]}x{image.shape[0]} (WxH) but the panoptic PNG "
