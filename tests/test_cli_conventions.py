@@ -173,6 +173,16 @@ def test_unknown_command_and_conversion_get_a_hint(capsys):
         assert f"did you mean {hint}?" in capsys.readouterr().err
 
 
+def test_bootstrap_count_has_an_upper_bound(capsys):
+    # A few digits too many would run for ever: a usage error instead.
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(["eval", "--gt-json-file", "g", "--pred-json-file", "p",
+                                   "--bootstrap", "100000000000000000000"])
+    assert e.value.code == 2 and "--bootstrap: must be <= 1000000" in capsys.readouterr().err
+    assert build_parser().parse_args(["eval", "--gt-json-file", "g", "--pred-json-file", "p",
+                                      "--bootstrap", "1000000"]).bootstrap == 1000000
+
+
 def test_merge_threshold_out_of_range_exits_2(capsys):
     words, parser = next(c for c in COMMANDS if c[0] == ("merge",))
     with pytest.raises(SystemExit) as info:

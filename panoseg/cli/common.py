@@ -339,6 +339,18 @@ def positive_int(text: str) -> int:
 workers_argument = positive_int  # its name in panoseg.parallel <= 0.1 (deprecated path)
 
 
+def int_up_to(limit: int):
+    """An integer in 1..limit: a count whose work grows with it (``--bootstrap``), so that a
+    typo of a few extra digits is a usage error, not a run that never ends."""
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"must be <= {limit}")
+        return value
+    parse.__name__ = f"int up to {limit}"
+    return parse
+
+
 def seed(text: str) -> int:
     """A random seed: an integer in [0, 2^32) (what numpy's generators and the id jitter take),
     checked when the flag is parsed, not after the run."""

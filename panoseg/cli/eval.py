@@ -13,6 +13,7 @@ from .common import (
     add_gt_area,
     add_max_pixels,
     add_run_options,
+    int_up_to,
     output_file,
     output_folder,
     percent,
@@ -23,6 +24,8 @@ from .common import (
     warn_area_mismatch,
 )
 
+#: The most resamples --bootstrap takes (1000-10000 are the usual choices).
+MAX_BOOTSTRAP = 1_000_000
 #: Below this many images a bootstrap interval says little (the resampled sets repeat).
 MIN_BOOTSTRAP_IMAGES = 30
 REPORT_WORST = 8
@@ -50,10 +53,10 @@ def add_eval_parser(subparsers) -> None:
     g.add_argument("--per-class", action="store_true", help="also print a per-category table")
     g.add_argument("--per-image", type=output_file, metavar="FILE",
                    help="write per-image results as JSON lines (image_id, pq, sq, rq, tp, fp, fn)")
-    g.add_argument("--bootstrap", type=positive_int, default=None, metavar="N",
+    g.add_argument("--bootstrap", type=int_up_to(MAX_BOOTSTRAP), default=None, metavar="N",
                    help="95%% bootstrap intervals of PQ / SQ / RQ from N resamples of the images "
                         "(no image is read again; unreliable below about "
-                        f"{MIN_BOOTSTRAP_IMAGES} images)")
+                        f"{MIN_BOOTSTRAP_IMAGES} images; N <= {MAX_BOOTSTRAP})")
     g.add_argument("--bootstrap-seed", type=seed, default=0, metavar="SEED",
                    help="seed of the resampling (default 0; needs --bootstrap)")
     g.add_argument("--report", type=output_folder, metavar="DIR",
