@@ -147,6 +147,7 @@ cdef extern from "merge/panoptic_merge.hpp" namespace "panoseg" nogil:
         const int64_t* offsets
         const int64_t* intervals
         int64_t n
+        int64_t n_values
     # Named CSegmentIdAssigner here: SegmentIdAssigner is the Python class that wraps it.
     cdef cppclass CSegmentIdAssigner "panoseg::SegmentIdAssigner":
         CSegmentIdAssigner(const uint32_t* stuff_colour_ids, int64_t n_stuff, uint64_t seed,

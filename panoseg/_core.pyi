@@ -40,7 +40,9 @@ corrupt PNG image data, :class:`CoreError` itself for anything else. ``code`` is
 ``StatusCode`` name, ``side`` the input (``"gt"``, ``"pred"``, ``"instance"``, ``"stuff"``,
 ``"segment"``, ``"mask"``, ``"pixel"`` or None), ``index`` the offending row / mask / scanline
 (or None), ``value`` the offending value, ``pixel`` the ``(x, y)`` of an error at a pixel.
-A wrapper's own argument checks raise plain ``ValueError``.
+A wrapper's own argument checks raise plain ``ValueError``, also for an integer argument outside
+its range (a size, a count, a seed: never an ``OverflowError`` about C types); sizes are checked
+against the data before anything is allocated, and running out of memory is a ``MemoryError``.
 """
 from typing import Any, Dict, List, Optional, Tuple, Union
 

@@ -13,8 +13,14 @@ code, the input it concerns, the offending index in it, the offending value), an
 :func:`_raise_status` turns a failed one into one exception family, :class:`CoreError` (a
 ``ValueError``) with ``code``, ``side``, ``index`` and ``value``; its subclasses
 :class:`TableError`, :class:`RleError` and :class:`PngDataError` keep the constructors and
-attributes callers use. Errors of a wrapper's own argument checks are plain ``ValueError``.
+attributes callers use. Errors of a wrapper's own argument checks are plain ``ValueError``,
+including an integer argument outside its range (:func:`_int_arg`: never an ``OverflowError``
+about C types). A C++ exception (``except +`` on every extern in ``_core.pxd``) becomes
+``MemoryError`` for ``std::bad_alloc`` and ``ValueError`` for the ``std::invalid_argument`` the
+kernels throw where they cannot return a Status.
 """
+from cpython.number cimport PyNumber_Index
+from libc.stdint cimport INT32_MAX, INT64_MAX, INT64_MIN
 from libc.string cimport memcpy
 
 import numpy as np
@@ -189,6 +195,27 @@ MAX_SIDE = (1 << 31) - 1
 MAX_PIXELS = 1 << 40
 
 
+cdef int64_t _int_arg(value, str name, int64_t lo=INT64_MIN, int64_t hi=INT64_MAX) except? -1:
+    """An integer argument as an int64 in [lo, hi], or a ValueError naming it: never Python's
+    "Python int too large to convert to C long" (an OverflowError) for a huge value, nor a
+    silent wrap. Non-integers raise TypeError (PyNumber_Index), as a typed argument did."""
+    v = PyNumber_Index(value)
+    if v < lo:
+        if lo == 0:
+            raise ValueError(f"{name} {v} is negative")
+        if lo < 0:
+            raise ValueError(f"{name} {v} is negative and too large (at least {lo})")
+        raise ValueError(f"{name} must be >= {lo}, got {v}")
+    if v > hi:
+        raise ValueError(f"{name} {v} is too large (at most {hi})")
+    return v
+
+
+cdef int64_t _side(value, str name) except? -1:
+    """An image side: an integer in 0..MAX_SIDE (``name``: "height" or "width")."""
+    return _int_arg(value, f"image {name}", 0, MAX_SIDE)
+
+
 cdef int64_t _checked_pixels(int64_t height, int64_t width) except -1:
     """height * width, after checking both (so the product never wraps)."""
     if height < 0 or width < 0:
@@ -251,18 +278,25 @@ def id2rgb(const uint32_t[:, :] ids):
     return out
 
 
-def png_unfilter_ids(const uint8_t[::1] data, int64_t height, int64_t width):
+def png_unfilter_ids(const uint8_t[::1] data, height, width):
     """Inflated IDAT bytes of an 8-bit RGB, non-interlaced PNG -> uint32 HxW ids."""
-    if height < 0 or width < 0:
-        raise ValueError("negative PNG size")
-    out = np.empty((height, width), dtype=np.uint32)
-    cdef uint32_t[:, ::1] ids = out
+    cdef int64_t h = _side(height, "height"), w = _side(width, "width")
+    _checked_pixels(h, w)
     cdef Status st
     cdef size_t size = data.shape[0]
+    # The data must hold h * (1 + 3w) bytes (< 2^42 after _checked_pixels) before the h x w
+    # output is allocated: a header claiming a huge size with little data allocates nothing.
+    if <int64_t>size != h * (1 + 3 * w):
+        st.code = StatusCode.kPngSizeMismatch
+        st.value = size
+        _raise_status(st, w, h)
+    height, width = h, w
+    out = np.empty((height, width), dtype=np.uint32)
+    cdef uint32_t[:, ::1] ids = out
     with nogil:
-        st = png_unfilter_rgb_to_id(&data[0] if size else NULL, size, height, width,
-                                    &ids[0, 0] if height * width else NULL)
-    _raise_status(st, width, height)
+        st = png_unfilter_rgb_to_id(&data[0] if size else NULL, size, h, w,
+                                    &ids[0, 0] if h * w else NULL)
+    _raise_status(st, w, h)
     return out
 
 
@@ -270,10 +304,17 @@ def png_filtered_scanlines(const uint32_t[:, ::1] ids, out=None):
     """HxW ids -> PNG-filtered 8-bit RGB scanlines ready for zlib, in ``out`` (a bytearray of
     at least h * (1 + 3w) bytes, reused when given) or a new bytearray; returns a view of them."""
     cdef int64_t h = ids.shape[0], w = ids.shape[1]
+    # The kernel's limits (its int32 per-row counters need w <= MAX_SIDE); then n < 2^42.
+    _checked_pixels(h, w)
     cdef int64_t n = h * (1 + 3 * w)
-    if out is None or len(out) < n:
+    cdef uint8_t[::1] o
+    if out is not None:
+        o = out
+        if o.shape[0] < n:  # the buffer's length in bytes, not len() of whatever `out` is
+            out = None
+    if out is None:
         out = bytearray(n)
-    cdef uint8_t[::1] o = out
+        o = out
     cdef Status st
     if h and w:
         with nogil:
@@ -282,37 +323,38 @@ def png_filtered_scanlines(const uint32_t[:, ::1] ids, out=None):
     return memoryview(out)[:n]
 
 
-def runs_to_rle_strings(const int64_t[::1] offsets, const int64_t[::1] intervals,
-                        int64_t n_pixels):
+def runs_to_rle_strings(const int64_t[::1] offsets, const int64_t[::1] intervals, n_pixels):
     """Interval masks (CSR: mask k is intervals[2*offsets[k]:2*offsets[k+1]], column-major runs
     of 1s) -> pycocotools' compressed RLE strings, one str per mask."""
     cdef Py_ssize_t n = offsets.shape[0] - 1, k
     cdef vector[string] out
     cdef Status st
+    cdef int64_t n_pix = _int_arg(n_pixels, "n_pixels", 0, MAX_PIXELS)
     if n < 0 or offsets[0] != 0:
         raise ValueError("offsets must start with 0")
     for k in range(n):
         if offsets[k + 1] < offsets[k]:
             raise ValueError(f"offsets must not decrease (mask {k})")
-    if 2 * offsets[n] > intervals.shape[0]:
+    # offsets[n] > runs, not 2 * offsets[n] > values: the doubling wraps for offsets >= 2^62
+    # and let a mask read past the end of `intervals`.
+    if offsets[n] > intervals.shape[0] // 2:
         raise ValueError(f"offsets end at run {offsets[n]} but there are "
                          f"{intervals.shape[0] // 2} runs")
-    if n_pixels < 0:
-        raise ValueError("n_pixels must be >= 0")
     with nogil:
         st = rle_encode_intervals(&offsets[0], n, &intervals[0] if intervals.shape[0] else NULL,
-                                  intervals.shape[0], n_pixels, &out)
-    _raise_status(st, 0, 0, n_pixels)
+                                  intervals.shape[0], n_pix, &out)
+    _raise_status(st, 0, 0, n_pix)
     return [out[k].decode("ascii") for k in range(n)]
 
 
-def rle_intervals(list rles, int64_t height, int64_t width):
+def rle_intervals(list rles, height, width):
     """RLEs (compressed str/bytes or uint32 count arrays) -> column-major interval masks (CSR).
 
     Returns (offsets int64[n+1], intervals int64[2*k]) of the runs of 1s.
     """
     cdef Py_ssize_t n = len(rles), k
-    cdef int64_t n_pixels = _checked_pixels(height, width)
+    cdef int64_t n_pixels = _checked_pixels(_int_arg(height, "RLE height"),
+                                            _int_arg(width, "RLE width"))
     cdef vector[int64_t] offsets, intervals
     cdef vector[RleRef] refs
     cdef const uint32_t[::1] arr
@@ -329,7 +371,13 @@ def rle_intervals(list rles, int64_t height, int64_t width):
             refs[k].chars = <const char*>(<bytes>r)
             refs[k].length = len(<bytes>r)
         else:
-            a = np.ascontiguousarray(r, dtype=np.uint32)
+            a = np.asarray(r)
+            if a.dtype != np.uint32 and a.size:
+                # numpy would wrap 2^32 + 5 to 5 (or -1 to 2^32 - 1) and decode garbage.
+                if a.dtype.kind not in "iub" or a.min() < 0 or a.max() > 0xFFFFFFFF:
+                    raise ValueError(f"RLE {k}: uncompressed counts must be integers in "
+                                     "0..4294967295")
+            a = np.ascontiguousarray(a, dtype=np.uint32)
             keep.append(a)
             arr = a
             refs[k].chars = NULL
@@ -436,7 +484,7 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
                 const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
                 const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
                 const uint32_t[::1] pred_ids, const int32_t[::1] pred_category,
-                int n_categories, category_isthing=None):
+                n_categories, category_isthing=None):
     """Counts overlaps and applies panopticapi's matching rules for one image.
 
     Returns a dict of numpy arrays: per category ``tp, fp, fn, iou_sum``; per GT segment
@@ -448,6 +496,8 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
     ``confusion_gt, confusion_pred``. Bad tables raise :class:`TableError` (side 'gt' / 'pred',
     index = the row).
     """
+    cdef int32_t n_cat = _int_arg(n_categories, "n_categories", 1, INT32_MAX)
+    n_categories = n_cat
     flags = _check_isthing(category_isthing, n_categories)
     cdef const uint8_t* isthing = NULL
     cdef const uint8_t[::1] fv
@@ -473,9 +523,9 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
     with nogil:
         st = count_pairs(gp, pp, n_pixels, gt.ids, gt.n, pred.ids, pred.n, &counted)
         if st.ok():
-            st = pq_match(counted.pairs, gt, pred, n_categories, &match)
+            st = pq_match(counted.pairs, gt, pred, n_cat, &match)
             if st.ok() and isthing != NULL:
-                st = extra_metrics(counted.pairs, gt, pred, isthing, n_categories, match,
+                st = extra_metrics(counted.pairs, gt, pred, isthing, n_cat, match,
                                    &extra)
     _raise_status(st, 0, 0, n_categories)
     out = _match_dict(match, counted)
@@ -484,10 +534,10 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
     return out
 
 
-def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, int64_t height,
-              int64_t width, const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
+def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, height, width,
+              const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
               const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
-              const uint32_t[::1] pred_ids, const int32_t[::1] pred_category, int n_categories,
+              const uint32_t[::1] pred_ids, const int32_t[::1] pred_category, n_categories,
               category_isthing=None):
     """:func:`match_image` straight from the inflated image data of two 8-bit RGB,
     non-interlaced height x width PNGs, decoded row by row (the id maps are never stored).
@@ -496,6 +546,9 @@ def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, int64_t he
     map holds an id missing from its table: the caller then decodes the maps and calls
     :func:`match_image`, which lists the ids.
     """
+    cdef int32_t n_cat = _int_arg(n_categories, "n_categories", 1, INT32_MAX)
+    n_categories = n_cat
+    cdef int64_t h = _side(height, "height"), w = _side(width, "width")
     flags = _check_isthing(category_isthing, n_categories)
     cdef const uint8_t* isthing = NULL
     cdef const uint8_t[::1] fv
@@ -503,8 +556,9 @@ def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, int64_t he
         fv = flags
         isthing = &fv[0]
     cdef ExtraMetrics extra
-    if height < 1 or width < 1:
+    if h < 1 or w < 1:
         raise ValueError("image size must be positive")
+    _checked_pixels(h, w)  # the kernel's limits, before it forms (3w + 1) * h
     cdef SegmentTable gt, pred
     _fill_tables(gt_ids, gt_category, gt_iscrowd, gt_area, pred_ids, pred_category,
                  n_categories, &gt, &pred)
@@ -516,17 +570,17 @@ def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, int64_t he
     with nogil:
         st = count_pairs_png(&gt_raw[0] if gt_raw.shape[0] else NULL, gt_raw.shape[0],
                              &pred_raw[0] if pred_raw.shape[0] else NULL, pred_raw.shape[0],
-                             height, width, gt.ids, gt.n, pred.ids, pred.n, &counted)
+                             h, w, gt.ids, gt.n, pred.ids, pred.n, &counted)
         if st.ok():
             for k in range(counted.pairs.size()):
                 if counted.pairs[k].gt == kUnknownSlot or counted.pairs[k].pred == kUnknownSlot:
                     unknown = True
             if not unknown:
-                st = pq_match(counted.pairs, gt, pred, n_categories, &match)
+                st = pq_match(counted.pairs, gt, pred, n_cat, &match)
                 if st.ok() and isthing != NULL:
-                    st = extra_metrics(counted.pairs, gt, pred, isthing, n_categories, match,
+                    st = extra_metrics(counted.pairs, gt, pred, isthing, n_cat, match,
                                        &extra)
-    _raise_status(st, width, height, n_categories)
+    _raise_status(st, w, h, n_categories)
     if unknown:
         return None
     out = _match_dict(match, counted)
@@ -540,7 +594,7 @@ def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, int64_t he
 # ------------------------------------------------------------------------------------------------
 
 
-cdef _check_paste_args(probs, boxes, int64_t height, int64_t width, int threads):
+cdef _check_paste_args(probs, boxes, int64_t height, int64_t width, threads):
     if boxes.shape[0] != probs.shape[0] or boxes.shape[1] != 4:
         raise ValueError(f"boxes must be N x 4 with N = {probs.shape[0]} masks, got "
                          f"{tuple(boxes.shape)[:2]}")
@@ -549,18 +603,19 @@ cdef _check_paste_args(probs, boxes, int64_t height, int64_t width, int threads)
     if height < 1 or width < 1:
         raise ValueError("image size must be positive")
     _checked_pixels(height, width)
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    _int_arg(threads, "threads", 1, INT32_MAX)
 
 
-def paste_intervals(const float[:, :, ::1] probs, const float[:, ::1] boxes, int64_t height,
-                    int64_t width, bint column_major, int threads=1, bint pillow13_order=True):
+def paste_intervals(const float[:, :, ::1] probs, const float[:, ::1] boxes, height, width,
+                    bint column_major, threads=1, bint pillow13_order=True):
     """Mask R-CNN masks (N x Mh x Mw probabilities) in boxes (N x 4 xyxy) -> interval masks.
 
     ``pillow13_order``: resample as Pillow >= 13 orders its two passes (see mask_paste.hpp),
     else as older Pillow (horizontal pass first). A bad mask or box raises :class:`TableError`
     (side 'instance', index = the first bad one)."""
-    _check_paste_args(probs, boxes, height, width, threads)
+    cdef int64_t h = _side(height, "height"), w = _side(width, "width")
+    _check_paste_args(probs, boxes, h, w, threads)
+    cdef int n_threads = threads
     cdef PassOrder order = PassOrder.kPillow13 if pillow13_order else PassOrder.kHorizontalFirst
     cdef vector[int64_t] offsets, intervals
     cdef Status st
@@ -568,41 +623,44 @@ def paste_intervals(const float[:, :, ::1] probs, const float[:, ::1] boxes, int
         return np.zeros(1, np.int64), np.zeros(0, np.int64)
     with nogil:
         st = paste_masks_intervals(&probs[0, 0, 0], probs.shape[0], probs.shape[1],
-                                   probs.shape[2], &boxes[0, 0], height, width, column_major,
-                                   threads, &offsets, &intervals, order)
+                                   probs.shape[2], &boxes[0, 0], h, w, column_major,
+                                   n_threads, &offsets, &intervals, order)
     _raise_status(st)
     return _vec(offsets), _vec(intervals)
 
 
-def paste_dense(const float[:, :, ::1] probs, const float[:, ::1] boxes, int64_t height,
-                int64_t width, int threads=1, bint pillow13_order=True):
+def paste_dense(const float[:, :, ::1] probs, const float[:, ::1] boxes, height, width,
+                threads=1, bint pillow13_order=True):
     """Like GluonCV's fill: N x height x width uint8 masks (``pillow13_order`` and errors as
     paste_intervals)."""
-    _check_paste_args(probs, boxes, height, width, threads)
+    cdef int64_t h = _side(height, "height"), w = _side(width, "width")
+    _check_paste_args(probs, boxes, h, w, threads)
+    cdef int n_threads = threads
     cdef PassOrder order = PassOrder.kPillow13 if pillow13_order else PassOrder.kHorizontalFirst
-    out = np.zeros((probs.shape[0], height, width), dtype=np.uint8)
+    out = np.zeros((probs.shape[0], h, w), dtype=np.uint8)
     if probs.shape[0] == 0:
         return out
     cdef uint8_t[:, :, ::1] o = out
     cdef Status st
     with nogil:
         st = paste_masks_dense(&probs[0, 0, 0], probs.shape[0], probs.shape[1], probs.shape[2],
-                               &boxes[0, 0], height, width, threads, &o[0, 0, 0], order)
+                               &boxes[0, 0], h, w, n_threads, &o[0, 0, 0], order)
     _raise_status(st)
     return out
 
 
-def label_intervals(const int32_t[:, ::1] labels, int n_labels):
+def label_intervals(const int32_t[:, ::1] labels, n_labels):
     """Label map (values < 0 skipped) -> interval masks per label, in the map's memory order."""
     cdef vector[int64_t] offsets, intervals
     cdef Status st
     cdef int64_t n_pixels = labels.shape[0] * labels.shape[1]
-    if n_labels < 0:
-        raise ValueError("n_labels must be >= 0")
+    # The output has n_labels + 1 offsets whatever the map holds: capped (as the kernel does)
+    # at 2^24, the number of segment ids, before anything is allocated.
+    cdef int32_t nl = _int_arg(n_labels, "n_labels", 0, MAX_SEGMENT_ID + 1)
     with nogil:
-        st = label_map_intervals(&labels[0, 0] if n_pixels else NULL, n_pixels, n_labels,
+        st = label_map_intervals(&labels[0, 0] if n_pixels else NULL, n_pixels, nl,
                                  &offsets, &intervals)
-    _raise_status(st, labels.shape[1], labels.shape[0], n_labels)
+    _raise_status(st, labels.shape[1], labels.shape[0], nl)
     return _vec(offsets), _vec(intervals)
 
 
@@ -628,18 +686,16 @@ cdef class SegmentIdAssigner:
     """
     cdef CSegmentIdAssigner* _ids
 
-    def __cinit__(self, stuff_colour_ids, seed, int64_t expected_segments=0):
+    def __cinit__(self, stuff_colour_ids, seed, expected_segments=0):
         colours = np.ascontiguousarray(stuff_colour_ids, dtype=np.int64).reshape(-1)
         if colours.size and (colours.min() < 0 or colours.max() > MAX_SEGMENT_ID):
             raise ValueError(f"stuff colour ids must lie in 0..{MAX_SEGMENT_ID}")
-        if not 0 <= seed < (1 << 64):
-            raise ValueError(f"seed must lie in 0..2**64-1, got {seed}")
-        if expected_segments < 0:
-            raise ValueError(f"expected_segments must be >= 0, got {expected_segments}")
+        cdef uint64_t s = _seed_arg(seed)
+        # Only a hint for the table size (the kernel clamps it): any int64 is fine.
+        cdef int64_t e = _int_arg(expected_segments, "expected_segments", 0)
         cdef const uint32_t[::1] c = colours.astype(np.uint32)
         cdef int64_t n = c.shape[0]
-        self._ids = new CSegmentIdAssigner(&c[0] if n else NULL, n, <uint64_t>seed,
-                                           expected_segments)
+        self._ids = new CSegmentIdAssigner(&c[0] if n else NULL, n, s, e)
 
     def __dealloc__(self):
         del self._ids
@@ -654,19 +710,24 @@ cdef class SegmentIdAssigner:
 
 
 cdef uint32_t _colour_id(colour_id) except? 0:
-    if not 0 <= colour_id <= MAX_SEGMENT_ID:
-        raise ValueError(f"colour id {colour_id} is outside 0..{MAX_SEGMENT_ID}")
-    return <uint32_t>colour_id
+    return <uint32_t>_int_arg(colour_id, "colour id", 0, MAX_SEGMENT_ID)
 
 
-def merge(int64_t height, int64_t width, bint column_major,
+cdef uint64_t _seed_arg(seed) except? 0:
+    """A seed: an integer in 0..2**64-1 (uint64 has no room for the int64 check of _int_arg)."""
+    seed = PyNumber_Index(seed)
+    if not 0 <= seed < (1 << 64):
+        raise ValueError(f"seed must lie in 0..2**64-1, got {seed}")
+    return <uint64_t>seed
+
+
+def merge(height, width, bint column_major,
           const int64_t[::1] inst_offsets, const int64_t[::1] inst_intervals,
           const int32_t[::1] inst_category,
           const int64_t[::1] stuff_offsets, const int64_t[::1] stuff_intervals,
           const int32_t[::1] stuff_category,
           const uint32_t[::1] category_colour, const uint8_t[::1] category_isthing,
-          double overlap_thr, double stuff_area_limit, uint64_t seed, out=None,
-          scanlines=None):
+          double overlap_thr, double stuff_area_limit, seed, out=None, scanlines=None):
     """Runs the merge heuristic on interval masks; returns (id_map HxW uint32, segments).
 
     ``segments`` is a dict of arrays: id, category (dense index), source, isthing, area and
@@ -677,16 +738,23 @@ def merge(int64_t height, int64_t width, bint column_major,
     of the id map. Segment ids follow :class:`SegmentIdAssigner`. Bad masks or categories raise
     :class:`TableError` (side 'instance' / 'stuff', index = the mask).
     """
+    cdef int64_t h = _side(height, "height"), w = _side(width, "width")
+    cdef uint64_t seed_ = _seed_arg(seed)
     cdef int64_t n_inst = inst_category.shape[0], n_stuff = stuff_category.shape[0]
     cdef int64_t n_cat = category_colour.shape[0], k
     if inst_offsets.shape[0] != n_inst + 1 or stuff_offsets.shape[0] != n_stuff + 1:
         raise ValueError("offsets must have one entry more than there are masks")
     if category_isthing.shape[0] != n_cat or n_cat == 0:
         raise ValueError("category arrays must be non-empty and of equal length")
-    if (inst_offsets[n_inst] * 2 != inst_intervals.shape[0]
-            or stuff_offsets[n_stuff] * 2 != stuff_intervals.shape[0]):
+    if n_cat > INT32_MAX or n_inst >= INT32_MAX or n_stuff >= INT32_MAX:
+        raise ValueError("too many categories or masks (at most 2**31 - 2)")
+    # Compared as offsets[n] * 2 == len without the doubling, which wraps for offsets >= 2^62
+    # (the kernel checks every offset against the length too).
+    if (inst_intervals.shape[0] % 2 or inst_offsets[n_inst] != inst_intervals.shape[0] // 2
+            or stuff_intervals.shape[0] % 2
+            or stuff_offsets[n_stuff] != stuff_intervals.shape[0] // 2):
         raise ValueError("intervals do not match their offsets")
-    if height < 1 or width < 1:
+    if h < 1 or w < 1:
         raise ValueError("image size must be positive")
     if not (0.0 <= overlap_thr <= 1.0):
         raise ValueError(f"overlap_thr must lie in [0, 1], got {overlap_thr}")
@@ -696,6 +764,9 @@ def merge(int64_t height, int64_t width, bint column_major,
     cdef vector[uint32_t] stuff_colours
     cdef MergeCategory c
     for k in range(n_cat):
+        if category_colour[k] > MAX_SEGMENT_ID:  # a stuff segment's id is its colour
+            raise ValueError(f"category {k}: colour id {category_colour[k]} is above "
+                             f"{MAX_SEGMENT_ID} (24 bits)")
         c.colour_id = category_colour[k]
         c.isthing = category_isthing[k] != 0
         cats.push_back(c)
@@ -705,13 +776,15 @@ def merge(int64_t height, int64_t width, bint column_major,
     inst.offsets = &inst_offsets[0]
     inst.intervals = &inst_intervals[0] if inst_intervals.shape[0] else NULL
     inst.n = n_inst
+    inst.n_values = inst_intervals.shape[0]
     stuff.offsets = &stuff_offsets[0]
     stuff.intervals = &stuff_intervals[0] if stuff_intervals.shape[0] else NULL
     stuff.n = n_stuff
+    stuff.n_values = stuff_intervals.shape[0]
     cdef MergeParams params
     params.overlap_thr = overlap_thr
     params.stuff_area_limit = stuff_area_limit
-    cdef int64_t n_pixels = _checked_pixels(height, width)
+    cdef int64_t n_pixels = _checked_pixels(h, w)
     cdef bint to_png = scanlines is not None
     cdef uint8_t[::1] sv
     cdef uint32_t[:, ::1] ov
@@ -719,27 +792,27 @@ def merge(int64_t height, int64_t width, bint column_major,
         if not column_major:
             raise ValueError("scanlines need column-major masks")
         sv = scanlines
-        if sv.shape[0] < height * (1 + 3 * width):
+        if sv.shape[0] < h * (1 + 3 * w):
             raise ValueError("scanlines buffer too small")
     else:
         if out is None:
-            out = np.empty((height, width), dtype=np.uint32)
+            out = np.empty((h, w), dtype=np.uint32)
         ov = out
-        if ov.shape[0] != height or ov.shape[1] != width:
-            raise ValueError(f"out must be {height}x{width}")
+        if ov.shape[0] != h or ov.shape[1] != w:
+            raise ValueError(f"out must be {h}x{w}")
     cdef uint32_t* cv
     cdef vector[MergedSegment] segs
     cdef vector[PaintedRun] runs
     cdef Status st
     cdef CSegmentIdAssigner* ids = new CSegmentIdAssigner(
-        stuff_colours.data() if stuff_colours.size() else NULL, stuff_colours.size(), seed, n_inst)
+        stuff_colours.data() if stuff_colours.size() else NULL, stuff_colours.size(), seed_, n_inst)
     try:
         with nogil:
             st = panoptic_merge(n_pixels, inst, &inst_category[0] if n_inst else NULL, stuff,
                                 &stuff_category[0] if n_stuff else NULL, cats.data(),
                                 <int32_t>n_cat, params, ids, &runs, &segs)
             if st.ok() and to_png:
-                runs_to_png_up_scanlines(runs, height, width, &sv[0])
+                runs_to_png_up_scanlines(runs, h, w, &sv[0])
             elif st.ok():
                 # Column-major (COCO RLE order): render into a per-thread scratch canvas and
                 # transpose into the output (measured faster than writing down the columns of
@@ -747,7 +820,7 @@ def merge(int64_t height, int64_t width, bint column_major,
                 if column_major:
                     cv = thread_scratch_canvas(n_pixels)
                     render_runs(runs, n_pixels, cv)
-                    transpose_u32(cv, height, width, &ov[0, 0])
+                    transpose_u32(cv, h, w, &ov[0, 0])
                 else:
                     render_runs(runs, n_pixels, &ov[0, 0])
     finally:
@@ -760,7 +833,7 @@ def merge(int64_t height, int64_t width, bint column_major,
     cdef int64_t[:, ::1] sb = seg_bbox
     if n_seg:
         with nogil:
-            run_stats(runs, height, width, column_major, segs, &sa[0], &sb[0, 0])
+            run_stats(runs, h, w, column_major, segs, &sa[0], &sb[0, 0])
     seg_id = np.empty(n_seg, np.uint32)
     seg_cat = np.empty(n_seg, np.int32)
     seg_src = np.empty(n_seg, np.int32)
@@ -781,7 +854,7 @@ def merge(int64_t height, int64_t width, bint column_major,
 
 
 def segment_labels(const uint32_t[:, ::1] id_map, const uint32_t[::1] seg_ids,
-                   const uint8_t[::1] seg_labels, int void_label):
+                   const uint8_t[::1] seg_labels, void_label):
     """Id map (HxW) -> uint8 label map: each pixel the label of its segment, VOID -> void_label.
 
     Raises TableError for a zero or duplicate segment id (side 'segment', index = table row),
@@ -790,8 +863,7 @@ def segment_labels(const uint32_t[:, ::1] id_map, const uint32_t[::1] seg_ids,
     """
     if seg_ids.shape[0] != seg_labels.shape[0]:
         raise ValueError("seg_ids and seg_labels must have the same length")
-    if not 0 <= void_label <= 255:
-        raise ValueError(f"void_label must fit a byte, got {void_label}")
+    cdef uint8_t vl = _int_arg(void_label, "void_label", 0, 255)
     cdef int64_t h = id_map.shape[0], w = id_map.shape[1]
     out = np.empty((h, w), np.uint8)
     cdef uint8_t[:, ::1] ov = out
@@ -801,6 +873,6 @@ def segment_labels(const uint32_t[:, ::1] id_map, const uint32_t[::1] seg_ids,
     with nogil:
         st = ids_to_labels(&id_map[0, 0], h * w, &seg_ids[0] if seg_ids.shape[0] else NULL,
                            &seg_labels[0] if seg_labels.shape[0] else NULL, seg_ids.shape[0],
-                           <uint8_t>void_label, &ov[0, 0])
+                           vl, &ov[0, 0])
     _raise_status(st, w, h)
     return out

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 namespace panoseg {
@@ -11,7 +12,16 @@ class IdIndex {
  public:
   static constexpr int32_t kMissing = -1;
 
+  // Rows are int32 and the mask uint32: at most kMaxEntries ids. Callers check their table
+  // sizes first (a Status); this throw (std::invalid_argument -> ValueError through `except +`)
+  // only guards a caller that did not, before 2 * expected + 2 or the doubling could overflow.
+  static constexpr int64_t kMaxEntries = INT32_MAX - 1;
+
   explicit IdIndex(int64_t expected) {
+    if (expected < 0 || expected > kMaxEntries)
+      throw std::invalid_argument("segment table size out of range for an id index");
+    // 2 * expected + 2 <= 2^32 and cap <= 2^32 (the power of two >= it): no overflow in int64,
+    // and cap - 1 fits the uint32 mask.
     int64_t cap = 16;
     while (cap < 2 * expected + 2) cap <<= 1;
     keys_.assign(size_t(cap), 0u);

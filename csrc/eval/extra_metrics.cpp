@@ -17,7 +17,8 @@ Status extra_metrics(const std::vector<PairArea>& pairs, const SegmentTable& gt,
   if (!checked.ok()) return checked;
   if (isthing == nullptr || match.gt_pixels.size() != size_t(gt.n) ||
       match.gt_match.size() != size_t(gt.n) || match.gt_match_iou.size() != size_t(gt.n) ||
-      match.pred_pixels.size() != size_t(pred.n) || match.pred_match.size() != size_t(pred.n))
+      match.pred_pixels.size() != size_t(pred.n) || match.pred_match.size() != size_t(pred.n) ||
+      match.pred_ignored.size() != size_t(pred.n))  // read per prediction below
     return fail(StatusCode::kBadArgument);
   const size_t nc = size_t(n_categories), ng = size_t(gt.n), np = size_t(pred.n);
   out->dagger_iou.assign(nc, 0.0);

@@ -7,6 +7,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/checked.hpp"
 #include "common/id_index.hpp"
 #include "io/png_unfilter.hpp"
 #include "io/rgb_id.hpp"
@@ -26,6 +27,11 @@ Status build_index(const uint32_t* ids, int64_t n, IdIndex* index, StatusWhere w
   }
   return ok_status();
 }
+
+// A table size PairCounter takes (rows fit int32 after the +2 shift of the slots), else 0: the
+// members are built before the constructor's checks run, so they get a safe size and the body
+// then reports kBadArgument.
+inline int64_t table_size(int64_t n) { return n >= 0 && n < INT32_MAX - 2 ? n : 0; }
 
 inline int32_t slot_of(uint32_t id, const IdIndex& index) {
   if (id == 0u) return kVoidSlot;
@@ -73,7 +79,7 @@ void collect_unknown(const uint32_t* map, int64_t n_pixels, const IdIndex& index
 
 PairCounter::PairCounter(const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
                          int64_t n_pred)
-    : gt_index_(n_gt), pred_index_(n_pred), cols_(n_pred + 2) {
+    : gt_index_(table_size(n_gt)), pred_index_(table_size(n_pred)) {
   if (n_gt < 0 || n_pred < 0 || n_gt >= INT32_MAX - 2 || n_pred >= INT32_MAX - 2 ||
       (gt_ids == nullptr && n_gt > 0) || (pred_ids == nullptr && n_pred > 0)) {
     status_ = fail(StatusCode::kBadArgument);
@@ -83,8 +89,10 @@ PairCounter::PairCounter(const uint32_t* gt_ids, int64_t n_gt, const uint32_t* p
   if (!status_.ok()) return;
   status_ = build_index(pred_ids, n_pred, &pred_index_, StatusWhere::kPred);
   if (!status_.ok()) return;
-  // Slots shifted by +2 so void and unknown get the first two rows/columns.
+  // Slots shifted by +2 so void and unknown get the first two rows/columns. Both are < 2^31
+  // (checked above), so rows_ * cols_ < 2^62 and every cell index fits int64.
   rows_ = n_gt + 2;
+  cols_ = n_pred + 2;
   dense_ = rows_ * cols_ <= kDenseLimit;
   if (dense_) matrix_.assign(size_t(rows_ * cols_), 0);
 }
@@ -156,11 +164,16 @@ Status count_pairs_png(const uint8_t* gt_raw, size_t gt_size, const uint8_t* pre
                        size_t pred_size, int64_t height, int64_t width, const uint32_t* gt_ids,
                        int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred,
                        PairCountResult* out) {
-  if (height < 0 || width < 0) return fail(StatusCode::kBadArgument);
+  // image_size_ok first: PngIdRows forms products of the sizes (common/checked.hpp).
+  if (!image_size_ok(height, width)) return fail(StatusCode::kBadArgument);
   PairCounter counter(gt_ids, n_gt, pred_ids, n_pred);
   if (!counter.status().ok()) return counter.status();
   PngIdRows gt_rows(gt_raw, gt_size, height, width), pred_rows(pred_raw, pred_size, height, width);
-  std::vector<uint32_t> g(static_cast<size_t>(width)), p(static_cast<size_t>(width));
+  // A row buffer only for a PNG whose data size matched (then width < its size): never sized by
+  // a claimed width with no data behind it. A PNG whose size did not match fails its first
+  // next() without touching the buffer, so the errors come out as before.
+  std::vector<uint32_t> g(gt_rows.status().ok() ? size_t(width) : 0);
+  std::vector<uint32_t> p(pred_rows.status().ok() ? size_t(width) : 0);
   for (int64_t y = 0; y < height; ++y) {
     const bool ok_g = gt_rows.next(g.data());
     const bool ok_p = ok_g && pred_rows.next(p.data());

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "common/checked.hpp"
+
 namespace panoseg {
 
 Status check_match_inputs(const std::vector<PairArea>& pairs, const SegmentTable& gt,
@@ -17,8 +19,14 @@ Status check_match_inputs(const std::vector<PairArea>& pairs, const SegmentTable
   for (int64_t j = 0; j < pred.n; ++j)
     if (pred.category[j] < 0 || pred.category[j] >= n_categories)
       return fail(StatusCode::kBadCategory, StatusWhere::kPred, j, pred.category[j]);
+  // The areas must be >= 0 and their total must fit int64: every per-segment and per-category
+  // sum below (gt_pixels, pred_pixels, pred_on_void, pred_on_crowd) is a partial sum of them,
+  // so none can overflow. (count_pairs' areas add up to the pixel count; this guards a caller
+  // with a table of its own.)
+  int64_t total = 0;
   for (const PairArea& pa : pairs)
-    if (pa.gt < kUnknownSlot || pa.gt >= gt.n || pa.pred < kUnknownSlot || pa.pred >= pred.n)
+    if (pa.gt < kUnknownSlot || pa.gt >= gt.n || pa.pred < kUnknownSlot || pa.pred >= pred.n ||
+        pa.area < 0 || !checked_add(total, pa.area, &total))
       return fail(StatusCode::kBadArgument);
   return Status{};
 }

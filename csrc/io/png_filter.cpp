@@ -6,6 +6,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/checked.hpp"
 #include "io/rgb_id.hpp"
 
 namespace panoseg {
@@ -26,7 +27,10 @@ inline void put3(uint8_t* p, uint32_t d) {
 }  // namespace
 
 Status png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t* out) {
-  if (height < 0 || width < 0 || (ids == nullptr && height * width > 0) ||
+  // image_size_ok first: then height * width, 3 * width and height * (3 * width + 1) cannot
+  // overflow (common/checked.hpp), and the int32 change counters below count at most
+  // width - 1 <= 2^31 - 2 pixels.
+  if (!image_size_ok(height, width) || (ids == nullptr && height * width > 0) ||
       (out == nullptr && height > 0))
     return fail(StatusCode::kBadArgument);
   const int64_t stride = 3 * width;

@@ -1,5 +1,7 @@
 #include "io/png_unfilter.hpp"
 
+#include "common/checked.hpp"
+
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -145,21 +147,29 @@ inline void rgb_row_to_ids(const uint8_t* row, int64_t width, uint32_t* out) {
 }  // namespace
 
 PngIdRows::PngIdRows(const uint8_t* data, size_t size, int64_t height, int64_t width)
-    : data_(data), height_(height), width_(width), stride_(3 * width) {
-  if (height < 0 || width < 0 || size_t((stride_ + 1) * height) != size ||
-      (data == nullptr && size != 0)) {
+    : data_(data), height_(height), width_(width), stride_(0) {
+  // The size is checked before any product of it is formed: with image_size_ok,
+  // (3 * width + 1) * height <= 3 * 2^40 + 2^31 cannot overflow (common/checked.hpp).
+  if (!image_size_ok(height, width)) {
+    status_ = fail(StatusCode::kBadArgument, StatusWhere::kNone, -1, int64_t(size));
+    width_ = 0;
+  } else if (size_t((3 * width + 1) * height) != size || (data == nullptr && size != 0)) {
     status_ = fail(StatusCode::kPngSizeMismatch, StatusWhere::kNone, -1, int64_t(size));
-    stride_ = width_ = 0;
+    width_ = 0;
+  } else {
+    stride_ = 3 * width;
   }
-  // Two rows, each padded by 4 bytes for the 4-byte loads of rgb_row_to_ids.
-  rows_.assign(size_t(2 * (stride_ + 4)), 0);
+  // Two rows, each padded by 4 bytes for the 4-byte loads of rgb_row_to_ids. Sized from the
+  // data actually present: only when the size matched and there is a row (then 3 * width + 1
+  // <= size), so a huge width with no data allocates nothing.
+  if (status_.ok() && height > 0) rows_.assign(size_t(2 * (stride_ + 4)), 0);
   prev_ = rows_.data();
-  cur_ = rows_.data() + stride_ + 4;
+  cur_ = rows_.data() + (rows_.empty() ? 0 : stride_ + 4);
 }
 
 bool PngIdRows::next(uint32_t* ids) {
   if (!status_.ok() || y_ >= height_) return false;
-  const uint8_t* line = data_ + y_ * (stride_ + 1);
+  const uint8_t* line = data_ + y_ * (stride_ + 1);  // < size: checked in the constructor
   if (!unfilter_row(line[0], line + 1, cur_, prev_, stride_, 3)) {
     status_ = fail(StatusCode::kPngBadFilter, StatusWhere::kNone, y_, line[0]);
     return false;

@@ -15,7 +15,8 @@ namespace panoseg {
 // Reconstructs non-interlaced 8-bit RGB scanlines (bpp = 3), writing segment ids
 // (R + 256 G + 256^2 B) to `ids` (height * width). Fails with kPngSizeMismatch (value: `size`)
 // when the data is not height * (1 + 3 * width) bytes, kPngBadFilter (index: the scanline,
-// value: its filter type) on a filter type outside 0..4.
+// value: its filter type) on a filter type outside 0..4, kBadArgument (value: `size`) for a size
+// outside the kernels' limits (common/checked.hpp) before any size arithmetic.
 Status png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height, int64_t width,
                               uint32_t* ids);
 
@@ -24,7 +25,8 @@ Status png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height, 
 class PngIdRows {
  public:
   PngIdRows(const uint8_t* data, size_t size, int64_t height, int64_t width);
-  // kPngSizeMismatch is known at construction, kPngBadFilter once next() met it.
+  // kPngSizeMismatch (or kBadArgument) is known at construction, kPngBadFilter once next() met
+  // it. Allocates its two row buffers only when the data holds at least one row.
   const Status& status() const { return status_; }
   // Decodes the next row into `ids` (width values); false (and status() set) on a bad filter or
   // past the last row.

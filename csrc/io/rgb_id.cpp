@@ -4,6 +4,9 @@ namespace panoseg {
 
 void rgb_to_id(const uint8_t* rgb, int64_t height, int64_t width, int64_t stride_row,
                int64_t stride_col, int64_t stride_channel, uint32_t* ids) {
+  // height, width and the strides describe buffers the caller holds (a numpy array and its
+  // output): y * stride_row + x * stride_col + 2 * stride_channel and y * width + x address
+  // bytes / ids inside them, so no product here exceeds the buffers' sizes.
   for (int64_t y = 0; y < height; ++y) {
     const uint8_t* row = rgb + y * stride_row;
     uint32_t* out = ids + y * width;
@@ -26,6 +29,8 @@ void rgb_to_id(const uint8_t* rgb, int64_t height, int64_t width, int64_t stride
 Status id_to_rgb(const uint32_t* ids, int64_t height, int64_t width, int64_t stride_row,
                  int64_t stride_col, uint8_t* rgb) {
   Status status;
+  // As rgb_to_id: every offset addresses the caller's buffers (3 * (y * width + x) + 2 <
+  // 3 * height * width, the output's size).
   const char* base = reinterpret_cast<const char*>(ids);
   for (int64_t y = 0; y < height; ++y) {
     uint8_t* out = rgb + 3 * y * width;

@@ -7,6 +7,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/checked.hpp"
 #include "common/id_index.hpp"
 
 namespace panoseg {
@@ -44,7 +45,10 @@ void distinct_ids(const uint32_t* map, int64_t n_pixels, std::vector<uint32_t>* 
 
 Status segment_stats(const uint32_t* map, int64_t height, int64_t width, const uint32_t* ids,
                      int64_t n, int64_t* area, int64_t* bbox) {
-  if (height < 0 || width < 0 || n < 0 || n >= INT32_MAX ||
+  // image_size_ok before height * width is formed (no overflow, common/checked.hpp); n below
+  // INT32_MAX: rows fit the int32 slots of IdIndex, and the four n-sized vectors below are sized
+  // by the caller's id table (n values it holds).
+  if (!image_size_ok(height, width) || n < 0 || n >= INT32_MAX ||
       (map == nullptr && height * width > 0) ||
       ((ids == nullptr || area == nullptr || bbox == nullptr) && n > 0))
     return fail(StatusCode::kBadArgument);
@@ -69,7 +73,7 @@ Status segment_stats(const uint32_t* map, int64_t height, int64_t width, const u
       }
       const int32_t k = last_k;
       if (k != IdIndex::kMissing) {
-        area[k] += e - x;
+        area[k] += e - x;  // the areas add up to at most height * width <= 2^40
         if (x < x0[size_t(k)]) x0[size_t(k)] = x;
         if (e - 1 > x1[size_t(k)]) x1[size_t(k)] = e - 1;
         if (y < y0[size_t(k)]) y0[size_t(k)] = y;

@@ -5,12 +5,16 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
+#include "common/checked.hpp"
 
 namespace panoseg {
 namespace {
@@ -663,10 +667,13 @@ namespace {
 int64_t check_masks(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                     const float* boxes, int64_t height, int64_t width, int threads,
                     PassOrder order, std::vector<Checked>* checked, Status* status) {
-  // Sides of at most 2^31 - 1 keep every product of sizes below int64's range.
-  constexpr int64_t kMaxSide = (int64_t(1) << 31) - 1;
+  // image_size_ok (sides <= 2^31 - 1, <= 2^40 pixels) keeps every product of image sizes below
+  // int64's range (common/checked.hpp): (cy1 + r) * width + cx1 + e and x * height + y are
+  // < height * width. Mask sides are checked here against kMaxSide and by prepare() against
+  // 1024 before any sample is read: probs + k * mask_h * mask_w is only formed for k = 0
+  // until mask 0 passed, then k * mask_h * mask_w < n * 2^20 indexes the caller's n masks.
   if (n < 0 || ((probs == nullptr || boxes == nullptr) && n > 0) || height < 1 || width < 1 ||
-      height > kMaxSide || width > kMaxSide || mask_h < 1 || mask_w < 1 || mask_h > kMaxSide ||
+      !image_size_ok(height, width) || mask_h < 1 || mask_w < 1 || mask_h > kMaxSide ||
       mask_w > kMaxSide) {
     *status = fail(StatusCode::kBadArgument);
     return 0;
@@ -680,8 +687,11 @@ int64_t check_masks(const float* probs, int64_t n, int64_t mask_h, int64_t mask_
                       StatusWhere::kInstance, k);
     if (!status->ok()) return 0;
     const PasteGeometry& g = m.g;
-    // The work grows with the rows and columns of the clipped box, plus a fixed cost.
-    work += std::max<int64_t>(0, g.cx2 - g.cx1) + 4 * std::max<int64_t>(0, g.cy2 - g.cy1) + 256;
+    // The work grows with the rows and columns of the clipped box, plus a fixed cost. Each term
+    // is < 5 * 2^31 + 256; the sum saturates (only its ratio to kWorkPerThread matters), so
+    // billions of masks cannot overflow it.
+    if (work < (int64_t(1) << 61))
+      work += std::max<int64_t>(0, g.cx2 - g.cx1) + 4 * std::max<int64_t>(0, g.cy2 - g.cy1) + 256;
   }
   // A thread costs ~40 us to start: only worth it for at least ~150 us of work each.
   constexpr int64_t kWorkPerThread = 20000;
@@ -692,11 +702,24 @@ int64_t check_masks(const float* probs, int64_t n, int64_t mask_h, int64_t mask_
 // Runs body(thread, mask) for every mask on `n_threads` threads (the calling one included),
 // each taking the next mask not yet taken: masks vary a lot in cost, so a fixed split would
 // leave threads idle.
+//
+// An exception in a worker thread (bad_alloc from a huge box's scratch or a long interval list)
+// would call std::terminate and abort the interpreter: each worker catches it, the others stop
+// taking masks, and the first one is rethrown in the calling thread after the join, where
+// `except +` turns it into a Python exception (MemoryError for bad_alloc).
 template <class Body>
 void for_each_mask(int64_t n, int64_t n_threads, Body body) {
   std::atomic<int64_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
   auto worker = [&](int64_t thread) {
-    for (int64_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < n;) body(thread, k);
+    try {
+      for (int64_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < n;) body(thread, k);
+    } catch (...) {
+      next.store(n, std::memory_order_relaxed);  // no more masks for anyone
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
   };
   std::vector<std::thread> pool;
   for (int64_t t = 1; t < n_threads; ++t) {
@@ -708,6 +731,7 @@ void for_each_mask(int64_t n, int64_t n_threads, Body body) {
   }
   worker(0);
   for (std::thread& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace
@@ -762,6 +786,11 @@ Status paste_masks_dense(const float* probs, int64_t n, int64_t mask_h, int64_t 
                          const float* boxes, int64_t height, int64_t width, int threads,
                          uint8_t* out, PassOrder order) {
   if (out == nullptr && n > 0) return fail(StatusCode::kBadArgument);
+  // `out` holds n * height * width bytes; the product must fit int64 for the offsets
+  // k * height * width below (height * width <= 2^40 once check_masks passed; it checks first).
+  int64_t stack = 0;
+  if (n > 0 && image_size_ok(height, width) && !checked_mul(n, height * width, &stack))
+    return fail(StatusCode::kBadArgument);
   std::vector<Checked> checked;
   Status status;
   const int64_t n_threads = check_masks(probs, n, mask_h, mask_w, boxes, height, width, threads,

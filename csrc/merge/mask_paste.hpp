@@ -48,7 +48,8 @@ Status paste_mask_dense(const float* prob, int64_t mask_h, int64_t mask_w, const
 // taking the next mask not yet taken. Every mask is checked before any is pasted; a bad one is
 // reported at (kInstance, the first bad mask).
 // Intervals: mask k's are intervals[2 * offsets[k] .. 2 * offsets[k + 1]), offsets has n + 1
-// entries. Dense: `out` is a zeroed n x height x width image stack.
+// entries. Dense: `out` is a zeroed n x height x width image stack. An exception in a worker
+// thread (std::bad_alloc for a huge box's scratch) is rethrown in the calling thread.
 Status paste_masks_intervals(const float* probs, int64_t n, int64_t mask_h, int64_t mask_w,
                              const float* boxes, int64_t height, int64_t width, bool column_major,
                              int threads, std::vector<int64_t>* offsets,

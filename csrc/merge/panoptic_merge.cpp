@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
-
+#include "common/checked.hpp"
 #include "io/rgb_id.hpp"
 
 namespace panoseg {
@@ -16,8 +17,14 @@ SegmentIdAssigner::SegmentIdAssigner(const uint32_t* stuff_colour_ids, int64_t n
                                      uint64_t seed, int64_t expected_segments)
     : seed_(seed) {
   if (stuff_colour_ids == nullptr || n_stuff < 0) n_stuff = 0;
-  if (expected_segments < 0) expected_segments = 0;
-  size_t cap = 64;
+  // n_stuff counts colours the caller holds; beyond INT32_MAX it cannot be a category list.
+  if (n_stuff > INT32_MAX) throw std::invalid_argument("too many stuff colour ids");
+  // `expected_segments` only sizes the table (which grows as ids are taken, and whose size
+  // does not change any id): clamped, so a huge hint neither overflows 4 * (...) nor
+  // allocates memory no segment will use.
+  constexpr int64_t kMaxHint = int64_t(1) << 20;
+  expected_segments = std::min(std::max<int64_t>(expected_segments, 0), kMaxHint);
+  size_t cap = 64;  // 4 * (n_stuff + expected_segments + 1) < 2^34: no overflow
   while (cap < size_t(4 * (n_stuff + expected_segments + 1))) cap <<= 1;
   table_.assign(cap, 0u);
   for (int64_t i = 0; i < n_stuff; ++i) {
@@ -111,23 +118,36 @@ uint32_t SegmentIdAssigner::jittered(uint32_t colour_id) {
     }
   }
   // The neighbourhood of the colour is exhausted (thousands of instances): any free id will do.
-  for (uint32_t id = (colour_id + 1) & kMaxSegmentId;; id = (id + 1) & kMaxSegmentId)
+  // One pass over the 2^24 ids at most: with all of them taken there is none to give (the loop
+  // used to spin forever).
+  uint32_t id = colour_id & kMaxSegmentId;
+  for (uint32_t tried = 0; tried <= kMaxSegmentId; ++tried) {
+    id = (id + 1) & kMaxSegmentId;
     if (id != 0u && !taken(id)) {
       take(id);
       return id;
     }
+  }
+  throw std::invalid_argument("too many segments in one image: all 16777215 segment ids are taken");
 }
 
 Status intervals_valid(const IntervalMasks& masks, int64_t n_pixels) {
-  if (masks.n < 0 || (masks.offsets == nullptr && masks.n > 0)) return fail(StatusCode::kBadArgument);
+  if (masks.n < 0 || (masks.offsets == nullptr && masks.n > 0) || masks.n_values < 0)
+    return fail(StatusCode::kBadArgument);
   const Status bad = fail(StatusCode::kBadIntervals);
   if (masks.n > 0 && masks.offsets[0] != 0) return at_item(bad, StatusWhere::kMask, 0);
   for (int64_t k = 0; k < masks.n; ++k) {
     const int64_t a = masks.offsets[k], b = masks.offsets[k + 1];
-    if (b < a || (b > a && masks.intervals == nullptr)) return at_item(bad, StatusWhere::kMask, k);
+    // Offsets start at 0 and never decrease, and b <= n_values / 2 (not 2 * b <= n_values,
+    // which wraps for b >= 2^62): every run read below lies within the n_values the caller
+    // holds, and so do all later uses of the offsets in panoptic_merge.
+    if (b < a || b > masks.n_values / 2 || (b > a && masks.intervals == nullptr))
+      return at_item(bad, StatusWhere::kMask, k);
     int64_t prev_end = 0;
     for (int64_t i = a; i < b; ++i) {
       const int64_t begin = masks.intervals[2 * i], end = masks.intervals[2 * i + 1];
+      // Sorted, disjoint and within [0, n_pixels): a mask's area, overlap and painted pixels
+      // are then all <= n_pixels, so the int64 sums in panoptic_merge cannot overflow.
       if (begin < prev_end || end <= begin || end > n_pixels)
         return at_item(bad, StatusWhere::kMask, k);
       prev_end = end;
@@ -251,9 +271,30 @@ Status panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
   return ok_status();
 }
 
+namespace {
+
+// The runs panoptic_merge made are sorted, disjoint and inside [0, n_pixels); the writers below
+// check it anyway (once per run, not per pixel) before writing, since std::fill with an inverted
+// or outside range writes outside the caller's buffer. Thrown std::invalid_argument becomes a
+// ValueError through `except +`.
+inline void check_run(const PaintedRun& r, int64_t pos, int64_t n_pixels) {
+  if (r.begin < pos || r.end < r.begin || r.end > n_pixels)
+    throw std::invalid_argument("painted runs must be sorted, disjoint and inside the image");
+}
+
+inline void check_image(int64_t height, int64_t width) {
+  if (!image_size_ok(height, width))
+    throw std::invalid_argument("image size outside 0..2^31-1 per side or above 2^40 pixels");
+}
+
+}  // namespace
+
 void render_runs(const std::vector<PaintedRun>& runs, int64_t n_pixels, uint32_t* canvas) {
+  if (n_pixels < 0 || (canvas == nullptr && n_pixels > 0))
+    throw std::invalid_argument("render_runs: bad canvas");
   int64_t pos = 0;
   for (const PaintedRun& r : runs) {
+    check_run(r, pos, n_pixels);
     std::fill(canvas + pos, canvas + r.begin, 0u);
     std::fill(canvas + r.begin, canvas + r.end, r.id);
     pos = r.end;
@@ -263,6 +304,8 @@ void render_runs(const std::vector<PaintedRun>& runs, int64_t n_pixels, uint32_t
 
 void runs_to_png_up_scanlines(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
                               uint8_t* out) {
+  // image_size_ok: height * line <= 3 * 2^40 + 2^31 and p / height < width (common/checked.hpp).
+  check_image(height, width);
   const int64_t line = 3 * width + 1;
   std::memset(out, 0, size_t(height * line));
   for (int64_t y = 0; y < height; ++y) out[y * line] = 2;  // Up (row 0: above is all zeros)
@@ -287,6 +330,7 @@ void runs_to_png_up_scanlines(const std::vector<PaintedRun>& runs, int64_t heigh
   int64_t pos = 0;
   uint32_t prev = 0u;
   for (const PaintedRun& r : runs) {
+    check_run(r, pos, n);  // every pixel p put() writes is then < n: inside `out`
     stretch(pos, r.begin, 0u, prev);  // the VOID gap before the run
     if (r.begin > pos) prev = 0u;
     stretch(r.begin, r.end, r.id, prev);
@@ -299,6 +343,16 @@ void runs_to_png_up_scanlines(const std::vector<PaintedRun>& runs, int64_t heigh
 void run_stats(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
                bool column_major, const std::vector<MergedSegment>& segments, int64_t* area,
                int64_t* bbox) {
+  // Sizes in range and runs inside the image: fast_size >= 1 whenever there is a run to divide,
+  // and the areas add up to at most height * width.
+  check_image(height, width);
+  {
+    int64_t pos = 0;
+    for (const PaintedRun& r : runs) {
+      check_run(r, pos, height * width);
+      pos = r.end;
+    }
+  }
   const size_t n = segments.size();
   std::vector<int64_t> x0(n, width), y0(n, height), x1(n, -1), y1(n, -1);
   for (size_t i = 0; i < n; ++i) area[i] = 0;
@@ -345,7 +399,11 @@ void run_stats(const std::vector<PaintedRun>& runs, int64_t height, int64_t widt
 
 Status label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labels,
                            std::vector<int64_t>* offsets, std::vector<int64_t>* intervals) {
-  if (n_pixels < 0 || n_labels < 0 || (labels == nullptr && n_pixels > 0))
+  // n_labels sizes three vectors before any pixel is read (the output CSR has n_labels + 1
+  // offsets whatever the map holds), so it is capped: kMaxLabels is far above any category
+  // count (segment ids have 24 bits) and keeps those allocations below 3 x 128 MiB.
+  constexpr int32_t kMaxLabels = int32_t(1) << 24;
+  if (n_pixels < 0 || n_labels < 0 || n_labels > kMaxLabels || (labels == nullptr && n_pixels > 0))
     return fail(StatusCode::kBadArgument);
   // Two passes over the runs: count per label, then fill (CSR).
   std::vector<int64_t> count(size_t(n_labels) + 1, 0);
@@ -359,6 +417,8 @@ Status label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_la
   }
   offsets->assign(size_t(n_labels) + 1, 0);
   for (int32_t l = 0; l < n_labels; ++l) (*offsets)[size_t(l) + 1] = (*offsets)[size_t(l)] + count[size_t(l) + 1];
+  // The counts are runs of the map: their total is <= n_pixels, so 2 * total cannot overflow
+  // and the intervals are sized by the pixels the caller holds.
   intervals->assign(size_t(2 * (*offsets)[size_t(n_labels)]), 0);
   std::vector<int64_t> fill(offsets->begin(), offsets->end() - 1);
   for (int64_t i = 0; i < n_pixels;) {
@@ -395,6 +455,7 @@ Status dense_masks_intervals(const uint8_t* masks, int64_t n, int64_t n_pixels,
   intervals->clear();
   if (n < 0 || n_pixels < 0 || (masks == nullptr && n > 0 && n_pixels > 0))
     return fail(StatusCode::kBadArgument);
+  // k * n_pixels < n * n_pixels: the size of the caller's mask stack, which exists.
   for (int64_t k = 0; k < n; ++k) {
     if (n_pixels) dense_mask_intervals(masks + k * n_pixels, n_pixels, intervals);
     offsets->push_back(int64_t(intervals->size() / 2));
@@ -403,6 +464,9 @@ Status dense_masks_intervals(const uint8_t* masks, int64_t n, int64_t n_pixels,
 }
 
 uint32_t* thread_scratch_canvas(int64_t n) {
+  // The merge asks for its image's pixel count, checked against kMaxPixels; a negative n would
+  // make the fill below run past the buffer. (A failed resize throws bad_alloc: MemoryError.)
+  if (n < 0 || n > kMaxPixels) throw std::invalid_argument("scratch canvas size out of range");
   thread_local std::vector<uint32_t> canvas;
   if (int64_t(canvas.size()) < n) canvas.resize(size_t(n));
   std::fill(canvas.begin(), canvas.begin() + n, 0u);
@@ -410,6 +474,8 @@ uint32_t* thread_scratch_canvas(int64_t n) {
 }
 
 void transpose_u32(const uint32_t* in, int64_t height, int64_t width, uint32_t* out) {
+  // Indices x * height + y and y * width + x are < height * width: both buffers' size.
+  check_image(height, width);
   // `in` holds column x at in[x * height .. (x + 1) * height); blocked for cache locality,
   // with 4x4 SSE2 transposes inside the blocks.
   constexpr int64_t B = 32;

@@ -20,6 +20,7 @@ struct IntervalMasks {
   const int64_t* offsets = nullptr;    // n + 1 entries, offsets[0] = 0
   const int64_t* intervals = nullptr;  // 2 * offsets[n] values
   int64_t n = 0;
+  int64_t n_values = 0;  // the length of `intervals`: no offset may point past it
 };
 
 // Deterministic segment ids, panopticapi's IdGenerator without its global randomness: a stuff
@@ -32,10 +33,12 @@ struct IntervalMasks {
 class SegmentIdAssigner {
  public:
   // `stuff_colour_ids`: rgb2id of every stuff category colour (reserved for stuff; null when
-  // n_stuff <= 0). `expected_segments` only sizes the table.
+  // n_stuff <= 0; more than INT32_MAX: std::invalid_argument). `expected_segments` only sizes
+  // the table (clamped to 0..2^20; the table grows as needed).
   SegmentIdAssigner(const uint32_t* stuff_colour_ids, int64_t n_stuff, uint64_t seed,
                     int64_t expected_segments);
-  // A thing of a category with colour `colour_id` (its low 24 bits are used).
+  // A thing of a category with colour `colour_id` (its low 24 bits are used). With all
+  // 2^24 - 1 ids taken there is none left: std::invalid_argument (so for stuff_id).
   uint32_t thing_id(uint32_t colour_id);
   // A stuff segment: its colour the first time the colour is asked for (reserved or free), a
   // fresh id drawn as for a thing afterwards (a stuff category listed twice for one image).
@@ -89,7 +92,9 @@ Status panoptic_merge(int64_t n_pixels, const IntervalMasks& instances,
                       int32_t n_categories, const MergeParams& params, SegmentIdAssigner* ids,
                       std::vector<PaintedRun>* runs, std::vector<MergedSegment>* segments);
 
-// Writes every pixel of `canvas` (n_pixels): the runs' ids, 0 elsewhere.
+// Writes every pixel of `canvas` (n_pixels): the runs' ids, 0 elsewhere. Runs that are not
+// sorted, disjoint and inside [0, n_pixels): std::invalid_argument (so do the two below, and
+// for an image size outside common/checked.hpp's limits).
 void render_runs(const std::vector<PaintedRun>& runs, int64_t n_pixels, uint32_t* canvas);
 
 // PNG scanlines of the id map of runs given in column-major pixel order (index x * height + y),
@@ -106,13 +111,14 @@ void run_stats(const std::vector<PaintedRun>& runs, int64_t height, int64_t widt
                bool column_major, const std::vector<MergedSegment>& segments, int64_t* area,
                int64_t* bbox);
 
-// Checks that every mask's intervals are sorted, disjoint, non-empty and inside [0, n_pixels):
-// kBadIntervals at (kMask, the first bad mask).
+// Checks that every mask's intervals are sorted, disjoint, non-empty and inside [0, n_pixels),
+// and its offsets within the n_values intervals given: kBadIntervals at (kMask, the first bad
+// mask).
 Status intervals_valid(const IntervalMasks& masks, int64_t n_pixels);
 
 // Row-major intervals of the pixels of each label in a row-major label map (labels < 0 are
 // skipped): a CSR over n_labels masks. A label >= n_labels: kBadLabel at (kPixel, the first
-// such pixel), the label as value.
+// such pixel), the label as value. n_labels above 2^24: kBadArgument (nothing allocated).
 Status label_map_intervals(const int32_t* labels, int64_t n_pixels, int32_t n_labels,
                            std::vector<int64_t>* offsets, std::vector<int64_t>* intervals);
 
@@ -124,7 +130,8 @@ Status dense_masks_intervals(const uint8_t* masks, int64_t n, int64_t n_pixels,
                              std::vector<int64_t>* offsets, std::vector<int64_t>* intervals);
 
 // A zeroed buffer of n ids owned by the calling thread, reused from call to call: a fresh
-// multi-megabyte allocation per image costs page faults that serialize threads.
+// multi-megabyte allocation per image costs page faults that serialize threads. n outside
+// 0..kMaxPixels: std::invalid_argument.
 uint32_t* thread_scratch_canvas(int64_t n);
 
 // out (height x width, row-major) = transpose of in (width x height, i.e. column-major image).

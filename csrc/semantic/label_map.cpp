@@ -12,6 +12,8 @@ Status ids_to_labels(const uint32_t* ids, int64_t n_pixels, const uint32_t* seg_
       ((ids == nullptr || out == nullptr) && n_pixels > 0) ||
       ((seg_ids == nullptr || seg_labels == nullptr) && n_seg > 0))
     return fail(StatusCode::kBadArgument);
+  // n_seg < INT32_MAX (checked above): IdIndex's int32 rows hold it, and its table is sized by
+  // the n_seg ids the caller holds.
   IdIndex index(n_seg);
   for (int64_t k = 0; k < n_seg; ++k) {
     if (seg_ids[k] == 0u) return fail(StatusCode::kBadId, StatusWhere::kSegment, k, 0);
@@ -29,7 +31,7 @@ Status ids_to_labels(const uint32_t* ids, int64_t n_pixels, const uint32_t* seg_
         return fail(StatusCode::kUnknownId, StatusWhere::kPixel, i, id);
       label = seg_labels[row];
     }
-    std::memset(out + i, label, size_t(e - i));
+    std::memset(out + i, label, size_t(e - i));  // i < e <= n_pixels: within `out`
     i = e;
   }
   return ok_status();
