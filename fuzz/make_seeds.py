@@ -1,0 +1,247 @@
+"""Writes the seed corpus of every harness into fuzz/corpus/<harness>/ (deterministic: run it
+again after changing it and commit the result; needs numpy and panoseg importable).
+
+Seeds: the COCO sample of tests/data (PNGs, crops of them for the eval kernel, the JSONs, RLEs
+of its segments), plus the regression cases of issue 11 (``reg-*`` files): PNG headers of
+absurd sizes, a decompression bomb, interlacing, chunk order, filter method 1; RLEs of absurd
+sizes; deeply nested and mistyped JSON.
+"""
+import json
+import os
+import shutil
+import struct
+import sys
+import zlib
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DATA = os.path.join(ROOT, "tests", "data")
+SAMPLE = os.path.join(DATA, "coco_panoptic_sample")
+PRED = os.path.join(DATA, "sample_prediction")
+sys.path.insert(0, HERE)
+
+import fuzz_eval  # noqa: E402  (the eval input format)
+
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def chunk(ctype: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + ctype + data + struct.pack(">I", zlib.crc32(ctype + data))
+
+
+def ihdr(width, height, depth=8, color=2, compression=0, filter_method=0, interlace=0) -> bytes:
+    return chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, color, compression,
+                                      filter_method, interlace))
+
+
+def scanlines(rgb: np.ndarray) -> bytes:
+    """Filter type 0 (None) scanlines of an HxWx3 uint8 image."""
+    return b"".join(b"\x00" + row.tobytes() for row in rgb)
+
+
+def png(rgb: np.ndarray, **header) -> bytes:
+    h, w = rgb.shape[:2]
+    return (SIGNATURE + ihdr(w, h, **header) + chunk(b"IDAT", zlib.compress(scanlines(rgb), 9))
+            + chunk(b"IEND", b""))
+
+
+def interlaced_png(rgb: np.ndarray) -> bytes:
+    h, w = rgb.shape[:2]
+    passes = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+              (0, 1, 1, 2))
+    raw = b"".join(scanlines(rgb[y0::dy, x0::dx]) for x0, y0, dx, dy in passes
+                   if x0 < w and y0 < h)
+    return (SIGNATURE + ihdr(w, h, interlace=1) + chunk(b"IDAT", zlib.compress(raw, 9))
+            + chunk(b"IEND", b""))
+
+
+def read_rgb(path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def ids_of(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.uint32)
+    return rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+
+
+def rgb_of(ids: np.ndarray) -> np.ndarray:
+    return np.stack([ids & 255, (ids >> 8) & 255, (ids >> 16) & 255], -1).astype(np.uint8)
+
+
+def column_runs_rle(mask: np.ndarray) -> list:
+    """Uncompressed COCO RLE counts of an HxW bool mask (column-major, starting with zeros)."""
+    flat = mask.T.reshape(-1).astype(np.int8)
+    change = np.flatnonzero(np.diff(flat)) + 1
+    bounds = np.r_[0, change, flat.size]
+    counts = np.diff(bounds).tolist()
+    return ([0] + counts) if flat.size and flat[0] else counts
+
+
+def write(corpus: dict) -> None:
+    out = os.path.join(HERE, "corpus")
+    shutil.rmtree(out, ignore_errors=True)
+    total = 0
+    for harness, seeds in corpus.items():
+        os.makedirs(os.path.join(out, harness))
+        for name, data in seeds.items():
+            with open(os.path.join(out, harness, name), "wb") as f:
+                f.write(data)
+            total += len(data)
+    print(f"wrote {sum(map(len, corpus.values()))} seeds, {total / 1024:.0f} KiB, under {out}")
+
+
+def png_seeds() -> dict:
+    seeds = {}
+    folder = os.path.join(SAMPLE, "panoptic_examples")
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), "rb") as f:
+            seeds[f"sample-{name}"] = f.read()
+    rgb = read_rgb(os.path.join(SAMPLE, "panoptic_examples", "000000142238.png"))[100:132, 200:248]
+    seeds["crop-32x48.png"] = png(rgb)
+    idat = chunk(b"IDAT", zlib.compress(scanlines(rgb[:1, :1]), 9))
+    iend = chunk(b"IEND", b"")
+    # Absurd sizes: the header is checked before anything is allocated or inflated.
+    seeds["reg-width-4294967295.png"] = SIGNATURE + ihdr(4294967295, 1) + idat + iend
+    seeds["reg-width-100000000.png"] = SIGNATURE + ihdr(100000000, 1) + idat + iend
+    # A decompression bomb: a 64x64 header (12352 bytes of image data) over a stream that
+    # inflates to 8 MB (deflate compresses at most ~1032:1, so 8 MB is what fits in ~8 KB).
+    bomb = zlib.compress(bytes(8 << 20), 9)
+    seeds["reg-bomb-64x64-8MB.png"] = SIGNATURE + ihdr(64, 64) + chunk(b"IDAT", bomb) + iend
+    seeds["reg-interlaced.png"] = interlaced_png(rgb[:13, :11])
+    one = rgb[:4, :4]
+    one_idat = chunk(b"IDAT", zlib.compress(scanlines(one), 9))
+    seeds["reg-idat-before-ihdr.png"] = SIGNATURE + one_idat + ihdr(4, 4) + iend
+    seeds["reg-ihdr-after-idat.png"] = SIGNATURE + ihdr(4, 4) + one_idat + ihdr(4, 4) + iend
+    seeds["reg-filter-method-1.png"] = png(one, filter_method=1)
+    return seeds
+
+
+def eval_seeds() -> dict:
+    with open(os.path.join(SAMPLE, "panoptic_examples.json")) as f:
+        gt_json = json.load(f)
+    with open(os.path.join(PRED, "panoptic_pred.json")) as f:
+        pred_json = json.load(f)
+    cat_index = {c["id"]: k for k, c in enumerate(gt_json["categories"])}
+    isthing = [int(c["isthing"]) for c in gt_json["categories"]]
+    pred_by_file = {a["file_name"]: a for a in pred_json["annotations"]}
+    seeds = {}
+    for ann in gt_json["annotations"]:
+        name = ann["file_name"]
+        gt = ids_of(read_rgb(os.path.join(SAMPLE, "panoptic_examples", name)))
+        pred = ids_of(read_rgb(os.path.join(PRED, "panoptic_pred", name)))
+        pred_ann = pred_by_file[name]
+        for k, (y, x, h, w) in enumerate(((0, 0, 24, 32), (150, 250, 40, 40), (300, 100, 16, 64))):
+            g, p = gt[y:y + h, x:x + w], pred[y:y + h, x:x + w]
+            gt_rows = [(s["id"], cat_index[s["category_id"]], s["iscrowd"],
+                        float((g == s["id"]).sum()))
+                       for s in ann["segments_info"] if (g == s["id"]).any()]
+            pred_rows = [(s["id"], cat_index[s["category_id"]])
+                         for s in pred_ann["segments_info"] if (p == s["id"]).any()]
+            seeds[f"crop{k}-{name}.bin"] = fuzz_eval.encode(
+                h, w, len(isthing), gt_rows, pred_rows, scanlines(rgb_of(g)),
+                scanlines(rgb_of(p)), isthing if k != 1 else None)
+    return seeds
+
+
+def rle_seeds() -> dict:
+    with open(os.path.join(SAMPLE, "panoptic_examples.json")) as f:
+        ann = json.load(f)["annotations"][0]
+    gt = ids_of(read_rgb(os.path.join(SAMPLE, "panoptic_examples", ann["file_name"])))
+    g = gt[:40, :56]
+    h, w = g.shape
+    rles = [{"size": [h, w], "counts": column_runs_rle(g == s)} for s in np.unique(g)[:4]]
+    seeds = {"sample-uncompressed.json": json.dumps(rles).encode()}
+    sys.path.insert(0, ROOT)
+    from panoseg.io import rle as rle_io
+
+    compressed = [{"size": [h, w], "counts": rle_io.intervals_to_rles(
+        *__import__("panoseg._core", fromlist=["x"]).rle_intervals(
+            [np.array(r["counts"], np.uint32)], h, w), h, w)[0]["counts"]} for r in rles]
+    seeds["sample-compressed.json"] = json.dumps(compressed).encode()
+    seeds["sample-raw.bin"] = bytes([h, w]) + compressed[0]["counts"].encode()
+    seeds["reg-size-2pow62x4.json"] = json.dumps(
+        {"size": [2 ** 62, 4], "counts": [0, 2 ** 31, 2 ** 31]}).encode()
+    seeds["reg-size-2pow62x4-compressed.json"] = json.dumps(
+        {"size": [2 ** 62, 4], "counts": "0O1"}).encode()
+    seeds["reg-size-4294967295x1.json"] = json.dumps(
+        {"size": [4294967295, 1], "counts": [0, 4294967295]}).encode()
+    return seeds
+
+
+def json_seeds() -> dict:
+    with open(os.path.join(SAMPLE, "panoptic_examples.json"), "rb") as f:
+        sample = f.read()
+    doc = json.loads(sample)
+    seeds = {"sample-panoptic_examples.json": sample}
+    cats = doc["categories"]
+    # A merge input: categories, images, and results with RLE segmentations and scores.
+    thing = next(c for c in cats if c["isthing"])
+    stuff = next(c for c in cats if not c["isthing"])
+    mask = np.zeros((6, 8), bool)
+    mask[1:4, 2:6] = True
+    merge_doc = {
+        "categories": cats[:3] + [thing, stuff] if thing not in cats[:3] else cats[:3] + [stuff],
+        "images": [{"id": 1, "file_name": "a.jpg", "height": 6, "width": 8}],
+        "annotations": [{"image_id": 1, "category_id": thing["id"], "score": 0.9,
+                         "segmentation": {"size": [6, 8], "counts": column_runs_rle(mask)}},
+                        {"image_id": 1, "category_id": stuff["id"], "score": 1.0,
+                         "segmentation": {"size": [6, 8], "counts": column_runs_rle(~mask)}}],
+    }
+    seeds["merge-inputs.json"] = json.dumps(merge_doc).encode()
+    seeds["reg-nested-100000.json"] = b"[" * 100000
+    small = {"categories": cats[:2], "images": [{"id": 1, "height": 427, "width": 640}],
+             "annotations": [{"image_id": 1, "file_name": "1.png", "segments_info": [
+                 {"id": 1, "category_id": cats[0]["id"], "area": 3, "iscrowd": 0}]}]}
+
+    def variant(name, change):
+        d = json.loads(json.dumps(small))
+        change(d)
+        seeds[f"reg-{name}.json"] = json.dumps(d).encode()
+
+    variant("image_id-list", lambda d: d["annotations"][0].update(image_id=[1]))
+    variant("image_id-dict", lambda d: d["annotations"][0].update(image_id={"a": 1}))
+    variant("file_name-null", lambda d: d["annotations"][0].update(file_name=None))
+    variant("file_name-int", lambda d: d["annotations"][0].update(file_name=7))
+    variant("segment-id-list", lambda d: d["annotations"][0]["segments_info"][0].update(id=[1]))
+    variant("height-string", lambda d: d["images"][0].update(height="427"))
+    variant("merge-height-string", lambda d: (d.update(merge_doc), d["images"][0].update(
+        height="427")))
+    return seeds
+
+
+def merge_seeds() -> dict:
+    seeds = {}
+    h, w = 6, 8
+    head = struct.pack("<4BffQ", h - 1, w - 1, 2, 0, 0.5, 4.0, 0) + bytes([0, 230, 1, 200])
+    masks = np.zeros((2, h, w), np.uint8)
+    masks[0, 1:4, 1:5] = 1
+    masks[1, 2:6, 3:8] = 1
+    labels = np.full((h, w), 2, np.uint8)
+    labels[:, :3] = 3
+    raw = np.array([0, 5, 10, 20, 3, 8, 30, 40], np.int64).tobytes()
+    seeds["dense.bin"] = head + masks.tobytes() + raw
+    seeds["rle-semantic.bin"] = head[:3] + bytes([3]) + head[4:] + masks.tobytes() \
+        + labels.tobytes() + raw
+    return seeds
+
+
+def paste_seeds() -> dict:
+    rng = np.random.default_rng(0)
+    seeds = {}
+    for k, (n, m, h, w, flags) in enumerate(((1, 14, 20, 30, 1), (3, 8, 47, 47, 5))):
+        boxes = np.array([[2.5, 3.0, 15.0, 12.25], [-4, -4, 60, 60], [10, 10, 10.5, 30]],
+                         np.float32)[:n]
+        probs = rng.random((n, m, m), dtype=np.float32)
+        seeds[f"sample{k}.bin"] = bytes([n, m - 1, h - 1, w - 1, flags]) + boxes.tobytes() \
+            + probs.tobytes()
+    return seeds
+
+
+if __name__ == "__main__":
+    write({"png": png_seeds(), "eval": eval_seeds(), "rle": rle_seeds(), "json": json_seeds(),
+           "merge": merge_seeds(), "paste": paste_seeds()})
