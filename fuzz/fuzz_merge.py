@@ -28,9 +28,8 @@ CATEGORIES = [
 ]
 _CATS = MergeCategories(CATEGORIES)
 _IDS = [1, 3, 149, 184, 0, -1, 2, 10 ** 12]
-# Semantic map values: no huge unknown id -- merge_panoptic sizes a lookup table by the largest
-# id in the map (semantic_to_dense), so 10**12 there is a MemoryError (reported, issue 11).
-_SEM_IDS = [1, 3, 149, 184, 0, -1, 2, 1000]
+# Semantic map values, a huge unknown id included (it once sized a lookup table: MemoryError).
+_SEM_IDS = [1, 3, 149, 184, 0, -1, 2, 10 ** 12]
 
 
 _OUT = _common.Outcomes(

@@ -165,3 +165,19 @@ def test_image_of_100000_x_100000(inputs, tmp_path, capsys):
 def test_image_id_of_another_type(inputs, tmp_path, capsys, bad):
     edit(inputs.images_json, lambda d: d["images"][0].update(id=bad))
     expect(inputs, tmp_path, capsys, "is not an integer or a string")
+
+
+def test_a_huge_unknown_label_in_a_semantic_map_sizes_nothing():
+    """Found by fuzz/fuzz_merge.py: a label of 10**12 once sized a 3.6 TiB lookup table."""
+    import numpy as np
+
+    from panoseg.merge.heuristic import merge_panoptic
+
+    cats = [{"id": 1, "name": "p", "isthing": 1, "color": [220, 20, 60]},
+            {"id": 149, "name": "r", "isthing": 0, "color": [128, 64, 128]}]
+    for labels in (np.array([[10 ** 12, 149], [149, -5]]),
+                   np.array([[2 ** 31 - 1, 149], [149, 149]], np.int32),
+                   np.array([[2 ** 64 - 1, 149], [149, 149]], np.uint64)):
+        result = merge_panoptic(cats, 2, 2, semantic=labels, stuff_area_limit=0)
+        assert [s["category_id"] for s in result.segments_info] == [149]
+        assert result.segments_info[0]["area"] == 3 - int(labels[1, 1] < 0)

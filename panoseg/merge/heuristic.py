@@ -266,7 +266,10 @@ def semantic_to_dense(labels: np.ndarray, cats: Categories) -> np.ndarray:
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"semantic map must hold integer category ids, got dtype {labels.dtype}")
     ids = cats.ids
-    lut_size = int(max(ids.max(), labels.max() if labels.size else 0)) + 1
-    lut = np.full(lut_size, -1, np.int32)
+    # The lookup table is sized by the known category ids only: a label beyond them (however
+    # large) is unknown, -1, and never sizes an allocation.
+    lut = np.full(int(ids.max()) + 2, -1, np.int32)
     lut[ids] = np.arange(len(ids), dtype=np.int32)
-    return np.ascontiguousarray(np.where(labels >= 0, lut[np.clip(labels, 0, None)], -1), dtype=np.int32)
+    outside = len(lut) - 1  # an unknown slot for every label outside [0, max id]
+    index = np.where((labels >= 0) & (labels < outside), labels, outside)
+    return np.ascontiguousarray(lut[index], dtype=np.int32)
