@@ -18,6 +18,8 @@ match_image                count_pairs, pq_match, extra_metrics   eval/pair_coun
                                                                   eval/extra_metrics.hpp
 match_png                  count_pairs_png, pq_match,             (the same)
                            extra_metrics
+PngPairMatcher             PngPairStream (class), pq_match,       (the same)
+                           extra_metrics
 paste_intervals            paste_masks_intervals                  merge/mask_paste.hpp
 paste_dense                paste_masks_dense                      merge/mask_paste.hpp
 label_intervals            label_map_intervals                    merge/panoptic_merge.hpp
@@ -99,6 +101,14 @@ def match_png(gt_raw: bytes, pred_raw: bytes, height: int, width: int,
               pred_ids: npt.NDArray[np.uint32], pred_category: npt.NDArray[np.int32],
               n_categories: int, category_isthing: Optional[npt.NDArray[np.uint8]] = ...
               ) -> Optional[Dict[str, np.ndarray]]: ...
+class PngPairMatcher:
+    def __init__(self, height: int, width: int, gt_ids: npt.NDArray[np.uint32],
+                 gt_category: npt.NDArray[np.int32], gt_iscrowd: npt.NDArray[np.uint8],
+                 gt_area: npt.NDArray[np.float64], pred_ids: npt.NDArray[np.uint32],
+                 pred_category: npt.NDArray[np.int32], n_categories: int,
+                 category_isthing: Optional[npt.NDArray[np.uint8]] = ...) -> None: ...
+    def feed(self, gt_chunk: bytes, pred_chunk: bytes) -> None: ...
+    def finish(self) -> Optional[Dict[str, np.ndarray]]: ...
 def paste_intervals(probs: npt.NDArray[np.float32], boxes: npt.NDArray[np.float32], height: int,
                     width: int, column_major: bool, threads: int = ..., pillow13_order: bool = ...
                     ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...

@@ -534,6 +534,23 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
     return out
 
 
+cdef cbool _match_counted(Status& st, PairCountResult& counted, SegmentTable& gt,
+                          SegmentTable& pred, int32_t n_cat, const uint8_t* isthing,
+                          ImageMatch* match, ExtraMetrics* extra) except * nogil:
+    """The matching (and extra metrics) of a pair count, unless it failed (st) or holds an id
+    missing from a table (returns True: the caller decodes the maps to list them)."""
+    cdef size_t k
+    if not st.ok():
+        return False
+    for k in range(counted.pairs.size()):
+        if counted.pairs[k].gt == kUnknownSlot or counted.pairs[k].pred == kUnknownSlot:
+            return True
+    st = pq_match(counted.pairs, gt, pred, n_cat, match)
+    if st.ok() and isthing != NULL:
+        st = extra_metrics(counted.pairs, gt, pred, isthing, n_cat, match[0], extra)
+    return False
+
+
 def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, height, width,
               const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
               const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
@@ -571,15 +588,7 @@ def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, height, wi
         st = count_pairs_png(&gt_raw[0] if gt_raw.shape[0] else NULL, gt_raw.shape[0],
                              &pred_raw[0] if pred_raw.shape[0] else NULL, pred_raw.shape[0],
                              h, w, gt.ids, gt.n, pred.ids, pred.n, &counted)
-        if st.ok():
-            for k in range(counted.pairs.size()):
-                if counted.pairs[k].gt == kUnknownSlot or counted.pairs[k].pred == kUnknownSlot:
-                    unknown = True
-            if not unknown:
-                st = pq_match(counted.pairs, gt, pred, n_cat, &match)
-                if st.ok() and isthing != NULL:
-                    st = extra_metrics(counted.pairs, gt, pred, isthing, n_cat, match,
-                                       &extra)
+        unknown = _match_counted(st, counted, gt, pred, n_cat, isthing, &match, &extra)
     _raise_status(st, w, h, n_categories)
     if unknown:
         return None
@@ -587,6 +596,81 @@ def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, height, wi
     if isthing != NULL:
         out.update(_extra_dict(extra, n_categories))
     return out
+
+
+cdef class PngPairMatcher:
+    """:func:`match_png` fed in chunks, as the two PNGs are inflated: each :meth:`feed` takes
+    the next inflated bytes of the GT's and the prediction's image data (any sizes) and counts
+    the row pairs they complete, without the GIL; :meth:`finish` returns what
+    :func:`match_png` returns. Only a row's worth of bytes is kept between chunks, so the
+    inflated images never need to be held whole (and stay in the CPU cache while decoded).
+
+    Corrupt image data raises :class:`PngDataError` (side 'gt' / 'pred'), from :meth:`feed`
+    or, for missing data, :meth:`finish`.
+    """
+    cdef PngPairStream* _stream
+    cdef int64_t _h, _w
+    cdef int32_t _n_cat
+    cdef object _tables, _flags
+
+    def __cinit__(self, height, width, const uint32_t[::1] gt_ids,
+                  const int32_t[::1] gt_category, const uint8_t[::1] gt_iscrowd,
+                  const double[::1] gt_area, const uint32_t[::1] pred_ids,
+                  const int32_t[::1] pred_category, n_categories, category_isthing=None):
+        self._stream = NULL
+        self._n_cat = _int_arg(n_categories, "n_categories", 1, INT32_MAX)
+        self._h = _side(height, "height")
+        self._w = _side(width, "width")
+        if self._h < 1 or self._w < 1:
+            raise ValueError("image size must be positive")
+        _checked_pixels(self._h, self._w)  # the kernel's limits, before it forms (3w + 1) * h
+        self._flags = _check_isthing(category_isthing, self._n_cat)
+        cdef SegmentTable gt, pred
+        _fill_tables(gt_ids, gt_category, gt_iscrowd, gt_area, pred_ids, pred_category,
+                     self._n_cat, &gt, &pred)  # checks the tables fit together
+        self._tables = (gt_ids, gt_category, gt_iscrowd, gt_area, pred_ids, pred_category)
+        self._stream = new PngPairStream(self._h, self._w, gt.ids, gt.n, pred.ids, pred.n)
+        _raise_status(self._stream.status(), self._w, self._h, self._n_cat)
+
+    def __dealloc__(self):
+        del self._stream
+
+    def feed(self, const uint8_t[::1] gt_chunk, const uint8_t[::1] pred_chunk):
+        """Counts the rows the next inflated bytes of each image complete."""
+        cdef Status st
+        cdef size_t ng = gt_chunk.shape[0], npr = pred_chunk.shape[0]
+        with nogil:
+            st = self._stream.feed(&gt_chunk[0] if ng else NULL, ng,
+                                   &pred_chunk[0] if npr else NULL, npr)
+        _raise_status(st, self._w, self._h, self._n_cat)
+
+    def finish(self):
+        """After the last :meth:`feed`: :func:`match_png`'s dict, or None when a map holds an
+        id missing from its table."""
+        cdef SegmentTable gt, pred
+        gi, gc, gk, ga, pi, pc = self._tables
+        _fill_tables(gi, gc, gk, ga, pi, pc, self._n_cat, &gt, &pred)
+        cdef const uint8_t* isthing = NULL
+        cdef const uint8_t[::1] fv
+        if self._flags is not None:
+            fv = self._flags
+            isthing = &fv[0]
+        cdef PairCountResult counted
+        cdef ImageMatch match
+        cdef ExtraMetrics extra
+        cdef Status st
+        cdef cbool unknown
+        with nogil:
+            st = self._stream.finish(&counted)
+            unknown = _match_counted(st, counted, gt, pred, self._n_cat, isthing, &match,
+                                     &extra)
+        _raise_status(st, self._w, self._h, self._n_cat)
+        if unknown:
+            return None
+        out = _match_dict(match, counted)
+        if isthing != NULL:
+            out.update(_extra_dict(extra, self._n_cat))
+        return out
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "eval/pair_count.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_map>
 
 #if defined(__SSE2__)
@@ -61,6 +62,48 @@ inline int64_t run_end(const uint32_t* gt, const uint32_t* pred, int64_t i, int6
   return j;
 }
 
+// The id of pixel x of a reconstructed RGB row (readable 1 byte past its 3 * width).
+inline uint32_t rgb_id_at(const uint8_t* row, int64_t x) {
+  const uint8_t* b = row + 3 * x;
+  return uint32_t(b[0]) | (uint32_t(b[1]) << 8) | (uint32_t(b[2]) << 16);
+}
+
+// Calls on_run_start(x) for every pixel x in [1, width) where the GT row or the prediction row
+// differs from pixel x - 1, in ascending order: byte compares of each row with itself shifted by
+// one pixel, 16 bytes at a time (rows readable PngRgbRows::kPadding bytes past their end).
+template <class F>
+inline void for_each_run_start(const uint8_t* g, const uint8_t* p, int64_t width, F on_run_start) {
+  const int64_t n = 3 * width;
+  int64_t last = 0;
+#if defined(__SSE2__)
+  for (int64_t k = 3; k < n; k += 16) {
+    const __m128i eg =
+        _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + k)),
+                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(g + k - 3)));
+    const __m128i ep =
+        _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + k)),
+                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + k - 3)));
+    unsigned m = ~unsigned(_mm_movemask_epi8(_mm_and_si128(eg, ep))) & 0xFFFFu;
+    if (n - k < 16) m &= (1u << (n - k)) - 1u;  // not past the row
+    while (m) {
+      const int64_t x = (k + __builtin_ctz(m)) / 3;
+      if (x != last) {
+        on_run_start(x);
+        last = x;
+      }
+      const int64_t next_pixel = 3 * x + 3 - k;  // bit of the next pixel's first byte
+      m = next_pixel >= 16 ? 0u : (m & (0xFFFFu << next_pixel));
+    }
+  }
+#else
+  for (int64_t x = 1; x < width; ++x)
+    if (std::memcmp(g + 3 * x, g + 3 * x - 3, 3) != 0 ||
+        std::memcmp(p + 3 * x, p + 3 * x - 3, 3) != 0)
+      on_run_start(x);
+  (void)last;
+#endif
+}
+
 void collect_unknown(const uint32_t* map, int64_t n_pixels, const IdIndex& index,
                      std::vector<uint32_t>* out) {
   // Only reached for invalid input: a second pass that lists the offending ids for the error.
@@ -102,22 +145,44 @@ void PairCounter::add(const uint32_t* gt, const uint32_t* pred, int64_t n) {
   // table (and the id lookups) once per run of equal pairs rather than once per pixel.
   int64_t i = 0;
   while (i < n) {
-    if (gt[i] != g_id_) {
-      g_id_ = gt[i];
-      g_ = slot_of(g_id_, gt_index_);
-    }
-    if (pred[i] != p_id_) {
-      p_id_ = pred[i];
-      p_ = slot_of(p_id_, pred_index_);
-    }
+    set_ids(gt[i], pred[i]);
     const int64_t end = run_end(gt, pred, i, n);
-    const int64_t cell = int64_t(g_ + 2) * cols_ + (p_ + 2);
-    if (dense_)
-      matrix_[size_t(cell)] += end - i;
-    else
-      sparse_[cell] += end - i;
+    add_cell(int64_t(g_ + 2) * cols_ + (p_ + 2), end - i);
     i = end;
   }
+}
+
+void PairCounter::set_ids(uint32_t g, uint32_t p) {
+  if (g != g_id_) {
+    g_id_ = g;
+    g_ = slot_of(g, gt_index_);
+  }
+  if (p != p_id_) {
+    p_id_ = p;
+    p_ = slot_of(p, pred_index_);
+  }
+}
+
+void PairCounter::add_rgb_rows(const uint8_t* gt, const uint8_t* pred, int64_t width) {
+  row_runs_.clear();
+  if (width <= 0) return;
+  int64_t start = 0;
+  set_ids(rgb_id_at(gt, 0), rgb_id_at(pred, 0));
+  const auto close_run = [&](int64_t end) {
+    const int64_t cell = int64_t(g_ + 2) * cols_ + (p_ + 2);
+    add_cell(cell, end - start);
+    row_runs_.emplace_back(cell, end - start);
+  };
+  for_each_run_start(gt, pred, width, [&](int64_t x) {
+    close_run(x);
+    start = x;
+    set_ids(rgb_id_at(gt, x), rgb_id_at(pred, x));
+  });
+  close_run(width);
+}
+
+void PairCounter::repeat_rgb_rows() {
+  for (const auto& run : row_runs_) add_cell(run.first, run.second);
 }
 
 void PairCounter::finish(PairCountResult* out) const {
@@ -160,33 +225,119 @@ Status count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t n_p
   return ok_status();
 }
 
+namespace {
+inline int64_t row_bytes(int64_t height, int64_t width) {
+  return image_size_ok(height, width) ? 3 * width + 1 : 0;  // no product of unchecked sizes
+}
+}  // namespace
+
+const uint8_t* PngPairStream::Side::take(size_t line) {
+  const size_t in_pending = pending.size() - pending_pos;
+  if (in_pending >= line) {
+    pending_pos += line;
+    return pending.data() + pending_pos - line;
+  }
+  if (in_pending > 0) {  // a row split between two chunks: completed in `pending`
+    pending.erase(pending.begin(), pending.begin() + std::ptrdiff_t(pending_pos));
+    pending.insert(pending.end(), chunk + chunk_pos, chunk + chunk_pos + (line - in_pending));
+    chunk_pos += line - in_pending;
+    pending_pos = line;
+    return pending.data();
+  }
+  chunk_pos += line;  // the common case: straight from the chunk, no copy
+  return chunk + chunk_pos - line;
+}
+
+void PngPairStream::Side::keep_rest() {
+  pending.erase(pending.begin(), pending.begin() + std::ptrdiff_t(pending_pos));
+  pending_pos = 0;
+  pending.insert(pending.end(), chunk + chunk_pos, chunk + chunk_size);
+  chunk = nullptr;
+  chunk_size = chunk_pos = 0;
+}
+
+PngPairStream::PngPairStream(int64_t height, int64_t width, const uint32_t* gt_ids,
+                             int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred)
+    : height_(height), width_(width), line_(size_t(row_bytes(height, width))),
+      counter_(gt_ids, n_gt, pred_ids, n_pred),
+      gt_rows_(line_ ? width : 0), pred_rows_(line_ ? width : 0) {
+  if (!image_size_ok(height, width))
+    status_ = fail(StatusCode::kBadArgument);
+  else
+    status_ = counter_.status();
+}
+
+Status PngPairStream::side_error(Status st, StatusWhere where, const Side& side) const {
+  st.where = where;
+  if (st.code == StatusCode::kPngSizeMismatch) st.value = int64_t(side.received);
+  return st;
+}
+
+Status PngPairStream::feed(const uint8_t* gt, size_t gt_size, const uint8_t* pred,
+                           size_t pred_size) {
+  if (!status_.ok()) return status_;
+  if ((gt == nullptr && gt_size) || (pred == nullptr && pred_size))
+    return status_ = fail(StatusCode::kBadArgument);
+  gt_.chunk = gt;
+  gt_.chunk_size = gt_size;
+  gt_.received += gt_size;
+  pred_.chunk = pred;
+  pred_.chunk_size = pred_size;
+  pred_.received += pred_size;
+  // More bytes than the image has: an error, found before any of them is decoded.
+  const size_t total = line_ * size_t(height_);
+  if (gt_.received > total)
+    return status_ = side_error(fail(StatusCode::kPngSizeMismatch), StatusWhere::kGt, gt_);
+  if (pred_.received > total)
+    return status_ = side_error(fail(StatusCode::kPngSizeMismatch), StatusWhere::kPred, pred_);
+  while (line_ && gt_.available() >= line_ && pred_.available() >= line_) {
+    const uint8_t* g = gt_rows_.decode(gt_.take(line_));
+    if (g == nullptr)
+      return status_ = side_error(gt_rows_.error(), StatusWhere::kGt, gt_);
+    const uint8_t* p = pred_rows_.decode(pred_.take(line_));
+    if (p == nullptr)
+      return status_ = side_error(pred_rows_.error(), StatusWhere::kPred, pred_);
+    // Rows repeating their predecessors (an Up row of zeros, common) repeat its runs too.
+    if (gt_rows_.rows() > 1 && gt_rows_.unchanged() && pred_rows_.unchanged())
+      counter_.repeat_rgb_rows();
+    else
+      counter_.add_rgb_rows(g, p, width_);
+  }
+  gt_.keep_rest();
+  pred_.keep_rest();
+  return status_;
+}
+
+Status PngPairStream::finish(PairCountResult* out) {
+  if (!status_.ok()) return status_;
+  if (gt_rows_.rows() < height_ || pred_rows_.rows() < height_) {
+    const size_t total = line_ * size_t(height_);
+    const bool gt_short = gt_.received < total;
+    return status_ = side_error(fail(StatusCode::kPngSizeMismatch),
+                                gt_short ? StatusWhere::kGt : StatusWhere::kPred,
+                                gt_short ? gt_ : pred_);
+  }
+  counter_.finish(out);
+  return status_;
+}
+
 Status count_pairs_png(const uint8_t* gt_raw, size_t gt_size, const uint8_t* pred_raw,
                        size_t pred_size, int64_t height, int64_t width, const uint32_t* gt_ids,
                        int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred,
                        PairCountResult* out) {
-  // image_size_ok first: PngIdRows forms products of the sizes (common/checked.hpp).
+  // image_size_ok first: the expected size is a product of the sizes (common/checked.hpp).
   if (!image_size_ok(height, width)) return fail(StatusCode::kBadArgument);
-  PairCounter counter(gt_ids, n_gt, pred_ids, n_pred);
-  if (!counter.status().ok()) return counter.status();
-  PngIdRows gt_rows(gt_raw, gt_size, height, width), pred_rows(pred_raw, pred_size, height, width);
-  // A row buffer only for a PNG whose data size matched (then width < its size): never sized by
-  // a claimed width with no data behind it. A PNG whose size did not match fails its first
-  // next() without touching the buffer, so the errors come out as before.
-  std::vector<uint32_t> g(gt_rows.status().ok() ? size_t(width) : 0);
-  std::vector<uint32_t> p(pred_rows.status().ok() ? size_t(width) : 0);
-  for (int64_t y = 0; y < height; ++y) {
-    const bool ok_g = gt_rows.next(g.data());
-    const bool ok_p = ok_g && pred_rows.next(p.data());
-    if (!ok_g || !ok_p) {
-      Status bad = ok_g ? pred_rows.status() : gt_rows.status();
-      bad.where = ok_g ? StatusWhere::kPred : StatusWhere::kGt;
-      return bad;
-    }
-    counter.add(g.data(), p.data(), width);
-  }
-  counter.finish(out);
-  // Unknown ids are an error; the caller decodes the maps to list them.
-  return ok_status();
+  PngPairStream stream(height, width, gt_ids, n_gt, pred_ids, n_pred);
+  if (!stream.status().ok()) return stream.status();
+  // Both sizes first, as the whole-image decoder always did: the GT's, then the prediction's.
+  const size_t total = size_t((3 * width + 1) * height);
+  if (gt_size != total || (gt_raw == nullptr && gt_size))
+    return fail(StatusCode::kPngSizeMismatch, StatusWhere::kGt, -1, int64_t(gt_size));
+  if (pred_size != total || (pred_raw == nullptr && pred_size))
+    return fail(StatusCode::kPngSizeMismatch, StatusWhere::kPred, -1, int64_t(pred_size));
+  const Status st = stream.feed(gt_raw, gt_size, pred_raw, pred_size);
+  if (!st.ok()) return st;
+  return stream.finish(out);
 }
 
 }  // namespace panoseg

@@ -35,6 +35,11 @@ class PairCounter {
   PairCounter(const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred);
   const Status& status() const { return status_; }
   void add(const uint32_t* gt, const uint32_t* pred, int64_t n);  // only when status() is kOk
+  // The same for one row of each map as reconstructed 8-bit RGB bytes (PngRgbRows: 3 * width
+  // bytes, padded): runs are found from the bytes, an id looked up once per run.
+  void add_rgb_rows(const uint8_t* gt, const uint8_t* pred, int64_t width);
+  // Adds the runs of the last add_rgb_rows() again (both rows unchanged from the previous ones).
+  void repeat_rgb_rows();
   void finish(PairCountResult* out) const;
   const IdIndex& gt_index() const { return gt_index_; }
   const IdIndex& pred_index() const { return pred_index_; }
@@ -42,11 +47,19 @@ class PairCounter {
   static bool unknown_seen(const PairCountResult& r, bool gt);
 
  private:
+  void set_ids(uint32_t g, uint32_t p);
+  void add_cell(int64_t cell, int64_t n) {
+    if (dense_)
+      matrix_[size_t(cell)] += n;
+    else
+      sparse_[cell] += n;
+  }
   IdIndex gt_index_, pred_index_;
   int64_t rows_ = 0, cols_ = 0;
   bool dense_ = true;
   std::vector<int64_t> matrix_;
   std::unordered_map<int64_t, int64_t> sparse_;
+  std::vector<std::pair<int64_t, int64_t>> row_runs_;  // (cell, pixels) of the last RGB rows
   Status status_;
   uint32_t g_id_ = 0, p_id_ = 0;  // the ids of the current run and their slots (0 = VOID)
   int32_t g_ = kVoidSlot, p_ = kVoidSlot;
@@ -58,10 +71,47 @@ Status count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t n_p
                    const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred,
                    PairCountResult* out);
 
-// The same straight from the two PNGs' inflated image data (8-bit RGB, non-interlaced, both
-// height x width), decoding row by row: the id maps are never materialized. Corrupt image data:
-// the PNG codes of png_unfilter_rgb_to_id, with `where` kGt or kPred. Unknown ids show as pairs
-// with kUnknownSlot but are not listed (the caller decodes the maps for the error message).
+// The pair count straight from the two PNGs' inflated image data (8-bit RGB, non-interlaced,
+// both height x width), fed in chunks as they are inflated and decoded row by row: neither id
+// map nor either whole image is ever stored. Rows are consumed in (GT, prediction) pairs; the
+// bytes of an incomplete row wait for the next chunk.
+class PngPairStream {
+ public:
+  // Table errors as PairCounter's; kBadArgument for a size outside common/checked.hpp's limits.
+  PngPairStream(int64_t height, int64_t width, const uint32_t* gt_ids, int64_t n_gt,
+                const uint32_t* pred_ids, int64_t n_pred);
+  const Status& status() const { return status_; }
+  // Appends the next inflated bytes of each image and counts every row pair now complete.
+  // Returns status(): kPngBadFilter (index: the scanline) or kPngSizeMismatch (more data than
+  // `height` rows; value: the bytes received), `where` kGt or kPred.
+  Status feed(const uint8_t* gt, size_t gt_size, const uint8_t* pred, size_t pred_size);
+  // After the last feed: kPngSizeMismatch (value: the bytes received) for an image that had
+  // fewer than `height` rows, else the table (unknown ids as in count_pairs_png).
+  Status finish(PairCountResult* out);
+
+ private:
+  struct Side {  // one image's bytes: those waiting from earlier chunks, then the current chunk
+    std::vector<uint8_t> pending;
+    size_t pending_pos = 0;
+    const uint8_t* chunk = nullptr;
+    size_t chunk_size = 0, chunk_pos = 0, received = 0;
+    size_t available() const { return pending.size() - pending_pos + chunk_size - chunk_pos; }
+    const uint8_t* take(size_t line);  // the next line's bytes (available() >= line)
+    void keep_rest();                  // the unused chunk bytes wait for the next feed
+  };
+  Status side_error(Status st, StatusWhere where, const Side& side) const;
+  int64_t height_, width_;
+  size_t line_;
+  PairCounter counter_;
+  RgbRowDecoder gt_rows_, pred_rows_;
+  Side gt_, pred_;
+  Status status_;
+};
+
+// The same for whole inflated images (one feed): kPngSizeMismatch first, for the GT then the
+// prediction, when a size is not height * (3 * width + 1); corrupt image data: the PNG codes of
+// png_unfilter_rgb_to_id, with `where` kGt or kPred. Unknown ids show as pairs with
+// kUnknownSlot but are not listed (the caller decodes the maps for the error message).
 Status count_pairs_png(const uint8_t* gt_raw, size_t gt_size, const uint8_t* pred_raw,
                        size_t pred_size, int64_t height, int64_t width, const uint32_t* gt_ids,
                        int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred,

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/checked.hpp"
 #include "common/status.hpp"
 
 namespace panoseg {
@@ -20,25 +21,70 @@ namespace panoseg {
 Status png_unfilter_rgb_to_id(const uint8_t* data, size_t size, int64_t height, int64_t width,
                               uint32_t* ids);
 
-// The same one row at a time, so that a consumer (the PQ pair count) can work on rows as they
-// are decoded and the full id map is never written to memory.
-class PngIdRows {
+// Reconstructs the scanlines of a non-interlaced 8-bit RGB PNG one after the other, as bytes,
+// from wherever the caller holds them (a whole inflated image, or chunks as they are inflated).
+class RgbRowDecoder {
  public:
-  PngIdRows(const uint8_t* data, size_t size, int64_t height, int64_t width);
+  // Bytes readable past the 3 * width of a row (16-byte loads; their values are unspecified).
+  static constexpr int64_t kPadding = 32;
+  // `width` must satisfy image_size_ok (common/checked.hpp). The two padded row buffers are
+  // allocated by the first decode(), when a row's bytes exist: a claimed width with no data
+  // behind it allocates nothing.
+  explicit RgbRowDecoder(int64_t width) : stride_(3 * width) {}
+  // Reconstructs the scanline `line` (its filter byte, then 3 * width bytes): the row's bytes
+  // (+ kPadding readable), valid until the next call; nullptr on a bad filter (error() says).
+  const uint8_t* decode(const uint8_t* line);
+  // Whether the row decode() returned last equals the one before it (an Up row of zeros).
+  bool unchanged() const { return unchanged_; }
+  int64_t rows() const { return y_; }
+  const Status& error() const { return error_; }
+
+ private:
+  int64_t stride_, y_ = 0;
+  bool unchanged_ = false;
+  Status error_;
+  std::vector<uint8_t> rows_;
+  uint8_t* prev_ = nullptr;
+  uint8_t* cur_ = nullptr;
+};
+
+// The rows of a whole inflated non-interlaced 8-bit RGB PNG, one at a time, so that a consumer
+// works on rows as they are decoded and no full image is stored.
+class PngRgbRows {
+ public:
+  static constexpr int64_t kPadding = RgbRowDecoder::kPadding;
   // kPngSizeMismatch (or kBadArgument) is known at construction, kPngBadFilter once next() met
   // it. Allocates its two row buffers only when the data holds at least one row.
+  PngRgbRows(const uint8_t* data, size_t size, int64_t height, int64_t width);
   const Status& status() const { return status_; }
+  // The next row's 3 * width bytes (+ kPadding readable), valid until the next call; nullptr
+  // (and status() set) on a bad filter or past the last row.
+  const uint8_t* next();
+  bool unchanged() const { return decoder_.unchanged(); }
+
+ private:
+  static int64_t checked_width(int64_t height, int64_t width) {
+    return image_size_ok(height, width) ? width : 0;
+  }
+  const uint8_t* data_;
+  int64_t height_, stride_ = 0;
+  Status status_;
+  RgbRowDecoder decoder_;
+};
+
+// The same rows as segment ids.
+class PngIdRows {
+ public:
+  PngIdRows(const uint8_t* data, size_t size, int64_t height, int64_t width)
+      : rows_(data, size, height, width), width_(rows_.status().ok() ? width : 0) {}
+  const Status& status() const { return rows_.status(); }
   // Decodes the next row into `ids` (width values); false (and status() set) on a bad filter or
   // past the last row.
   bool next(uint32_t* ids);
 
  private:
-  const uint8_t* data_;
-  int64_t height_, width_, stride_, y_ = 0;
-  Status status_;
-  std::vector<uint8_t> rows_;
-  uint8_t* prev_;
-  uint8_t* cur_;
+  PngRgbRows rows_;
+  int64_t width_;
 };
 
 }  // namespace panoseg

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Callable, Optional
 
 import numpy as np
@@ -15,7 +16,7 @@ from ..errors import PanopticFormatError
 from ..io.categories import as_categories
 from ..io.panoptic_json import SegmentTable, image_sizes, load_panoptic_json
 from ..io.paths import segmentation_folder
-from ..io.png import MAX_PIXELS, read_ids, read_inflated
+from ..io.png import MAX_PIXELS, read_ids, read_image_data
 from ..util.cluster import (
     chunk_bounds,
     gather_in_order,
@@ -118,24 +119,34 @@ class EvaluationJob:
         # Sizes first, from the headers: the GT's against 'images', the prediction's against
         # the GT's, before either is inflated (or, if interlaced, decoded by Pillow), so a huge
         # PNG never costs more than its header.
-        gt_img = _inflated(gt_png, image_id, self.max_pixels,
-                           lambda h, w: self._check_size((h, w), gt_png, image_id))
-        pred_img = _inflated(pred_png, image_id, self.max_pixels,
-                             lambda h, w: where.check_same_size(gt_img[:2], (h, w)))
-        if gt_img[2] is not None and pred_img[2] is not None:
-            # The common case: the core decodes both PNGs row by row while it counts overlaps.
+        gt_img = _image_data(gt_png, image_id, self.max_pixels,
+                             lambda h, w: self._check_size((h, w), gt_png, image_id))
+        pred_img = _image_data(pred_png, image_id, self.max_pixels,
+                               lambda h, w: where.check_same_size(
+                                   (gt_img.height, gt_img.width), (h, w)))
+        if not gt_img.interlaced and not pred_img.interlaced:
+            # The common case: both PNGs are inflated chunk by chunk and the core decodes the
+            # rows of each chunk while it counts overlaps (the images are never stored whole).
+            matcher = _core.PngPairMatcher(
+                gt_img.height, gt_img.width, gt_table.ids, gt_table.category, gt_table.iscrowd,
+                gt_table.area, pred_table.ids, pred_table.category, len(categories),
+                _isthing(categories) if self.extra else None)
             try:
-                m = _core.match_png(gt_img[2], pred_img[2], gt_img[0], gt_img[1], gt_table.ids,
-                                    gt_table.category, gt_table.iscrowd, gt_table.area,
-                                    pred_table.ids, pred_table.category, len(categories),
-                                    _isthing(categories) if self.extra else None)
+                chunks = zip_longest(gt_img.chunks(INFLATE_CHUNK), pred_img.chunks(INFLATE_CHUNK),
+                                     fillvalue=b"")
+                for gt_chunk, pred_chunk in chunks:
+                    matcher.feed(gt_chunk, pred_chunk)
+                m = matcher.finish()
             except _core.PngDataError as e:
                 raise PanopticFormatError(str(e), file=gt_png if e.side == "gt" else pred_png,
                                           image_id=image_id) from None
+            except PanopticFormatError as e:  # from inflating: name the image
+                if e.image_id is not None:
+                    raise
+                raise PanopticFormatError(e.problem, file=e.file, image_id=image_id) from None
             if m is not None:
                 return _checked_result(m, gt_table, pred_table, categories, where, self.gt_area)
         # Interlaced PNGs, or ids missing from segments_info (to list them): decode the maps.
-        gt_img = pred_img = None  # the inflated data is not needed any more
         gt_ids = _read(gt_png, image_id, self.max_pixels)
         pred_ids = _read(pred_png, image_id, self.max_pixels)
         return match_image(gt_ids, gt_table, pred_ids, pred_table, categories,
@@ -238,6 +249,12 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
     return Evaluation(stats, stats.summarize(), per_image)
 
 
+#: Bytes of image data inflated at a time per PNG while evaluating: small enough that a chunk of
+#: each PNG stays in the CPU's cache while the core decodes it, large enough that the Python
+#: work per chunk is negligible.
+INFLATE_CHUNK = 1 << 19
+
+
 def _with_image(fn, path, image_id):
     """fn(path), with the image id added to a PanopticFormatError's message."""
     try:
@@ -252,8 +269,8 @@ def _read(path, image_id, max_pixels) -> np.ndarray:
     return _with_image(lambda p: read_ids(p, max_pixels), path, image_id)
 
 
-def _inflated(path, image_id, max_pixels, check_size=None):
-    return _with_image(lambda p: read_inflated(p, max_pixels, check_size), path, image_id)
+def _image_data(path, image_id, max_pixels, check_size=None):
+    return _with_image(lambda p: read_image_data(p, max_pixels, check_size), path, image_id)
 
 
 

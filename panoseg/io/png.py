@@ -136,37 +136,100 @@ def _image_data_size(width: int, height: int, channels: int, interlace: int) -> 
     return total
 
 
-def _checked_inflate(data: bytes, name, max_pixels, check_size, channels_of: dict, rule: str):
-    """:func:`inflate` for the 8-bit colour types in ``channels_of`` (colour type -> channels);
-    ``rule`` says which in the error. Interlaced image data is checked, then dropped."""
-    try:
-        width, height, depth, color, interlace, idat = _parse_chunks(data)
-    except ValueError as e:
-        raise PanopticFormatError(str(e), file=name) from None
-    if color not in channels_of or depth != 8:
-        kind = _COLOR_TYPES.get(color, f"color type {color}")
-        raise PanopticFormatError(f"{rule}, this one is {depth}-bit {kind}", file=name)
-    check_pixels(width, height, name, MAX_PIXELS if max_pixels is None else max_pixels)
-    if check_size is not None:
-        check_size(height, width)
-    expected = _image_data_size(width, height, channels_of[color], interlace)
-    try:
+class PngImageData:
+    """A PNG's header, checked, and its image data, inflated on demand: whole
+    (:meth:`inflate`) or in chunks (:meth:`chunks`, which the evaluator decodes as they come).
+
+    The chunk structure is checked as strictly as Pillow, the colour type against
+    ``channels_of`` (colour type -> channels; ``rule`` says which in the error), the size
+    against ``max_pixels`` and by ``check_size(height, width)``, all before anything is
+    inflated; the stream is inflated into at most the size the header implies (a stream that
+    holds more, a decompression bomb, is an error, never stored) and must hold exactly that.
+    """
+
+    def __init__(self, data: bytes, name, max_pixels: Optional[int] = None,
+                 check_size: Optional[Callable[[int, int], None]] = None,
+                 channels_of: Optional[dict] = None, rule: str = "panoptic PNGs must be 8-bit RGB"):
+        channels_of = {2: 3} if channels_of is None else channels_of
+        try:
+            width, height, depth, color, interlace, idat = _parse_chunks(data)
+        except ValueError as e:
+            raise PanopticFormatError(str(e), file=name) from None
+        if color not in channels_of or depth != 8:
+            kind = _COLOR_TYPES.get(color, f"color type {color}")
+            raise PanopticFormatError(f"{rule}, this one is {depth}-bit {kind}", file=name)
+        check_pixels(width, height, name, MAX_PIXELS if max_pixels is None else max_pixels)
+        if check_size is not None:
+            check_size(height, width)
+        self.name, self.height, self.width = name, height, width
+        self.interlaced = bool(interlace)
+        self.expected = _image_data_size(width, height, channels_of[color], interlace)
+        self._idat = idat
+
+    def chunks(self, size: int):
+        """The inflated image data in chunks of ``size`` bytes (the last one shorter); errors
+        (:class:`PanopticFormatError`) come when met: corrupt data, more data than the header
+        declares (before it is stored), or less (after the last chunk)."""
+        idat, expected, name = self._idat, self.expected, self.name
+        # Compressed input in pieces that each inflate to about `size` bytes (at most 64 KB:
+        # what a piece holds beyond a chunk is copied once more, as zlib's unconsumed_tail).
+        n_in = len(idat)
+        piece = n_in if size >= expected else max(4096, min(1 << 16, n_in * size // expected + 1))
+        view = memoryview(idat)
         inflater = _zlib.decompressobj()
-        raw = inflater.decompress(idat, expected)
-        # A stream that ended is whole (bytes after its end are ignored, as Pillow does); one
-        # that did not may hold more output: ask for one byte only then.
-        overflow = bool(inflater.unconsumed_tail) or (
-            not inflater.eof and bool(inflater.decompress(b"", 1)))
-    except Exception as e:  # zlib.error and its twins in zlib-ng / isal
-        raise PanopticFormatError(f"corrupt PNG image data ({e or type(e).__name__})",
-                                  file=name) from None
-    if overflow:
-        raise PanopticFormatError(f"corrupt PNG image data (more than the {width}x{height} "
-                                  "image its header declares)", file=name)
-    if len(raw) != expected:
-        raise PanopticFormatError(f"truncated or corrupt PNG image data ({len(raw)} bytes where "
-                                  f"the {width}x{height} image needs {expected})", file=name)
-    return height, width, (None if interlace else raw)
+        produced = pos = 0
+        tail = b""
+        try:
+            while True:
+                if not tail:
+                    if pos >= n_in:
+                        break
+                    tail = view[pos:pos + piece]
+                    pos += len(tail)
+                out = inflater.decompress(tail, min(size, expected - produced + 1))
+                tail = inflater.unconsumed_tail
+                if out:
+                    produced += len(out)
+                    if produced > expected:
+                        break
+                    yield out
+                if inflater.eof:  # bytes after the stream's end are ignored, as Pillow does
+                    break
+            # A stream that did not end may hold more output: ask for one byte only then.
+            if produced == expected and not inflater.eof and inflater.decompress(b"", 1):
+                produced += 1
+        except Exception as e:  # zlib.error and its twins in zlib-ng / isal
+            raise PanopticFormatError(f"corrupt PNG image data ({e or type(e).__name__})",
+                                      file=name) from None
+        if produced > expected:
+            raise PanopticFormatError(f"corrupt PNG image data (more than the {self.width}x"
+                                      f"{self.height} image its header declares)", file=name)
+        if produced != expected:
+            raise PanopticFormatError(f"truncated or corrupt PNG image data ({produced} bytes "
+                                      f"where the {self.width}x{self.height} image needs "
+                                      f"{expected})", file=name)
+
+    def inflate(self) -> bytes:
+        """The whole inflated image data (for an interlaced PNG: checked, then dropped: b"")."""
+        data = b"".join(self.chunks(max(self.expected, 1)))  # one chunk: no copy
+        return b"" if self.interlaced else data
+
+
+def _checked_inflate(data: bytes, name, max_pixels, check_size, channels_of: dict, rule: str):
+    """:func:`inflate` for the 8-bit colour types in ``channels_of`` (see PngImageData)."""
+    png = PngImageData(data, name, max_pixels, check_size, channels_of, rule)
+    raw = png.inflate()
+    return png.height, png.width, (None if png.interlaced else raw)
+
+
+def read_image_data(path, max_pixels: Optional[int] = None,
+                    check_size: Optional[Callable[[int, int], None]] = None) -> PngImageData:
+    """A panoptic PNG file's :class:`PngImageData` (header checked, nothing inflated yet)."""
+    try:
+        data = read_bytes(path)
+    except OSError as e:
+        raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
+    return PngImageData(data, path, max_pixels, check_size)
 
 
 def read_channels(path, max_pixels: Optional[int] = None,

@@ -1,0 +1,130 @@
+"""The row-run decoding of the evaluator (panoseg._core.match_png): Sub and Paeth rows are
+reconstructed span by span, rows that repeat their predecessor (an Up row of zeros) repeat its
+runs, and runs are found from the RGB bytes. Checked against the plain per-pixel path
+(read_ids + match_image) on piecewise-constant maps, the case those shortcuts target, and on
+noise, with every filter type per row."""
+import numpy as np
+import pytest
+from pngtools import encode
+
+from panoseg import _core
+from panoseg.io.categories import as_categories
+from panoseg.io.panoptic_json import SegmentTable
+from panoseg.io.png import decode_ids, inflate
+
+CATS = as_categories([{"id": c, "name": str(c), "isthing": c % 2, "color": [c, c, c]}
+                      for c in range(1, 6)])
+
+
+def _blocky(rng, h, w, n_ids, noise):
+    """Rectangles of a few ids over a few ids' background, plus isolated pixels."""
+    ids = rng.choice(n_ids, size=(1 + h // 7, 1 + w // 9)) + 1
+    img = np.kron(ids, np.ones((7, 9), np.int64))[:h, :w]
+    for _ in range(rng.integers(0, 6)):
+        y, x = rng.integers(0, h), rng.integers(0, w)
+        img[y:y + rng.integers(1, h + 1), x:x + rng.integers(1, w + 1)] = rng.integers(1, n_ids + 1)
+    mask = rng.random((h, w)) < noise
+    img[mask] = rng.integers(0, n_ids + 1, mask.sum())
+    return (img * 0x010203 + 7 * (img > 0)).astype(np.uint32) * (img > 0)
+
+
+def _png(ids, filters):
+    rgb = np.stack([ids & 255, (ids >> 8) & 255, ids >> 16], -1).astype(np.uint8)
+    return encode(rgb, filters=filters)
+
+
+def _table(ids):
+    present = np.unique(ids)
+    present = present[present > 0]
+    segs = [{"id": int(i), "category_id": int(k % 5) + 1, "area": int((ids == i).sum())}
+            for k, i in enumerate(present)]
+    return SegmentTable.from_segments_info(segs, CATS, is_gt=True), segs
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_match_png_equals_the_per_pixel_path(seed):
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(1, 60)), int(rng.integers(1, 80))
+    noise = [0.0, 0.0, 0.002, 0.05, 0.5][seed % 5]
+    gt = _blocky(rng, h, w, 4, noise)
+    pred = _blocky(rng, h, w, 5, noise)
+    if seed % 4 == 0:
+        pred[: h // 2] = gt[: h // 2]  # identical rows in both (repeated runs)
+    pngs = []
+    for ids in (gt, pred):
+        mode = rng.integers(0, 3)
+        filters = ([int(f) for f in rng.integers(0, 5, h)] if mode == 0 else
+                   [int(mode) * 2] * h if mode == 1 else [1 + 3 * (y % 2) for y in range(h)])
+        pngs.append(_png(ids, filters))
+    (gt_t, _), (pred_t, pred_segs) = _table(gt), _table(pred)
+    for k, s in enumerate(pred_segs):
+        pred_t.category[k] = gt_t.category[0] if len(gt_t) and k % 2 == 0 else pred_t.category[k]
+    g, p = inflate(pngs[0]), inflate(pngs[1])
+    fast = _core.match_png(g[2], p[2], h, w, gt_t.ids, gt_t.category, gt_t.iscrowd, gt_t.area,
+                           pred_t.ids, pred_t.category, len(CATS), None)
+    gt_ids, pred_ids = decode_ids(pngs[0]), decode_ids(pngs[1])
+    assert (gt_ids == gt).all() and (pred_ids == pred).all()
+    slow = _core.match_image(gt_ids, pred_ids, gt_t.ids, gt_t.category, gt_t.iscrowd,
+                             gt_t.area, pred_t.ids, pred_t.category, len(CATS), None)
+    assert fast is not None and slow is not None
+    assert fast.keys() == slow.keys()
+    for key in fast:
+        a, b = fast[key], slow[key]
+        if isinstance(a, np.ndarray):
+            assert np.array_equal(a, b), key
+        else:
+            assert a == b, key
+
+
+def _split(data, rng, max_piece):
+    out, pos = [], 0
+    while pos < len(data):
+        n = int(rng.integers(1, max_piece + 1))
+        out.append(data[pos:pos + n])
+        pos += n
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_png_pair_matcher_any_chunking_equals_match_png(seed):
+    """The evaluator feeds both PNGs' image data in chunks as it inflates them: rows split
+    between chunks, and chunks of the two images of different sizes, count the same."""
+    rng = np.random.default_rng(100 + seed)
+    h, w = int(rng.integers(1, 40)), int(rng.integers(1, 50))
+    gt, pred = _blocky(rng, h, w, 4, 0.01), _blocky(rng, h, w, 5, 0.01)
+    g = inflate(_png(gt, [int(f) for f in rng.integers(0, 5, h)]))[2]
+    p = inflate(_png(pred, [int(f) for f in rng.integers(0, 5, h)]))[2]
+    (gt_t, _), (pred_t, _) = _table(gt), _table(pred)
+    args = (gt_t.ids, gt_t.category, gt_t.iscrowd, gt_t.area, pred_t.ids, pred_t.category,
+            len(CATS), np.array([c % 2 for c in range(1, 6)], np.uint8))
+    whole = _core.match_png(g, p, h, w, *args)
+    gs = _split(g, rng, [1, 7, 3 * w + 1, 500][seed % 4])
+    ps = _split(p, rng, [3, 1, 2 * (3 * w + 1), 64][seed % 4])
+    m = _core.PngPairMatcher(h, w, *args)
+    for k in range(max(len(gs), len(ps))):
+        m.feed(gs[k] if k < len(gs) else b"", ps[k] if k < len(ps) else b"")
+    chunked = m.finish()
+    assert chunked.keys() == whole.keys()
+    for key in whole:
+        assert np.array_equal(np.asarray(chunked[key]), np.asarray(whole[key])), key
+
+
+def test_png_pair_matcher_too_much_or_too_little_data():
+    gt = np.ones((4, 5), np.uint32)
+    raw = inflate(_png(gt, [0, 1, 2, 4]))[2]
+    (t, _) = _table(gt)
+    args = (t.ids, t.category, t.iscrowd, t.area, t.ids, t.category, len(CATS))
+    m = _core.PngPairMatcher(4, 5, *args)
+    with pytest.raises(_core.PngDataError, match="image data has 65 bytes") as e:
+        m.feed(raw + b"\0", raw)
+    assert e.value.side == "gt"
+    m = _core.PngPairMatcher(4, 5, *args)
+    m.feed(raw, raw[:-1])
+    with pytest.raises(_core.PngDataError, match="image data has 63 bytes") as e:
+        m.finish()
+    assert e.value.side == "pred"
+    # A claimed 2^31 - 1 wide image allocates nothing until a row's bytes exist.
+    m = _core.PngPairMatcher(1, 2 ** 31 - 1, *args)
+    m.feed(b"\0" * 100, b"\0" * 100)
+    with pytest.raises(_core.PngDataError, match="image data has 100 bytes"):
+        m.finish()
