@@ -11,6 +11,7 @@ from panoseg.testing.synthetic import make_dataset
 N_IMAGES = int(os.environ.get("PANOSEG_BENCH_IMAGES", "200"))
 TIMINGS = {}
 STAGE_SPLITS = {}  # name -> (seconds per image by stage, model stages)
+REPORTS = {}  # section title -> lines (Markdown tables of test_eval_sizes / _breakdown)
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +31,17 @@ def record_stages(name, per_image: dict, model_stages):
     STAGE_SPLITS[name] = (dict(per_image), tuple(model_stages))
 
 
+def report(title, lines):
+    """Adds a section (e.g. a Markdown table) printed at the end of the run."""
+    REPORTS[title] = list(lines)
+
+
 def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
+    for title, lines in REPORTS.items():
+        tr.section(title)
+        for line in lines:
+            tr.write_line(line)
     for name, (per_image, model) in STAGE_SPLITS.items():
         tr.section(f"{name}: seconds per image by stage (same run)")
         for stage, seconds in per_image.items():

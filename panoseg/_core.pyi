@@ -20,6 +20,7 @@ match_png                  count_pairs_png, pq_match,             (the same)
                            extra_metrics
 PngPairMatcher             PngPairStream (class), pq_match,       (the same)
                            extra_metrics
+segment_table_arrays       (a C loop over segments_info dicts)    -
 paste_intervals            paste_masks_intervals                  merge/mask_paste.hpp
 paste_dense                paste_masks_dense                      merge/mask_paste.hpp
 label_intervals            label_map_intervals                    merge/panoptic_merge.hpp
@@ -101,6 +102,9 @@ def match_png(gt_raw: bytes, pred_raw: bytes, height: int, width: int,
               pred_ids: npt.NDArray[np.uint32], pred_category: npt.NDArray[np.int32],
               n_categories: int, category_isthing: Optional[npt.NDArray[np.uint8]] = ...
               ) -> Optional[Dict[str, np.ndarray]]: ...
+def segment_table_arrays(segments: list, index_of: dict, is_gt: bool
+                         ) -> Optional[Tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32],
+                                             npt.NDArray[np.uint8], npt.NDArray[np.float64]]]: ...
 class PngPairMatcher:
     def __init__(self, height: int, width: int, gt_ids: npt.NDArray[np.uint32],
                  gt_category: npt.NDArray[np.int32], gt_iscrowd: npt.NDArray[np.uint8],

@@ -21,6 +21,7 @@ kernels throw where they cannot return a Status.
 """
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport INT32_MAX, INT64_MAX, INT64_MIN
+from libc.math cimport INFINITY, NAN
 from libc.string cimport memcpy
 
 import numpy as np
@@ -419,6 +420,66 @@ def segment_areas_bboxes(const uint32_t[:, ::1] id_map, const uint32_t[::1] ids)
 # ------------------------------------------------------------------------------------------------
 # eval: overlap counting, PQ matching, extra metrics
 # ------------------------------------------------------------------------------------------------
+
+
+def segment_table_arrays(list segments, dict index_of, bint is_gt):
+    """``segments_info`` (a list of dicts) as the core's table arrays ``(ids uint32, category
+    int32 (dense index through ``index_of``), iscrowd uint8, area float64)``, or None at the
+    first entry that is not plainly valid: the caller's slow path then says what is wrong.
+
+    Valid: ``id`` an int in 1..MAX_SEGMENT_ID, ids distinct, ``category_id`` an int key of
+    ``index_of``, ``iscrowd`` absent, 0 or 1 (ints), and for the GT (``is_gt``) ``area`` a
+    positive finite int or float (else the areas are NaN). Every image of an evaluation goes
+    through this (twice) while holding the GIL: a C loop, not Python's.
+    """
+    cdef Py_ssize_t n = len(segments), k
+    ids = np.empty(n, np.uint32)
+    category = np.empty(n, np.int32)
+    iscrowd = np.empty(n, np.uint8)
+    area = np.empty(n, np.float64)
+    cdef uint32_t[::1] vi = ids
+    cdef int32_t[::1] vc = category
+    cdef uint8_t[::1] vk = iscrowd
+    cdef double[::1] va = area
+    cdef double a
+    cdef object seg, v, c, crowd, index
+    for k in range(n):
+        seg = segments[k]
+        if type(seg) is not dict:
+            return None
+        v = (<dict>seg).get("id")
+        if type(v) is not int or not (0 < v <= MAX_SEGMENT_ID):
+            return None
+        vi[k] = v
+        c = (<dict>seg).get("category_id")
+        if type(c) is not int:
+            return None
+        index = index_of.get(c)
+        if index is None:
+            return None
+        vc[k] = index
+        crowd = (<dict>seg).get("iscrowd", 0)
+        if type(crowd) is not int or not (crowd == 0 or crowd == 1):
+            return None
+        vk[k] = crowd
+        if is_gt:
+            v = (<dict>seg).get("area")
+            if type(v) is int:
+                if not (0 < v < 2 ** 62):  # also: no int too large for a double
+                    return None
+            elif type(v) is not float:
+                return None
+            a = v
+            if not (a > 0 and a < INFINITY):
+                return None
+            va[k] = a
+        else:
+            va[k] = NAN
+    if n > 1:
+        ordered = np.sort(ids)
+        if (ordered[1:] == ordered[:-1]).any():
+            return None
+    return ids, category, iscrowd, area
 
 
 cdef _fill_tables(const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,

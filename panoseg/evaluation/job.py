@@ -249,10 +249,11 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
     return Evaluation(stats, stats.summarize(), per_image)
 
 
-#: Bytes of image data inflated at a time per PNG while evaluating: small enough that a chunk of
+#: Bytes of image data inflated at a time per PNG while evaluating (1 MB: a 640x480 PNG in one
+#: chunk, a 4096x2048 one in 25): small enough that a chunk of
 #: each PNG stays in the CPU's cache while the core decodes it, large enough that the Python
 #: work per chunk is negligible.
-INFLATE_CHUNK = 1 << 19
+INFLATE_CHUNK = 1 << 20
 
 
 def _with_image(fn, path, image_id):

@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .. import _core
 from ..errors import PanopticFormatError
 from ..util.fileio import read_bytes
 from .categories import Categories, is_int, json_value
@@ -181,8 +182,9 @@ class SegmentTable:
             if is_gt:
                 a = seg.get("area")
                 if isinstance(a, bool) or not isinstance(a, (int, float, np.number)) \
-                        or not math.isfinite(a) or a <= 0:
-                    fail(f"GT 'area' must be a positive number, got {a!r}", seg_id)
+                        or (isinstance(a, int) and a >= 2 ** 62) or not math.isfinite(a) \
+                        or a <= 0:
+                    fail(f"GT 'area' must be a positive number, got {json_value(a)}", seg_id)
                 area[k] = a
             ids[k] = seg_id
             category[k] = cat_index
@@ -191,36 +193,10 @@ class SegmentTable:
 
     @classmethod
     def _from_valid_segments(cls, segments, categories: Categories, is_gt: bool):
-        """The common case, vectorized: returns None as soon as anything looks wrong.
-
-        This runs once per image on every worker thread while holding the GIL, so it is kept
-        to a few list comprehensions and numpy checks; the slow path above gives the messages.
-        """
-        try:
-            if not all(type(seg) is dict for seg in segments):
-                return None
-            ids = np.array([seg["id"] for seg in segments], dtype=object)
-            # type() is int first: 1.0 and True hash like 1 but are not category ids
-            cats = [categories.index_of.get(c) if type(c) is int else None
-                    for c in (seg["category_id"] for seg in segments)]
-            crowd = [seg.get("iscrowd", 0) for seg in segments]
-            area = [seg["area"] for seg in segments] if is_gt else None
-        except (KeyError, TypeError):
-            return None
-        n = len(segments)
-        if not all(type(i) is int for i in ids) or None in cats:
-            return None
-        if n and not (0 < min(ids) and max(ids) <= MAX_SEGMENT_ID) or len(set(ids)) != n:
-            return None
-        if not all(c == 0 or c == 1 for c in crowd) or any(type(c) is bool for c in crowd):
-            return None
-        if is_gt:
-            if not all(type(a) is int or type(a) is float for a in area):
-                return None
-            area = np.array(area, dtype=np.float64)
-            if not np.all(area > 0) or not np.all(np.isfinite(area)):
-                return None
-        else:
-            area = np.full(n, np.nan)
-        return cls(ids.astype(np.uint32), np.array(cats, dtype=np.int32),
-                   np.array(crowd, dtype=np.uint8), area)
+        """The common case, in the core's C loop (runs once per image on every worker thread
+        while holding the GIL); None as soon as anything looks wrong (the slow path above then
+        gives the message)."""
+        if not isinstance(segments, list):
+            segments = list(segments)
+        arrays = _core.segment_table_arrays(segments, categories.index_of, is_gt)
+        return None if arrays is None else cls(*arrays)
