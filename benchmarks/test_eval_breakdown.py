@@ -5,8 +5,8 @@ benchmarks/evalbench.py), each stage is timed on its own, best of
 ``PANOSEG_BENCH_BREAKDOWN_ROUNDS`` (default 5):
 
 * read: the two PNG files' bytes (page cache warm);
-* inflate: ``panoseg.io.png.inflate`` of both (chunk parsing, CRCs, zlib-ng / isal / zlib);
-* core: ``panoseg._core.match_png`` exactly as ``EvaluationJob.evaluate_image`` calls it (the
+* inflate: both PNGs inflated as the evaluator does it (``PngImageData.chunks(INFLATE_CHUNK)``: chunk parsing, CRCs, zlib-ng);
+* core: ``panoseg._core.match_png`` (the same C++ as the evaluator's chunked ``PngPairMatcher``, in one feed; the
   fused unfilter + id conversion + pair count + PQ match + extra metrics, row by row);
 * count + match: ``_core.match_image`` on the two decoded id maps (the same pair count, PQ
   match and extra metrics, unfused; the match cannot be timed apart from the count without the
@@ -93,8 +93,9 @@ def best_of(fn, rounds):
 def time_pair(job, pair, isthing, rounds) -> dict:
     """Seconds (best of ``rounds``) of each stage of one image, timed on its own."""
     from panoseg import _core
+    from panoseg.evaluation.job import INFLATE_CHUNK
     from panoseg.io.panoptic_json import SegmentTable
-    from panoseg.io.png import inflate
+    from panoseg.io.png import PngImageData, inflate
     from panoseg.util.fileio import join, read_bytes
 
     cats = job.categories
@@ -124,7 +125,11 @@ def time_pair(job, pair, isthing, rounds) -> dict:
     pred_ids = _core.png_unfilter_ids(pred_raw, h, w)
     stages = {
         "read": lambda: (read_bytes(gt_png), read_bytes(pred_png)),
-        "inflate": lambda: (inflate(gt_bytes, gt_png), inflate(pred_bytes, pred_png)),
+        # As the evaluator inflates: in INFLATE_CHUNK pieces (into reused memory; a whole image
+        # inflated into a fresh buffer costs its page faults too).
+        "inflate": lambda: [None for png in (PngImageData(gt_bytes, gt_png),
+                                             PngImageData(pred_bytes, pred_png))
+                            for _ in png.chunks(INFLATE_CHUNK)],
         "core": core,
         "unfilter_alone": lambda: (_core.png_unfilter_ids(gt_raw, h, w),
                                    _core.png_unfilter_ids(pred_raw, h, w)),

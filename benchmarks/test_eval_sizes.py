@@ -306,12 +306,17 @@ def _summarize(machine):
 
 
 def _memory_lines(payload):
+    from panoseg.evaluation.job import INFLATE_CHUNK
+
     _, h, w = eb.SIZES[MEMORY_SIZE]
-    inflated_per_image = 2 * (3 * w + 1) * h  # GT + prediction, filtered scanlines
+    # In flight per thread: one inflated chunk of each PNG (the evaluator never holds a whole
+    # image), the rows the core keeps, and the compressed file bytes.
+    row = 3 * w + 1
+    inflated_per_image = 2 * (min(INFLATE_CHUNK, row * h) + 4 * (row + 32))
     lines = ["", (f"Memory, panoseg eval (all cores, one evaluation per fresh process) at "
                   f"{MEMORY_SIZE}:"), "",
              ("| images | peak RSS | RSS before eval (after imports) | growth | growth, "
-              "MALLOC_MMAP_THRESHOLD_=1 MiB | GT+pred JSON | workers x inflated PNG pair |"),
+              "MALLOC_MMAP_THRESHOLD_=1 MiB | GT+pred JSON | workers x inflated chunks + rows |"),
              "|---|---|---|---|---|---|---|"]
     growths = {}
     for k, by_variant in sorted(MEMORY.items()):
@@ -326,7 +331,7 @@ def _memory_lines(payload):
         shown_fixed = "n/a" if growth_fixed is None else f"{growth_fixed:.0f} MiB"
         lines.append(f"| {k} | {out['peak_rss_mb']:.0f} MiB | {out['base_rss_mb']:.0f} MiB | "
                      f"{growth:.0f} MiB | {shown_fixed} | {json_mb:.2f} MiB | {workers} x "
-                     f"{inflated_per_image / 2**20:.0f} MiB = {bound_mb:.0f} MiB |")
+                     f"{inflated_per_image / 2**20:.1f} MiB = {bound_mb:.1f} MiB |")
         payload["memory"][str(k)] = {
             name: {kk: vv for kk, vv in o.items() if kk != "per_class"}
             for name, o in by_variant.items()}
@@ -346,14 +351,11 @@ def _memory_lines(payload):
             payload["memory"][f"growth_{hi}_minus_{lo}_mb ({name})"] = more
     lines.append(
         "Expected: the process after its imports ('RSS before eval'), plus the parsed JSON, "
-        "plus per thread the two inflated PNGs of its image "
-        f"({inflated_per_image / 2**20:.0f} MiB at {MEMORY_SIZE}: the evaluator inflates both "
-        "PNGs fully before the row-wise core, which then keeps only a few rows) and the "
+        "plus per thread one inflated chunk of each PNG of its image and the few rows the core "
+        f"keeps ({inflated_per_image / 2**20:.1f} MiB at {MEMORY_SIZE}: the evaluator inflates "
+        f"{INFLATE_CHUNK // 2**20} MB at a time and never holds a whole image) and the "
         "compressed file bytes; at most 2 x workers images are queued, and those not started "
-        "hold nothing. With glibc's default (dynamic) mmap threshold, freed image-sized "
-        "buffers stay in the allocator's per-thread arenas and the peak can rise by about one "
-        "more inflated pair before it levels off; with the threshold fixed the peak is the "
-        "bound above.")
+        "hold nothing.")
     others = RESULTS.get(MEMORY_SIZE, {})
     info = [f"{k} {v['peak_rss_mb']:.0f} MiB" + (
         f" (+ child {v['children_peak_rss_mb']:.0f} MiB)" if v.get("children_peak_rss_mb", 0) > 1

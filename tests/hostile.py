@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import io
 import json
 import os
 import shutil
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from pngtools import chunk
+from pngtools import chunk, pillow_refuses  # noqa: F401  (re-exported)
 
 from panoseg.cli import main
 from panoseg.testing.synthetic import make_dataset, make_merge_inputs
@@ -104,21 +103,6 @@ def header_only_png(width, height) -> bytes:
     """The ~10 KB PNG whose header lies about its size (10 KB of zeros behind it)."""
     return build_png([(b"IHDR", header(width, height)),
                       (b"IDAT", zlib.compress(bytes(10_000))), (b"IEND", b"")])
-
-
-def pillow_refuses(data: bytes) -> bool:
-    from PIL import ImageFile
-
-    lenient = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-        return False
-    except Exception:  # noqa: BLE001 - any refusal
-        return True
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = lenient
 
 
 # ---------------------------------------------------------------------------------------------

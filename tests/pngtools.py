@@ -54,3 +54,21 @@ def encode(img: np.ndarray, filters=None, color_type=None, bit_depth=8, idat_spl
     header = struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, int(interlace))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + b"".join(chunk(b"IDAT", p) for p in parts)
             + chunk(b"IEND", b""))
+
+
+def pillow_refuses(data: bytes) -> bool:
+    """Whether Pillow refuses to load these PNG bytes (truncated images not tolerated)."""
+    import io
+
+    from PIL import Image, ImageFile
+
+    lenient = ImageFile.LOAD_TRUNCATED_IMAGES  # importing GluonCV sets it
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+        return False
+    except Exception:  # noqa: BLE001 - any refusal
+        return True
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = lenient
