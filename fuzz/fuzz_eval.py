@@ -14,7 +14,9 @@ Input layout (``encode`` writes it; short inputs read as zeros past their end)::
 wrong lengths and filter types must be clean errors). Clean outcome: a result dict, None (an id
 not in its table), ``CoreError`` (and its subclasses) or ``ValueError`` (argument checks).
 Invariant: when both PNGs unfilter, ``match_png`` and ``match_image`` on the unfiltered maps
-agree (same dict; None only where match_image reports unknown ids or rejects the tables).
+agree (same dict; None only where match_image reports unknown ids or rejects the tables), and
+``PngPairMatcher`` fed the same data in chunks of sizes drawn from the input agrees with
+``match_png`` wherever that accepts the input.
 """
 import struct
 
@@ -76,6 +78,30 @@ def _same(a: dict, b: dict) -> bool:
     return all(np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind == "f") for k in a)
 
 
+def _check_chunked(data, m, height, width, n_cat, isthing, tables, gt_raw, pred_raw) -> None:
+    """The evaluator's chunked form (_core.PngPairMatcher, fed as the PNGs are inflated) must
+    agree with match_png, for chunk sizes drawn from the input (rows split between chunks,
+    chunks of the two images of different sizes)."""
+    if m == "error":
+        return  # the error may come from either side first; match_png's order is not promised
+    sizes = [1 + b % 97 for b in data[-8:]] or [1]
+    try:
+        matcher = _core.PngPairMatcher(height, width, *tables, n_cat, isthing)
+        g = p = 0
+        k = 0
+        while g < len(gt_raw) or p < len(pred_raw):
+            ng, np_ = sizes[k % len(sizes)], sizes[(k + 3) % len(sizes)] * 2
+            matcher.feed(gt_raw[g:g + ng].tobytes(), pred_raw[p:p + np_].tobytes())
+            g, p, k = g + ng, p + np_, k + 1
+        chunked = matcher.finish()
+    except ValueError as e:
+        raise AssertionError(f"PngPairMatcher rejected what match_png accepted: {e}") from None
+    if m is None:
+        assert chunked is None, "match_png found unknown ids, PngPairMatcher none"
+    else:
+        assert chunked is not None and _same(m, chunked), "PngPairMatcher and match_png disagree"
+
+
 def test_one_input(data: bytes) -> None:
     height, width, n_cat, isthing, tables, gt_raw, pred_raw = decode(data)
     stride = 1 + 3 * width
@@ -92,6 +118,7 @@ def test_one_input(data: bytes) -> None:
         _OUT.note("none")
     elif m != "error":
         _note_result(m)
+    _check_chunked(data, m, height, width, n_cat, isthing, tables, gt_raw, pred_raw)
     try:
         gt_map = _core.png_unfilter_ids(gt_raw, height, width)
         pred_map = _core.png_unfilter_ids(pred_raw, height, width)
