@@ -667,7 +667,8 @@ cdef class PngPairMatcher:
     inflated images never need to be held whole (and stay in the CPU cache while decoded).
 
     Corrupt image data raises :class:`PngDataError` (side 'gt' / 'pred'), from :meth:`feed`
-    or, for missing data, :meth:`finish`.
+    or, for missing data, :meth:`finish`. One matcher is for one thread (it keeps the bytes of
+    an incomplete row between calls).
     """
     cdef PngPairStream* _stream
     cdef int64_t _h, _w

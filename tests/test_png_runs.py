@@ -128,3 +128,73 @@ def test_png_pair_matcher_too_much_or_too_little_data():
     m.feed(b"\0" * 100, b"\0" * 100)
     with pytest.raises(_core.PngDataError, match="image data has 100 bytes"):
         m.finish()
+
+
+@pytest.mark.parametrize("size", [1, 7, 100, 4096, 1 << 20])
+def test_chunks_of_any_size_hold_exactly_the_image_data(size):
+    import zlib
+
+    from pngtools import chunk
+
+    from panoseg import PanopticFormatError
+    from panoseg.io.png import PngImageData
+
+    rng = np.random.default_rng(size)
+    ids = _blocky(rng, 23, 31, 4, 0.05)
+    good = _png(ids, [int(f) for f in rng.integers(0, 5, 23)])
+    whole = inflate(good)[2]
+    assert b"".join(PngImageData(good, "g.png").chunks(size)) == whole
+    header = good[8:33]
+
+    def png(stream):
+        return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", stream) + chunk(b"IEND", b"")
+
+    assert b"".join(PngImageData(png(zlib.compress(whole, 0)), "s.png").chunks(size)) == whole
+    assert b"".join(PngImageData(png(zlib.compress(whole) + b"junk"), "t.png").chunks(size)) \
+        == whole  # bytes after the stream's end are ignored, as Pillow does
+    for bad, message in ((zlib.compress(whole + b"\0"), "more than the 31x23"),
+                         (zlib.compress(whole[:-1]), "truncated or corrupt"),
+                         (zlib.compress(whole)[:-9], "truncated or corrupt")):
+        with pytest.raises(PanopticFormatError, match=message):
+            for _ in PngImageData(png(bad), "b.png").chunks(size):
+                pass
+    with pytest.raises(ValueError, match="chunk size"):
+        next(PngImageData(good, "g.png").chunks(0))
+
+
+def test_two_images_compressed_very_differently_evaluate_alike(tmp_path):
+    """A stored (level 0) GT and a level 9 prediction inflate in chunks of different sizes: the
+    evaluator pulls from whichever is behind, and the result is that of the per-pixel path."""
+    import json
+
+    from panoseg.evaluation import evaluate
+    from panoseg.io.png import write_ids
+
+    rng = np.random.default_rng(5)
+    gt, pred = _blocky(rng, 700, 900, 4, 0.001), _blocky(rng, 700, 900, 4, 0.001)
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "pred").mkdir()
+    write_ids(tmp_path / "gt" / "a.png", gt, compress_level=0)
+    write_ids(tmp_path / "pred" / "a.png", pred, compress_level=9)
+    cats = [{"id": c, "name": str(c), "isthing": c % 2, "color": [c, c, c]} for c in range(1, 6)]
+    for name, ids in (("gt", gt), ("pred", pred)):
+        present = [int(i) for i in np.unique(ids) if i]
+        segs = [{"id": i, "category_id": 1 + k % 5, "area": int((ids == i).sum()), "iscrowd": 0}
+                for k, i in enumerate(present)]
+        (tmp_path / f"{name}.json").write_text(json.dumps({
+            "annotations": [{"image_id": 1, "file_name": "a.png", "segments_info": segs}],
+            "images": [{"id": 1, "file_name": "a.jpg", "height": 700, "width": 900}],
+            "categories": cats}))
+    chunked = evaluate(tmp_path / "gt.json", tmp_path / "pred.json", workers=1).results
+    from panoseg.evaluation.matching import match_image
+    from panoseg.evaluation.stats import PQStats
+    from panoseg.io.categories import as_categories
+    from panoseg.io.panoptic_json import load_panoptic_json
+    c = as_categories(cats)
+    g_ann = load_panoptic_json(tmp_path / "gt.json")["annotations"][0]
+    p_ann = load_panoptic_json(tmp_path / "pred.json")["annotations"][0]
+    stats = PQStats(c)
+    stats.add_image(match_image(
+        gt, SegmentTable.from_segments_info(g_ann["segments_info"], c, is_gt=True),
+        pred, SegmentTable.from_segments_info(p_ann["segments_info"], c, is_gt=False), c))
+    assert chunked == stats.summarize()

@@ -249,8 +249,14 @@ const uint8_t* PngPairStream::Side::take(size_t line) {
 }
 
 void PngPairStream::Side::keep_rest() {
-  pending.erase(pending.begin(), pending.begin() + std::ptrdiff_t(pending_pos));
-  pending_pos = 0;
+  // Used bytes leave the front only once they are most of the buffer: no memmove per feed.
+  if (pending_pos == pending.size()) {
+    pending.clear();
+    pending_pos = 0;
+  } else if (pending_pos > pending.size() / 2) {
+    pending.erase(pending.begin(), pending.begin() + std::ptrdiff_t(pending_pos));
+    pending_pos = 0;
+  }
   pending.insert(pending.end(), chunk + chunk_pos, chunk + chunk_size);
   chunk = nullptr;
   chunk_size = chunk_pos = 0;
@@ -276,6 +282,16 @@ Status PngPairStream::side_error(Status st, StatusWhere where, const Side& side)
 Status PngPairStream::feed(const uint8_t* gt, size_t gt_size, const uint8_t* pred,
                            size_t pred_size) {
   if (!status_.ok()) return status_;
+  try {
+    return feed_checked(gt, gt_size, pred, pred_size);
+  } catch (...) {  // out of memory keeping bytes: the stream cannot go on
+    status_ = fail(StatusCode::kBadArgument);
+    throw;
+  }
+}
+
+Status PngPairStream::feed_checked(const uint8_t* gt, size_t gt_size, const uint8_t* pred,
+                                   size_t pred_size) {
   if ((gt == nullptr && gt_size) || (pred == nullptr && pred_size))
     return status_ = fail(StatusCode::kBadArgument);
   gt_.chunk = gt;

@@ -74,7 +74,7 @@ Status count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t n_p
 // The pair count straight from the two PNGs' inflated image data (8-bit RGB, non-interlaced,
 // both height x width), fed in chunks as they are inflated and decoded row by row: neither id
 // map nor either whole image is ever stored. Rows are consumed in (GT, prediction) pairs; the
-// bytes of an incomplete row wait for the next chunk.
+// bytes of an incomplete row wait for the next chunk. Not for use by two threads at once.
 class PngPairStream {
  public:
   // Table errors as PairCounter's; kBadArgument for a size outside common/checked.hpp's limits.
@@ -100,6 +100,7 @@ class PngPairStream {
     void keep_rest();                  // the unused chunk bytes wait for the next feed
   };
   Status side_error(Status st, StatusWhere where, const Side& side) const;
+  Status feed_checked(const uint8_t* gt, size_t gt_size, const uint8_t* pred, size_t pred_size);
   int64_t height_, width_;
   size_t line_;
   PairCounter counter_;

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
-from itertools import zip_longest
 from typing import Callable, Optional
 
 import numpy as np
@@ -132,10 +131,8 @@ class EvaluationJob:
                 gt_table.area, pred_table.ids, pred_table.category, len(categories),
                 _isthing(categories) if self.extra else None)
             try:
-                chunks = zip_longest(gt_img.chunks(INFLATE_CHUNK), pred_img.chunks(INFLATE_CHUNK),
-                                     fillvalue=b"")
-                for gt_chunk, pred_chunk in chunks:
-                    matcher.feed(gt_chunk, pred_chunk)
+                _feed_in_step(matcher, gt_img.chunks(INFLATE_CHUNK),
+                              pred_img.chunks(INFLATE_CHUNK))
                 m = matcher.finish()
             except _core.PngDataError as e:
                 raise PanopticFormatError(str(e), file=gt_png if e.side == "gt" else pred_png,
@@ -254,6 +251,25 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
 #: each PNG stays in the CPU's cache while the core decodes it, large enough that the Python
 #: work per chunk is negligible.
 INFLATE_CHUNK = 1 << 20
+
+
+def _feed_in_step(matcher, gt_chunks, pred_chunks) -> None:
+    """Feeds the two images' chunks to the matcher, pulling the next chunk from whichever image
+    has delivered fewer bytes (both when even), so that neither runs ahead: the core then keeps
+    at most about a chunk of either image waiting for the other."""
+    chunks, got, done = (gt_chunks, pred_chunks), [0, 0], [False, False]
+    while not (done[0] and done[1]):
+        pulled = [b"", b""]
+        for k in (0, 1):
+            if not done[k] and (done[1 - k] or got[k] <= got[1 - k]):
+                chunk = next(chunks[k], None)
+                if chunk is None:
+                    done[k] = True
+                else:
+                    pulled[k] = chunk
+                    got[k] += len(chunk)
+        if pulled[0] or pulled[1]:
+            matcher.feed(pulled[0], pulled[1])
 
 
 def _with_image(fn, path, image_id):

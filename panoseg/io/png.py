@@ -170,34 +170,36 @@ class PngImageData:
         """The inflated image data in chunks of ``size`` bytes (the last one shorter); errors
         (:class:`PanopticFormatError`) come when met: corrupt data, more data than the header
         declares (before it is stored), or less (after the last chunk)."""
+        if size < 1:
+            raise ValueError(f"chunk size must be >= 1, got {size}")  # 0 would mean no limit
         idat, expected, name = self._idat, self.expected, self.name
-        # Compressed input in pieces that each inflate to about `size` bytes (at most 64 KB:
-        # what a piece holds beyond a chunk is copied once more, as zlib's unconsumed_tail).
+        # Compressed input in pieces that each inflate to about `size` bytes (so that the two
+        # PNGs of an image come in chunks of about the same size, however each is compressed);
+        # at most `size` bytes: what a piece holds beyond a chunk is copied once more, as zlib's
+        # unconsumed_tail.
         n_in = len(idat)
-        piece = n_in if size >= expected else max(4096, min(1 << 16, n_in * size // expected + 1))
+        piece = max(4096, min(max(size, 1 << 16), n_in * size // max(expected, 1) + 1))
         view = memoryview(idat)
         inflater = _zlib.decompressobj()
         produced = pos = 0
         tail = b""
         try:
-            while True:
-                if not tail:
-                    if pos >= n_in:
-                        break
+            while produced <= expected and not inflater.eof:
+                if not tail and pos < n_in:
                     tail = view[pos:pos + piece]
                     pos += len(tail)
+                # With the input used up, a call with none still drains what the inflater holds
+                # (isal keeps decoded output back); it returns b"" once there is nothing more.
                 out = inflater.decompress(tail, min(size, expected - produced + 1))
                 tail = inflater.unconsumed_tail
-                if out:
-                    produced += len(out)
-                    if produced > expected:
-                        break
-                    yield out
-                if inflater.eof:  # bytes after the stream's end are ignored, as Pillow does
-                    break
-            # A stream that did not end may hold more output: ask for one byte only then.
-            if produced == expected and not inflater.eof and inflater.decompress(b"", 1):
-                produced += 1
+                if not out:
+                    if not tail and pos >= n_in:
+                        break  # input used up and nothing more came out
+                    continue
+                produced += len(out)
+                if produced > expected:
+                    break  # more than the header declares: never yielded
+                yield out
         except Exception as e:  # zlib.error and its twins in zlib-ng / isal
             raise PanopticFormatError(f"corrupt PNG image data ({e or type(e).__name__})",
                                       file=name) from None
