@@ -132,7 +132,7 @@ class EvaluationJob:
                 _isthing(categories) if self.extra else None)
             try:
                 _feed_in_step(matcher, gt_img.chunks(INFLATE_CHUNK),
-                              pred_img.chunks(INFLATE_CHUNK))
+                              pred_img.chunks(INFLATE_CHUNK), INFLATE_CHUNK)
                 m = matcher.finish()
             except _core.PngDataError as e:
                 raise PanopticFormatError(str(e), file=gt_png if e.side == "gt" else pred_png,
@@ -253,15 +253,15 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
 INFLATE_CHUNK = 1 << 20
 
 
-def _feed_in_step(matcher, gt_chunks, pred_chunks) -> None:
-    """Feeds the two images' chunks to the matcher, pulling the next chunk from whichever image
-    has delivered fewer bytes (both when even), so that neither runs ahead: the core then keeps
-    at most about a chunk of either image waiting for the other."""
+def _feed_in_step(matcher, gt_chunks, pred_chunks, lead: int) -> None:
+    """Feeds the two images' chunks to the matcher, both at once while neither has delivered
+    more than ``lead`` bytes beyond the other (then only the one behind), so that the core keeps
+    at most about ``lead`` bytes of either image waiting for the other."""
     chunks, got, done = (gt_chunks, pred_chunks), [0, 0], [False, False]
     while not (done[0] and done[1]):
         pulled = [b"", b""]
         for k in (0, 1):
-            if not done[k] and (done[1 - k] or got[k] <= got[1 - k]):
+            if not done[k] and (done[1 - k] or got[k] <= got[1 - k] + lead):
                 chunk = next(chunks[k], None)
                 if chunk is None:
                     done[k] = True
