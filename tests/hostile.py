@@ -19,12 +19,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from pngtools import chunk, pillow_refuses  # noqa: F401  (re-exported)
+from pngtools import build_png, chunk, pillow_refuses, png_chunks  # noqa: F401  (re-exported)
 
 from panoseg.cli import main
 from panoseg.testing.synthetic import make_dataset, make_merge_inputs
-
-SIG = b"\x89PNG\r\n\x1a\n"
 
 #: What a message must never show: Python's or C's internals instead of what is wrong.
 LEAKS = ("Traceback", "internal error", "ssize_t", "C long", "NoneType", "object is not",
@@ -47,20 +45,6 @@ CONVERSIONS = ("2ch-to-panoptic", "panoptic-to-detection", "detection-to-panopti
 def header(width, height, depth=8, color=2, compression=0, filter_method=0, interlace=0):
     return struct.pack(">IIBBBBB", width, height, depth, color, compression, filter_method,
                        interlace)
-
-
-def build_png(chunks) -> bytes:
-    return SIG + b"".join(chunk(t, d) for t, d in chunks)
-
-
-def png_chunks(data: bytes):
-    """(type, payload) of each chunk of a PNG."""
-    pos, out = 8, []
-    while pos < len(data):
-        length, ctype = struct.unpack_from(">I4s", data, pos)
-        out.append((ctype, data[pos + 8:pos + 8 + length]))
-        pos += 12 + length
-    return out
 
 
 def zeros_zlib(n: int, piece: int = 1 << 24) -> bytes:

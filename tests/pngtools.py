@@ -72,3 +72,21 @@ def pillow_refuses(data: bytes) -> bool:
         return True
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = lenient
+
+
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def build_png(chunks) -> bytes:
+    """The PNG signature and these (type, payload) chunks, CRCs computed."""
+    return SIGNATURE + b"".join(chunk(t, d) for t, d in chunks)
+
+
+def png_chunks(data: bytes):
+    """(type, payload) of each chunk of a PNG."""
+    pos, out = 8, []
+    while pos < len(data):
+        length, ctype = struct.unpack_from(">I4s", data, pos)
+        out.append((ctype, data[pos + 8:pos + 8 + length]))
+        pos += 12 + length
+    return out

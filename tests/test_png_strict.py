@@ -7,27 +7,12 @@ import zlib
 
 import numpy as np
 import pytest
-from pngtools import chunk, encode, pillow_refuses
+from pngtools import build_png, encode, pillow_refuses, png_chunks
 
 from panoseg import PanopticFormatError
 from panoseg.io import png
 
 RGB = np.random.default_rng(0).integers(0, 256, (6, 5, 3), dtype=np.uint8)
-SIG = b"\x89PNG\r\n\x1a\n"
-
-
-def _chunks(data: bytes):
-    """(type, payload) of each chunk of a PNG."""
-    pos, out = 8, []
-    while pos < len(data):
-        length, ctype = struct.unpack_from(">I4s", data, pos)
-        out.append((ctype, data[pos + 8:pos + 8 + length]))
-        pos += 12 + length
-    return out
-
-
-def _build(chunks) -> bytes:
-    return SIG + b"".join(chunk(t, d) for t, d in chunks)
 
 
 def _header(w, h, depth=8, color=2, compression=0, filter_method=0, interlace=0):
@@ -41,7 +26,7 @@ def test_a_sound_png_still_decodes():
 
 
 def _variants():
-    good = _chunks(encode(RGB, idat_split=20))
+    good = png_chunks(encode(RGB, idat_split=20))
     ihdr, idats, iend = good[0], [c for c in good if c[0] == b"IDAT"], good[-1]
     assert len(idats) >= 2
     text = (b"tEXt", b"Comment\x00x")
@@ -60,7 +45,7 @@ def _variants():
 @pytest.mark.parametrize("case", sorted(_variants()))
 def test_chunk_rules(case):
     chunks, message = _variants()[case]
-    data = _build(chunks)
+    data = build_png(chunks)
     with pytest.raises(PanopticFormatError, match=message) as e:
         png.decode_ids(data, "x.png")
     assert str(e.value).startswith("x.png: ")
@@ -82,7 +67,7 @@ def test_critical_chunk_checksums():
 def test_size_is_checked_before_inflating():
     """A header claiming 4294967295 x 1 or 100000 x 100000: refused from the header alone."""
     for w, h in ((2 ** 32 - 1, 1), (100_000, 100_000)):
-        data = _build([(b"IHDR", _header(w, h)), (b"IDAT", zlib.compress(b"\0" * 100)),
+        data = build_png([(b"IHDR", _header(w, h)), (b"IDAT", zlib.compress(b"\0" * 100)),
                        (b"IEND", b"")])
         with pytest.raises(PanopticFormatError, match="PNG|pixels") as e:
             png.decode_ids(data, "big.png")
@@ -95,7 +80,7 @@ def test_a_bomb_is_refused_without_inflating_it():
     """A 4x4 header over a stream that inflates to 64 MB: an error, and only the 4x4 image's
     bytes are ever produced."""
     bomb = zlib.compress(b"\0" * (64 << 20), 9)
-    data = _build([(b"IHDR", _header(4, 4)), (b"IDAT", bomb), (b"IEND", b"")])
+    data = build_png([(b"IHDR", _header(4, 4)), (b"IDAT", bomb), (b"IEND", b"")])
     with pytest.raises(PanopticFormatError, match="more than the 4x4 image"):
         png.decode_ids(data, "bomb.png")
 
@@ -107,7 +92,7 @@ def test_bomb_memory_stays_bounded(tmp_path):
     bomb = tmp_path / "bomb.png"
     raw = zlib.compressobj(9)
     stream = b"".join(raw.compress(b"\0" * (1 << 24)) for _ in range(128)) + raw.flush()
-    bomb.write_bytes(_build([(b"IHDR", _header(64, 64)), (b"IDAT", stream), (b"IEND", b"")]))
+    bomb.write_bytes(build_png([(b"IHDR", _header(64, 64)), (b"IDAT", stream), (b"IEND", b"")]))
     # VmHWM, this process's own peak (ru_maxrss would carry over the forking pytest's peak).
     code = (
         "from panoseg.io.png import read_ids\n"
