@@ -477,7 +477,7 @@ def segment_table_arrays(list segments, dict index_of, bint is_gt):
             va[k] = NAN
     if n > 1:
         ordered = np.sort(ids)
-        if (ordered[1:] == ordered[:-1]).any():
+        if (ordered[1:] == ordered[:n - 1]).any():
             return None
     return ids, category, iscrowd, area
 
@@ -644,7 +644,6 @@ def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, height, wi
     cdef ImageMatch match
     cdef Status st
     cdef cbool unknown = False
-    cdef size_t k
     with nogil:
         st = count_pairs_png(&gt_raw[0] if gt_raw.shape[0] else NULL, gt_raw.shape[0],
                              &pred_raw[0] if pred_raw.shape[0] else NULL, pred_raw.shape[0],

@@ -23,7 +23,7 @@ from ..io.paths import (
     png_output_paths,
     segmentation_folder,
 )
-from ..io.png import MAX_PIXELS, read_ids, write_ids
+from ..io.png import MAX_PIXELS, check_pixels, read_ids, write_ids
 from ..io.segment_ids import SegmentIds
 from ..util.atomic import atomic_open
 from ..util.parallel import ordered_map
@@ -75,10 +75,9 @@ def image_list(data, source, need_size: bool = False, max_pixels: int = MAX_PIXE
             raise PanopticFormatError("'height' and 'width' must be positive integers",
                                       file=source, image_id=img["id"], file_name=img["file_name"])
         h, w = img.get("height"), img.get("width")
-        if is_int(h) and is_int(w) and h * w > max_pixels:
-            raise PanopticFormatError(f"'images' says {w}x{h} ({h * w} pixels), more than the "
-                                      f"{max_pixels} pixels allowed (--max-pixels)", file=source,
-                                      image_id=img["id"], file_name=img["file_name"])
+        if is_int(h) and is_int(w):
+            check_pixels(w, h, source, max_pixels, "'images' says", image_id=img["id"],
+                         file_name=img["file_name"])
     image_index(images, source)
     return images
 

@@ -69,10 +69,10 @@ def panoptic_to_detection(panoptic_json_file, segmentations_folder, output_json_
         key; segment ids are only unique within an image (in COCO every image's first person
         is 3937500), so such a file must not be loaded with ``pycocotools.coco.COCO``, which
         keys annotations by id.
-
     max_pixels : int
         The largest image accepted (default :data:`panoseg.io.png.MAX_PIXELS`), checked from
         the JSON's sizes and each PNG's header before anything is allocated or decoded.
+
     Returns
     -------
     dict
@@ -191,10 +191,10 @@ def detection_to_panoptic(detection_json_file, output_json_file, segmentations_f
         Show a progress bar on stderr.
     seed : int
         Seeds the jitter of thing ids with the image id, as ``merge``'s ``seed`` (same default).
-
     max_pixels : int
         The largest image accepted (default :data:`panoseg.io.png.MAX_PIXELS`), checked from
         the JSON's sizes and each PNG's header before anything is allocated or decoded.
+
     Returns
     -------
     dict

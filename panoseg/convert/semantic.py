@@ -48,10 +48,10 @@ def panoptic_to_semantic(panoptic_json_file, segmentations_folder, output_folder
         Threads; default: all available cores.
     progress : bool
         Show a progress bar on stderr.
-
     max_pixels : int
         The largest image accepted (default :data:`panoseg.io.png.MAX_PIXELS`), checked from
         the JSON's sizes and each PNG's header before anything is allocated or decoded.
+
     Returns
     -------
     int

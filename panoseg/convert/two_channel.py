@@ -68,10 +68,10 @@ def two_channel_to_panoptic(input_folder, images_json_file, categories_json_file
         Show a progress bar on stderr.
     seed : int
         Seeds the jitter of thing ids with the image id, as ``merge``'s ``seed`` (same default).
-
     max_pixels : int
         The largest image accepted (default :data:`panoseg.io.png.MAX_PIXELS`), checked from
         the JSON's sizes and each PNG's header before anything is allocated or decoded.
+
     Returns
     -------
     dict

@@ -14,6 +14,7 @@ from ..util.fileio import read_bytes
 from .categories import Categories, is_int, json_value
 from .codec import MAX_SEGMENT_ID
 from .paths import default_folder  # noqa: F401  (re-exported: its old home)
+from .png import check_pixels
 
 try:  # optional accelerator (pip install .[fast]): parses 3-5x faster, same values
     import orjson as _orjson
@@ -92,10 +93,7 @@ def image_sizes(data: Mapping, source, max_pixels: int) -> dict:
             if not (is_int(v) and v > 0):
                 raise PanopticFormatError(f"'{key}' in 'images' must be a positive integer, got "
                                           f"{json_value(v)}", file=source, image_id=img["id"])
-        if h * w > max_pixels:
-            raise PanopticFormatError(
-                f"'images' says {w}x{h} ({h * w} pixels), more than the {max_pixels} pixels "
-                "allowed (--max-pixels)", file=source, image_id=img["id"])
+        check_pixels(w, h, source, max_pixels, "'images' says", image_id=img["id"])
         sizes[img["id"]] = (h, w)
     return sizes
 

@@ -249,11 +249,14 @@ def read_channels(path, max_pixels: Optional[int] = None,
     return _pillow_array(data, path)
 
 
-def check_pixels(width: int, height: int, name, max_pixels: int = MAX_PIXELS) -> None:
-    """A PNG's declared size against the pixel cap, before anything is allocated."""
+def check_pixels(width: int, height: int, name, max_pixels: int = MAX_PIXELS,
+                 what: str = "PNG is", **where) -> None:
+    """A declared image size (a PNG header's, an ``images`` entry's: ``what`` says which)
+    against the pixel cap, before anything of that size is allocated; ``where``: the image."""
     if width * height > max_pixels:
-        raise PanopticFormatError(f"PNG is {width}x{height} ({width * height} pixels), more than "
-                                  f"the {max_pixels} pixels allowed (--max-pixels)", file=name)
+        raise PanopticFormatError(f"{what} {width}x{height} ({width * height} pixels), more than "
+                                  f"the {max_pixels} pixels allowed (--max-pixels)", file=name,
+                                  **where)
 
 
 def _parse_chunks(data: bytes):

@@ -14,7 +14,12 @@ from ..errors import PanopticFormatError
 from ..io.categories import is_int, json_value
 from ..io.panoptic_json import check_image_id, load_json, read_json
 from ..io.paths import default_folder, make_parents, png_name, png_output_paths
-from ..io.png import DEFAULT_COMPRESS_LEVEL, MAX_PIXELS, png_from_scanlines
+from ..io.png import (
+    DEFAULT_COMPRESS_LEVEL,
+    MAX_PIXELS,
+    check_pixels,
+    png_from_scanlines,
+)
 from ..io.rle import rle_intervals
 from ..util.atomic import atomic_open, atomic_write_bytes
 from ..util.cluster import (
@@ -101,10 +106,8 @@ class MergeJob:
             if type(h) is not int or type(w) is not int or h < 1 or w < 1:
                 raise PanopticFormatError(f"height and width must be positive integers, got {w}x{h}",
                                           file=files["images"], image_id=img["id"])
-            if h * w > max_pixels:  # before any canvas or mask of that size is allocated
-                raise PanopticFormatError(f"image is {w}x{h} ({h * w} pixels), more than the "
-                                          f"{max_pixels} pixels allowed (--max-pixels)",
-                                          file=files["images"], image_id=img["id"])
+            # Before any canvas or mask of that size is allocated.
+            check_pixels(w, h, files["images"], max_pixels, "image is", image_id=img["id"])
             check_image_id(img["id"], files["images"])
             if img["id"] in by_id:
                 raise PanopticFormatError("image listed twice", file=files["images"], image_id=img["id"])

@@ -16,7 +16,7 @@ from ..errors import PanopticFormatError
 from ..io.categories import as_categories
 from ..io.codec import as_id_map
 from ..io.panoptic_json import SegmentTable
-from ..io.png import MAX_PIXELS, read_ids
+from ..io.png import MAX_PIXELS, check_pixels, read_ids
 from .labels import default_font_size, draw_labels, load_font
 from .palette import segment_palette
 
@@ -296,11 +296,7 @@ def read_photo(path, image_id=None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
-            width, height = im.size
-            if width * height > max_pixels:
-                raise PanopticFormatError(
-                    f"image is {width}x{height} ({width * height} pixels), more than the "
-                    f"{max_pixels} pixels allowed (--max-pixels)", file=path, image_id=image_id)
+            check_pixels(*im.size, path, max_pixels, "image is", image_id=image_id)
             # No EXIF rotation: COCO annotations refer to the stored pixel grid.
             return np.asarray(im.convert("RGB"))
     except OSError as e:
