@@ -57,7 +57,8 @@ def decode(data: bytes):
 _OUT = _common.Outcomes(
     [f"png:{x}" for x in _common.CORE_LABELS + ["ValueError"]]
     + [f"map:{x}" for x in _common.CORE_LABELS + ["ValueError"]]
-    + ["none", "ok", "tp", "fp", "fn", "ignored", "crowd", "thing", "unfilter-error"]
+    + ["none", "ok", "tp", "fp", "fn", "ignored", "crowd", "thing", "unfilter-error",
+       "boundary-tp"]
     + [f"filter:{t}" for t in range(6)])
 
 
@@ -141,6 +142,25 @@ def test_one_input(data: bytes) -> None:
         raise AssertionError("match_image accepted what match_png rejected")
     else:
         assert not unknown and _same(m, full), "match_png and match_image disagree"
+    _check_boundary(data, full, gt_map, pred_map, n_cat, isthing, tables)
+
+
+def _check_boundary(data, full, gt_map, pred_map, n_cat, isthing, tables) -> None:
+    """match_image with a dilation drawn from the input: the plain keys unchanged, band pixel
+    counts those of boundary_band's flags, every boundary match a mask match."""
+    d = 1 + (data[-1] % 7 if data else 0)
+    b = _core.match_image(gt_map, pred_map, *tables, n_cat, isthing, dilation=d)
+    assert _same({k: b[k] for k in full}, full), "dilation changed the plain keys"
+    for ids, id_map, key in ((tables[0], gt_map, "gt_band_pixels"),
+                             (tables[4], pred_map, "pred_band_pixels")):
+        band = _core.boundary_band(id_map, d).astype(bool)
+        expected = [int((band & (id_map == i)).sum()) for i in ids]
+        assert b[key].tolist() == expected, f"{key} differs from boundary_band"
+    assert (b["b_tp"] <= b["tp"]).all(), "a boundary match that is no mask match"
+    matched = b["b_gt_match"] >= 0
+    assert (b["gt_match"][matched] == b["b_gt_match"][matched]).all()
+    if b["b_tp"].any():
+        _OUT.note("boundary-tp")
 
 if __name__ == "__main__":
     _common.main("eval", test_one_input)

@@ -31,6 +31,7 @@ from .evaluation import (
     ImageResult,
     PQEvaluator,
     PQStats,
+    compare,
     evaluate,
     pq_compute,
 )
@@ -42,6 +43,6 @@ _install_legacy_paths()
 
 __all__ = [
     "Categories", "Evaluation", "ImageResult", "PQEvaluator", "PQStats", "PanopticFormatError",
-    "__version__", "coco_panoptic_categories", "evaluate", "id2rgb", "pq_compute", "read_ids",
+    "__version__", "coco_panoptic_categories", "compare", "evaluate", "id2rgb", "pq_compute", "read_ids",
     "rgb2id", "write_ids",
 ]

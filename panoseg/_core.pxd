@@ -121,6 +121,20 @@ cdef extern from "eval/pq_match.hpp" namespace "panoseg" nogil:
         vector[uint8_t] pred_ignored
     Status pq_match(const vector[PairArea]& pairs, const SegmentTable& gt,
                     const SegmentTable& pred, int32_t n_categories, ImageMatch* out) except +
+    Status pq_match_boundary(const vector[PairArea]& pairs, const vector[PairArea]& band_pairs,
+                             const SegmentTable& gt, const SegmentTable& pred,
+                             int32_t n_categories, ImageMatch* out, vector[int64_t]* gt_band,
+                             vector[int64_t]* pred_band) except +
+
+
+cdef extern from "eval/boundary_band.hpp" namespace "panoseg" nogil:
+    const int64_t kMaxDilation
+    Status boundary_band_flags(const uint32_t* map, int64_t height, int64_t width,
+                               int64_t dilation, uint8_t* out) except +
+    Status count_band_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t height,
+                            int64_t width, int64_t dilation, const uint32_t* gt_ids,
+                            int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred,
+                            PairCountResult* band, PairCountResult* mask) except +
 
 
 cdef extern from "eval/extra_metrics.hpp" namespace "panoseg" nogil:
@@ -131,6 +145,7 @@ cdef extern from "eval/extra_metrics.hpp" namespace "panoseg" nogil:
         vector[int64_t] size_tp, size_fp, size_fn
         vector[double] size_iou
         vector[int32_t] confusion_gt, confusion_pred
+        vector[int64_t] sem_inter, sem_gt, sem_pred
     Status extra_metrics(const vector[PairArea]& pairs, const SegmentTable& gt,
                          const SegmentTable& pred, const uint8_t* isthing, int32_t n_categories,
                          const ImageMatch& match, ExtraMetrics* out) except +

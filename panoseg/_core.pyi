@@ -13,9 +13,11 @@ runs_to_rle_strings        rle_encode_intervals                   io/rle.hpp
 rle_intervals              rle_decode_intervals                   io/rle.hpp
 segment_ids                distinct_ids                           io/segment_stats.hpp
 segment_areas_bboxes       segment_stats                          io/segment_stats.hpp
-match_image                count_pairs, pq_match, extra_metrics   eval/pair_count.hpp,
-                                                                  eval/pq_match.hpp,
-                                                                  eval/extra_metrics.hpp
+match_image                count_pairs, pq_match, extra_metrics,  eval/pair_count.hpp,
+                           count_band_pairs, pq_match_boundary    eval/pq_match.hpp,
+                                                                  eval/extra_metrics.hpp,
+                                                                  eval/boundary_band.hpp
+boundary_band              boundary_band_flags                    eval/boundary_band.hpp
 match_png                  count_pairs_png, pq_match,             (the same)
                            extra_metrics
 PngPairMatcher             PngPairStream (class), pq_match,       (the same)
@@ -94,8 +96,10 @@ def match_image(
     gt_ids: npt.NDArray[np.uint32], gt_category: npt.NDArray[np.int32],
     gt_iscrowd: npt.NDArray[np.uint8], gt_area: npt.NDArray[np.float64],
     pred_ids: npt.NDArray[np.uint32], pred_category: npt.NDArray[np.int32],
-    n_categories: int, category_isthing: Optional[npt.NDArray[np.uint8]] = ...
+    n_categories: int, category_isthing: Optional[npt.NDArray[np.uint8]] = ...,
+    dilation: int = ...
 ) -> Dict[str, np.ndarray]: ...
+def boundary_band(id_map: npt.NDArray[np.uint32], dilation: int) -> npt.NDArray[np.uint8]: ...
 def match_png(gt_raw: bytes, pred_raw: bytes, height: int, width: int,
               gt_ids: npt.NDArray[np.uint32], gt_category: npt.NDArray[np.int32],
               gt_iscrowd: npt.NDArray[np.uint8], gt_area: npt.NDArray[np.float64],

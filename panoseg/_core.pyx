@@ -538,14 +538,46 @@ cdef dict _extra_dict(ExtraMetrics& extra, int n_categories):
         "size_iou": _vec(extra.size_iou).reshape(n_categories, 3),
         "confusion_gt": _vec(extra.confusion_gt),
         "confusion_pred": _vec(extra.confusion_pred),
+        "sem_inter": _vec(extra.sem_inter), "sem_gt": _vec(extra.sem_gt),
+        "sem_pred": _vec(extra.sem_pred),
     }
+
+
+cdef dict _boundary_dict(ImageMatch& match, vector[int64_t]& gt_band,
+                         vector[int64_t]& pred_band):
+    return {
+        "b_tp": _vec(match.tp), "b_fp": _vec(match.fp), "b_fn": _vec(match.fn),
+        "b_iou_sum": _vec(match.iou_sum),
+        "b_gt_match": _vec(match.gt_match), "b_gt_match_iou": _vec(match.gt_match_iou),
+        "b_pred_match": _vec(match.pred_match),
+        "b_pred_ignored": _vec(match.pred_ignored).view(np.bool_),
+        "gt_band_pixels": _vec(gt_band), "pred_band_pixels": _vec(pred_band),
+    }
+
+
+def boundary_band(const uint32_t[:, ::1] id_map, dilation):
+    """Band flags of a row-major id map (uint8 HxW, 1 = band): the pixels whose chessboard
+    distance to a pixel of another id, or to outside the image, is at most ``dilation`` (>= 1),
+    i.e. boundary-iou-api's ``mask_to_boundary`` of every id's mask at once (VOID included)."""
+    cdef int64_t d = _int_arg(dilation, "dilation", 1, kMaxDilation)
+    cdef int64_t h = id_map.shape[0], w = id_map.shape[1]
+    _checked_pixels(h, w)
+    out = np.empty((h, w), np.uint8)
+    cdef uint8_t[:, ::1] ov = out
+    cdef Status st
+    if h * w == 0:
+        return out
+    with nogil:
+        st = boundary_band_flags(&id_map[0, 0], h, w, d, &ov[0, 0])
+    _raise_status(st, w, h)
+    return out
 
 
 def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
                 const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
                 const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
                 const uint32_t[::1] pred_ids, const int32_t[::1] pred_category,
-                n_categories, category_isthing=None):
+                n_categories, category_isthing=None, dilation=0):
     """Counts overlaps and applies panopticapi's matching rules for one image.
 
     Returns a dict of numpy arrays: per category ``tp, fp, fn, iou_sum``; per GT segment
@@ -554,11 +586,17 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
     With ``category_isthing`` (uint8 per category), also the additive statistics of PQ-dagger,
     Parsing Covering, PQ by size and the confusion of unmatched GT segments (extra_metrics.hpp):
     ``dagger_iou, dagger_count, cover_iou, cover_area, size_tp/fp/fn/iou`` (categories x 3),
-    ``confusion_gt, confusion_pred``. Bad tables raise :class:`TableError` (side 'gt' / 'pred',
-    index = the row).
+    ``confusion_gt, confusion_pred``, and the semantic segmentation pixel counts ``sem_inter,
+    sem_gt, sem_pred`` (per category; hotcoco's conventions). With ``dilation`` d >= 1 (in
+    pixels; 0 = off), also Boundary PQ from the same maps (boundary-iou-api's matching, with
+    each segment's band computed from its own id): ``b_tp, b_fp, b_fn, b_iou_sum`` (per
+    category), ``b_gt_match, b_gt_match_iou, gt_band_pixels`` (per GT segment), ``b_pred_match,
+    b_pred_ignored, pred_band_pixels`` (per prediction). Bad tables raise :class:`TableError`
+    (side 'gt' / 'pred', index = the row).
     """
     cdef int32_t n_cat = _int_arg(n_categories, "n_categories", 1, INT32_MAX)
     n_categories = n_cat
+    cdef int64_t d = _int_arg(dilation, "dilation", 0, kMaxDilation)
     flags = _check_isthing(category_isthing, n_categories)
     cdef const uint8_t* isthing = NULL
     cdef const uint8_t[::1] fv
@@ -578,20 +616,33 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
     if n_pixels:
         gp = &gt_map[0, 0]
         pp = &pred_map[0, 0]
-    cdef PairCountResult counted
-    cdef ImageMatch match
+    cdef int64_t h = gt_map.shape[0], w = gt_map.shape[1]
+    if d:
+        _checked_pixels(h, w)
+    cdef PairCountResult counted, band
+    cdef ImageMatch match, bmatch
+    cdef vector[int64_t] gt_band, pred_band
     cdef Status st
     with nogil:
-        st = count_pairs(gp, pp, n_pixels, gt.ids, gt.n, pred.ids, pred.n, &counted)
+        if d:  # both overlap tables in one pass
+            st = count_band_pairs(gp, pp, h, w, d, gt.ids, gt.n, pred.ids, pred.n, &band,
+                                  &counted)
+        else:
+            st = count_pairs(gp, pp, n_pixels, gt.ids, gt.n, pred.ids, pred.n, &counted)
         if st.ok():
             st = pq_match(counted.pairs, gt, pred, n_cat, &match)
             if st.ok() and isthing != NULL:
                 st = extra_metrics(counted.pairs, gt, pred, isthing, n_cat, match,
                                    &extra)
+        if st.ok() and d:
+            st = pq_match_boundary(counted.pairs, band.pairs, gt, pred, n_cat, &bmatch,
+                                   &gt_band, &pred_band)
     _raise_status(st, 0, 0, n_categories)
     out = _match_dict(match, counted)
     if isthing != NULL:
         out.update(_extra_dict(extra, n_categories))
+    if d:
+        out.update(_boundary_dict(bmatch, gt_band, pred_band))
     return out
 
 

@@ -263,9 +263,14 @@ def test_layout_names_match_the_readme():
 
 
 def test_evaluation_layers_inside_the_package():
-    """stats is PQ's arithmetic; the metric families beyond it depend on it alone."""
+    """stats is PQ's arithmetic and semantic the pixel metrics' (both leaves); the metric
+    families beyond them depend on them alone."""
     inside = {name: {t for t in EDGES[name] if t.startswith("panoseg.evaluation")}
               for name in EDGES if name.startswith("panoseg.evaluation.")}
+    leaves = {"panoseg.evaluation.stats", "panoseg.evaluation.semantic"}
     assert inside["panoseg.evaluation.stats"] == set()
-    assert inside["panoseg.evaluation.extra_metrics"] <= {"panoseg.evaluation.stats"}
-    assert inside["panoseg.evaluation.bootstrap"] <= {"panoseg.evaluation.stats"}
+    assert inside["panoseg.evaluation.semantic"] == set()
+    assert inside["panoseg.evaluation.extra_metrics"] <= leaves
+    assert inside["panoseg.evaluation.bootstrap"] <= leaves
+    # errors reads one image's matching (viz_marks matches an image itself).
+    assert inside["panoseg.evaluation.errors"] <= leaves | {"panoseg.evaluation.matching"}

@@ -33,11 +33,11 @@ def test_table_json_out_and_per_image(dataset, tmp_path, capsys):
     present = [r for r in stats.per_category() if r["tp"] + r["fp"] + r["fn"]]
     # then PQ-dagger, Parsing Covering, PQ by size
     assert lines[5].startswith("PQ-dagger") and lines[6].startswith("Parsing Covering")
-    assert lines[7].startswith("PQ things by size")
-    assert lines[9].split()[:2] == ["id", "category"]
-    assert len(lines) == 11 + len(present)  # summary (8), blank, header, rule, a row per class
+    assert lines[7].startswith("PQ things by size") and lines[8].startswith("Semantic | mIoU")
+    assert lines[10].split()[:2] == ["id", "category"]
+    assert len(lines) == 12 + len(present)  # summary (9), blank, header, rule, a row per class
     first = present[0]
-    assert lines[11].split()[0] == str(first["id"]) and first["name"] in lines[11]
+    assert lines[12].split()[0] == str(first["id"]) and first["name"] in lines[12]
     assert "100%" in captured.err and "5/5" in captured.err  # the progress bar
     written = json.loads(out.read_text())
     assert written["All"] == expected["All"]

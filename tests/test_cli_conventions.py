@@ -197,7 +197,7 @@ def test_common_options_everywhere():
         assert {"--workers", "--no-progress"} <= flags, words
         ns = _parse(words, _required(parser) + ["--no_progress", "--workers", "3"])
         assert ns.no_progress is True and ns.workers == 3
-        assert ("--dask" in flags) == (words in {("eval",), ("merge",), ("infer",)}), words
+        assert ("--dask" in flags) == (words in {("eval",), ("merge",), ("infer",), ("compare",)}), words
 
 
 @pytest.mark.parametrize("words,alias", [

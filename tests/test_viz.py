@@ -364,3 +364,170 @@ def test_compare_titles_name_the_files_given(tmp_path):
     assert panel_titles("a/panoptic.json", "b/panoptic.json") == ("a/panoptic", "b/panoptic")
     assert panel_titles("x/run/p.json", "y/run/p.json") == ("x/run/p", "y/run/p")
     assert panel_titles("gt.json", "gt.json") == ("gt", "gt")
+
+
+# ---------------------------------------------------------------------------- --errors
+
+def error_scene():
+    """GT: sky (top), grass (bottom), a car on the grass, nobody predicted; the prediction has
+    the sky, the grass and a person on the grass (an FP)."""
+    gt = np.zeros((120, 160), np.uint32)
+    gt[:50] = 100
+    gt[50:] = 200
+    gt[70:110, 10:60] = 401  # car: missed
+    pred = np.zeros((120, 160), np.uint32)
+    pred[:50] = 7
+    pred[50:] = 8
+    pred[60:110, 100:150] = 9  # person on the grass: background FP
+    gt_info = [{"id": 100, "category_id": 10, "iscrowd": 0, "area": int((gt == 100).sum())},
+               {"id": 200, "category_id": 11, "iscrowd": 0, "area": int((gt == 200).sum())},
+               {"id": 401, "category_id": 2, "iscrowd": 0, "area": int((gt == 401).sum())}]
+    pred_info = [{"id": 7, "category_id": 10}, {"id": 8, "category_id": 11},
+                 {"id": 9, "category_id": 1}]
+    return gt, gt_info, pred, pred_info
+
+
+def write_error_dataset(tmp_path):
+    gt, gt_info, pred, pred_info = error_scene()
+    for name, ids, info in (("gt", gt, gt_info), ("pred", pred, pred_info)):
+        (tmp_path / name).mkdir()
+        write_ids(tmp_path / name / "1.png", ids)
+        data = {"annotations": [{"image_id": 1, "file_name": "1.png", "segments_info": info}],
+                "categories": CATS.to_list()}
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+    return tmp_path
+
+
+def test_error_pictures_colour_segments_by_kind():
+    from panoseg.evaluation.errors import viz_marks
+    from panoseg.viz.errors import ERROR_ALPHA_BOOST, ERROR_COLORS, error_overlay
+
+    gt, gt_info, pred, pred_info = error_scene()
+    marks = viz_marks(gt, gt_info, pred, pred_info, CATS)
+    assert [m["kind"] for m in marks["gt"]] == ["tp", "tp", "fn"]
+    assert [m["kind"] for m in marks["pred"]] == ["tp", "tp", "fp"]
+    assert marks["gt"][2]["error"] == "missed" and marks["pred"][2]["error"] == "background"
+    grey = np.array(GREY)
+    boosted = 0.5 + ERROR_ALPHA_BOOST
+    left = error_overlay(None, gt, gt_info, CATS, marks["gt"], "gt", labels=False)
+    right = error_overlay(None, pred, pred_info, CATS, marks["pred"], "pred", labels=False)
+    np.testing.assert_allclose(left[90, 35], blend(grey, ERROR_COLORS["fn"], boosted), atol=1)
+    np.testing.assert_allclose(right[85, 125], blend(grey, ERROR_COLORS["fp"], boosted), atol=1)
+    for panel in (left, right):
+        np.testing.assert_allclose(panel[25, 80], blend(grey, ERROR_COLORS["tp"]), atol=1)
+    with pytest.raises(ValueError, match="kind"):
+        error_overlay(None, gt, gt_info, CATS, marks["pred"], "gt")
+    # Labels: IoU on matched segments, the error type on FNs / FPs.
+    labelled = error_overlay(None, pred, pred_info, CATS, marks["pred"], "pred")
+    assert (labelled != right).any()
+
+
+def test_cli_errors_writes_pictures_with_legend(tmp_path):
+    from panoseg.cli import main
+    from panoseg.viz.errors import ERROR_ALPHA_BOOST, ERROR_COLORS
+
+    d = write_error_dataset(tmp_path)
+    outs = []
+    for k, flags in enumerate((["--panoptic_json_file", "--compare_json_file", "--output_folder"],
+                               ["--panoptic-json-file", "--compare-json-file",
+                                "--output-folder"])):
+        out = tmp_path / f"out{k}"
+        rc = main(["viz", flags[0], str(d / "gt.json"), flags[1], str(d / "pred.json"),
+                   flags[2], str(out), "--errors", "--no-progress", "--no-labels"])
+        assert rc == 0
+        assert os.listdir(out) == ["1.png"]
+        outs.append(np.asarray(Image.open(out / "1.png").convert("RGB")))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    picture = outs[0]
+    size = viz_labels.default_font_size(120) + 2
+    bar, gap = int(round(size * 1.8)), max(4, size // 3)
+    assert picture.shape[1] == 2 * 160 + gap
+    assert picture.shape[0] > bar + 120 + size  # title bar, panels, legend
+    right = picture[bar:bar + 120, 160 + gap:]
+    np.testing.assert_allclose(right[85, 125], blend(np.array(GREY), ERROR_COLORS["fp"],
+                                                     0.5 + ERROR_ALPHA_BOOST), atol=1)
+    # The legend lies below the panels, with a swatch of each colour.
+    legend = picture[bar + 120:].reshape(-1, 3)
+    for colour in ("tp", "fn", "fp", "crowd"):
+        assert (legend == ERROR_COLORS[colour]).all(axis=1).sum() >= 25, colour
+    # The panels hold no swatch of the exact FP colour outside the FP segment (the legend does
+    # not cover them): only blends.
+    assert not (picture[:bar + 120].reshape(-1, 3) == ERROR_COLORS["fp"]).all(axis=1).any()
+
+
+def test_cli_errors_with_photos_and_labels(tmp_path):
+    out = tmp_path / "err"
+    rc = run_cli(["--panoptic_json_file", DATA / "panoptic_examples.json",
+                  "--images_folder", DATA / "input_images", "--output_folder", out,
+                  "--compare_json_file", PRED / "panoptic_pred.json", "--errors",
+                  "--no-progress", "--workers", "2"])
+    assert rc == 0
+    for name in sorted(a["file_name"] for a in sample_annotations()):
+        h, w = read_ids(DATA / "panoptic_examples" / name).shape
+        with Image.open(out / name) as im:
+            assert im.size[0] > 2 * w and im.size[1] > h + 40
+
+
+def test_cli_errors_needs_the_prediction(tmp_path, capsys):
+    from panoseg.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["viz", "--panoptic-json-file", str(DATA / "panoptic_examples.json"),
+              "--output-folder", str(tmp_path / "o"), "--errors"])
+    assert "--errors has no effect without --compare-json-file" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="compare_json_file"):
+        visualize_dataset(DATA / "panoptic_examples.json", output_folder=tmp_path / "o",
+                          error_marks=lambda *a, **k: None)
+
+
+def test_cli_errors_bad_prediction_png_is_an_error(tmp_path):
+    d = write_error_dataset(tmp_path)
+    _, _, pred, _ = error_scene()
+    pred[0, 0] = 55  # not in segments_info
+    write_ids(d / "pred" / "1.png", pred)
+    with pytest.raises(PanopticFormatError) as e:
+        run_cli(["--panoptic_json_file", d / "gt.json", "--compare_json_file", d / "pred.json",
+                 "--output_folder", tmp_path / "out", "--errors", "--no-progress"])
+    assert e.value.image_id == 1 and "55" in str(e.value)
+
+
+def test_report_pictures_mark_errors(tmp_path):
+    import base64
+    import io
+
+    from panoseg.report.pictures import render_worst, worst_section
+
+    gt = json.loads((DATA / "panoptic_examples.json").read_text())
+    pred = {a["image_id"]: a for a in json.loads((PRED / "panoptic_pred.json").read_text())[
+        "annotations"]}
+    ann = gt["annotations"][1]
+    item = {"image_id": ann["image_id"], "file_name": ann["file_name"], "pq": 0.5,
+            "gt_png": str(DATA / "panoptic_examples" / ann["file_name"]),
+            "pred_png": str(PRED / "panoptic_pred" / pred[ann["image_id"]]["file_name"]),
+            "gt_segments": ann["segments_info"],
+            "pred_segments": pred[ann["image_id"]]["segments_info"]}
+    cats = gt["categories"]
+    (uri, size, problem, warning), = render_worst([item], cats)
+    assert problem is None and warning is None
+    marked = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+                        .convert("RGB"), np.int64)
+    (plain_uri, plain_size, _, _), = render_worst([item], cats, errors=False)
+    assert plain_size == size and plain_uri != uri
+    # The bottom right of the prediction is a railroad FP (GT: grass): magenta, boosted.
+    from panoseg.viz.errors import ERROR_ALPHA_BOOST, ERROR_COLORS
+
+    fp = blend(np.array(GREY), ERROR_COLORS["fp"], 0.5 + ERROR_ALPHA_BOOST)
+    assert np.abs(marked[-4, -4] - fp).max() < 12  # JPEG
+    plain = np.asarray(Image.open(io.BytesIO(base64.b64decode(plain_uri.split(",", 1)[1])))
+                       .convert("RGB"), np.int64)
+    assert np.abs(plain[-4, -4] - fp).max() > 40
+    html = worst_section([item], [(uri, size, problem, warning)])
+    assert 'class="legend"' in html and "false positive" in html and "false negative" in html
+    assert 'class="legend"' not in worst_section([item], [(plain_uri, size, None, None)],
+                                                 errors=False)
+    # A prediction PNG of another size cannot be matched: drawn plain, with a note.
+    write_ids(tmp_path / "small.png", read_ids(item["pred_png"])[:-10])
+    broken = dict(item, pred_png=str(tmp_path / "small.png"))
+    (uri, _, problem, warning), = render_worst([broken], cats)
+    assert problem is None and uri is not None
+    assert warning.startswith("Errors not marked (")

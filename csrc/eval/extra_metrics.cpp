@@ -31,6 +31,19 @@ Status extra_metrics(const std::vector<PairArea>& pairs, const SegmentTable& gt,
   out->size_iou.assign(nc * kSizeBuckets, 0.0);
   out->confusion_gt.clear();
   out->confusion_pred.clear();
+  out->sem_inter.assign(nc, 0);
+  out->sem_gt.assign(nc, 0);
+  out->sem_pred.assign(nc, 0);
+  // Partial sums of the table's total (check_match_inputs: it fits int64).
+  for (const PairArea& pa : pairs) {
+    if (pa.gt < 0) continue;  // GT VOID or an unlisted id: ignored
+    const int32_t cg = gt.category[pa.gt];
+    out->sem_gt[size_t(cg)] += pa.area;
+    if (pa.pred < 0) continue;  // predicted VOID (or unlisted): a miss
+    const int32_t cp = pred.category[pa.pred];
+    out->sem_pred[size_t(cp)] += pa.area;
+    if (cp == cg) out->sem_inter[size_t(cg)] += pa.area;
+  }
 
   auto crowd = [&](int64_t g) { return gt.iscrowd != nullptr && gt.iscrowd[g] != 0; };
   auto gt_area = [&](int64_t g) {

@@ -13,6 +13,11 @@
 //    medium < 96^2 <= large); TPs and FNs by the GT segment's area, FPs by the prediction's.
 //  - Confusion: for every unmatched non-crowd GT segment, the category of the known prediction
 //    overlapping it most (ties: the lower table row), or -1 when none overlaps it.
+//  - Semantic segmentation (hotcoco's PanopticEval conventions): per category, pixels of GT
+//    category c (crowd included; GT VOID and ids no GT segment lists ignored entirely), pixels
+//    predicted as c (by a listed prediction) on those, and their intersection: mIoU_c =
+//    inter / (gt + pred - inter), Acc_c = inter / gt. Predicted VOID on a labelled GT pixel
+//    counts in sem_gt only.
 // IoUs use panopticapi's convention throughout: |P & G| / (|P| + |G| - |P & G| - |P on GT VOID|).
 #pragma once
 #include <cstdint>
@@ -35,6 +40,7 @@ struct ExtraMetrics {
   std::vector<int64_t> size_tp, size_fp, size_fn;  // n_categories x kSizeBuckets, row-major
   std::vector<double> size_iou;
   std::vector<int32_t> confusion_gt, confusion_pred;  // one entry per unmatched GT segment
+  std::vector<int64_t> sem_inter, sem_gt, sem_pred;  // per category, pixels
 };
 
 // `match` is pq_match's result for the same pairs and tables; `isthing` has n_categories flags.

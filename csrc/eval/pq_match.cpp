@@ -31,11 +31,14 @@ Status check_match_inputs(const std::vector<PairArea>& pairs, const SegmentTable
   return Status{};
 }
 
-Status pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
-                const SegmentTable& pred, int32_t n_categories, ImageMatch* out) {
-  const Status checked = check_match_inputs(pairs, gt, pred, n_categories);
-  if (!checked.ok()) return checked;
+namespace {
 
+// panopticapi's matching with the IoU of a candidate pair (the mask IoU, computed here) passed
+// through `pair_iou(pair, mask_iou)` before the > 0.5 test and the IoU sums.
+template <class PairIou>
+void match_with(const std::vector<PairArea>& pairs, const SegmentTable& gt,
+                const SegmentTable& pred, int32_t n_categories, ImageMatch* out,
+                PairIou pair_iou) {
   const size_t nc = size_t(n_categories), ng = size_t(gt.n), np = size_t(pred.n);
   out->tp.assign(nc, 0);
   out->fp.assign(nc, 0);
@@ -79,7 +82,7 @@ Status pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
     const double pred_area = pred.area ? pred.area[pa.pred] : double(out->pred_pixels[size_t(pa.pred)]);
     const double uni = pred_area + gt_area - double(pa.area) - double(pred_on_void[size_t(pa.pred)]);
     if (!(uni > 0.0)) continue;  // only reachable with inconsistent JSON areas
-    const double iou = double(pa.area) / uni;
+    const double iou = pair_iou(pa, double(pa.area) / uni);
     if (iou > 0.5) {
       const int32_t c = gt.category[pa.gt];
       out->tp[size_t(c)] += 1;
@@ -119,6 +122,65 @@ Status pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
     }
     out->fp[size_t(pred.category[j])] += 1;
   }
+}
+
+}  // namespace
+
+Status pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
+                const SegmentTable& pred, int32_t n_categories, ImageMatch* out) {
+  const Status checked = check_match_inputs(pairs, gt, pred, n_categories);
+  if (!checked.ok()) return checked;
+  match_with(pairs, gt, pred, n_categories, out,
+             [](const PairArea&, double mask_iou) { return mask_iou; });
+  return ok_status();
+}
+
+Status pq_match_boundary(const std::vector<PairArea>& pairs,
+                         const std::vector<PairArea>& band_pairs, const SegmentTable& gt,
+                         const SegmentTable& pred, int32_t n_categories, ImageMatch* out,
+                         std::vector<int64_t>* gt_band, std::vector<int64_t>* pred_band) {
+  Status checked = check_match_inputs(pairs, gt, pred, n_categories);
+  if (!checked.ok()) return checked;
+  checked = check_match_inputs(band_pairs, gt, pred, n_categories);  // slots, areas, total
+  if (!checked.ok()) return checked;
+  const size_t ng = size_t(gt.n), np = size_t(pred.n);
+  gt_band->assign(ng, 0);
+  pred_band->assign(np, 0);
+  std::vector<int64_t> band_on_void(np, 0);
+  // The band intersections of two segments, sorted for lookup (count_band_pairs gives them
+  // sorted already; a caller's own table need not be). The sums are partial sums of a total
+  // check_match_inputs found to fit int64.
+  std::vector<PairArea> inter;
+  for (const PairArea& pa : band_pairs) {
+    if (pa.gt >= 0) (*gt_band)[size_t(pa.gt)] += pa.area;
+    if (pa.pred >= 0) {
+      (*pred_band)[size_t(pa.pred)] += pa.area;
+      if (pa.gt == kVoidSlot) band_on_void[size_t(pa.pred)] += pa.area;
+      if (pa.gt >= 0 && pa.area > 0) inter.push_back(pa);
+    }
+  }
+  const auto before = [](const PairArea& a, const PairArea& b) {
+    return a.gt != b.gt ? a.gt < b.gt : a.pred < b.pred;
+  };
+  if (!std::is_sorted(inter.begin(), inter.end(), before))
+    std::sort(inter.begin(), inter.end(), before);
+  match_with(pairs, gt, pred, n_categories, out, [&](const PairArea& pa, double mask_iou) {
+    // The reference's boundary IoU: b_inter / (pred band + GT band - b_inter - pred band on
+    // GT VOID), and the pair's IoU is the smaller of the two.
+    const auto it = std::lower_bound(inter.begin(), inter.end(), pa, before);
+    int64_t b_inter = 0;
+    for (auto k = it; k != inter.end() && k->gt == pa.gt && k->pred == pa.pred; ++k)
+      b_inter += k->area;  // (a table of its own may list a pair twice)
+    // In this order no partial result leaves 0..the table's total (which fits int64): the
+    // entries of the two bands overlap exactly in the pair's own, and those on GT VOID are
+    // not the GT segment's.
+    const int64_t uni = (*pred_band)[size_t(pa.pred)] - b_inter + (*gt_band)[size_t(pa.gt)] -
+                        band_on_void[size_t(pa.pred)];
+    // uni > 0 for a consistent table (the GT band holds at least one pixel of a segment that
+    // overlaps the prediction); an inconsistent one gets no boundary IoU.
+    const double b_iou = uni > 0 ? double(b_inter) / double(uni) : 0.0;
+    return b_iou < mask_iou ? b_iou : mask_iou;
+  });
   return ok_status();
 }
 

@@ -46,4 +46,16 @@ Status check_match_inputs(const std::vector<PairArea>& pairs, const SegmentTable
 Status pq_match(const std::vector<PairArea>& pairs, const SegmentTable& gt,
                 const SegmentTable& pred, int32_t n_categories, ImageMatch* out);
 
+// Boundary PQ (boundary-iou-api's coco_panoptic_api, iou_type="boundary"): pq_match with the
+// IoU of every candidate pair replaced by min(mask IoU, boundary IoU), where boundary IoU =
+// b_inter / (pred band + GT band - b_inter - pred band on GT VOID) from `band_pairs`, the
+// overlap table of the two maps' bands (count_band_pairs in boundary_band.hpp). FN, FP and
+// ignored predictions follow the mask rules (from `pairs`) given the boundary matches.
+// Also returns every segment's band pixel count. Inputs are checked as pq_match's (both
+// tables).
+Status pq_match_boundary(const std::vector<PairArea>& pairs,
+                         const std::vector<PairArea>& band_pairs, const SegmentTable& gt,
+                         const SegmentTable& pred, int32_t n_categories, ImageMatch* out,
+                         std::vector<int64_t>* gt_band, std::vector<int64_t>* pred_band);
+
 }  // namespace panoseg

@@ -39,6 +39,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> CommandParser:
     """The ``panoseg`` parser with every subcommand."""
     from .._version import __version__
+    from .compare import add_compare_parser
     from .convert import add_convert_parser
     from .infer import add_infer_parser
     from .train import add_train_semantic_parser
@@ -53,8 +54,8 @@ def build_parser() -> CommandParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
                                        help="what to do (one of the following)")
     subparsers.required = True
-    for add in (add_eval_parser, add_merge_parser, add_tune_parser, add_convert_parser,
-                add_viz_parser, add_infer_parser, add_train_semantic_parser):
+    for add in (add_eval_parser, add_compare_parser, add_merge_parser, add_tune_parser,
+                add_convert_parser, add_viz_parser, add_infer_parser, add_train_semantic_parser):
         add(subparsers)
     return parser
 

@@ -1,11 +1,14 @@
 """The ``panoseg eval`` subcommand: Panoptic Quality of a prediction, panopticapi's flags."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import time
 
 from ..evaluation import GROUPS
+from ..evaluation.matching import DILATION_RATIO
+from ..evaluation.stats import IOU_TYPES
 from ..io.paths import find_photo
 from ..util.atomic import atomic_open
 from .common import (
@@ -17,6 +20,7 @@ from .common import (
     output_file,
     output_folder,
     percent,
+    positive_float,
     positive_int,
     seed,
     timing,
@@ -47,6 +51,20 @@ def add_eval_parser(subparsers) -> None:
                    help="folder with predicted PNGs; default: X if the JSON file is X.json")
     add_gt_area(p)
     add_max_pixels(p)
+    p.add_argument("--iou-type", choices=IOU_TYPES, default="segm",
+                   help="segm: PQ (panopticapi); boundary: Boundary PQ (Cheng et al. 2021), "
+                        "matching on min(mask IoU, boundary IoU) as boundary-iou-api does "
+                        "(the mask PQ of the same pass goes to --json-out under 'segm')")
+    p.add_argument("--dilation-ratio", type=dilation_ratio, default=DILATION_RATIO,
+                   metavar="R",
+                   help="boundary band width as a fraction of the image diagonal (default "
+                        f"{DILATION_RATIO}; needs --iou-type boundary)")
+    p.needs("--dilation-ratio", "--iou-type", "boundary")
+    p.add_argument("--errors", action="store_true",
+                   help="also break the PQ gap into error types (classification, split, merge, "
+                        "localization, missed, background, segmentation quality) with the PQ "
+                        "each fix would gain; printed, in --json-out under 'errors' and in the "
+                        "report (decodes every image whole: slower)")
     g = p.add_argument_group("outputs")
     g.add_argument("--json-out", type=output_file, metavar="FILE",
                    help="write the results dict (panopticapi's, category ids as keys) as JSON")
@@ -74,10 +92,18 @@ def add_eval_parser(subparsers) -> None:
     p.set_defaults(run=run_eval)
 
 
-def format_summary(results: dict) -> str:
+def dilation_ratio(text: str) -> float:
+    """--dilation-ratio: a number in (0, 1]."""
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError("must lie in (0, 1]")
+    return value
+
+
+def format_summary(results: dict, title: str = "") -> str:
     """panopticapi's summary table (PQ / SQ / RQ in percent, N classes); ``-`` for a group
-    without categories."""
-    lines = ["{:10s}| {:>5s}  {:>5s}  {:>5s} {:>5s}".format("", "PQ", "SQ", "RQ", "N"),
+    without categories. ``title`` names the metric in the header's first cell (e.g. "Boundary")."""
+    lines = ["{:10s}| {:>5s}  {:>5s}  {:>5s} {:>5s}".format(title, "PQ", "SQ", "RQ", "N"),
              "-" * (10 + 7 * 4)]
     for name, _ in GROUPS:
         r = results[name]
@@ -111,6 +137,14 @@ def format_extra(extra: dict) -> str:
             for s in ("small", "medium", "large"))])
 
 
+def format_semantic(semantic: dict) -> str:
+    """mIoU, fwIoU, mAcc and aAcc on one line (percent)."""
+    return "Semantic | mIoU {}  fwIoU {}  mAcc {}  aAcc {} ({} categories)".format(
+        percent(semantic["mIoU"], semantic["n"]), percent(semantic["fwIoU"], semantic["n"]),
+        percent(semantic["mAcc"], semantic["n"]), percent(semantic["aAcc"], semantic["n"]),
+        semantic["n"])
+
+
 def format_bootstrap(boot: dict, results: dict) -> str:
     """The intervals, one line per group; ``-`` for a group without categories."""
     lines = [f"{100 * boot['confidence']:.0f}% bootstrap intervals ({boot['n']} resamples of the "
@@ -120,6 +154,9 @@ def format_bootstrap(boot: dict, results: dict) -> str:
         lines.append("{:10s}| ".format(name) + "  ".join(
             "{} {}".format(k.upper(), f"{percent(b[k][0])}-{percent(b[k][1])}" if n
                            else f"{'-':>11s}") for k in ("pq", "sq", "rq")))
+    if "semantic" in boot:
+        lines.append("Semantic  | " + "  ".join(
+            f"{k} {percent(v[0])}-{percent(v[1])}" for k, v in boot["semantic"].items()))
     return "\n".join(lines)
 
 
@@ -127,6 +164,7 @@ def run_eval(args) -> int:
     from ..errors import PanopticFormatError
     from ..evaluation import EvaluationJob
     from ..evaluation.extra_metrics import extra_results
+    from ..evaluation.semantic import semantic_results
     from ..io.png import decoder_name
 
     start = time.perf_counter()
@@ -134,7 +172,9 @@ def run_eval(args) -> int:
         raise PanopticFormatError("images folder does not exist (--images-folder)",
                                   file=args.images_folder)
     job = EvaluationJob(args.gt_json_file, args.pred_json_file, args.gt_folder,
-                        args.pred_folder, gt_area=args.gt_area, max_pixels=args.max_pixels)
+                        args.pred_folder, gt_area=args.gt_area, max_pixels=args.max_pixels,
+                        iou_type=args.iou_type, dilation_ratio=args.dilation_ratio,
+                        errors=args.errors)
     if args.bootstrap and len(job.pairs) < MIN_BOOTSTRAP_IMAGES:
         warn(args, f"--bootstrap over {len(job.pairs)} images: the intervals are unreliable "
                    f"below about {MIN_BOOTSTRAP_IMAGES} images")
@@ -144,20 +184,31 @@ def run_eval(args) -> int:
         from ..util.cluster import dask_client
 
         with dask_client(args.dask) as client:
-            stats, rows, arrays = evaluate_on_dask(job, client, progress=not args.no_progress,
-                                                   keep=keep)
+            chunk = evaluate_on_dask(job, client, progress=not args.no_progress, keep=keep)
     else:
         chunk = job.evaluate_chunk(workers=args.workers, keep=keep,
                                    progress=not args.no_progress)
-        stats, rows, arrays = chunk.stats, chunk.rows, chunk.arrays
+    stats, rows, arrays = chunk.stats, chunk.rows, chunk.arrays
     warn_area_mismatch(args, stats.n_area_mismatch)
     results = stats.summarize()
     extra = extra_results(stats)
-    print(format_summary(results))
+    semantic = semantic_results(stats)
+    boundary = args.iou_type == "boundary"
+    print(format_summary(results, "Boundary" if boundary else ""))
+    if boundary:
+        segm = stats.summarize_segm()
+        print("Mask PQ of the same pass | " + "  ".join(
+            f"{g} {percent(segm[g]['pq'], segm[g]['n'])}" for g, _ in GROUPS))
     print(format_extra(extra))
+    print(format_semantic(semantic))
     report = dict(results)
+    report["iou_type"] = args.iou_type
+    if boundary:
+        report["dilation_ratio"] = args.dilation_ratio
+        report["segm"] = segm
     report.update(extra)
-    report["per_category"] = _per_category(stats, extra)
+    report["semantic"] = semantic
+    report["per_category"] = _per_category(stats, extra, semantic)
     report["n_images"] = stats.n_images
     if args.bootstrap:
         from ..evaluation.bootstrap import PerImageStats, bootstrap_intervals
@@ -166,6 +217,12 @@ def run_eval(args) -> int:
                                                   job.categories.isthing, args.bootstrap,
                                                   seed=args.bootstrap_seed)
         print(format_bootstrap(report["bootstrap"], results))
+    if args.errors:
+        from ..evaluation.errors import format_table, summarize
+
+        report["errors"] = summarize(chunk.errors, job.categories)
+        print()
+        print(format_table(report["errors"]))
     if args.per_class:
         print()
         rows_pc = [r for r in stats.per_category() if r["tp"] + r["fp"] + r["fn"]]
@@ -191,13 +248,15 @@ def run_eval(args) -> int:
     return 0
 
 
-def _per_category(stats, extra) -> list:
+def _per_category(stats, extra, semantic) -> list:
     dagger = extra["pq_dagger"]["per_class"]
     covering = extra["parsing_covering"]["per_class"]
+    sem = semantic["per_class"]
     rows = []
     for r in stats.per_category():
         r["pq_dagger"] = dagger[r["id"]]["pq"]
         r["pc"] = covering.get(r["id"])
+        r["semantic_iou"] = sem[r["id"]]["IoU"] if r["id"] in sem else None
         rows.append(r)
     return rows
 

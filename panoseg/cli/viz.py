@@ -32,7 +32,8 @@ def add_viz_parser(subparsers) -> None:
         description="Writes one PNG per image: segments coloured by category (things per "
                     "instance), outlined and labelled over the photo. With --compare-json-file, "
                     "the two segmentations side by side, each titled (default: after its JSON "
-                    "file's name; --titles to choose). A summary line goes to stdout.")
+                    "file's name; --titles to choose); with --errors as well, the prediction's "
+                    "matches and errors against the ground truth. A summary line goes to stdout.")
     p.add_argument("--panoptic-json-file", required=True, metavar="FILE",
                    help="COCO panoptic JSON file (e.g. the ground truth)")
     p.add_argument("--segmentations-folder", default=None, metavar="DIR",
@@ -48,11 +49,19 @@ def add_viz_parser(subparsers) -> None:
                         "--compare-json-file)")
     p.add_argument("--titles", nargs="+", action=_Titles, default=None, metavar="TITLE",
                    help="titles of the left and right panels, as A,B or A B (needs "
-                        "--compare-json-file; default: the JSON files' names)")
+                        "--compare-json-file; default: the JSON files' names, with --errors "
+                        "'ground truth' and 'prediction')")
     p.add_argument("--alpha", type=unit_float, default=0.5,
                    help="opacity of the segment colours, 0..1 (default: 0.5)")
     p.add_argument("--no-labels", action="store_true", help="no category names")
     p.add_argument("--no-boundaries", action="store_true", help="no segment outlines")
+    p.add_argument("--errors", action="store_true",
+                   help="draw the prediction's errors: --panoptic-json-file is the ground truth, "
+                        "--compare-json-file the prediction; matched segments green labelled "
+                        "with their IoU, false negatives orange and false positives magenta "
+                        "labelled with their error type (as panoseg eval --errors counts them), "
+                        "crowd regions and ignored predictions grey; a legend under the panels")
+    p.needs("--errors", "--compare-json-file")
     p.needs("--compare-folder", "--compare-json-file")
     p.needs("--titles", "--compare-json-file")
     add_max_pixels(p)
@@ -64,13 +73,17 @@ def run_viz(args) -> int:
     """Runs ``panoseg viz``; bad input raises PanopticFormatError (reported by the caller)."""
     from ..viz import visualize_dataset
 
+    error_marks = None
+    if args.errors:
+        from ..evaluation.errors import viz_marks as error_marks
     start = time.perf_counter()
     written = visualize_dataset(
         args.panoptic_json_file, args.segmentations_folder, args.images_folder,
         args.output_folder, compare_json_file=args.compare_json_file,
         compare_folder=args.compare_folder, workers=args.workers,
         progress=not args.no_progress, alpha=args.alpha, boundaries=not args.no_boundaries,
-        labels=not args.no_labels, titles=args.titles, max_pixels=args.max_pixels)
+        labels=not args.no_labels, titles=args.titles, max_pixels=args.max_pixels,
+        error_marks=error_marks)
     print(f"{len(written)} pictures -> {args.output_folder}")
     timing(f"{len(written)} pictures in {time.perf_counter() - start:.2f} s")
     return 0

@@ -16,10 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Optional
 
 import numpy as np
 
+from .semantic import semantic_from_counts
 from .stats import GROUPS
+
+#: The semantic metrics given intervals when the per-image pixel counts are kept.
+SEMANTIC_KEYS = ("mIoU", "fwIoU", "mAcc", "aAcc")
 
 
 @dataclass
@@ -30,13 +35,20 @@ class PerImageStats:
     fp: np.ndarray
     fn: np.ndarray
     iou: np.ndarray
+    #: Semantic pixel counts per image and category (see :mod:`.semantic`), when kept.
+    sem_inter: Optional[np.ndarray] = None
+    sem_gt: Optional[np.ndarray] = None
+    sem_pred: Optional[np.ndarray] = None
 
     @classmethod
     def from_arrays(cls, rows) -> "PerImageStats":
-        """Stacks per-image ``(tp, fp, fn, iou)`` tuples."""
+        """Stacks per-image ``(tp, fp, fn, iou)`` tuples, or ``(tp, fp, fn, iou, sem_inter,
+        sem_gt, sem_pred)`` ones (then the semantic metrics get intervals too)."""
         rows = list(rows)
         if not rows:
             raise ValueError("no images")
+        if len({len(r) for r in rows}) != 1:
+            rows = [r[:4] for r in rows]  # some images without the semantic counts
         return cls(*(np.stack(column) for column in zip(*rows)))
 
     def __len__(self) -> int:
@@ -88,6 +100,11 @@ def bootstrap_intervals(per_image: PerImageStats, isthing, n_replicates: int = 1
                              axis=1).astype(np.float64)
     nc = per_image.tp.shape[1]
     values = {name: {k: [] for k in ("pq", "sq", "rq")} for name, _ in GROUPS}
+    sem = None  # the semantic pixel counts, when kept: their metrics get intervals too
+    if per_image.sem_inter is not None:
+        sem = np.concatenate([per_image.sem_inter, per_image.sem_gt, per_image.sem_pred],
+                             axis=1).astype(np.float64)
+    sem_values = {key: [] for key in SEMANTIC_KEYS}
     for start in range(0, n_replicates, chunk):
         b = min(chunk, n_replicates - start)
         # Image multiplicities of each replicate, then one matrix product for all sums.
@@ -98,10 +115,13 @@ def bootstrap_intervals(per_image: PerImageStats, isthing, n_replicates: int = 1
             mask = np.ones(nc, bool) if which is None else (isthing == which)
             for k, v in _class_averages(tp, fp, fn, iou, mask[None, :]).items():
                 values[name][k].append(v)
+        if sem is not None:
+            sums = weights.astype(np.float64) @ sem
+            metrics = semantic_from_counts(*(sums[:, k * nc:(k + 1) * nc] for k in range(3)))
+            for key in SEMANTIC_KEYS:
+                sem_values[key].append(metrics[key])
     # The point estimates: every image once.
     full = stacked.sum(axis=0, keepdims=True)
-    normal = NormalDist()
-    z = normal.inv_cdf((1 + confidence) / 2)
     out = {"n": int(n_replicates), "confidence": float(confidence), "seed": int(seed),
            "method": "bias-corrected percentile", "extended": []}
     for name, which in GROUPS:
@@ -110,16 +130,30 @@ def bootstrap_intervals(per_image: PerImageStats, isthing, n_replicates: int = 1
                                    mask[None, :])
         out[name] = {}
         for key, reps in values[name].items():
-            reps = np.concatenate(reps)
-            theta = float(estimate[key][0])
-            # Bias correction z0: the estimate's rank among the replicates (ties count half).
-            below = (np.count_nonzero(reps < theta) + 0.5 * np.count_nonzero(reps == theta))
-            frac = min(max(below / len(reps), 0.5 / len(reps)), 1 - 0.5 / len(reps))
-            z0 = normal.inv_cdf(frac)
-            q = [normal.cdf(2 * z0 - z), normal.cdf(2 * z0 + z)]
-            lo, hi = (float(x) for x in np.quantile(reps, q))
-            if not lo <= theta <= hi:
-                out["extended"].append(f"{name}.{key}")
-                lo, hi = min(lo, theta), max(hi, theta)
-            out[name][key] = [lo, hi]
+            out[name][key] = _interval(np.concatenate(reps), float(estimate[key][0]),
+                                       confidence, out["extended"], f"{name}.{key}")
+    if sem is not None:
+        estimate = semantic_from_counts(*(sem.sum(axis=0)[k * nc:(k + 1) * nc]
+                                          for k in range(3)))
+        out["semantic"] = {key: _interval(np.concatenate(sem_values[key]), estimate[key],
+                                          confidence, out["extended"], f"semantic.{key}")
+                           for key in SEMANTIC_KEYS}
     return out
+
+
+def _interval(reps: np.ndarray, theta: float, confidence: float, extended: list,
+              label: str) -> list:
+    """Efron's bias-corrected percentile interval of ``reps`` around the estimate ``theta``,
+    extended to ``theta`` (and ``label`` listed in ``extended``) if it falls outside."""
+    normal = NormalDist()
+    z = normal.inv_cdf((1 + confidence) / 2)
+    # Bias correction z0: the estimate's rank among the replicates (ties count half).
+    below = (np.count_nonzero(reps < theta) + 0.5 * np.count_nonzero(reps == theta))
+    frac = min(max(below / len(reps), 0.5 / len(reps)), 1 - 0.5 / len(reps))
+    z0 = normal.inv_cdf(frac)
+    q = [normal.cdf(2 * z0 - z), normal.cdf(2 * z0 + z)]
+    lo, hi = (float(x) for x in np.quantile(reps, q))
+    if not lo <= theta <= hi:
+        extended.append(label)
+        lo, hi = min(lo, theta), max(hi, theta)
+    return [lo, hi]

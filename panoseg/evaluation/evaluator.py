@@ -9,8 +9,15 @@ import numpy as np
 from ..io.categories import as_categories
 from ..io.codec import as_id_map, rgb2id
 from ..io.panoptic_json import SegmentTable
-from .matching import ImageResult, check_gt_area_mode, match_image
-from .stats import PQStats
+from .matching import (
+    DILATION_RATIO,
+    ImageResult,
+    check_dilation_ratio,
+    check_gt_area_mode,
+    dilation_pixels,
+    match_image,
+)
+from .stats import PQStats, check_iou_type
 
 
 def _to_id_map(image, what: str) -> np.ndarray:
@@ -35,6 +42,11 @@ class PQEvaluator:
         is a :class:`~panoseg.errors.PanopticFormatError`. ``"json"``: panopticapi's behaviour,
         the given areas are used and the disagreeing segments counted
         (``stats.n_area_mismatch``).
+    iou_type : {"segm", "boundary"}
+        ``"boundary"``: Boundary PQ (Cheng et al. 2021; a match's IoU is min(mask IoU, boundary
+        IoU)); :meth:`summarize` gives it and ``stats.summarize_segm()`` the mask PQ.
+    dilation_ratio : float
+        Boundary band width as a fraction of each image's diagonal (``"boundary"`` only).
 
     Examples
     --------
@@ -47,10 +59,13 @@ class PQEvaluator:
     combine with :meth:`merge`.
     """
 
-    def __init__(self, categories, *, gt_area: str = "png"):
+    def __init__(self, categories, *, gt_area: str = "png", iou_type: str = "segm",
+                 dilation_ratio: float = DILATION_RATIO):
         self.categories = as_categories(categories)
         self.gt_area = check_gt_area_mode(gt_area)
-        self.stats = PQStats(self.categories)
+        self.iou_type = check_iou_type(iou_type)
+        self.dilation_ratio = check_dilation_ratio(dilation_ratio)
+        self.stats = PQStats(self.categories, self.iou_type)
         self._lock = threading.Lock()
 
     def add(self, gt, gt_segments: Sequence[Mapping], pred, pred_segments: Sequence[Mapping],
@@ -83,9 +98,13 @@ class PQEvaluator:
                                                    file="gt_segments", image_id=image_id)
         pred_table = SegmentTable.from_segments_info(pred_segments, self.categories, is_gt=False,
                                                      file="pred_segments", image_id=image_id)
-        return match_image(_to_id_map(gt, "gt"), gt_table, _to_id_map(pred, "pred"), pred_table,
+        gt_ids = _to_id_map(gt, "gt")
+        dilation = 0
+        if self.iou_type == "boundary":
+            dilation = dilation_pixels(gt_ids.shape[0], gt_ids.shape[1], self.dilation_ratio)
+        return match_image(gt_ids, gt_table, _to_id_map(pred, "pred"), pred_table,
                            self.categories, image_id=image_id, gt_file="gt", pred_file="pred",
-                           gt_area=self.gt_area)
+                           gt_area=self.gt_area, dilation=dilation)
 
     def merge(self, *others: Union["PQEvaluator", PQStats]) -> "PQEvaluator":
         """Adds other evaluators' (or raw :class:`PQStats`) statistics into this one."""
@@ -100,10 +119,13 @@ class PQEvaluator:
             return self.stats.summarize()
 
     def __getstate__(self):
-        return {"categories": self.categories, "stats": self.stats, "gt_area": self.gt_area}
+        return {"categories": self.categories, "stats": self.stats, "gt_area": self.gt_area,
+                "iou_type": self.iou_type, "dilation_ratio": self.dilation_ratio}
 
     def __setstate__(self, state):
         self.categories = state["categories"]
         self.stats = state["stats"]
         self.gt_area = state.get("gt_area", "png")
+        self.iou_type = state.get("iou_type", "segm")
+        self.dilation_ratio = state.get("dilation_ratio", DILATION_RATIO)
         self._lock = threading.Lock()

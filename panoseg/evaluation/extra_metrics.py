@@ -6,7 +6,7 @@ Conventions (stated precisely because papers and libraries differ):
 * **IoU** everywhere is panopticapi's: ``|P & G| / (|P| + |G| - |P & G| - |P on GT VOID|)``;
   predicted pixels on GT VOID count neither in the union nor against the prediction.
 * **PQ-dagger** (Porzi et al. 2019, "Seamless Scene Segmentation"; torchmetrics'
-  ``ModifiedPanopticQuality``): things are scored exactly as PQ (with panopticapi's crowd
+  ``ModifiedPanopticQuality``): things are scored exactly as (mask) PQ (with panopticapi's crowd
   rules). A stuff category present in an image's GT counts one segment there and scores the IoU
   of the union of its predicted segments with the union of its non-crowd GT segments, however
   small (0 when they do not overlap); stuff has no false positives or negatives, so a stuff
@@ -36,10 +36,14 @@ SIZE_RANGES = ("small", "medium", "large")
 def pq_dagger(stats) -> dict:
     """PQ-dagger: ``{"All"|"Things"|"Stuff": {"pq","sq","rq","n"}, "per_class": {id: {...}}}``."""
     stuff = ~stats.categories.isthing
-    tp = np.where(stuff, stats.dagger_count, stats.tp)
-    fp = np.where(stuff, 0, stats.fp)
-    fn = np.where(stuff, 0, stats.fn)
-    iou = np.where(stuff, stats.dagger_iou, stats.iou)
+    # Things as mask PQ, also when the statistics' PQ is Boundary PQ (then in segm_*).
+    things = (stats.segm_tp, stats.segm_fp, stats.segm_fn, stats.segm_iou) \
+        if getattr(stats, "iou_type", "segm") == "boundary" else \
+        (stats.tp, stats.fp, stats.fn, stats.iou)
+    tp = np.where(stuff, stats.dagger_count, things[0])
+    fp = np.where(stuff, 0, things[1])
+    fn = np.where(stuff, 0, things[2])
+    iou = np.where(stuff, stats.dagger_iou, things[3])
     out = {}
     for name, which in GROUPS:
         out[name], per_class = class_average(tp, fp, fn, iou, stats.categories.isthing, which)

@@ -27,14 +27,18 @@ from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
 from .bootstrap import PerImageStats
 from .matching import (
+    DILATION_RATIO,
     ImageResult,
     _checked_result,
     _isthing,
     _Where,
+    check_dilation_ratio,
     check_gt_area_mode,
+    dilation_pixels,
     match_image,
 )
-from .stats import PQStats
+from .errors import ImageErrors, image_errors
+from .stats import PQStats, check_iou_type
 
 
 @dataclass
@@ -57,15 +61,30 @@ class EvaluationJob:
 
     ``gt_area``: ``"png"`` (default; a GT segment whose JSON ``area`` differs from its PNG pixel
     count is a :class:`PanopticFormatError`) or ``"json"`` (panopticapi's behaviour: computed
-    with the JSON areas, the disagreeing segments counted in ``PQStats.n_area_mismatch``)."""
+    with the JSON areas, the disagreeing segments counted in ``PQStats.n_area_mismatch``).
+
+    ``iou_type``: ``"segm"`` (PQ) or ``"boundary"`` (Boundary PQ, Cheng et al. 2021: a match's
+    IoU is min(mask IoU, boundary IoU), bands ``dilation_ratio`` of the image diagonal wide;
+    the mask PQ of the same pass is kept too, see :meth:`PQStats.summarize_segm`).
+
+    ``errors``: also break each image's PQ gap into error types (:mod:`.errors`, on the mask
+    matching), as ``ImageResult.errors``; evaluation then decodes both maps whole."""
 
     #: Defaults for jobs pickled before the attributes existed.
     gt_area = "png"
     max_pixels = MAX_PIXELS
+    iou_type = "segm"
+    dilation_ratio = DILATION_RATIO
+    errors = False
 
     def __init__(self, gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
-                 extra: bool = True, gt_area: str = "png", max_pixels: int = MAX_PIXELS):
+                 extra: bool = True, gt_area: str = "png", max_pixels: int = MAX_PIXELS,
+                 iou_type: str = "segm", dilation_ratio: float = DILATION_RATIO,
+                 errors: bool = False):
         self.extra = extra  # also the statistics of PQ-dagger, covering, ... (same pass)
+        self.errors = bool(errors)  # also where PQ is lost (evaluation.errors), per image
+        self.iou_type = check_iou_type(iou_type)
+        self.dilation_ratio = check_dilation_ratio(dilation_ratio)
         self.max_pixels = int(max_pixels)  # the largest PNG decoded, checked from its header
         self.gt_area = check_gt_area_mode(gt_area)
         # Paths may be fsspec URLs (s3://...): everything here only reads (panoseg.fileio).
@@ -123,6 +142,25 @@ class EvaluationJob:
         pred_img = _image_data(pred_png, image_id, self.max_pixels,
                                lambda h, w: where.check_same_size(
                                    (gt_img.height, gt_img.width), (h, w)))
+        if self.iou_type == "boundary" or self.errors:
+            # Bands need each pixel's neighbourhood, the error analysis every overlap: both
+            # maps are decoded whole.
+            gt_ids = _read(gt_png, image_id, self.max_pixels)
+            pred_ids = _read(pred_png, image_id, self.max_pixels)
+            names = dict(image_id=image_id, file_name=gt_ann["file_name"], gt_file=gt_png,
+                         pred_file=pred_png, gt_json=gt_json_file, pred_json=pred_json_file,
+                         gt_area=self.gt_area)
+            dilation = 0
+            if self.iou_type == "boundary":
+                dilation = dilation_pixels(gt_img.height, gt_img.width, self.dilation_ratio)
+            result = match_image(gt_ids, gt_table, pred_ids, pred_table, categories,
+                                 extra=self.extra, dilation=dilation, **names)
+            if self.errors:
+                # Error types are defined on panopticapi's (mask) matching.
+                mask = result if not dilation else match_image(
+                    gt_ids, gt_table, pred_ids, pred_table, categories, extra=False, **names)
+                result.errors = image_errors(gt_ids, pred_ids, mask)
+            return result
         if not gt_img.interlaced and not pred_img.interlaced:
             # The common case: both PNGs are inflated chunk by chunk and the core decodes the
             # rows of each chunk while it counts overlaps (the images are never stored whole).
@@ -172,21 +210,24 @@ class EvaluationJob:
         statistics and, with ``keep``, compact per-image rows and statistics. ``on_image`` is
         called with each :class:`ImageResult`, in order."""
         pairs = self.pairs[start:stop]
-        stats = PQStats(self.categories)
+        stats = PQStats(self.categories, self.iou_type)
         rows, arrays = [], []
+        errors = ImageErrors.zeros(self.categories) if self.errors else None
         bar = progress_bar(len(pairs), progress, "panoseg eval")
         try:
             for result in ordered_map(self.evaluate_image, pairs, workers):
                 stats.add_image(result)
+                if errors is not None:
+                    errors += result.errors
                 if keep:
                     rows.append(result.to_dict())
-                    arrays.append((result.tp, result.fp, result.fn, result.iou))
+                    arrays.append(per_image_arrays(result))
                 if on_image is not None:
                     on_image(result)
                 bar.update(1)
         finally:
             bar.close()
-        return ChunkResult(stats, rows, arrays)
+        return ChunkResult(stats, rows, arrays, errors)
 
 
 @dataclass
@@ -195,14 +236,20 @@ class ChunkResult:
 
     stats: PQStats
     rows: list  # ImageResult.to_dict() per image
-    arrays: list  # (tp, fp, fn, iou) per image
+    arrays: list  # per_image_arrays(result) per image: (tp, fp, fn, iou[, sem arrays])
+    errors: Optional[object] = None  # summed evaluation.errors.ImageErrors (job.errors)
+
+    def __iter__(self):
+        # ``stats, rows, arrays = evaluate_on_dask(...)``, as before the result had a class.
+        return iter((self.stats, self.rows, self.arrays))
 
 
 def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
              workers: Optional[int] = None, progress: bool = False,
              on_image: Optional[Callable[[ImageResult], None]] = None,
              keep_per_image: bool = False, extra: bool = True,
-             gt_area: str = "png", max_pixels: int = MAX_PIXELS) -> Evaluation:
+             gt_area: str = "png", max_pixels: int = MAX_PIXELS, iou_type: str = "segm",
+             dilation_ratio: float = DILATION_RATIO) -> Evaluation:
     """Evaluates a COCO panoptic prediction against its ground truth.
 
     Parameters
@@ -225,6 +272,12 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
         ``"png"``: a GT segment whose JSON ``area`` differs from its pixel count in the PNG is an
         error. ``"json"``: panopticapi's behaviour, the JSON areas are used; the number of
         disagreeing segments is ``Evaluation.stats.n_area_mismatch``.
+    iou_type : {"segm", "boundary"}
+        ``"boundary"``: ``results`` is Boundary PQ (Cheng et al. 2021, as boundary-iou-api's
+        ``pq_compute(..., iou_type="boundary")``); the mask PQ of the same pass is
+        ``stats.summarize_segm()``.
+    dilation_ratio : float
+        Boundary band width as a fraction of the image diagonal (``"boundary"`` only).
 
     The float sums are exact (see :mod:`panoseg.evaluation.stats`), so the results are
     bit-identical for any ``workers`` and with :func:`evaluate_on_dask`.
@@ -235,8 +288,8 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
         For any inconsistency, naming the file, image and segment.
     """
     job = EvaluationJob(gt_json_file, pred_json_file, gt_folder, pred_folder, extra=extra,
-                        max_pixels=max_pixels,
-                        gt_area=gt_area)
+                        max_pixels=max_pixels, gt_area=gt_area, iou_type=iou_type,
+                        dilation_ratio=dilation_ratio)
     chunk = job.evaluate_chunk(workers=workers, keep=keep_per_image, progress=progress,
                                on_image=on_image)
     stats = chunk.stats
@@ -272,6 +325,15 @@ def _feed_in_step(matcher, gt_chunks, pred_chunks, lead: int) -> None:
             matcher.feed(pulled[0], pulled[1])
 
 
+def per_image_arrays(result: ImageResult) -> tuple:
+    """What bootstrap intervals keep of an image: ``(tp, fp, fn, iou)`` and, when the extra
+    statistics were computed, the semantic pixel counts ``(sem_inter, sem_gt, sem_pred)``."""
+    arrays = (result.tp, result.fp, result.fn, result.iou)
+    if result.extra is not None:
+        arrays += (result.extra["sem_inter"], result.extra["sem_gt"], result.extra["sem_pred"])
+    return arrays
+
+
 def _with_image(fn, path, image_id):
     """fn(path), with the image id added to a PanopticFormatError's message."""
     try:
@@ -292,8 +354,11 @@ def _image_data(path, image_id, max_pixels, check_size=None):
 
 
 def pq_compute(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None,
-               workers: Optional[int] = None, *, gt_area: str = "png") -> dict:
-    """Drop-in replacement for ``panopticapi.evaluation.pq_compute``.
+               workers: Optional[int] = None, *, gt_area: str = "png", iou_type: str = "segm",
+               dilation_ratio: float = DILATION_RATIO) -> dict:
+    """Drop-in replacement for ``panopticapi.evaluation.pq_compute`` (and, with
+    ``iou_type="boundary"``, for boundary-iou-api's, which adds ``iou_type`` and
+    ``dilation_ratio``).
 
     Same arguments (plus ``workers``), same returned dict: ``All`` / ``Things`` / ``Stuff`` with
     ``pq, sq, rq, n`` and ``per_class`` keyed by category id. Prints nothing.
@@ -302,7 +367,7 @@ def pq_compute(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None,
     ``gt_area="json"`` (keyword only) for panopticapi's behaviour (see :func:`evaluate`).
     """
     return evaluate(gt_json_file, pred_json_file, gt_folder, pred_folder, workers=workers,
-                    gt_area=gt_area).results
+                    gt_area=gt_area, iou_type=iou_type, dilation_ratio=dilation_ratio).results
 
 
 def _evaluate_chunk(job: EvaluationJob, keep: bool) -> ChunkResult:
@@ -313,8 +378,10 @@ def evaluate_on_dask(job: EvaluationJob, client, chunk_size: Optional[int] = Non
                      progress: bool = False, keep: bool = True):
     """Evaluates an :class:`EvaluationJob` on a Dask cluster.
 
-    Returns ``(stats, rows, arrays)``: the summed PQStats and, with ``keep``, every image's
-    ``to_dict()`` row and ``(tp, fp, fn, iou)`` arrays, in GT order. Each task is sent only its
+    Returns a :class:`ChunkResult` (which also unpacks as ``stats, rows, arrays``): the summed
+    PQStats and, with ``keep``, every image's ``to_dict()`` row and
+    :func:`per_image_arrays`, in GT order; with ``job.errors``, the summed error breakdown
+    (``.errors``). Each task is sent only its
     own chunk of annotations; chunks are added up in order, and the float sums are exact
     (:mod:`panoseg.evaluation.stats`), so every number is bit-identical to a local run whatever
     the chunking.
@@ -322,9 +389,12 @@ def evaluate_on_dask(job: EvaluationJob, client, chunk_size: Optional[int] = Non
     bounds = chunk_bounds(len(job.pairs), len(require_workers(client)), chunk_size)
     futures = [client.submit(_evaluate_chunk, job.subset(a, b), keep, pure=False)
                for a, b in bounds]
-    stats, rows, arrays = PQStats(job.categories), [], []
+    stats, rows, arrays = PQStats(job.categories, job.iou_type), [], []
+    errors = ImageErrors.zeros(job.categories) if job.errors else None
     for chunk in gather_in_order(futures, bounds, progress, "panoseg eval (dask)"):
         stats += chunk.stats
         rows.extend(chunk.rows)
         arrays.extend(chunk.arrays)
-    return stats, rows, arrays
+        if errors is not None:
+            errors += chunk.errors
+    return ChunkResult(stats, rows, arrays, errors)

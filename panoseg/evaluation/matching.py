@@ -19,6 +19,7 @@ checked (panopticapi ignores it, and the core does not compute boxes).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -28,7 +29,11 @@ from .. import _core
 from ..errors import PanopticFormatError
 from ..io.categories import Categories
 from ..io.panoptic_json import SegmentTable
+from .semantic import image_miou
 from .stats import pq_average
+
+#: Boundary IoU's default band width, a fraction of the image diagonal (boundary-iou-api's).
+DILATION_RATIO = 0.02
 
 #: The ``gt_area`` modes: where a GT segment's area comes from and what a disagreement does.
 GT_AREA_MODES = ("png", "json")
@@ -71,6 +76,12 @@ class ImageResult:
     extra: Optional[dict] = field(default=None, repr=False)
     #: GT segments whose JSON ``area`` differs from their PNG pixel count (``gt_area="json"``).
     n_area_mismatch: int = 0
+    #: Evaluated as Boundary PQ (``dilation`` > 0): then ``tp, fp, fn, iou`` and the matches are
+    #: Boundary PQ's and this is the mask PQ's ``(tp, fp, fn, iou)`` of the same pass; else None.
+    segm: Optional[tuple] = field(default=None, repr=False)
+    #: Where the image's PQ is lost (:func:`panoseg.evaluation.errors.image_errors`), when
+    #: asked for (``EvaluationJob(errors=True)``); else None.
+    errors: Optional[object] = field(default=None, repr=False)
 
     @property
     def summary(self) -> dict:
@@ -91,22 +102,30 @@ class ImageResult:
     def to_dict(self) -> dict:
         """A JSON-ready summary (one line of ``--per-image``)."""
         s = self.summary
-        return {"image_id": self.image_id, "file_name": self.file_name,
-                "pq": s["pq"], "sq": s["sq"], "rq": s["rq"], "n": s["n"],
-                "tp": int(self.tp.sum()), "fp": int(self.fp.sum()), "fn": int(self.fn.sum()),
-                "iou_sum": float(self.iou.sum())}
+        row = {"image_id": self.image_id, "file_name": self.file_name,
+               "pq": s["pq"], "sq": s["sq"], "rq": s["rq"], "n": s["n"],
+               "tp": int(self.tp.sum()), "fp": int(self.fp.sum()), "fn": int(self.fn.sum()),
+               "iou_sum": float(self.iou.sum())}
+        if self.segm is not None:  # pq & co. above are Boundary PQ's
+            row["segm_pq"] = pq_average(*self.segm, self.categories, None)[0]["pq"]
+        if self.extra is not None:
+            row["miou"] = image_miou(self.extra)
+        return row
 
 
 def match_image(gt_ids: np.ndarray, gt_segments: SegmentTable, pred_ids: np.ndarray,
                 pred_segments: SegmentTable, categories: Categories, *, image_id=None,
                 file_name=None, gt_file=None, pred_file=None, gt_json=None,
-                pred_json=None, extra: bool = True, gt_area: str = "png") -> ImageResult:
+                pred_json=None, extra: bool = True, gt_area: str = "png",
+                dilation: int = 0) -> ImageResult:
     """Runs the compiled matching kernel on one image and checks PNG/JSON consistency.
 
     ``gt_ids`` / ``pred_ids`` are HxW uint32 maps; the ``*_file`` / ``*_json`` names only feed
     error messages. ``extra``: also the statistics of the metrics beyond PQ (same pass).
     ``gt_area``: ``"png"`` (a GT ``area`` differing from the PNG is an error) or ``"json"``
     (panopticapi's behaviour: the JSON area is used, disagreements are only counted).
+    ``dilation`` >= 1: Boundary PQ with bands of that many pixels (:func:`dilation_pixels`);
+    the result's ``segm`` holds the mask PQ of the same pass.
     """
     check_gt_area_mode(gt_area)
     where = _Where(image_id, file_name, gt_file, pred_file, gt_json, pred_json)
@@ -114,8 +133,26 @@ def match_image(gt_ids: np.ndarray, gt_segments: SegmentTable, pred_ids: np.ndar
     m = _core.match_image(np.ascontiguousarray(gt_ids), np.ascontiguousarray(pred_ids),
                           gt_segments.ids, gt_segments.category, gt_segments.iscrowd,
                           gt_segments.area, pred_segments.ids, pred_segments.category,
-                          len(categories), _isthing(categories) if extra else None)
+                          len(categories), _isthing(categories) if extra else None,
+                          dilation=int(dilation))
     return _checked_result(m, gt_segments, pred_segments, categories, where, gt_area)
+
+
+def dilation_pixels(height: int, width: int, dilation_ratio: float) -> int:
+    """Boundary IoU's band width d for an image: ``max(1, round(ratio * diagonal))`` pixels,
+    rounded as boundary-iou-api does (Python's round: halves to even)."""
+    return max(1, int(round(dilation_ratio * math.sqrt(height * height + width * width))))
+
+
+def check_dilation_ratio(dilation_ratio) -> float:
+    """Returns the ratio as a float if it is finite and in (0, 1], else raises ValueError."""
+    try:
+        ratio = float(dilation_ratio)
+    except (TypeError, ValueError):
+        raise ValueError(f"dilation_ratio must be a number, not {dilation_ratio!r}") from None
+    if not 0.0 < ratio <= 1.0:
+        raise ValueError(f"dilation_ratio must lie in (0, 1], got {dilation_ratio!r}")
+    return ratio
 
 
 @dataclass
@@ -171,6 +208,12 @@ def _checked_result(m: dict, gt_segments: SegmentTable, pred_segments: SegmentTa
                    where.gt_json if where.gt_json is not None else "gt_segments",
                    int(gt_segments.ids[k]))
     extra = {k: m[k] for k in _EXTRA_KEYS} if "dagger_iou" in m else None
+    if "b_tp" in m:  # Boundary PQ: its matching is the result, the mask PQ rides along
+        return ImageResult(where.image_id, where.file_name, categories, m["b_tp"], m["b_fp"],
+                           m["b_fn"], m["b_iou_sum"], gt_segments, pred_segments,
+                           m["b_gt_match"], m["b_gt_match_iou"], m["b_pred_match"],
+                           m["b_pred_ignored"], m["pred_pixels"], extra, int(len(wrong)),
+                           (m["tp"], m["fp"], m["fn"], m["iou_sum"]))
     return ImageResult(where.image_id, where.file_name, categories, m["tp"], m["fp"], m["fn"],
                        m["iou_sum"], gt_segments, pred_segments, m["gt_match"],
                        m["gt_match_iou"], m["pred_match"], m["pred_ignored"], m["pred_pixels"],
@@ -178,7 +221,8 @@ def _checked_result(m: dict, gt_segments: SegmentTable, pred_segments: SegmentTa
 
 
 _EXTRA_KEYS = ("dagger_iou", "dagger_count", "cover_iou", "cover_area", "size_tp", "size_fp",
-               "size_fn", "size_iou", "confusion_gt", "confusion_pred")
+               "size_fn", "size_iou", "confusion_gt", "confusion_pred", "sem_inter", "sem_gt",
+               "sem_pred")
 
 
 def _isthing(categories: Categories) -> np.ndarray:

@@ -30,6 +30,17 @@ from ..io.categories import Categories, as_categories
 #: The category groups of panopticapi's table: name and ``isthing`` filter (None: all).
 GROUPS = (("All", None), ("Things", True), ("Stuff", False))
 
+#: What a match's IoU is: the mask IoU (panopticapi) or min(mask IoU, boundary IoU)
+#: (Boundary PQ, boundary-iou-api).
+IOU_TYPES = ("segm", "boundary")
+
+
+def check_iou_type(iou_type: str) -> str:
+    """Returns ``iou_type`` if it is ``"segm"`` or ``"boundary"``, else raises ValueError."""
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type must be 'segm' or 'boundary', not {iou_type!r}")
+    return iou_type
+
 
 def class_average(tp, fp, fn, iou, isthing_flags, isthing):
     """panopticapi's ``PQStat.pq_average``, same loop order, so the floats come out identical.
@@ -115,23 +126,26 @@ class PQStats:
     """
 
     #: The float fields, summed exactly.
-    _FLOAT = ("iou", "dagger_iou", "cover_iou", "cover_area", "size_iou")
+    _FLOAT = ("iou", "dagger_iou", "cover_iou", "cover_area", "segm_iou", "size_iou")
     iou = _float_field("iou", "Sum of the IoUs of the true positives, per category.")
     dagger_iou = _float_field("dagger_iou", "PQ-dagger IoU sums (see extra_metrics).")
     cover_iou = _float_field("cover_iou", "Parsing Covering: sum of area * best IoU.")
     cover_area = _float_field("cover_area", "Parsing Covering: sum of GT areas.")
+    segm_iou = _float_field("segm_iou", "Mask IoU sums when ``iou_type`` is 'boundary'.")
     size_iou = _float_field("size_iou", "IoU sums per COCO size range, shape (n, 3).")
 
     #: Defaults for statistics pickled before these attributes existed.
     n_area_mismatch = 0
+    iou_type = "segm"
     _exact = None
     _pending = ()
     _n_pending = 0
     #: Pending terms folded into the arrays once there are this many (bounds memory).
     _MAX_PENDING = 1 << 16
 
-    def __init__(self, categories):
+    def __init__(self, categories, iou_type: str = "segm"):
         self.categories = as_categories(categories)
+        self.iou_type = check_iou_type(iou_type)
         n = len(self.categories)
         # The exact sums of the float fields' nonzero cells, {cell g: [rounded value, terms]}
         # (cell numbering: see _raw_flats), and the (cells, values) added since, not yet folded.
@@ -156,15 +170,31 @@ class PQStats:
         # confusion[g, p]: missed GT segments of category g whose most-overlapping prediction
         # has category p; column n: no prediction overlaps them.
         self.confusion = np.zeros((n, n + 1), np.int64)
+        # Semantic segmentation pixel counts per category (hotcoco's conventions, see
+        # panoseg.evaluation.semantic): GT pixels, predicted pixels on labelled GT, and both.
+        self.sem_inter = np.zeros(n, np.int64)
+        self.sem_gt = np.zeros(n, np.int64)
+        self.sem_pred = np.zeros(n, np.int64)
+        # With iou_type "boundary", tp / fp / fn / iou are Boundary PQ's and these the mask PQ
+        # of the same pass.
+        self.segm_tp = np.zeros(n, np.int64)
+        self.segm_fp = np.zeros(n, np.int64)
+        self.segm_fn = np.zeros(n, np.int64)
+        self.segm_iou = np.zeros(n, np.float64)
         self.n_images_extra = 0
         self.n_area_mismatch = 0
 
     _EXTRA = ("dagger_iou", "dagger_count", "cover_iou", "cover_area", "size_tp", "size_fp",
-              "size_fn", "size_iou", "confusion")
+              "size_fn", "size_iou", "confusion", "sem_inter", "sem_gt", "sem_pred", "segm_tp",
+              "segm_fp", "segm_fn", "segm_iou")
 
     def _raw_flats(self) -> list:
         """Flat views of the float fields' arrays (pending terms not folded in); cell ``g`` of
-        their concatenation is cell ``g - f * n`` of field ``f = min(g // n, 4)``."""
+        their concatenation is cell ``g - f * n`` of field ``f = min(g // n, 5)``."""
+        n = len(self.categories)
+        for name in self._FLOAT:  # pickled before a field existed
+            if "_f_" + name not in self.__dict__:
+                self.__dict__["_f_" + name] = np.zeros((n, 3) if name == "size_iou" else n)
         return [self.__dict__["_f_" + name].reshape(-1) for name in self._FLOAT]
 
     def _terms(self, g: int, value: float) -> list:
@@ -220,6 +250,10 @@ class PQStats:
                 state["_f_" + name] = state.pop(name)
         state.setdefault("_pending", [])
         state.setdefault("_n_pending", 0)
+        n = len(state["categories"])
+        for name in self._EXTRA:  # pickled before the field existed
+            if name not in self._FLOAT:
+                state.setdefault(name, np.zeros(n, np.int64))
         self.__dict__.update(state)
 
     def _check_compatible(self, other: "PQStats"):
@@ -227,6 +261,9 @@ class PQStats:
             return NotImplemented
         if other.categories is not self.categories and other.categories != self.categories:
             raise ValueError("cannot add PQStats computed over different categories")
+        if other.iou_type != self.iou_type:
+            raise ValueError(f"cannot add PQStats of iou_type {other.iou_type!r} to "
+                             f"{self.iou_type!r}")
         return None
 
     def __iadd__(self, other: "PQStats") -> "PQStats":
@@ -272,7 +309,7 @@ class PQStats:
         return self
 
     def copy(self) -> "PQStats":
-        out = PQStats(self.categories)
+        out = PQStats(self.categories, self.iou_type)
         out.tp[:], out.fp[:], out.fn[:], out.iou[:] = self.tp, self.fp, self.fn, self.iou
         out.n_images = self.n_images
         for name in self._EXTRA:
@@ -284,19 +321,34 @@ class PQStats:
 
     def add_image(self, result) -> None:
         """Adds one image's counts (an :class:`~panoseg.evaluation.matching.ImageResult`)."""
+        segm = getattr(result, "segm", None)
+        if (segm is not None) != (self.iou_type == "boundary"):
+            raise ValueError(f"an image evaluated with iou_type "
+                             f"{'boundary' if segm is not None else 'segm'!r} added to "
+                             f"PQStats of iou_type {self.iou_type!r}")
         self.tp += result.tp
         self.fp += result.fp
         self.fn += result.fn
         self.n_images += 1
         self.n_area_mismatch += int(getattr(result, "n_area_mismatch", 0))
+        if segm is not None:
+            self.segm_tp += segm[0]
+            self.segm_fp += segm[1]
+            self.segm_fn += segm[2]
+        # The float cells of this image (numbering: _raw_flats), zero where not computed.
+        n = len(self.categories)
+        values = np.zeros(8 * n, np.float64)
+        values[:n] = result.iou
+        if segm is not None:
+            values[4 * n:5 * n] = segm[3]
         e = result.extra
-        if e is None:
-            values = np.asarray(result.iou, np.float64).reshape(-1)
-        else:
-            for name in ("dagger_count", "size_tp", "size_fp", "size_fn"):
+        if e is not None:
+            for name in ("dagger_count", "size_tp", "size_fp", "size_fn", "sem_inter", "sem_gt",
+                         "sem_pred"):
                 getattr(self, name).__iadd__(e[name])
-            values = np.concatenate([result.iou.reshape(-1)] + [
-                e[name].reshape(-1) for name in self._FLOAT[1:]]).astype(np.float64, copy=False)
+            for f, name in ((1, "dagger_iou"), (2, "cover_iou"), (3, "cover_area")):
+                values[f * n:(f + 1) * n] = e[name]
+            values[5 * n:] = e["size_iou"].reshape(-1)
             if len(e["confusion_gt"]):
                 np.add.at(self.confusion, (e["confusion_gt"], np.where(
                     e["confusion_pred"] < 0, len(self.categories), e["confusion_pred"])), 1)
@@ -315,6 +367,18 @@ class PQStats:
         for name, isthing in GROUPS:
             results[name], per_class = pq_average(self.tp, self.fp, self.fn, self.iou,
                                                    self.categories, isthing)
+            if name == "All":
+                results["per_class"] = per_class
+        return results
+
+    def summarize_segm(self) -> dict:
+        """With ``iou_type="boundary"``: the mask PQ of the same pass, as :meth:`summarize`."""
+        if self.iou_type != "boundary":
+            return self.summarize()
+        results = {}
+        for name, isthing in GROUPS:
+            results[name], per_class = pq_average(self.segm_tp, self.segm_fp, self.segm_fn,
+                                                   self.segm_iou, self.categories, isthing)
             if name == "All":
                 results["per_class"] = per_class
         return results

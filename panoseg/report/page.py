@@ -10,7 +10,7 @@ from .charts import STUFF_COLOR, THING_COLOR, bar_chart_section, histogram_secti
 from .pictures import render_worst, worst_section
 from .rows import category_info, class_rows
 from .summary import summary_section
-from .tables import category_table_section, confusion_section
+from .tables import category_table_section, confusion_section, errors_section
 from .templates import render
 from .values import as_float, as_int, esc, lookup, plain, plural
 
@@ -41,6 +41,7 @@ def render_report_html(report: Mapping, worst: Sequence[Mapping], categories, *,
         ("categories", "Per-category results", category_table_section(rows)),
         ("confusion", "Confusion: missed ground-truth segments",
          confusion_section(report, cats, rows)),
+        ("errors", "Where PQ is lost", errors_section(report)),
         ("per-image", "Per-image PQ", histogram_section(report)),
         ("worst", "Worst images", worst_section(worst or (), pictures)),
     ]

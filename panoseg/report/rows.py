@@ -29,7 +29,8 @@ def category_info(categories) -> dict:
 
 
 def class_rows(report: Mapping, cats: dict) -> List[dict]:
-    """One dict per category: id, name, isthing, pq, sq, rq, tp, fp, fn, pq_dagger, pc, present.
+    """One dict per category: id, name, isthing, pq, sq, rq, tp, fp, fn, pq_dagger, pc,
+    semantic_iou, present.
 
     ``per_category`` gives the order and counts; ``per_class``, ``pq_dagger.per_class`` and
     ``parsing_covering.per_class`` fill in what it lacks (or stand alone without it).
@@ -39,6 +40,7 @@ def class_rows(report: Mapping, cats: dict) -> List[dict]:
     per_class = by_id(report.get("per_class"))
     dagger = by_id(lookup(report, "pq_dagger", "per_class"))
     covering = by_id(lookup(report, "parsing_covering", "per_class"))
+    semantic = by_id(lookup(report, "semantic", "per_class"))
     rows, seen = [], set()
     per_category = report.get("per_category")
     for entry in per_category if isinstance(per_category, list) else ():
@@ -69,6 +71,8 @@ def class_rows(report: Mapping, cats: dict) -> List[dict]:
             row["pq_dagger"] = lookup(value, "pq") if isinstance(value, Mapping) else value
         if as_float(row.get("pc")) is None:
             row["pc"] = covering.get(cat_id)
+        if as_float(row.get("semantic_iou")) is None:
+            row["semantic_iou"] = lookup(semantic.get(cat_id), "IoU")
         counts = [as_int(row.get(k)) for k in ("tp", "fp", "fn")]
         row["present"] = None if None in counts else sum(counts) > 0
     return rows

@@ -77,10 +77,12 @@ def _metric_card(caption: str, rows: Sequence[tuple], groups, names=("PQ", "SQ",
 
 def _tiles(report: Mapping) -> str:
     """The headline numbers that the report has."""
-    big = [("PQ", report.get("All"), "pq"), ("PQ Things", report.get("Things"), "pq"),
-           ("PQ Stuff", report.get("Stuff"), "pq"),
+    pq = "Boundary PQ" if report.get("iou_type") == "boundary" else "PQ"
+    big = [(pq, report.get("All"), "pq"), (f"{pq} Things", report.get("Things"), "pq"),
+           (f"{pq} Stuff", report.get("Stuff"), "pq"),
            (DAGGER, lookup(report, "pq_dagger", "All"), "pq"),
-           ("Parsing Covering", report.get("parsing_covering"), "pc")]
+           ("Parsing Covering", report.get("parsing_covering"), "pc"),
+           ("mIoU", report.get("semantic"), "mIoU")]
     tiles = []
     for label, group, key in big:
         value = lookup(group, key)
@@ -110,8 +112,10 @@ def _pq_note(bootstrap: Optional[Mapping]) -> str:
 def summary_section(report: Mapping) -> str:
     """The summary section: tiles, then a card per family of metrics the report has."""
     boot = report.get("bootstrap") if isinstance(report.get("bootstrap"), Mapping) else None
+    boundary = report.get("iou_type") == "boundary"
     cards = [
-        _metric_card("Panoptic Quality", _GROUPS, report, bootstrap=boot, note=_pq_note(boot)),
+        _metric_card("Boundary Panoptic Quality" if boundary else "Panoptic Quality", _GROUPS,
+                     report, bootstrap=boot, note=_pq_note(boot)),
         _metric_card(DAGGER, _GROUPS, report.get("pq_dagger"),
                      names=(DAGGER, "SQ\u2020", "RQ\u2020"),
                      note=render("summary_note_dagger.html")),
@@ -124,6 +128,22 @@ def summary_section(report: Mapping) -> str:
                      + render("num_cell.html", text=count_text(pc.get("n"))))
         cards.append(_card("Parsing Covering", ("PC", "N"), [row],
                            render("summary_note_covering.html")))
+    if boundary:
+        ratio = as_float(report.get("dilation_ratio"))
+        cards.append(_metric_card(
+            "Mask PQ (same pass)", _GROUPS, report.get("segm"),
+            note=render("summary_note_boundary.html",
+                        ratio=esc(f"{ratio:g}" if ratio is not None else "?"))))
+    sem = report.get("semantic")
+    if isinstance(sem, Mapping) and as_float(sem.get("mIoU")) is not None:
+        n = as_int(sem.get("n"))
+        sem_boot = lookup(boot, "semantic")
+        cells = "".join(render("num_cell.html", text=DASH) if n == 0 else _cell(sem.get(k), _interval(lookup(sem_boot, k)))
+                        for k in ("mIoU", "fwIoU", "mAcc", "aAcc"))
+        row = render("summary_row.html", label="All",
+                     cells=cells + render("num_cell.html", text=count_text(n)))
+        cards.append(_card("Semantic segmentation", ("mIoU", "fwIoU", "mAcc", "aAcc", "N"),
+                           [row], render("summary_note_semantic.html")))
     cards.append(_metric_card("PQ by object size (things)", _SIZES, report.get("pq_by_size"),
                               note=render("summary_note_size.html")))
     cards = [c for c in cards if c is not None]

@@ -24,7 +24,7 @@ def category_table_section(rows: Sequence[dict]) -> str:
         body.append(render(
             "categories_row.html", id=esc(row["id"]), name=esc(row["name"]), kind=k,
             kind_class=k if k != "?" else "",
-            **{key: percent(row.get(key)) for key in ("pq", "sq", "rq", "pq_dagger", "pc")},
+            **{key: percent(row.get(key)) for key in ("pq", "sq", "rq", "pq_dagger", "pc", "semantic_iou")},
             **{key: count_text(row.get(key)) for key in ("tp", "fp", "fn")}))
     out = []
     if body:
@@ -83,3 +83,36 @@ def confusion_section(report: Mapping, cats: dict, rows: Sequence[dict]) -> str:
                            count=count, share=f"{100 * share:.1f}"))
     return render("confusion.html", shown=min(len(clean), CONFUSION_ROWS), total=len(clean),
                   rows="".join(body))
+
+
+#: The error types in the order of the breakdown (panoseg.evaluation.errors.TYPES), and "all".
+ERROR_TYPES = ("cls", "split", "merge", "loc", "missed", "background", "sq", "all")
+
+
+def errors_section(report: Mapping):
+    """The ``--errors`` breakdown: per error type its count and the PQ a fix of it alone
+    would gain (All / Things / Stuff), or None when the report has none."""
+    errors = report.get("errors")
+    types = errors.get("types") if isinstance(errors, Mapping) else None
+    if not isinstance(types, Mapping):
+        return None
+    body = []
+    for name in ERROR_TYPES:
+        row = types.get(name)
+        if not isinstance(row, Mapping):
+            continue
+        dpq = row.get("dpq") if isinstance(row.get("dpq"), Mapping) else {}
+        body.append(render(
+            "errors_row.html", name=esc(name), cls="total" if name == "all" else "",
+            count="" if name == "all" else count_text(row.get("count")),
+            fp=count_text(row.get("fp")), fn=count_text(row.get("fn")),
+            **{g.lower(): _points(dpq.get(g)) for g in ("All", "Things", "Stuff")}))
+    return render("errors.html", rows="".join(body))
+
+
+def _points(value) -> str:
+    """A PQ difference in points with its sign, e.g. +1.25."""
+    try:
+        return f"{100 * float(value):+.2f}"
+    except (TypeError, ValueError):
+        return "-"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Callable, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from ..io.png import MAX_PIXELS
 from ..util.atomic import atomic_open
 from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
+from .errors import render_errors_on_photo
 from .render import read_photo, render_on_photo, side_by_side
 
 #: Extensions tried, in order, when the JSON's ``images`` list does not name an image.
@@ -33,7 +34,8 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
                       compare_folder=None, workers: Optional[int] = None,
                       progress: bool = False, *, alpha: float = 0.5, boundaries: bool = True,
                       labels: bool = True, titles: Optional[Sequence[str]] = None,
-                      max_pixels: int = MAX_PIXELS) -> list:
+                      max_pixels: int = MAX_PIXELS,
+                      error_marks: Optional[Callable] = None) -> list:
     """Writes one overlay PNG per image of a COCO panoptic JSON.
 
     With ``compare_json_file`` each output shows the segmentation of ``panoptic_json_file`` on
@@ -72,6 +74,11 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
     max_pixels : int
         The largest PNG or photo accepted (default :data:`panoseg.io.png.MAX_PIXELS`), checked
         from its header before it is decoded.
+    error_marks : callable, optional
+        Draw the prediction's errors (:mod:`panoseg.viz.errors`): ``panoptic_json_file`` is the
+        ground truth, ``compare_json_file`` the prediction, and this function
+        (:func:`panoseg.evaluation.errors.viz_marks`) says what each segment is. Titles default
+        to "ground truth" and "prediction".
 
     Returns
     -------
@@ -85,12 +92,14 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
         disagree, or an image has no annotation in the compared JSON.
     ValueError
         No ``output_folder``; ``compare_folder`` or ``titles`` without ``compare_json_file``;
-        ``titles`` not a pair.
+        ``titles`` not a pair; ``error_marks`` without ``compare_json_file``.
     """
     if output_folder is None:
         raise ValueError("output_folder is required")
     if compare_folder is not None and compare_json_file is None:
         raise ValueError("compare_folder needs compare_json_file")
+    if error_marks is not None and compare_json_file is None:
+        raise ValueError("error_marks needs compare_json_file (the prediction)")
     if titles is not None:
         if compare_json_file is None:
             raise ValueError("titles need compare_json_file (they title the two panels)")
@@ -117,7 +126,8 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
         for ann in other["annotations"]:
             compare.setdefault(ann["image_id"], ann)
         if titles is None:
-            titles = panel_titles(panoptic_json_file, compare_json_file)
+            titles = (("ground truth", "prediction") if error_marks is not None
+                      else panel_titles(panoptic_json_file, compare_json_file))
 
     sizes = image_sizes(data, panoptic_json_file, max_pixels)  # checked before any PNG is read
     image_names = {}
@@ -151,6 +161,16 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
             photo_path = _find_image(images_folder, image_names.get(image_id), ann["file_name"],
                                      image_id)
             photo = read_photo(photo_path, image_id, max_pixels)
+        if error_marks is not None:
+            picture = render_errors_on_photo(
+                photo, photo_path, os.path.join(seg_folder, ann["file_name"]),
+                ann["segments_info"], os.path.join(compare_folder, other_ann["file_name"]),
+                other_ann["segments_info"], categories, image_id, panoptic_json_file,
+                compare_json_file, error_marks, titles=titles, alpha=alpha,
+                boundaries=boundaries, labels=labels, max_pixels=max_pixels,
+                expected_size=sizes.get(image_id))
+            _write_png(out_path, picture)
+            return out_path
         picture = render_on_photo(photo, photo_path, os.path.join(seg_folder, ann["file_name"]),
                                   ann["segments_info"], categories, image_id, panoptic_json_file,
                                   expected_size=sizes.get(image_id), **style)

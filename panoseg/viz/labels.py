@@ -101,9 +101,10 @@ def label_anchors(lab: np.ndarray, n: int):
     return anchors
 
 
-def draw_labels(out, lab, table, categories, palette, size):
+def draw_labels(out, lab, table, categories, palette, size, texts=None):
     """``out`` with the category name of each segment of ``lab`` large enough to hold it,
-    on a rounded box of the segment's colour, deepest segments first, boxes never overlapping."""
+    on a rounded box of the segment's colour, deepest segments first, boxes never overlapping.
+    ``texts``: the label of each segment instead (table order; an empty one draws nothing)."""
     from PIL import Image, ImageDraw
 
     n = len(table)
@@ -122,7 +123,12 @@ def draw_labels(out, lab, table, categories, palette, size):
         if depth_px < max(3, size * 0.45):
             continue  # too thin for a readable label
         k = seg - 1
-        text = display_name(categories, int(table.category[k]), int(table.iscrowd[k]))
+        if texts is not None:
+            text = texts[k]
+            if not text:
+                continue
+        else:
+            text = display_name(categories, int(table.category[k]), int(table.iscrowd[k]))
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         bw, bh = right - left + 2 * pad, bottom - top + 2 * pad
         if bw > width or bh > height:

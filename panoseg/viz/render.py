@@ -166,6 +166,25 @@ def render_on_photo(image, image_path, png_path, segments_info, categories, imag
     ``max_pixels``, ``expected_size`` = (height, width) from the ``images`` of ``size_source``
     (default ``json_file``) if given, and the photo's) before it is decoded."""
 
+    ids = read_checked_ids(image, image_path, png_path, image_id, json_file, max_pixels,
+                           expected_size, size_source)
+    where = png_where(png_path, image_id, json_file)
+    return _overlay(image, ids, segments_info, categories, alpha, boundaries, labels, font_size,
+                    where=where, png_path=png_path)
+
+
+def png_where(png_path, image_id, json_file) -> dict:
+    """What error messages about a PNG and its ``segments_info`` name."""
+    return {"file": png_path if json_file is None else json_file, "image_id": image_id,
+            "file_name": os.path.basename(os.fspath(png_path))}
+
+
+def read_checked_ids(image, image_path, png_path, image_id, json_file, max_pixels=MAX_PIXELS,
+                     expected_size=None, size_source=None) -> np.ndarray:
+    """The id map of a panoptic PNG, its size checked (against ``max_pixels``,
+    ``expected_size`` = (height, width) from the ``images`` of ``size_source`` (default
+    ``json_file``) if given, and the photo's) before it is decoded."""
+
     def check_size(height, width):
         if expected_size is not None and tuple(expected_size) != (height, width):
             raise PanopticFormatError(
@@ -177,16 +196,14 @@ def render_on_photo(image, image_path, png_path, segments_info, categories, imag
                 f"{os.fspath(png_path)} is {width}x{height}", file=image_path,
                 image_id=image_id)
 
-    ids = _read_png(png_path, image_id, max_pixels, check_size)
-    where = {"file": png_path if json_file is None else json_file, "image_id": image_id,
-             "file_name": os.path.basename(os.fspath(png_path))}
-    return _overlay(image, ids, segments_info, categories, alpha, boundaries, labels, font_size,
-                    where=where, png_path=png_path)
+    return _read_png(png_path, image_id, max_pixels, check_size)
 
 
 def _overlay(image, id_map, segments_info, categories, alpha, boundaries, labels, font_size,
-             where, png_path=None):
-    """:func:`overlay`, with ``where`` (file, image id, file name) for error messages."""
+             where, png_path=None, colours=None, texts=None, alphas=None):
+    """:func:`overlay`, with ``where`` (file, image id, file name) for error messages;
+    ``colours`` ((N, 3), ``segments_info`` order) and ``texts`` (labels) replace the category
+    colours and names, ``alphas`` ((N,)) the opacity per segment."""
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must lie in 0..1, got {alpha}")
     categories = as_categories(categories)
@@ -210,12 +227,18 @@ def _overlay(image, id_map, segments_info, categories, alpha, boundaries, labels
     with np.errstate(invalid="ignore", divide="ignore"):
         cx = np.bincount(lab.ravel(), weights=xs.ravel(), minlength=n + 1) / counts
         cy = np.bincount(lab.ravel(), weights=ys.ravel(), minlength=n + 1) / counts
-    palette = segment_palette(table, categories, cx[1:], cy[1:])
+    if colours is None:
+        palette = segment_palette(table, categories, cx[1:], cy[1:])
+    else:
+        palette = np.asarray(colours, np.float64).reshape(n, 3)
 
     out = photo.astype(np.float32)
     painted = lab > 0
     colours = np.vstack([np.zeros((1, 3)), palette]).astype(np.float32)
-    a = np.float32(alpha)
+    if alphas is None:
+        a = np.float32(alpha)
+    else:
+        a = np.r_[0.0, np.asarray(alphas, np.float64)].astype(np.float32)[lab[painted]][:, None]
     out[painted] = (1 - a) * out[painted] + a * colours[lab[painted]]
     if image is None:
         # No photo: hatch VOID so it cannot pass for a grey segment.
@@ -226,7 +249,7 @@ def _overlay(image, id_map, segments_info, categories, alpha, boundaries, labels
     out = np.floor(out + 0.5).clip(0, 255).astype(np.uint8)
     if labels and n:
         out = draw_labels(out, lab, table, categories, palette,
-                          font_size or default_font_size(min(height, width)))
+                          font_size or default_font_size(min(height, width)), texts)
     return out
 
 

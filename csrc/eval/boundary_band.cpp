@@ -1,0 +1,454 @@
+#include "eval/boundary_band.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+#include <utility>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "common/checked.hpp"
+#include "common/id_index.hpp"
+#include "io/rgb_id.hpp"
+
+// The scanning loops are plain int32 lane arithmetic that the compiler vectorizes; on x86-64
+// they are also compiled for AVX2 (+ POPCNT) and the better one is picked at load time
+// (ifunc), since the portable build only assumes SSE2.
+#if defined(__x86_64__) && defined(__ELF__) && !defined(PANOSEG_NO_CLONES) && \
+    (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__))
+#define PANOSEG_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define PANOSEG_SIMD_CLONES
+#endif
+
+#if defined(__GNUC__)
+#define PANOSEG_INLINE inline __attribute__((always_inline))
+#else
+#define PANOSEG_INLINE inline
+#endif
+
+namespace panoseg {
+namespace {
+
+// First index in (i, n] where row[j] != row[i] (n when the run reaches the end of the row).
+inline int64_t row_run_end(const uint32_t* row, int64_t i, int64_t n) {
+  const uint32_t v = row[i];
+  int64_t j = i + 1;
+#if defined(__SSE2__)
+  const __m128i vv = _mm_set1_epi32(int(v));
+  for (; j + 8 <= n; j += 8) {
+    const __m128i* p = reinterpret_cast<const __m128i*>(row + j);
+    const unsigned mask =
+        unsigned(_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_loadu_si128(p), vv))) |
+        (unsigned(_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_loadu_si128(p + 1), vv))) << 16);
+    if (mask != 0xFFFFFFFFu) return j + __builtin_ctz(~mask) / 4;
+  }
+#endif
+  while (j < n && row[j] == v) ++j;
+  return j;
+}
+
+// First index in (i, n] where (gt[j], pred[j]) != (gt[i], pred[i]), or n.
+inline int64_t pair_run_end(const uint32_t* gt, const uint32_t* pred, int64_t i, int64_t n) {
+  const uint32_t g = gt[i], p = pred[i];
+  int64_t j = i + 1;
+#if defined(__SSE2__)
+  const __m128i vg = _mm_set1_epi32(int(g)), vp = _mm_set1_epi32(int(p));
+  for (; j + 8 <= n; j += 8) {
+    const __m128i* gp = reinterpret_cast<const __m128i*>(gt + j);
+    const __m128i* pp = reinterpret_cast<const __m128i*>(pred + j);
+    const __m128i e0 = _mm_and_si128(_mm_cmpeq_epi32(_mm_loadu_si128(gp), vg),
+                                     _mm_cmpeq_epi32(_mm_loadu_si128(pp), vp));
+    const __m128i e1 = _mm_and_si128(_mm_cmpeq_epi32(_mm_loadu_si128(gp + 1), vg),
+                                     _mm_cmpeq_epi32(_mm_loadu_si128(pp + 1), vp));
+    const unsigned mask =
+        unsigned(_mm_movemask_epi8(e0)) | (unsigned(_mm_movemask_epi8(e1)) << 16);
+    if (mask != 0xFFFFFFFFu) return j + __builtin_ctz(~mask) / 4;
+  }
+#endif
+  while (j < n && gt[j] == g && pred[j] == p) ++j;
+  return j;
+}
+
+// Interior of one id map, row by row: take_row(y) for y = 0, 1, 2, ... in order; after
+// take_row(y) with y >= d, row y - d is complete: its pixel x is interior iff
+// count_[x] >= 2d + 1. Only for 2d + 1 <= min(height, width) (else nothing is interior).
+// (The methods are inline: they are compiled into each clone of their callers.)
+class BandScanner {
+ public:
+  BandScanner(const uint32_t* map, int64_t width, int64_t dilation)
+      : map_(map), w_(width), d_(dilation), limit_(int32_t(2 * dilation)),
+        count_(size_t(width), 0), deep_(size_t(width), 0) {}
+
+  // Where the next take_row(_flags) puts its row's run ends (null: nowhere).
+  void set_ends(std::vector<int32_t>* ends) { ends_ = ends; }
+
+  // Takes in row y < d (no row complete yet).
+  PANOSEG_INLINE void take_row(int64_t y) {
+    const uint32_t* cur = map_ + y * w_;
+    horizontal(cur);
+    int32_t* c = count_.data();
+    const int32_t* hd = deep_.data();
+    if (y == 0) {
+      for (int64_t x = 0; x < w_; ++x) c[x] = hd[x] & 1;
+      return;
+    }
+    const uint32_t* prev = cur - w_;
+    for (int64_t x = 0; x < w_; ++x) c[x] = hd[x] & ((c[x] & -int32_t(cur[x] == prev[x])) + 1);
+  }
+
+  // Takes in row y >= d (y >= 1) and writes the band flags (1 = band) of row y - d.
+  PANOSEG_INLINE void take_row_flags(int64_t y, uint8_t* flags) {
+    const uint32_t* cur = map_ + y * w_;
+    horizontal(cur);
+    int32_t* c = count_.data();
+    const int32_t* hd = deep_.data();
+    const uint32_t* prev = cur - w_;
+    const int32_t limit = limit_;
+    for (int64_t x = 0; x < w_; ++x) {
+      // count = rows ending here that are horizontally deep with the same id at x: one more
+      // than above when this row is deep and has the id of the row above, 1 when only deep,
+      // else 0 (count <= y + 1 <= height < 2^31: no overflow). Interior iff count > 2d.
+      const int32_t n = hd[x] & ((c[x] & -int32_t(cur[x] == prev[x])) + 1);
+      c[x] = n;
+      flags[x] = uint8_t(n <= limit);
+    }
+  }
+
+ private:
+  // deep_[x] = -1 where the row run holding x spans x - d .. x + d, else 0; the ends of the
+  // row's runs (ascending, the last is the width) go to ends_.
+  PANOSEG_INLINE void horizontal(const uint32_t* row) {
+    int32_t* hd = deep_.data();
+    const int64_t d = d_;
+    int64_t a = 0;
+    if (ends_) ends_->clear();
+    while (a < w_) {
+      const int64_t b = row_run_end(row, a, w_);
+      if (ends_) ends_->push_back(int32_t(b));  // b <= width < 2^31
+      if (b - a > 2 * d) {
+        std::fill(hd + a, hd + a + d, 0);
+        std::fill(hd + a + d, hd + b - d, -1);
+        std::fill(hd + b - d, hd + b, 0);
+      } else {
+        std::fill(hd + a, hd + b, 0);
+      }
+      a = b;
+    }
+  }
+
+  const uint32_t* map_;
+  int64_t w_, d_;
+  int32_t limit_;  // 2d (2d + 1 <= width < 2^31)
+  std::vector<int32_t> count_, deep_;
+  std::vector<int32_t>* ends_ = nullptr;  // null: not recorded
+};
+
+// 0/1 bytes -> bits (byte i of each 8 -> bit i), `n_bytes` a multiple of 64 (zero padded).
+PANOSEG_INLINE void pack_flags(const uint8_t* flags, int64_t n_bytes, uint64_t* bits) {
+  for (int64_t k = 0; k < n_bytes; k += 64) {
+    uint64_t word = 0;
+    for (int j = 0; j < 8; ++j) {
+      uint64_t v;
+      std::memcpy(&v, flags + k + 8 * j, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+      v = __builtin_bswap64(v);  // byte i of memory at bits 8i..8i+7
+#endif
+      // Each byte is 0 or 1: the product gathers byte i's bit at bit 56 + i, no carries.
+      word |= ((v * 0x0102040810204080ull) >> 56) << (8 * j);
+    }
+    bits[k / 64] = word;
+  }
+}
+
+// Set bits in [a, b) of `g`, of `p` and of both (a < b).
+PANOSEG_INLINE void count_bits(const uint64_t* g, const uint64_t* p, int64_t a, int64_t b,
+                               int64_t* ng, int64_t* np, int64_t* nboth) {
+  const int64_t wa = a >> 6, wb = (b - 1) >> 6;
+  const uint64_t first = ~uint64_t(0) << (a & 63);
+  const uint64_t last = ~uint64_t(0) >> (63 - ((b - 1) & 63));
+  int64_t cg = 0, cp = 0, cb = 0;
+  for (int64_t k = wa; k <= wb; ++k) {
+    uint64_t m = ~uint64_t(0);
+    if (k == wa) m &= first;
+    if (k == wb) m &= last;
+    const uint64_t x = g[k] & m, y = p[k] & m;
+    cg += __builtin_popcountll(x);
+    cp += __builtin_popcountll(y);
+    cb += __builtin_popcountll(x & y);
+  }
+  *ng = cg;
+  *np = cp;
+  *nboth = cb;
+}
+
+Status build_index(const uint32_t* ids, int64_t n, IdIndex* index, StatusWhere where) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t id = ids[i];
+    if (id == 0u || id > kMaxSegmentId) return fail(StatusCode::kBadId, where, i, id);
+    if (!index->insert(id, int32_t(i))) return fail(StatusCode::kDuplicateId, where, i, id);
+  }
+  return ok_status();
+}
+
+inline int64_t table_size(int64_t n) { return n >= 0 && n < INT32_MAX - 2 ? n : 0; }
+
+// An overlap table over (GT slot, prediction slot), slots shifted by +2 (VOID and unknown
+// first): a dense matrix, or a hash map above kDenseLimit cells (as PairCounter).
+class CellTable {
+ public:
+  static constexpr int64_t kDenseLimit = int64_t(1) << 20;
+  CellTable(int64_t n_gt, int64_t n_pred)
+      : rows_(n_gt + 2), cols_(n_pred + 2), dense_(rows_ * cols_ <= kDenseLimit) {
+    if (dense_) matrix_.assign(size_t(rows_ * cols_), 0);
+  }
+  void add(int32_t g, int32_t p, int64_t n) {
+    if (n == 0) return;
+    const int64_t cell = int64_t(g + 2) * cols_ + (p + 2);
+    if (dense_)
+      matrix_[size_t(cell)] += n;
+    else
+      sparse_[cell] += n;
+  }
+  void finish(std::vector<PairArea>* out) const {
+    out->clear();
+    if (dense_) {
+      for (int64_t r = 0; r < rows_; ++r)
+        for (int64_t c = 0; c < cols_; ++c) {
+          const int64_t n = matrix_[size_t(r * cols_ + c)];
+          if (n) out->push_back({int32_t(r - 2), int32_t(c - 2), n});
+        }
+      return;
+    }
+    std::vector<std::pair<int64_t, int64_t>> cells(sparse_.begin(), sparse_.end());
+    std::sort(cells.begin(), cells.end());
+    for (const auto& kv : cells)
+      if (kv.second)
+        out->push_back({int32_t(kv.first / cols_ - 2), int32_t(kv.first % cols_ - 2), kv.second});
+  }
+
+ private:
+  int64_t rows_, cols_;
+  bool dense_;
+  std::vector<int64_t> matrix_;
+  std::unordered_map<int64_t, int64_t> sparse_;
+};
+
+// Counts the runs of one row pair into the mask table and, with the rows' band bits (null:
+// the whole row is band), the band table.
+class RowCounter {
+ public:
+  RowCounter(const IdIndex& gt, const IdIndex& pred, CellTable* mask, CellTable* band)
+      : gt_(gt), pred_(pred), mask_(mask), band_(band) {}
+
+  // The runs found by comparing the rows.
+  PANOSEG_INLINE void count(const uint32_t* g, const uint32_t* p, int64_t width,
+                            const uint64_t* gbits, const uint64_t* pbits) {
+    int64_t x = 0;
+    while (x < width) {
+      const int64_t e = pair_run_end(g, p, x, width);
+      run(g, p, x, e, gbits, pbits);
+      x = e;
+    }
+  }
+
+  // The same with the rows' own run ends known (ascending, each ending with the width): the
+  // pair runs end where either row's do.
+  PANOSEG_INLINE void count_ends(const uint32_t* g, const uint32_t* p, const int32_t* gend,
+                                 const int32_t* pend, int64_t width, const uint64_t* gbits,
+                                 const uint64_t* pbits) {
+    int64_t x = 0;
+    while (x < width) {
+      const int32_t e = *gend < *pend ? *gend : *pend;
+      gend += *gend == e;
+      pend += *pend == e;
+      run(g, p, x, e, gbits, pbits);
+      x = e;
+    }
+  }
+
+ private:
+  PANOSEG_INLINE void run(const uint32_t* g, const uint32_t* p, int64_t x, int64_t e,
+                          const uint64_t* gbits, const uint64_t* pbits) {
+    set_ids(g[x], p[x]);
+    const int64_t n = e - x;
+    if (mask_) mask_->add(gs_, ps_, n);
+    if (gbits == nullptr) {
+      band_->add(gs_, ps_, n);
+    } else {
+      int64_t bg, bp, both;
+      count_bits(gbits, pbits, x, e, &bg, &bp, &both);
+      // Interior pixels of a nonzero id get kInteriorKey (kUnknownSlot); VOID stays VOID.
+      const int32_t g0 = gs_ == kVoidSlot ? kVoidSlot : kUnknownSlot;
+      const int32_t p0 = ps_ == kVoidSlot ? kVoidSlot : kUnknownSlot;
+      band_->add(gs_, ps_, both);
+      band_->add(gs_, p0, bg - both);
+      band_->add(g0, ps_, bp - both);
+      band_->add(g0, p0, n - bg - bp + both);
+    }
+  }
+
+  static int32_t slot_of(uint32_t id, const IdIndex& index) {
+    if (id == 0u) return kVoidSlot;
+    const int32_t s = index.find(id);
+    return s == IdIndex::kMissing ? kUnknownSlot : s;
+  }
+  PANOSEG_INLINE void set_ids(uint32_t g, uint32_t p) {
+    if (g != g_id_) {
+      g_id_ = g;
+      gs_ = slot_of(g, gt_);
+    }
+    if (p != p_id_) {
+      p_id_ = p;
+      ps_ = slot_of(p, pred_);
+    }
+  }
+  const IdIndex& gt_;
+  const IdIndex& pred_;
+  CellTable* mask_;
+  CellTable* band_;
+  uint32_t g_id_ = 0, p_id_ = 0;
+  int32_t gs_ = kVoidSlot, ps_ = kVoidSlot;
+};
+
+// The pass over both maps: every row's runs are counted once, for the mask table and (with the
+// row's band bits, d rows behind the band scan) the band table.
+PANOSEG_SIMD_CLONES
+void scan_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t height, int64_t width,
+                int64_t dilation, RowCounter* counter) {
+  if (band_covers_all(height, width, dilation)) {
+    for (int64_t r = 0; r < height; ++r)
+      counter->count(gt_map + r * width, pred_map + r * width, width, nullptr, nullptr);
+    return;
+  }
+  const int64_t padded = (width + 63) / 64 * 64;
+  std::vector<uint8_t> gflags(size_t(padded), 0), pflags(size_t(padded), 0);
+  std::vector<uint64_t> gbits(size_t(padded / 64)), pbits(size_t(padded / 64));
+  BandScanner gs(gt_map, width, dilation), ps(pred_map, width, dilation);
+  // The run ends the scanners found in the last d + 1 rows of each map: the pair runs of row
+  // y - d follow from them without comparing the pixels again. Kept for d < kMaxRing (at most
+  // kMaxRing * (width + 1) ends per map); a larger d compares the rows.
+  constexpr int64_t kMaxRing = 256;
+  const int64_t ring = dilation + 1;
+  const bool keep = ring <= kMaxRing;
+  std::vector<std::vector<int32_t>> gends(size_t(keep ? ring : 0)), pends(size_t(keep ? ring : 0));
+  for (int64_t y = 0; y < height; ++y) {
+    if (keep) {
+      gs.set_ends(&gends[size_t(y % ring)]);
+      ps.set_ends(&pends[size_t(y % ring)]);
+    }
+    if (y < dilation) {
+      gs.take_row(y);
+      ps.take_row(y);
+      continue;
+    }
+    gs.take_row_flags(y, gflags.data());
+    ps.take_row_flags(y, pflags.data());
+    pack_flags(gflags.data(), padded, gbits.data());
+    pack_flags(pflags.data(), padded, pbits.data());
+    const int64_t r = y - dilation;
+    if (keep)
+      counter->count_ends(gt_map + r * width, pred_map + r * width,
+                          gends[size_t(r % ring)].data(), pends[size_t(r % ring)].data(), width,
+                          gbits.data(), pbits.data());
+    else
+      counter->count(gt_map + r * width, pred_map + r * width, width, gbits.data(),
+                     pbits.data());
+  }
+  // The last d rows are all band (their windows reach below the image).
+  for (int64_t r = height - dilation; r < height; ++r) {
+    if (keep)
+      counter->count_ends(gt_map + r * width, pred_map + r * width,
+                          gends[size_t(r % ring)].data(), pends[size_t(r % ring)].data(), width,
+                          nullptr, nullptr);
+    else
+      counter->count(gt_map + r * width, pred_map + r * width, width, nullptr, nullptr);
+  }
+}
+
+PANOSEG_SIMD_CLONES
+void scan_flags(const uint32_t* map, int64_t height, int64_t width, int64_t dilation,
+                uint8_t* out) {
+  BandScanner scan(map, width, dilation);
+  for (int64_t y = 0; y < dilation; ++y) scan.take_row(y);
+  for (int64_t y = dilation; y < height; ++y) scan.take_row_flags(y, out + (y - dilation) * width);
+}
+
+void collect_unknown(const uint32_t* map, int64_t n_pixels, const IdIndex& index,
+                     std::vector<uint32_t>* out) {
+  // Only reached for invalid input: lists the offending ids for the error.
+  uint32_t prev = 0;
+  for (int64_t i = 0; i < n_pixels; ++i) {
+    const uint32_t id = map[i];
+    if (id == prev || id == 0u) continue;
+    prev = id;
+    if (index.find(id) == IdIndex::kMissing) out->push_back(id);
+  }
+  std::sort(out->begin(), out->end());
+  out->erase(std::unique(out->begin(), out->end()), out->end());
+}
+
+Status check_band_args(const void* a, const void* b, int64_t height, int64_t width,
+                       int64_t dilation) {
+  if (!image_size_ok(height, width) || dilation < 1 || dilation > kMaxDilation ||
+      ((a == nullptr || b == nullptr) && height * width > 0))
+    return fail(StatusCode::kBadArgument);
+  return ok_status();
+}
+
+}  // namespace
+
+Status boundary_band_flags(const uint32_t* map, int64_t height, int64_t width, int64_t dilation,
+                           uint8_t* out) {
+  const Status st = check_band_args(map, out, height, width, dilation);
+  if (!st.ok()) return st;
+  const int64_t n = height * width;
+  if (n == 0) return ok_status();
+  if (band_covers_all(height, width, dilation)) {
+    std::memset(out, 1, size_t(n));
+    return ok_status();
+  }
+  scan_flags(map, height, width, dilation, out);
+  // The last d rows: their windows reach below the image.
+  std::memset(out + (height - dilation) * width, 1, size_t(dilation * width));
+  return ok_status();
+}
+
+Status count_band_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t height,
+                        int64_t width, int64_t dilation, const uint32_t* gt_ids, int64_t n_gt,
+                        const uint32_t* pred_ids, int64_t n_pred, PairCountResult* band,
+                        PairCountResult* mask) {
+  const Status st = check_band_args(gt_map, pred_map, height, width, dilation);
+  if (!st.ok()) return st;
+  if (band == nullptr || n_gt < 0 || n_pred < 0 || n_gt >= INT32_MAX - 2 ||
+      n_pred >= INT32_MAX - 2 || (gt_ids == nullptr && n_gt > 0) ||
+      (pred_ids == nullptr && n_pred > 0))
+    return fail(StatusCode::kBadArgument);
+  IdIndex gt_index(table_size(n_gt)), pred_index(table_size(n_pred));
+  Status tables = build_index(gt_ids, n_gt, &gt_index, StatusWhere::kGt);
+  if (!tables.ok()) return tables;
+  tables = build_index(pred_ids, n_pred, &pred_index, StatusWhere::kPred);
+  if (!tables.ok()) return tables;
+  CellTable band_cells(n_gt, n_pred);
+  CellTable mask_cells(mask ? n_gt : 0, mask ? n_pred : 0);
+  RowCounter counter(gt_index, pred_index, mask ? &mask_cells : nullptr, &band_cells);
+  const int64_t n = height * width;
+  if (n > 0) scan_pairs(gt_map, pred_map, height, width, dilation, &counter);
+  band->unknown_gt.clear();
+  band->unknown_pred.clear();
+  band_cells.finish(&band->pairs);
+  if (mask) {
+    mask->unknown_gt.clear();
+    mask->unknown_pred.clear();
+    mask_cells.finish(&mask->pairs);
+    if (PairCounter::unknown_seen(*mask, true))
+      collect_unknown(gt_map, n, gt_index, &mask->unknown_gt);
+    if (PairCounter::unknown_seen(*mask, false))
+      collect_unknown(pred_map, n, pred_index, &mask->unknown_pred);
+  }
+  return ok_status();
+}
+
+}  // namespace panoseg
