@@ -36,8 +36,8 @@ run_leg() {  # venv-dir, pillow-simd|pillow, pip requirements...
 }
 
 echo "== leg 1: numpy 1.23 + panopticapi (golden tests) =="
-run_leg .venv-test pillow-simd ".[fast,mxnet,dask]" "numpy==1.23.5" "panopticapi-lite" "pytest>=7" "hypothesis>=6"
+run_leg .venv-test pillow-simd ".[fast,mxnet,dask]" "numpy==1.23.5" "panopticapi-lite" "hotcoco>=1.3" "pytest>=7" "hypothesis>=6"
 echo "== leg 2: newest numpy 2.x =="
-run_leg .venv-test-np2 pillow ".[fast,dask]" "numpy>=2" "pytest>=7" "hypothesis>=6"
+run_leg .venv-test-np2 pillow ".[fast,dask]" "numpy>=2" "hotcoco>=1.3" "pytest>=7" "hypothesis>=6"
 echo "== leg 3: the core under ASan + UBSan, fuzz harnesses (bounded) =="
 bash .ci/sanitize.sh
