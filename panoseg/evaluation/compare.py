@@ -35,7 +35,12 @@ import numpy as np
 
 from ..errors import PanopticFormatError
 from ..io.categories import as_categories
-from ..io.panoptic_json import SegmentTable, image_sizes, load_panoptic_json
+from ..io.panoptic_json import (
+    SegmentTable,
+    annotations_by_image,
+    image_sizes,
+    load_panoptic_json,
+)
 from ..io.paths import segmentation_folder
 from ..io.png import MAX_PIXELS, read_ids
 from ..util.cluster import (
@@ -133,25 +138,14 @@ class CompareJob:
         self.gt_folder = segmentation_folder(gt_folder, gt_json_file, "ground truth segmentations")
         self.categories = as_categories(gt_json["categories"], source=gt_json_file)
         self.sizes = image_sizes(gt_json, gt_json_file, self.max_pixels)
-        gt_anns, seen = [], set()
-        for ann in gt_json["annotations"]:
-            if ann["image_id"] in seen:
-                raise PanopticFormatError("image has more than one annotation",
-                                          file=gt_json_file, image_id=ann["image_id"])
-            seen.add(ann["image_id"])
-            gt_anns.append(ann)
+        gt_anns = list(annotations_by_image(gt_json, gt_json_file).values())
         self.models: List[Model] = []
         by_model = []
         for name, (json_file, folder) in zip(names, specs):
             pred_json = load_panoptic_json(json_file)
             if "categories" in pred_json:
                 self._check_categories(pred_json["categories"], json_file)
-            anns = {}
-            for ann in pred_json["annotations"]:
-                if ann["image_id"] in anns:
-                    raise PanopticFormatError("image has more than one annotation",
-                                              file=json_file, image_id=ann["image_id"])
-                anns[ann["image_id"]] = ann
+            anns = annotations_by_image(pred_json, json_file)
             for gt_ann in gt_anns:
                 if gt_ann["image_id"] not in anns:
                     raise PanopticFormatError("no prediction for this ground-truth image",

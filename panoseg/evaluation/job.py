@@ -13,7 +13,12 @@ import numpy as np
 from .. import _core
 from ..errors import PanopticFormatError
 from ..io.categories import as_categories
-from ..io.panoptic_json import SegmentTable, image_sizes, load_panoptic_json
+from ..io.panoptic_json import (
+    SegmentTable,
+    annotations_by_image,
+    image_sizes,
+    load_panoptic_json,
+)
 from ..io.paths import segmentation_folder
 from ..io.png import MAX_PIXELS, read_ids, read_image_data
 from ..util.cluster import (
@@ -26,6 +31,7 @@ from ..util.fileio import join
 from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
 from .bootstrap import PerImageStats
+from .errors import ImageErrors, image_errors
 from .matching import (
     DILATION_RATIO,
     ImageResult,
@@ -37,7 +43,6 @@ from .matching import (
     dilation_pixels,
     match_image,
 )
-from .errors import ImageErrors, image_errors
 from .stats import PQStats, check_iou_type
 
 
@@ -98,20 +103,9 @@ class EvaluationJob:
         self.categories = as_categories(gt_json["categories"], source=gt_json_file)
         # GT sizes from 'images' (optional), checked: positive ints within the pixel cap.
         self.sizes = image_sizes(gt_json, gt_json_file, self.max_pixels)
-        pred_by_image = {}
-        for ann in pred_json["annotations"]:
-            if ann["image_id"] in pred_by_image:
-                raise PanopticFormatError("image has more than one annotation",
-                                          file=pred_json_file, image_id=ann["image_id"])
-            pred_by_image[ann["image_id"]] = ann
+        pred_by_image = annotations_by_image(pred_json, pred_json_file)
         self.pairs = []
-        seen_gt = set()
-        for gt_ann in gt_json["annotations"]:
-            image_id = gt_ann["image_id"]
-            if image_id in seen_gt:
-                raise PanopticFormatError("image has more than one annotation", file=gt_json_file,
-                                          image_id=image_id)
-            seen_gt.add(image_id)
+        for image_id, gt_ann in annotations_by_image(gt_json, gt_json_file).items():
             if image_id not in pred_by_image:
                 raise PanopticFormatError("no prediction for this ground-truth image",
                                           file=pred_json_file, image_id=image_id,

@@ -122,6 +122,18 @@ def load_panoptic_json(path, *, need_categories: bool = False) -> dict:
     return data
 
 
+def annotations_by_image(data: Mapping, source) -> dict:
+    """``{image_id: annotation}`` of a loaded panoptic JSON, in file order; an image with two
+    annotations is a :class:`PanopticFormatError` naming ``source`` and the image."""
+    by_image = {}
+    for ann in data["annotations"]:
+        if ann["image_id"] in by_image:
+            raise PanopticFormatError("image has more than one annotation", file=source,
+                                      image_id=ann["image_id"])
+        by_image[ann["image_id"]] = ann
+    return by_image
+
+
 @dataclass
 class SegmentTable:
     """The segments of one image as the compiled core wants them (one array per field)."""

@@ -10,7 +10,6 @@ ground truth | model | model ... with :mod:`panoseg.viz`.
 """
 from __future__ import annotations
 
-import datetime
 import io
 import json
 import math
@@ -19,12 +18,12 @@ from typing import Callable, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .._version import __version__
 from ..util.atomic import atomic_open
-from .charts import STUFF_COLOR, THING_COLOR
+from .page import assemble_page, header
 from .pictures import _data_uri, _problem
 from .templates import render
-from .values import as_float, by_id, esc, jsonable, plain, plural
+from .values import as_float, by_id, esc, jsonable, plural
+from .writer import write_page_and_json
 
 #: Colours of a gain and a loss of the compared model (green / red).
 GAIN_COLOR = "#2e8b57"
@@ -380,39 +379,14 @@ def render_compare_html(results: Mapping, entries: Sequence[Mapping], categories
     sections.append(("images", "Images that change most",
                      images_section(entries, names, categories, images_folder,
                                     panel_files=panel_files)))
-    nav = " ".join(render("nav_link.html", id=sid, heading=esc(heading))
-                   for sid, heading, _ in sections)
-    body = "\n".join(render("section.html", id=sid, heading=esc(heading), content=content)
-                     for sid, heading, content in sections)
-    style = (render("report.css", thing_color=THING_COLOR, stuff_color=STUFF_COLOR) + "\n"
-             + render("compare.css", gain_color=GAIN_COLOR, loss_color=LOSS_COLOR))
-    return render("report.html", title=esc(title), style=style,
-                  header=_header(results, title), nav=nav, sections=body,
-                  footer=_footer()) + "\n"
-
-
-def _header(results: Mapping, title: str) -> str:
-    parts = [render("header_title.html", title=esc(title))]
-    n_images = results.get("n_images")
+    style = render("compare.css", gain_color=GAIN_COLOR, loss_color=LOSS_COLOR)
     names = list(results.get("models") or [])
-    counts = []
-    if n_images is not None:
-        counts.append(render("header_images.html", n=esc(n_images),
-                             images=plural(int(n_images), "image", "images")))
-    counts.append(render("compare_header_models.html", n=len(names),
-                         names=", ".join(esc(n) for n in names)))
-    parts.append(render("header_counts.html", counts=" &middot; ".join(counts)))
-    inputs = results.get("inputs")
-    if isinstance(inputs, Mapping) and inputs:
-        rows = "".join(render("header_input_row.html", key=esc(k), value=esc(plain(v)))
-                       for k, v in inputs.items())
-        parts.append(render("header_inputs.html", rows=rows))
-    return "\n".join(parts)
-
-
-def _footer() -> str:
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return render("footer.html", version=esc(__version__), date=now)
+    models = render("compare_header_models.html", n=len(names),
+                    names=", ".join(esc(n) for n in names))
+    n_images = results.get("n_images")
+    return assemble_page(title, sections,
+                         header(title, None if n_images is None else int(n_images), [models],
+                                results.get("inputs")), style)
 
 
 def write_compare_report(folder, comparison, *, top: int = 10, images_folder=None,
@@ -455,9 +429,4 @@ def write_compare_report(folder, comparison, *, top: int = 10, images_folder=Non
     if failed and on_warning is not None:
         on_warning(f"{failed} of the report's {len(entries)} pictures could not be drawn "
                    "(the page says why)")
-    with atomic_open(os.path.join(folder, "report.json"), "w", encoding="utf-8") as f:
-        f.write(json_text + "\n")
-    index = os.path.join(folder, "index.html")
-    with atomic_open(index, "w", encoding="utf-8") as f:
-        f.write(page)
-    return index
+    return write_page_and_json(folder, page, json_text)

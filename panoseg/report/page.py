@@ -45,33 +45,42 @@ def render_report_html(report: Mapping, worst: Sequence[Mapping], categories, *,
         ("per-image", "Per-image PQ", histogram_section(report)),
         ("worst", "Worst images", worst_section(worst or (), pictures)),
     ]
+    n_images = as_int(report.get("n_images"))
+    if n_images is None and isinstance(report.get("per_image"), list):
+        n_images = len(report["per_image"])
+    counts = []
+    n_classes = as_int(lookup(report, "All", "n"))
+    if n_classes is not None:
+        counts.append(render("header_categories.html", n=n_classes))
+    return assemble_page(title, sections, header(title, n_images, counts, report.get("inputs")))
+
+
+def assemble_page(title: str, sections, header_html: str, extra_style: str = "") -> str:
+    """The page around ``sections`` (``(id, heading, content HTML or None)``, None left
+    out): navigation, the inline stylesheet (+ ``extra_style``), header and footer."""
     sections = [s for s in sections if s[2] is not None]
     nav = " ".join(render("nav_link.html", id=sid, heading=esc(heading))
                    for sid, heading, _ in sections)
     body = "\n".join(render("section.html", id=sid, heading=esc(heading), content=content)
                      for sid, heading, content in sections)
     style = render("report.css", thing_color=THING_COLOR, stuff_color=STUFF_COLOR)
+    if extra_style:
+        style += "\n" + extra_style
     # Templates drop their files' final newline; the page file keeps one.
-    return render("report.html", title=esc(title), style=style, header=_header(report, title),
+    return render("report.html", title=esc(title), style=style, header=header_html,
                   nav=nav, sections=body, footer=_footer()) + "\n"
 
 
-def _header(report: Mapping, title: str) -> str:
-    """The title, what was evaluated (images, categories) and the inputs."""
-    n_images = as_int(report.get("n_images"))
-    if n_images is None and isinstance(report.get("per_image"), list):
-        n_images = len(report["per_image"])
+def header(title: str, n_images, counts, inputs) -> str:
+    """The title, the image count followed by ``counts`` (rendered HTML pieces) and the
+    inputs table."""
     parts = [render("header_title.html", title=esc(title))]
-    counts = []
+    counts = list(counts)
     if n_images is not None:
-        counts.append(render("header_images.html", n=n_images,
-                             images=plural(n_images, "image", "images")))
-    n_classes = as_int(lookup(report, "All", "n"))
-    if n_classes is not None:
-        counts.append(render("header_categories.html", n=n_classes))
+        counts.insert(0, render("header_images.html", n=int(n_images),
+                                images=plural(int(n_images), "image", "images")))
     if counts:
         parts.append(render("header_counts.html", counts=" &middot; ".join(counts)))
-    inputs = report.get("inputs")
     if isinstance(inputs, Mapping) and inputs:
         rows = "".join(render("header_input_row.html", key=esc(k), value=esc(plain(v)))
                        for k, v in inputs.items())

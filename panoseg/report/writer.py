@@ -51,6 +51,12 @@ def write_report(folder, report: dict, worst: list, categories, *,
     os.makedirs(folder, exist_ok=True)
     json_text = json.dumps(jsonable(report), indent=1, allow_nan=False)
     page = render_report_html(report, worst, categories, title=title)
+    return write_page_and_json(folder, page, json_text)
+
+
+def write_page_and_json(folder: str, page: str, json_text: str) -> str:
+    """Writes ``folder/report.json`` then ``folder/index.html`` (each atomically); returns the
+    page's path."""
     with atomic_open(os.path.join(folder, "report.json"), "w", encoding="utf-8") as f:
         f.write(json_text + "\n")
     index = os.path.join(folder, "index.html")
