@@ -52,7 +52,7 @@ def add_compare_parser(subparsers) -> None:
         help="compare predictions of the same ground truth (PQ deltas, intervals, p-values)",
         description="Evaluates two or more predictions of the same ground truth in one pass "
                     "(each GT PNG decoded once) and compares each with the first: the "
-                    "difference of PQ, a 95%% paired bootstrap interval of it (images resampled "
+                    "difference of PQ, a 95% paired bootstrap interval of it (images resampled "
                     "jointly for both models) and a two-sided paired permutation p-value, for "
                     "All / Things / Stuff and per class, and the images that gain or lose the "
                     "most. Each model's PQ / SQ / RQ equal panopticapi's. Tables go to stdout.")
@@ -156,7 +156,7 @@ def format_comparison(item: dict, method: dict) -> str:
         lines.append(f"{group:10s}| {_signed(g['delta_pq'])}  {_interval(g['ci'])}  p {p}")
     for key, label in (("gains", "largest per-image PQ gains"),
                        ("losses", "largest per-image PQ losses")):
-        shown = item["images"][key][:5]
+        shown = item["images"][key]  # the --top largest
         text = ", ".join(f"{e['image_id']} ({100 * e['delta_pq']:+.1f})" for e in shown)
         lines.append(f"{label}: {text or 'none'}")
     return "\n".join(lines)

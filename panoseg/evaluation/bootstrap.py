@@ -130,19 +130,19 @@ def bootstrap_intervals(per_image: PerImageStats, isthing, n_replicates: int = 1
                                    mask[None, :])
         out[name] = {}
         for key, reps in values[name].items():
-            out[name][key] = _interval(np.concatenate(reps), float(estimate[key][0]),
+            out[name][key] = bias_corrected_interval(np.concatenate(reps), float(estimate[key][0]),
                                        confidence, out["extended"], f"{name}.{key}")
     if sem is not None:
         estimate = semantic_from_counts(*(sem.sum(axis=0)[k * nc:(k + 1) * nc]
                                           for k in range(3)))
-        out["semantic"] = {key: _interval(np.concatenate(sem_values[key]), estimate[key],
+        out["semantic"] = {key: bias_corrected_interval(np.concatenate(sem_values[key]), estimate[key],
                                           confidence, out["extended"], f"semantic.{key}")
                            for key in SEMANTIC_KEYS}
     return out
 
 
-def _interval(reps: np.ndarray, theta: float, confidence: float, extended: list,
-              label: str) -> list:
+def bias_corrected_interval(reps: np.ndarray, theta: float, confidence: float,
+                            extended: Optional[list] = None, label: str = "") -> list:
     """Efron's bias-corrected percentile interval of ``reps`` around the estimate ``theta``,
     extended to ``theta`` (and ``label`` listed in ``extended``) if it falls outside."""
     normal = NormalDist()
@@ -154,6 +154,7 @@ def _interval(reps: np.ndarray, theta: float, confidence: float, extended: list,
     q = [normal.cdf(2 * z0 - z), normal.cdf(2 * z0 + z)]
     lo, hi = (float(x) for x in np.quantile(reps, q))
     if not lo <= theta <= hi:
-        extended.append(label)
+        if extended is not None:
+            extended.append(label)
         lo, hi = min(lo, theta), max(hi, theta)
     return [lo, hi]

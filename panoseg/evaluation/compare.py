@@ -28,7 +28,6 @@ import copy
 import os
 import warnings
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Callable, List, Optional, Sequence
 
 import numpy as np
@@ -52,7 +51,7 @@ from ..util.cluster import (
 from ..util.fileio import join
 from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
-from .bootstrap import PerImageStats, _class_averages
+from .bootstrap import PerImageStats, _class_averages, bias_corrected_interval
 from .job import _with_image
 from .matching import check_gt_area_mode, match_image
 from .stats import GROUPS, PQStats
@@ -354,25 +353,17 @@ def _per_class_pq(sums: np.ndarray, nc: int) -> np.ndarray:
     return np.divide(iou, denom, out=np.zeros_like(iou), where=(tp + fp + fn) > 0)
 
 
+def _per_class_delta(sa: np.ndarray, sb: np.ndarray, nc: int) -> np.ndarray:
+    """Per-category PQ(b) - PQ(a) of each row of summed statistics; NaN where the category has
+    no segment in either model (its PQ is undefined there, not 0: a resample without the
+    category says nothing about it)."""
+    present = (sa[:, :3 * nc] + sb[:, :3 * nc]).reshape(len(sa), 3, nc).sum(1) > 0
+    return np.where(present, _per_class_pq(sb, nc) - _per_class_pq(sa, nc), np.nan)
+
+
 def _group_pq(sums: np.ndarray, nc: int, masks) -> list:
     tp, fp, fn, iou = (sums[:, k * nc:(k + 1) * nc] for k in range(4))
     return [_class_averages(tp, fp, fn, iou, mask[None, :])["pq"] for mask in masks]
-
-
-def bc_interval(replicates: np.ndarray, estimate: float, confidence: float = 0.95) -> list:
-    """Efron's bias-corrected percentile interval of ``estimate`` from its bootstrap
-    ``replicates`` (ties with the estimate count half); extended to the estimate if the
-    correction still leaves it outside."""
-    normal = NormalDist()
-    z = normal.inv_cdf((1 + confidence) / 2)
-    n = len(replicates)
-    below = np.count_nonzero(replicates < estimate) + 0.5 * np.count_nonzero(
-        replicates == estimate)
-    frac = min(max(below / n, 0.5 / n), 1 - 0.5 / n)
-    z0 = normal.inv_cdf(frac)
-    lo, hi = (float(x) for x in np.quantile(replicates, [normal.cdf(2 * z0 - z),
-                                                         normal.cdf(2 * z0 + z)]))
-    return [min(lo, estimate), max(hi, estimate)]
 
 
 def paired_statistics(a: PerImageStats, b: PerImageStats, isthing, *, n_resamples: int = 1000,
@@ -416,7 +407,7 @@ def paired_statistics(a: PerImageStats, b: PerImageStats, isthing, *, n_resample
     full_a, full_b = sa.sum(0, keepdims=True), sb.sum(0, keepdims=True)
     est = [float(y[0] - x[0]) for x, y in zip(_group_pq(full_a, nc, masks),
                                               _group_pq(full_b, nc, masks))]
-    est_class = (_per_class_pq(full_b, nc) - _per_class_pq(full_a, nc))[0]
+    est_class = _per_class_delta(full_a, full_b, nc)[0]
     rng_boot, rng_perm = (np.random.default_rng(s) for s in
                           np.random.SeedSequence(int(seed)).spawn(2))
     boot = [[] for _ in GROUPS]
@@ -427,7 +418,7 @@ def paired_statistics(a: PerImageStats, b: PerImageStats, isthing, *, n_resample
         ra, rb = w @ sa, w @ sb
         for k, (x, y) in enumerate(zip(_group_pq(ra, nc, masks), _group_pq(rb, nc, masks))):
             boot[k].append(y - x)
-        boot_class.append(_per_class_pq(rb, nc) - _per_class_pq(ra, nc))
+        boot_class.append(_per_class_delta(ra, rb, nc))
     # Permutations: swapping image i moves d_i = b_i - a_i from B's sums to A's.
     d = sb - sa
     perm_extreme = np.zeros(len(GROUPS), np.int64)
@@ -439,6 +430,7 @@ def paired_statistics(a: PerImageStats, b: PerImageStats, isthing, *, n_resample
         pa, pb = full_a + moved, full_b - moved
         for k, (x, y) in enumerate(zip(_group_pq(pa, nc, masks), _group_pq(pb, nc, masks))):
             perm_extreme[k] += np.count_nonzero(np.abs(y - x) >= abs(est[k]) - tol[k])
+    extended = []  # intervals extended to reach their estimate (see bootstrap.py)
     n_cats = [(((full_a + full_b)[0, :nc] + (full_a + full_b)[0, nc:2 * nc]
                 + (full_a + full_b)[0, 2 * nc:3 * nc]) > 0) & m for m in masks]
     out = {}
@@ -447,15 +439,24 @@ def paired_statistics(a: PerImageStats, b: PerImageStats, isthing, *, n_resample
             out[name] = {"delta_pq": None, "ci": None, "p_value": None}
             continue
         reps = np.concatenate(boot[k])
-        out[name] = {"delta_pq": est[k], "ci": bc_interval(reps, est[k], confidence),
+        out[name] = {"delta_pq": est[k],
+                     "ci": bias_corrected_interval(reps, est[k], confidence, extended, name),
                      "p_value": (float((1 + perm_extreme[k]) / (1 + n_permutations))
                                  if n_permutations else None)}
     reps_class = np.concatenate(boot_class)
-    present = n_cats[0]
-    out["per_class"] = {int(c): {"delta_pq": float(est_class[c]),
-                                 "ci": bc_interval(reps_class[:, c], float(est_class[c]),
-                                                   confidence)}
-                        for c in np.flatnonzero(present)}
+    # Images where each category has a segment (GT or either prediction): an interval from
+    # fewer than a few images only repeats them.
+    counts = (a.tp + a.fp + a.fn + b.tp + b.fp + b.fn) > 0
+    images_with = counts.sum(0)
+    out["per_class"] = {}
+    for c in np.flatnonzero(n_cats[0]):
+        reps = reps_class[:, c]
+        reps = reps[~np.isnan(reps)]  # resamples that hold the category
+        out["per_class"][int(c)] = {
+            "delta_pq": float(est_class[c]), "n_images": int(images_with[c]),
+            "ci": bias_corrected_interval(reps, float(est_class[c]), confidence, extended,
+                                          f"per_class.{c}")}
+    out["extended"] = extended
     return out
 
 
@@ -546,7 +547,9 @@ def summarize_comparison(job_or_categories, names: Sequence[str], chunk: Compare
             cat_id = int(entries[k]["id"])
             exact = (summaries[m]["per_class"][cat_id]["pq"]
                      - summaries[0]["per_class"][cat_id]["pq"])
-            item["per_class"][cat_id] = {"delta_pq": exact, "ci": v["ci"]}
+            item["per_class"][cat_id] = {"delta_pq": exact, "ci": v["ci"],
+                                         "n_images": v["n_images"]}
+        item["extended"] = stat["extended"]
         item["images"] = _top_images(chunk.rows, 0, m, top)
         comparisons.append(item)
     if len(names) == 2:  # the one comparison's numbers beside the models' own
@@ -556,6 +559,7 @@ def summarize_comparison(job_or_categories, names: Sequence[str], chunk: Compare
         for cat_id, v in only["per_class"].items():
             results["per_class"][cat_id].update(v)
         results["images"] = only["images"]
+        results["extended"] = only["extended"]
     results["comparisons"] = comparisons
     if chunk.errors is not None:
         from .errors import summarize
@@ -626,7 +630,6 @@ def compare(gt_json_file, predictions: Sequence, gt_folder=None, *,
 
 def job_inputs(job: CompareJob) -> dict:
     """The files compared, for the JSON output and the report."""
-    out = {"gt_json_file": job.gt_json_file, "gt_folder": job.gt_folder}
-    for m in job.models:
-        out[m.name] = f"{m.json_file} ({m.folder})"
-    return out
+    # The models under a key of their own: a model may be named "gt_json_file".
+    return {"gt_json_file": job.gt_json_file, "gt_folder": job.gt_folder,
+            "predictions": {m.name: f"{m.json_file} ({m.folder})" for m in job.models}}

@@ -420,7 +420,7 @@ def format_table(summary: dict) -> str:
     head = f"{'error type':<12}{'count':>8}{'FP':>8}{'FN':>8}{'dPQ All':>10}{'Things':>9}" \
            f"{'Stuff':>9}"
     pq = summary["pq"]
-    lines = [f"Where PQ is lost ({summary['n_images']} images; PQ All "
+    lines = [f"Where PQ is lost ({summary['n_images']} images; mask PQ All "
              f"{100 * pq['All']['pq']:.2f}, Things {100 * pq['Things']['pq']:.2f}, Stuff "
              f"{100 * pq['Stuff']['pq']:.2f}; dPQ = PQ gained by fixing that type alone)",
              head, "-" * len(head)]

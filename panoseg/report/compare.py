@@ -18,6 +18,7 @@ from typing import Callable, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from ..evaluation.compare import MIN_IMAGES
 from ..util.atomic import atomic_open
 from .page import assemble_page, header
 from .pictures import _data_uri, _problem
@@ -40,15 +41,19 @@ def _points(value, signed: bool = False) -> str:
     return f"{100 * v:+.1f}" if signed else f"{100 * v:.1f}"
 
 
-def _sign(delta, ci) -> str:
-    """``gain`` / ``loss`` when the interval excludes 0, else ``none``."""
+def _sign(delta, ci, p=None, alpha: float = 0.05) -> str:
+    """``gain`` / ``loss`` when the interval excludes 0 and the test agrees (p < ``alpha``, or
+    no test); ``mixed`` when only one of them calls it; else ``none``."""
     if ci is None or as_float(delta) is None:
         return "none"
     lo, hi = as_float(ci[0]), as_float(ci[1])
-    if lo is not None and lo > 0:
-        return "gain"
-    if hi is not None and hi < 0:
-        return "loss"
+    side = "gain" if lo is not None and lo > 0 else (
+        "loss" if hi is not None and hi < 0 else "none")
+    significant = p is None or p < alpha
+    if side != "none" and significant:
+        return side
+    if side != "none" or (p is not None and p < alpha):
+        return "mixed"
     return "none"
 
 
@@ -78,9 +83,12 @@ def models_section(results: Mapping) -> str:
         for group in ("All", "Things", "Stuff"):
             c = item.get(group) or {}
             g = results.get(group) or {}
-            sign = _sign(c.get("delta_pq"), c.get("ci"))
+            sign = _sign(c.get("delta_pq"), c.get("ci"), as_float(c.get("p_value")),
+                         1 - float(method.get("confidence", 0.95)))
             verdict = {"gain": f"{item['model']} better", "loss": f"{item['baseline']} better",
+                       "mixed": "uncertain: interval and test disagree",
                        "none": "no clear difference"}[sign]
+            sign = "none" if sign == "mixed" else sign
             if c.get("delta_pq") is None:
                 verdict = "no categories"
             ci = c.get("ci")
@@ -94,6 +102,10 @@ def models_section(results: Mapping) -> str:
         parts.append(render("compare_delta.html", model=esc(item["model"]),
                             baseline=esc(item["baseline"]), confidence=confidence,
                             rows="".join(delta_rows)))
+    n_images = results.get("n_images")
+    if isinstance(n_images, int) and n_images < MIN_IMAGES:
+        parts.append(render("compare_note_few_images.html", n_images=n_images,
+                            minimum=MIN_IMAGES))
     parts.append(render(
         "compare_note_method.html", n_images=esc(results.get("n_images", "?")),
         baseline=esc(names[0] if names else "?"), confidence=confidence,

@@ -35,15 +35,24 @@ def render_report_html(report: Mapping, worst: Sequence[Mapping], categories, *,
     pictures = render_worst(list(worst or ()), categories)
     all_pq = None if as_int(lookup(report, "All", "n")) == 0 else \
         as_float(lookup(report, "All", "pq"))
+    # With Boundary PQ, say so wherever "PQ" is Boundary PQ; the error types and the
+    # pictures' marks stay on the mask matching.
+    boundary = report.get("iou_type") == "boundary"
+    pq = "Boundary PQ" if boundary else "PQ"
+    worst_html = worst_section(worst or (), pictures)
+    if boundary and worst_html is not None:
+        worst_html = render("note.html", text=render("worst_note_boundary.html")) + worst_html
     sections = [
         ("summary", "Summary", summary_section(report)),
-        ("per-class", "Per-class PQ", bar_chart_section(rows, all_pq)),
-        ("categories", "Per-category results", category_table_section(rows)),
+        ("per-class", f"Per-class {pq}", bar_chart_section(rows, all_pq)),
+        ("categories", "Per-category results" + (" (PQ columns: Boundary PQ)" if boundary
+                                                  else ""), category_table_section(rows)),
         ("confusion", "Confusion: missed ground-truth segments",
          confusion_section(report, cats, rows)),
-        ("errors", "Where PQ is lost", errors_section(report)),
-        ("per-image", "Per-image PQ", histogram_section(report)),
-        ("worst", "Worst images", worst_section(worst or (), pictures)),
+        ("errors", "Where PQ is lost" + (" (mask PQ)" if boundary else ""),
+         errors_section(report)),
+        ("per-image", f"Per-image {pq}", histogram_section(report)),
+        ("worst", "Worst images", worst_html),
     ]
     n_images = as_int(report.get("n_images"))
     if n_images is None and isinstance(report.get("per_image"), list):

@@ -101,10 +101,12 @@ def label_anchors(lab: np.ndarray, n: int):
     return anchors
 
 
-def draw_labels(out, lab, table, categories, palette, size, texts=None):
+def draw_labels(out, lab, table, categories, palette, size, texts=None, first=None):
     """``out`` with the category name of each segment of ``lab`` large enough to hold it,
     on a rounded box of the segment's colour, deepest segments first, boxes never overlapping.
-    ``texts``: the label of each segment instead (table order; an empty one draws nothing)."""
+    ``texts``: the label of each segment instead (table order; an empty one draws nothing).
+    ``first``: flags (table order) of segments whose labels are placed before all others
+    (e.g. errors, so that matched segments' labels never crowd them out)."""
     from PIL import Image, ImageDraw
 
     n = len(table)
@@ -118,7 +120,9 @@ def draw_labels(out, lab, table, categories, palette, size, texts=None):
     placed = []
     # Deepest segments first: they have the most room, and small ones fill in around them.
     # Ties go by segment id, so the order of segments_info does not matter.
-    for seg in sorted(anchors, key=lambda s: (-anchors[s][2], int(table.ids[s - 1]))):
+    urgent = (lambda s: not first[s - 1]) if first is not None else (lambda s: False)
+    for seg in sorted(anchors, key=lambda s: (urgent(s), -anchors[s][2],
+                                              int(table.ids[s - 1]))):
         x, y, depth_px = anchors[seg]
         if depth_px < max(3, size * 0.45):
             continue  # too thin for a readable label

@@ -248,8 +248,10 @@ def _overlay(image, id_map, segments_info, categories, alpha, boundaries, labels
         out[_boundary_mask(lab)] = BOUNDARY_COLOR
     out = np.floor(out + 0.5).clip(0, 255).astype(np.uint8)
     if labels and n:
+        # Segments painted more opaque than the rest (errors) get their labels placed first.
+        first = None if alphas is None else np.asarray(alphas, np.float64) > float(alpha)
         out = draw_labels(out, lab, table, categories, palette,
-                          font_size or default_font_size(min(height, width)), texts)
+                          font_size or default_font_size(min(height, width)), texts, first)
     return out
 
 
