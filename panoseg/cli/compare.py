@@ -86,7 +86,7 @@ def add_compare_parser(subparsers) -> None:
                    help="also print the per-class PQ deltas with their intervals")
     g.add_argument("--errors", action="store_true",
                    help="also each model's error breakdown (where PQ is lost: classification, "
-                        "split, merge, localisation, missed, background, SQ), printed and in "
+                        "split, merge, localization, missed, background, SQ), printed and in "
                         "the JSON under 'errors'")
     g.add_argument("--top", type=positive_int, default=DEFAULT_TOP, metavar="N",
                    help=f"images listed with the largest per-image PQ gains and losses, and "

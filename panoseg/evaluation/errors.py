@@ -65,7 +65,7 @@ TYPE_HELP = {
     "background": "any other FP (fix: remove it)",
     "sq": "matched segments' 1 - IoU (fix: IoU = 1)",
 }
-#: IoU from which an unmatched same-category pair is a localisation error (TIDE's t_b).
+#: IoU from which an unmatched same-category pair is a localization error (TIDE's t_b).
 LOC_IOU = 0.1
 _T = {name: k for k, name in enumerate(TYPES)}
 # Rows of ImageErrors.counts[type]: errors of the type, TPs the oracle adds, FPs and FNs it removes.
@@ -344,7 +344,7 @@ def _analyse(gt_ids, pred_ids, result):
             pred_type[b] = "merge"
             t[_FP, c] += 1
 
-    # 4. localisation
+    # 4. localization
     pair_up("loc", True, lambda v: v >= LOC_IOU)
 
     # 5. the rest
