@@ -432,10 +432,10 @@ def test_tools_script(data, tmp_path):
 
 def test_errors_breakdown_per_model(data, tmp_path, capsys):
     errors = pytest.importorskip("panoseg.evaluation.errors")
-    out = tmp_path / "r.json"
+    out, report = tmp_path / "r.json", tmp_path / "rep"
     assert _run(data, data["pred"], data["worse"],
                 extra=["--errors", "--json-out", str(out), "--bootstrap", "20",
-                       "--permutations", "20"]) == 0
+                       "--permutations", "20", "--report", str(report)]) == 0
     printed = capsys.readouterr().out
     result = json.loads(out.read_text())
     assert set(result["errors"]) == {"pred", "worse"}
@@ -445,3 +445,5 @@ def test_errors_breakdown_per_model(data, tmp_path, capsys):
         assert abs(summary["pq"]["All"]["pq"] - result["All"]["pq"][k]) < 1e-12
         assert set(summary["types"]) == set(errors.TYPES) | {"all"}
     assert printed.count("Where PQ is lost") == 2
+    html = (report / "index.html").read_text()
+    assert "Where PQ is lost: pred" in html and "Where PQ is lost: worse" in html

@@ -22,6 +22,7 @@ from ..evaluation.compare import MIN_IMAGES
 from ..util.atomic import atomic_open
 from .page import assemble_page, header
 from .pictures import _data_uri, _problem
+from .tables import errors_section
 from .templates import render
 from .values import as_float, by_id, esc, jsonable, plural
 from .writer import write_page_and_json
@@ -388,6 +389,11 @@ def render_compare_html(results: Mapping, entries: Sequence[Mapping], categories
     for k, item in enumerate(results.get("comparisons") or []):
         heading = f"Per-class \u0394PQ: {item['model']} vs {item['baseline']}"
         sections.append((f"per-class-{k + 1}", heading, delta_chart_section(results, item)))
+    errors = results.get("errors")
+    if isinstance(errors, Mapping):  # compare --errors: each model's breakdown
+        for k, (name, summary) in enumerate(errors.items()):
+            sections.append((f"errors-{k + 1}", f"Where PQ is lost: {name}",
+                             errors_section({"errors": summary})))
     sections.append(("images", "Images that change most",
                      images_section(entries, names, categories, images_folder,
                                     panel_files=panel_files)))
