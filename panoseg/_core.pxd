@@ -93,11 +93,11 @@ cdef extern from "eval/pair_count.hpp" namespace "panoseg" nogil:
                        int64_t n_pred, PairCountResult* out) except +
     cdef cppclass PngPairStream:
         PngPairStream(int64_t height, int64_t width, const uint32_t* gt_ids, int64_t n_gt,
-                      const uint32_t* pred_ids, int64_t n_pred) except +
+                      const uint32_t* pred_ids, int64_t n_pred, int64_t dilation) except +
         const Status& status()
         Status feed(const uint8_t* gt, size_t gt_size, const uint8_t* pred,
                     size_t pred_size) except +
-        Status finish(PairCountResult* out) except +
+        Status finish(PairCountResult* out, PairCountResult* band) except +
     Status count_pairs_png(const uint8_t* gt_raw, size_t gt_size, const uint8_t* pred_raw,
                            size_t pred_size, int64_t height, int64_t width,
                            const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,

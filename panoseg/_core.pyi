@@ -21,7 +21,7 @@ boundary_band              boundary_band_flags                    eval/boundary_
 match_png                  count_pairs_png, pq_match,             (the same)
                            extra_metrics
 PngPairMatcher             PngPairStream (class), pq_match,       (the same)
-                           extra_metrics
+                           extra_metrics, pq_match_boundary
 segment_table_arrays       (a C loop over segments_info dicts)    -
 paste_intervals            paste_masks_intervals                  merge/mask_paste.hpp
 paste_dense                paste_masks_dense                      merge/mask_paste.hpp
@@ -114,7 +114,8 @@ class PngPairMatcher:
                  gt_category: npt.NDArray[np.int32], gt_iscrowd: npt.NDArray[np.uint8],
                  gt_area: npt.NDArray[np.float64], pred_ids: npt.NDArray[np.uint32],
                  pred_category: npt.NDArray[np.int32], n_categories: int,
-                 category_isthing: Optional[npt.NDArray[np.uint8]] = ...) -> None: ...
+                 category_isthing: Optional[npt.NDArray[np.uint8]] = ...,
+                 dilation: int = ...) -> None: ...
     def feed(self, gt_chunk: bytes, pred_chunk: bytes) -> None: ...
     def finish(self) -> Optional[Dict[str, np.ndarray]]: ...
 def paste_intervals(probs: npt.NDArray[np.float32], boxes: npt.NDArray[np.float32], height: int,

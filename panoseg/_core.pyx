@@ -716,21 +716,28 @@ cdef class PngPairMatcher:
     :func:`match_png` returns. Only a row's worth of bytes is kept between chunks, so the
     inflated images never need to be held whole (and stay in the CPU cache while decoded).
 
+    With ``dilation`` d >= 1, also Boundary PQ: :meth:`finish` returns what
+    :func:`match_image` returns for the two maps with that ``dilation`` (the ``b_*`` and band
+    keys too), the bands computed from the rows as they come (a count per column and the last
+    d + 1 rows' runs kept, never the maps).
+
     Corrupt image data raises :class:`PngDataError` (side 'gt' / 'pred'), from :meth:`feed`
     or, for missing data, :meth:`finish`. One matcher is for one thread (it keeps the bytes of
     an incomplete row between calls).
     """
     cdef PngPairStream* _stream
-    cdef int64_t _h, _w
+    cdef int64_t _h, _w, _d
     cdef int32_t _n_cat
     cdef object _tables, _flags
 
     def __cinit__(self, height, width, const uint32_t[::1] gt_ids,
                   const int32_t[::1] gt_category, const uint8_t[::1] gt_iscrowd,
                   const double[::1] gt_area, const uint32_t[::1] pred_ids,
-                  const int32_t[::1] pred_category, n_categories, category_isthing=None):
+                  const int32_t[::1] pred_category, n_categories, category_isthing=None,
+                  dilation=0):
         self._stream = NULL
         self._n_cat = _int_arg(n_categories, "n_categories", 1, INT32_MAX)
+        self._d = _int_arg(dilation, "dilation", 0, kMaxDilation)
         self._h = _side(height, "height")
         self._w = _side(width, "width")
         if self._h < 1 or self._w < 1:
@@ -741,7 +748,8 @@ cdef class PngPairMatcher:
         _fill_tables(gt_ids, gt_category, gt_iscrowd, gt_area, pred_ids, pred_category,
                      self._n_cat, &gt, &pred)  # checks the tables fit together
         self._tables = (gt_ids, gt_category, gt_iscrowd, gt_area, pred_ids, pred_category)
-        self._stream = new PngPairStream(self._h, self._w, gt.ids, gt.n, pred.ids, pred.n)
+        self._stream = new PngPairStream(self._h, self._w, gt.ids, gt.n, pred.ids, pred.n,
+                                         self._d)
         _raise_status(self._stream.status(), self._w, self._h, self._n_cat)
 
     def __dealloc__(self):
@@ -757,8 +765,9 @@ cdef class PngPairMatcher:
         _raise_status(st, self._w, self._h, self._n_cat)
 
     def finish(self):
-        """After the last :meth:`feed`: :func:`match_png`'s dict, or None when a map holds an
-        id missing from its table."""
+        """After the last :meth:`feed`: :func:`match_png`'s dict (with ``dilation``,
+        :func:`match_image`'s with it), or None when a map holds an id missing from its
+        table."""
         cdef SegmentTable gt, pred
         gi, gc, gk, ga, pi, pc = self._tables
         _fill_tables(gi, gc, gk, ga, pi, pc, self._n_cat, &gt, &pred)
@@ -767,21 +776,28 @@ cdef class PngPairMatcher:
         if self._flags is not None:
             fv = self._flags
             isthing = &fv[0]
-        cdef PairCountResult counted
-        cdef ImageMatch match
+        cdef PairCountResult counted, band
+        cdef ImageMatch match, bmatch
+        cdef vector[int64_t] gt_band, pred_band
         cdef ExtraMetrics extra
         cdef Status st
         cdef cbool unknown
+        cdef cbool boundary = self._d > 0
         with nogil:
-            st = self._stream.finish(&counted)
+            st = self._stream.finish(&counted, &band if boundary else NULL)
             unknown = _match_counted(st, counted, gt, pred, self._n_cat, isthing, &match,
                                      &extra)
+            if st.ok() and not unknown and boundary:
+                st = pq_match_boundary(counted.pairs, band.pairs, gt, pred, self._n_cat,
+                                       &bmatch, &gt_band, &pred_band)
         _raise_status(st, self._w, self._h, self._n_cat)
         if unknown:
             return None
         out = _match_dict(match, counted)
         if isthing != NULL:
             out.update(_extra_dict(extra, self._n_cat))
+        if boundary:
+            out.update(_boundary_dict(bmatch, gt_band, pred_band))
         return out
 
 

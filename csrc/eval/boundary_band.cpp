@@ -9,6 +9,13 @@
 #include <emmintrin.h>
 #endif
 
+// The streaming band counter's run scan also has an AVX2 version, picked at run time.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(PANOSEG_NO_CLONES)
+#define PANOSEG_AVX2_RUNS 1
+#include <immintrin.h>
+#endif
+
 #include "common/checked.hpp"
 #include "common/id_index.hpp"
 #include "io/rgb_id.hpp"
@@ -398,7 +405,331 @@ Status check_band_args(const void* a, const void* b, int64_t height, int64_t wid
   return ok_status();
 }
 
+// --- Streaming: RgbBandCounter --------------------------------------------------------------
+
+// A run of one map's row: its pixels end at `end` (exclusive) and hold `id`.
+struct Run {
+  int32_t end;
+  uint32_t id;
+};
+
+// A run of equal (GT, prediction) pixels of a row pair, by table slots.
+struct PairRun {
+  int32_t end;
+  int32_t gs, ps;
+};
+
+// The id of pixel x of a reconstructed RGB row.
+inline uint32_t rgb_id_at(const uint8_t* row, int64_t x) {
+  const uint8_t* b = row + 3 * x;
+  return uint32_t(b[0]) | (uint32_t(b[1]) << 8) | (uint32_t(b[2]) << 16);
+}
+
+// Appends the runs that the change bits `m` of row bytes k.. (bit i: byte k + i differs from
+// byte k + i - 3) start, closing the run that began at *start.
+PANOSEG_INLINE void runs_from_bits(const uint8_t* row, int64_t k, uint64_t m, int64_t bits,
+                                   int64_t* start, std::vector<Run>* runs) {
+  while (m) {
+    const int64_t x = (k + __builtin_ctzll(m)) / 3;
+    if (x != *start) {
+      runs->push_back({int32_t(x), rgb_id_at(row, *start)});  // x < width < 2^31
+      *start = x;
+    }
+    const int64_t next_pixel = 3 * x + 3 - k;  // bit of the next pixel's first byte
+    m = next_pixel >= bits ? 0u : (m & (~uint64_t(0) << next_pixel));
+  }
+}
+
+// The runs of one reconstructed RGB row (readable RgbRowDecoder::kPadding = 32 bytes past its
+// 3 * width): a pixel starts a run where its bytes differ from its left neighbour's, found by
+// comparing the row with itself shifted by one pixel, 16 bytes a step (as pair_count's
+// for_each_run_start), or 32 with AVX2.
+void rgb_row_runs_sse2(const uint8_t* row, int64_t width, std::vector<Run>* runs) {
+  runs->clear();
+  int64_t start = 0;
+  const int64_t n = 3 * width;
+#if defined(__SSE2__)
+  for (int64_t k = 3; k < n; k += 16) {
+    uint64_t m = ~unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k)),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k - 3))))) &
+                 0xFFFFu;
+    if (n - k < 16) m &= (uint64_t(1) << (n - k)) - 1u;  // not past the row
+    runs_from_bits(row, k, m, 16, &start, runs);
+  }
+#else
+  for (int64_t x = 1; x < width; ++x)
+    if (std::memcmp(row + 3 * x, row + 3 * x - 3, 3) != 0) {
+      runs->push_back({int32_t(x), rgb_id_at(row, start)});
+      start = x;
+    }
+  (void)n;
+#endif
+  if (width > 0) runs->push_back({int32_t(width), rgb_id_at(row, start)});
+}
+
+#if defined(PANOSEG_AVX2_RUNS)
+__attribute__((target("avx2"))) void rgb_row_runs_avx2(const uint8_t* row, int64_t width,
+                                                       std::vector<Run>* runs) {
+  runs->clear();
+  int64_t start = 0;
+  const int64_t n = 3 * width;
+  for (int64_t k = 3; k < n; k += 32) {  // reads up to byte 3 * width + 31: in the padding
+    uint64_t m = ~unsigned(_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + k)),
+                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + k - 3))))) &
+                 0xFFFFFFFFu;
+    if (n - k < 32) m &= (uint64_t(1) << (n - k)) - 1u;
+    runs_from_bits(row, k, m, 32, &start, runs);
+  }
+  if (width > 0) runs->push_back({int32_t(width), rgb_id_at(row, start)});
+}
+#endif
+
+void rgb_row_runs(const uint8_t* row, int64_t width, std::vector<Run>* runs) {
+#if defined(PANOSEG_AVX2_RUNS)
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) return rgb_row_runs_avx2(row, width, runs);
+#endif
+  rgb_row_runs_sse2(row, width, runs);
+}
+
+// One map's state: its current row's runs, the last changed row's, per column the count of
+// consecutive rows ending here that are horizontally deep with one id (saturated at 2d + 1)
+// and the band bits of the row d above. Column arrays are padded to whole 64-column words
+// (padding columns stay not deep, so band).
+struct BandSide {
+  std::vector<Run> runs, prev;
+  std::vector<uint8_t> state;     // per column: kNotDeep, kDeepNew or kDeepKept (below)
+  std::vector<uint8_t> count8;    // the counts when 2d + 1 <= 255 (byte lanes)
+  std::vector<uint32_t> count32;  // else
+  std::vector<uint8_t> band;      // 1 where band (the 32-bit count path only)
+  std::vector<uint64_t> bits;     // band flags of row y - d
+  bool all_kept = false;          // no kDeepNew column (the row repeated its predecessor)
+};
+
+// A column of a row: not horizontally deep (count 0); deep with another id than the pixel
+// above (count 1); deep with the same id as above (count + 1). One byte array for both facts:
+// half the stores of a deep array and a same-id array.
+constexpr uint8_t kNotDeep = 0x00, kDeepNew = 0x0F, kDeepKept = 0xFF;
+
+// Column arrays have this many bytes more than `padded`: fill() may write that far past a span.
+constexpr int64_t kFillSlack = 16;
+
+// p[0..n) = v, in 16-byte stores that may write up to 15 bytes past n (spans are short: ~10 a
+// row, and a memset call per span cost more than the stores). Only for arrays filled span
+// after span in ascending order (later spans overwrite the excess) with kFillSlack slack.
+PANOSEG_INLINE void fill(uint8_t* p, int64_t n, uint8_t v) {
+#if defined(__SSE2__)
+  const __m128i vv = _mm_set1_epi8(char(v));
+  for (int64_t i = 0; i < n; i += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(p + i), vv);
+#else
+  std::memset(p, v, size_t(n));
+#endif
+}
+
+// Takes in row y of a map (`same`: it equals row y - 1); afterwards s->bits holds the band
+// flags of row y - d (meaningful once y >= d).
+PANOSEG_SIMD_CLONES
+void band_side_row(BandSide* s, const uint8_t* row, bool same, int64_t y, int64_t w, int64_t d,
+                   int64_t limit, int64_t padded) {
+  uint8_t* st = s->state.data();
+  if (!same) {
+    s->runs.swap(s->prev);
+    rgb_row_runs(row, w, &s->runs);
+    // Per stretch [x, e) of one run of this row and one of the row above (`prev` holds the
+    // previous row's runs, as a repeated row keeps them; none above the first row): deep
+    // where the run spans x - d .. x + d, kept where the two ids agree.
+    const Run* c = s->runs.data();
+    const Run* p = y > 0 ? s->prev.data() : nullptr;
+    int64_t x = 0, a = 0;  // a: where the run of this row holding x starts
+    while (x < w) {
+      const int64_t b = c->end;
+      const int64_t e = p != nullptr && p->end < b ? p->end : b;
+      const uint8_t v = p != nullptr && c->id == p->id ? kDeepKept : kDeepNew;
+      // The deep part of the run, [a + d, b - d), clipped to [x, e).
+      const int64_t lo = std::min(std::max(x, a + d), e);
+      const int64_t hi = std::max(std::min(e, b - d), lo);
+      if (lo > x) fill(st + x, lo - x, kNotDeep);
+      if (hi > lo) fill(st + lo, hi - lo, v);
+      if (e > hi) fill(st + hi, e - hi, kNotDeep);
+      if (p != nullptr && p->end == e) ++p;
+      if (b == e) {
+        ++c;
+        a = b;
+      }
+      x = e;
+    }
+    s->all_kept = false;
+  } else if (!s->all_kept) {  // the same row again: same runs and deep columns, all kept
+    for (int64_t x = 0; x < w; ++x) st[x] = st[x] == kNotDeep ? kNotDeep : kDeepKept;
+    s->all_kept = true;
+  }
+  // count = deep ? (kept ? min(count + 1, 2d + 1) : 1) : 0; interior iff 2d + 1.
+  if (limit <= 255) {
+    uint8_t* cnt = s->count8.data();
+    const uint8_t lim = uint8_t(limit), lim1 = uint8_t(limit - 1);
+    uint64_t* bits = s->bits.data();
+#if defined(__SSE2__)
+    // 16 columns a step, the band bits straight from the compare.
+    const __m128i vlim = _mm_set1_epi8(char(lim)), vlim1 = _mm_set1_epi8(char(lim1)),
+                  one = _mm_set1_epi8(1), kept = _mm_set1_epi8(char(kDeepKept)),
+                  zero = _mm_setzero_si128();
+    for (int64_t x = 0; x < padded; x += 64) {
+      uint64_t word = 0;
+      for (int j = 0; j < 4; ++j) {
+        const int64_t i = x + 16 * j;
+        __m128i* cp = reinterpret_cast<__m128i*>(cnt + i);
+        const __m128i sv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st + i));
+        const __m128i k = _mm_and_si128(_mm_loadu_si128(cp), _mm_cmpeq_epi8(sv, kept));
+        const __m128i n = _mm_andnot_si128(_mm_cmpeq_epi8(sv, zero),
+                                           _mm_add_epi8(_mm_min_epu8(k, vlim1), one));
+        _mm_storeu_si128(cp, n);
+        const unsigned interior = unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(n, vlim)));
+        word |= uint64_t(~interior & 0xFFFFu) << (16 * j);
+      }
+      bits[x / 64] = word;
+    }
+#else
+    for (int64_t x = 0; x < padded; x += 64) {
+      uint64_t word = 0;
+      for (int j = 0; j < 64; ++j) {
+        const uint8_t v = st[x + j];
+        const uint8_t k = v == kDeepKept ? cnt[x + j] : 0;
+        const uint8_t n = v == kNotDeep ? 0 : uint8_t((k < lim1 ? k : lim1) + 1);
+        cnt[x + j] = n;
+        word |= uint64_t(n != lim) << j;
+      }
+      bits[x / 64] = word;
+    }
+#endif
+  } else {
+    uint32_t* cnt = s->count32.data();
+    uint8_t* band = s->band.data();
+    const uint32_t lim = uint32_t(limit), lim1 = lim - 1;  // 2d + 1 <= width < 2^31
+    for (int64_t x = 0; x < padded; ++x) {
+      const uint8_t v = st[x];
+      const uint32_t k = cnt[x] & (0u - uint32_t(v == kDeepKept));
+      const uint32_t n = (0u - uint32_t(v != kNotDeep)) & ((k < lim1 ? k : lim1) + 1);
+      cnt[x] = n;
+      band[x] = n != lim;
+    }
+    pack_flags(band, padded, s->bits.data());
+  }
+}
+
+// Counts one row's pair runs into the band table, with the two maps' band bits of the row
+// (null: every pixel band).
+PANOSEG_SIMD_CLONES
+void band_count_row(CellTable* table, const PairRun* runs, size_t n_runs, const uint64_t* gbits,
+                    const uint64_t* pbits) {
+  int64_t x = 0;
+  for (size_t k = 0; k < n_runs; ++k) {
+    const PairRun& r = runs[k];
+    const int64_t n = r.end - x;
+    if (gbits == nullptr) {
+      table->add(r.gs, r.ps, n);
+    } else {
+      int64_t bg, bp, both;
+      count_bits(gbits, pbits, x, r.end, &bg, &bp, &both);
+      // Interior pixels of a nonzero id get kInteriorKey (kUnknownSlot); VOID stays VOID.
+      const int32_t g0 = r.gs == kVoidSlot ? kVoidSlot : kUnknownSlot;
+      const int32_t p0 = r.ps == kVoidSlot ? kVoidSlot : kUnknownSlot;
+      table->add(r.gs, r.ps, both);
+      table->add(r.gs, p0, bg - both);
+      table->add(g0, r.ps, bp - both);
+      table->add(g0, p0, n - bg - bp + both);
+    }
+    x = r.end;
+  }
+}
+
 }  // namespace
+
+struct RgbBandCounter::Impl {
+  Impl(int64_t height, int64_t width, int64_t dilation, PairCounter* mask)
+      : h(height), w(width), d(dilation), limit(2 * dilation + 1), padded((width + 63) / 64 * 64),
+        mask(mask), band(mask->gt_index().size(), mask->pred_index().size()),
+        ring(size_t(dilation + 1)) {
+    for (BandSide* s : {&gt, &pred}) {
+      s->state.assign(size_t(padded + kFillSlack), kNotDeep);
+      if (limit <= 255) {
+        s->count8.assign(size_t(padded), 0);
+      } else {
+        s->count32.assign(size_t(padded), 0);
+        s->band.assign(size_t(padded), 0);
+      }
+      s->bits.assign(size_t(padded / 64), 0);
+    }
+  }
+
+  void count_row(int64_t r, bool all_band) {
+    const std::vector<PairRun>& runs = ring[size_t(r % (d + 1))];
+    band_count_row(&band, runs.data(), runs.size(), all_band ? nullptr : gt.bits.data(),
+                   all_band ? nullptr : pred.bits.data());
+  }
+
+  int64_t h, w, d, limit, padded, y = 0;
+  PairCounter* mask;
+  CellTable band;
+  BandSide gt, pred;
+  std::vector<std::vector<PairRun>> ring;  // row r's pair runs at r % (d + 1)
+};
+
+RgbBandCounter::RgbBandCounter(int64_t height, int64_t width, int64_t dilation,
+                               PairCounter* mask)
+    : impl_(new Impl(height, width, dilation, mask)) {}
+
+RgbBandCounter::~RgbBandCounter() = default;
+
+void RgbBandCounter::add_rows(const uint8_t* gt, bool gt_same, const uint8_t* pred,
+                              bool pred_same) {
+  Impl& m = *impl_;
+  if (m.y >= m.h) return;  // the stream never passes more rows (it checks the data size)
+  gt_same = gt_same && m.y > 0;
+  pred_same = pred_same && m.y > 0;
+  band_side_row(&m.gt, gt, gt_same, m.y, m.w, m.d, m.limit, m.padded);
+  band_side_row(&m.pred, pred, pred_same, m.y, m.w, m.d, m.limit, m.padded);
+  // This row's pair runs, counted into the mask table and kept until its band flags are known.
+  const int64_t R = m.d + 1;
+  std::vector<PairRun>& cur = m.ring[size_t(m.y % R)];
+  if (gt_same && pred_same) {  // both rows repeat: so do their pair runs
+    cur = m.ring[size_t((m.y - 1) % R)];
+    int64_t x = 0;
+    for (const PairRun& r : cur) {
+      m.mask->add_slots(r.gs, r.ps, r.end - x);
+      x = r.end;
+    }
+  } else {
+    cur.clear();
+    const Run* g = m.gt.runs.data();
+    const Run* p = m.pred.runs.data();
+    int64_t x = 0;
+    while (x < m.w) {
+      const int32_t e = g->end < p->end ? g->end : p->end;
+      int32_t gs, ps;
+      m.mask->slots(g->id, p->id, &gs, &ps);
+      m.mask->add_slots(gs, ps, e - x);
+      cur.push_back({e, gs, ps});
+      g += g->end == e;
+      p += p->end == e;
+      x = e;
+    }
+  }
+  // Row y completes the window of row y - d.
+  if (m.y >= m.d) m.count_row(m.y - m.d, false);
+  ++m.y;
+}
+
+void RgbBandCounter::finish(PairCountResult* band) {
+  Impl& m = *impl_;
+  // The last d rows are all band (their windows reach below the image).
+  for (int64_t r = m.h - m.d; r < m.h; ++r)
+    if (r >= 0 && r < m.y) m.count_row(r, true);
+  band->unknown_gt.clear();
+  band->unknown_pred.clear();
+  m.band.finish(&band->pairs);
+}
 
 Status boundary_band_flags(const uint32_t* map, int64_t height, int64_t width, int64_t dilation,
                            uint8_t* out) {

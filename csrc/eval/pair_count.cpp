@@ -10,6 +10,7 @@
 
 #include "common/checked.hpp"
 #include "common/id_index.hpp"
+#include "eval/boundary_band.hpp"
 #include "io/png_unfilter.hpp"
 #include "io/rgb_id.hpp"
 
@@ -101,6 +102,7 @@ inline void for_each_run_start(const uint8_t* g, const uint8_t* p, int64_t width
         std::memcmp(p + 3 * x, p + 3 * x - 3, 3) != 0)
       on_run_start(x);
   (void)last;
+  (void)n;
 #endif
 }
 
@@ -263,15 +265,18 @@ void PngPairStream::Side::keep_rest() {
 }
 
 PngPairStream::PngPairStream(int64_t height, int64_t width, const uint32_t* gt_ids,
-                             int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred)
-    : height_(height), width_(width), line_(size_t(row_bytes(height, width))),
-      counter_(gt_ids, n_gt, pred_ids, n_pred),
+                             int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred,
+                             int64_t dilation)
+    : height_(height), width_(width), dilation_(dilation),
+      line_(size_t(row_bytes(height, width))), counter_(gt_ids, n_gt, pred_ids, n_pred),
       gt_rows_(line_ ? width : 0), pred_rows_(line_ ? width : 0) {
-  if (!image_size_ok(height, width))
+  if (!image_size_ok(height, width) || dilation < 0 || dilation > kMaxDilation)
     status_ = fail(StatusCode::kBadArgument);
   else
     status_ = counter_.status();
 }
+
+PngPairStream::~PngPairStream() = default;  // here, where RgbBandCounter is complete
 
 Status PngPairStream::side_error(Status st, StatusWhere where, const Side& side) const {
   st.where = where;
@@ -313,8 +318,15 @@ Status PngPairStream::feed_checked(const uint8_t* gt, size_t gt_size, const uint
     const uint8_t* p = pred_rows_.decode(pred_.take(line_));
     if (p == nullptr)
       return status_ = side_error(pred_rows_.error(), StatusWhere::kPred, pred_);
+    const bool first = gt_rows_.rows() == 1;
+    if (dilation_ > 0 && first && !band_covers_all(height_, width_, dilation_))
+      band_.reset(new RgbBandCounter(height_, width_, dilation_, &counter_));
+    if (band_) {  // counts the mask table too, from the runs it finds anyway
+      band_->add_rows(g, !first && gt_rows_.unchanged(), p, !first && pred_rows_.unchanged());
+      continue;
+    }
     // Rows repeating their predecessors (an Up row of zeros, common) repeat its runs too.
-    if (gt_rows_.rows() > 1 && gt_rows_.unchanged() && pred_rows_.unchanged())
+    if (!first && gt_rows_.unchanged() && pred_rows_.unchanged())
       counter_.repeat_rgb_rows();
     else
       counter_.add_rgb_rows(g, p, width_);
@@ -324,8 +336,9 @@ Status PngPairStream::feed_checked(const uint8_t* gt, size_t gt_size, const uint
   return status_;
 }
 
-Status PngPairStream::finish(PairCountResult* out) {
+Status PngPairStream::finish(PairCountResult* out, PairCountResult* band) {
   if (!status_.ok()) return status_;
+  if (band != nullptr && dilation_ == 0) return fail(StatusCode::kBadArgument);
   if (gt_rows_.rows() < height_ || pred_rows_.rows() < height_) {
     const size_t total = line_ * size_t(height_);
     const bool gt_short = gt_.received < total;
@@ -334,6 +347,15 @@ Status PngPairStream::finish(PairCountResult* out) {
                                 gt_short ? gt_ : pred_);
   }
   counter_.finish(out);
+  if (band != nullptr) {
+    if (band_) {
+      band_->finish(band);
+    } else {  // every pixel is band (or no pixel at all): the band table is the mask table
+      band->pairs = out->pairs;
+      band->unknown_gt.clear();
+      band->unknown_pred.clear();
+    }
+  }
   return status_;
 }
 

@@ -2,6 +2,7 @@
 // over the pixels, without sorting them (panopticapi sorts a uint64 key per pixel with np.unique).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -40,6 +41,16 @@ class PairCounter {
   void add_rgb_rows(const uint8_t* gt, const uint8_t* pred, int64_t width);
   // Adds the runs of the last add_rgb_rows() again (both rows unchanged from the previous ones).
   void repeat_rgb_rows();
+  // The slots of a run's two ids (looked up only when an id changes from the previous call's)
+  // and adding n pixels to the cell of two slots: for callers that find the runs themselves.
+  void slots(uint32_t g, uint32_t p, int32_t* gs, int32_t* ps) {
+    set_ids(g, p);
+    *gs = g_;
+    *ps = p_;
+  }
+  void add_slots(int32_t gs, int32_t ps, int64_t n) {
+    add_cell(int64_t(gs + 2) * cols_ + (ps + 2), n);
+  }
   void finish(PairCountResult* out) const;
   const IdIndex& gt_index() const { return gt_index_; }
   const IdIndex& pred_index() const { return pred_index_; }
@@ -71,23 +82,30 @@ Status count_pairs(const uint32_t* gt_map, const uint32_t* pred_map, int64_t n_p
                    const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred,
                    PairCountResult* out);
 
+class RgbBandCounter;  // eval/boundary_band.hpp
+
 // The pair count straight from the two PNGs' inflated image data (8-bit RGB, non-interlaced,
 // both height x width), fed in chunks as they are inflated and decoded row by row: neither id
 // map nor either whole image is ever stored. Rows are consumed in (GT, prediction) pairs; the
 // bytes of an incomplete row wait for the next chunk. Not for use by two threads at once.
+// With a dilation d >= 1, also the overlap table of the two maps' boundary bands
+// (count_band_pairs' `band`), from the same rows (RgbBandCounter: O(d * runs) state).
 class PngPairStream {
  public:
-  // Table errors as PairCounter's; kBadArgument for a size outside common/checked.hpp's limits.
+  // Table errors as PairCounter's; kBadArgument for a size outside common/checked.hpp's limits
+  // or a dilation outside 0..kMaxDilation (0: no band table).
   PngPairStream(int64_t height, int64_t width, const uint32_t* gt_ids, int64_t n_gt,
-                const uint32_t* pred_ids, int64_t n_pred);
+                const uint32_t* pred_ids, int64_t n_pred, int64_t dilation = 0);
+  ~PngPairStream();
   const Status& status() const { return status_; }
   // Appends the next inflated bytes of each image and counts every row pair now complete.
   // Returns status(): kPngBadFilter (index: the scanline) or kPngSizeMismatch (more data than
   // `height` rows; value: the bytes received), `where` kGt or kPred.
   Status feed(const uint8_t* gt, size_t gt_size, const uint8_t* pred, size_t pred_size);
   // After the last feed: kPngSizeMismatch (value: the bytes received) for an image that had
-  // fewer than `height` rows, else the table (unknown ids as in count_pairs_png).
-  Status finish(PairCountResult* out);
+  // fewer than `height` rows, else the table (unknown ids as in count_pairs_png) and, with
+  // `band` (only for a dilation >= 1, else kBadArgument), the band table.
+  Status finish(PairCountResult* out, PairCountResult* band = nullptr);
 
  private:
   struct Side {  // one image's bytes: those waiting from earlier chunks, then the current chunk
@@ -101,12 +119,16 @@ class PngPairStream {
   };
   Status side_error(Status st, StatusWhere where, const Side& side) const;
   Status feed_checked(const uint8_t* gt, size_t gt_size, const uint8_t* pred, size_t pred_size);
-  int64_t height_, width_;
+  int64_t height_, width_, dilation_;
   size_t line_;
   PairCounter counter_;
   RgbRowDecoder gt_rows_, pred_rows_;
   Side gt_, pred_;
   Status status_;
+  // The band counter (dilation >= 1 and some pixel interior; made with the first row, so a
+  // claimed size with no data allocates nothing); with every pixel band, the band table is
+  // the mask table and nothing more is needed.
+  std::unique_ptr<RgbBandCounter> band_;
 };
 
 // The same for whole inflated images (one feed): kPngSizeMismatch first, for the GT then the
