@@ -1,8 +1,10 @@
-"""Merge speed: panoseg's combine_predictions vs panopticapi's (PNG writing included), and mask
-pasting vs GluonCV's expand_mask/fill, in the same run on the same machine."""
+"""Merge speed: ``tools/merge.py`` (a fresh process: start-up, imports, PNGs and JSON included)
+and panoseg's combine_predictions vs panopticapi's, and mask pasting vs GluonCV's
+expand_mask/fill, in the same run on the same machine."""
 import contextlib
 import io
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -49,7 +51,31 @@ def test_merge_panopticapi(benchmark, merge_inputs, tmp_path):
     record(benchmark, "merge/panopticapi")
 
 
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def test_merge_tool(benchmark, merge_inputs, tmp_path):
+    """Issue 12's target: ``tools/merge.py`` on the images into a fresh folder, as a user runs
+    it (a new Python process each round, this tree's panoseg first on its path)."""
+    i = merge_inputs
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+
+    def run(folder, json_file):
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "merge.py"),
+                        "--semseg_json_file", i.semseg_json, "--instseg_json_file", i.instseg_json,
+                        "--images_json_file", i.images_json,
+                        "--categories_json_file", i.categories_json,
+                        "--panoptic_json_file", json_file, "--segmentations_folder", folder,
+                        "--no-progress"], env=env, check=True, stdout=subprocess.DEVNULL)
+
+    benchmark.pedantic(run, setup=fresh_output(tmp_path, "tool"), rounds=7, iterations=1,
+                       warmup_rounds=1)
+    record(benchmark, "merge/tools-merge.py")
+
+
 def test_merge_panoseg(benchmark, merge_inputs, tmp_path):
+    """The same merge in-process (the API call, no start-up)."""
     i = merge_inputs
 
     def run(folder, json_file):

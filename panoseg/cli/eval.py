@@ -5,7 +5,6 @@ import json
 import os
 import time
 
-from ..evaluation import GROUPS
 from ..io.paths import find_photo
 from ..util.atomic import atomic_open
 from .common import (
@@ -77,6 +76,8 @@ def add_eval_parser(subparsers) -> None:
 def format_summary(results: dict) -> str:
     """panopticapi's summary table (PQ / SQ / RQ in percent, N classes); ``-`` for a group
     without categories."""
+    from ..evaluation import GROUPS  # here: the other commands start without the evaluator
+
     lines = ["{:10s}| {:>5s}  {:>5s}  {:>5s} {:>5s}".format("", "PQ", "SQ", "RQ", "N"),
              "-" * (10 + 7 * 4)]
     for name, _ in GROUPS:
@@ -113,6 +114,8 @@ def format_extra(extra: dict) -> str:
 
 def format_bootstrap(boot: dict, results: dict) -> str:
     """The intervals, one line per group; ``-`` for a group without categories."""
+    from ..evaluation import GROUPS
+
     lines = [f"{100 * boot['confidence']:.0f}% bootstrap intervals ({boot['n']} resamples of the "
              "images), percent:"]
     for name, _ in GROUPS:

@@ -15,7 +15,6 @@ from ..io.categories import is_int, json_value
 from ..io.panoptic_json import check_image_id, load_json, read_json
 from ..io.paths import default_folder, make_parents, png_name, png_output_paths
 from ..io.png import (
-    DEFAULT_COMPRESS_LEVEL,
     MAX_PIXELS,
     check_pixels,
     png_from_scanlines,
@@ -174,32 +173,42 @@ class MergeJob:
             so, si, np.array([index_of[r["category_id"]] for r in sem], np.int32))
 
     def merge(self, prepared: PreparedImage, params: Optional[MergeParams] = None,
-              seed: int = 0, reuse_buffer: bool = False, scanlines=None) -> PanopticResult:
+              seed: int = 0, reuse_buffer: bool = False, scanlines=None,
+              png: bool = False) -> PanopticResult:
         """Merges one prepared image. With ``reuse_buffer`` the id map lives in a per-thread
         buffer that the thread's next merge overwrites (for callers that consume it at once)."""
         params = params or self.params
         img = prepared.image
         out = thread_buffer("merge_id_map", (img["height"], img["width"]), np.uint32) \
-            if reuse_buffer and scanlines is None else None
+            if reuse_buffer and scanlines is None and not png else None
         return merge_intervals(img["height"], img["width"], self.categories, params,
                                prepared.inst_offsets, prepared.inst_intervals,
                                prepared.inst_category, prepared.inst_scores,
                                prepared.stuff_offsets, prepared.stuff_intervals,
                                prepared.stuff_category, column_major=True, seed=seed,
                                image_id=img["id"], out=None if scanlines is not None else out,
-                               scanlines=scanlines)
+                               scanlines=scanlines, png=png)
 
     def merge_and_write(self, image: dict, segmentations_folder, seed: int = 0,
-                        compress_level: int = DEFAULT_COMPRESS_LEVEL) -> dict:
-        """Merges one image, writes its PNG atomically and returns its annotation."""
-        h, w = image["height"], image["width"]
-        # Straight to PNG scanlines: the id map itself is never made.
-        raw = thread_buffer("merge_scanlines", (h * (1 + 3 * w),), np.uint8)
-        result = self.merge(self.prepare(image, self.params.confidence_thr), seed=seed,
-                            scanlines=raw)
+                        compress_level: Optional[int] = None) -> dict:
+        """Merges one image, writes its PNG atomically and returns its annotation.
+
+        ``compress_level`` None: the core writes the PNG from the merged runs, GIL released
+        (io/png_deflate.hpp, several times faster than zlib); 0-9: zlib at that level."""
+        prepared = self.prepare(image, self.params.confidence_thr)
+        if compress_level is None:
+            result = self.merge(prepared, seed=seed, png=True)
+            data = result.png
+        else:
+            if not 0 <= compress_level <= 9:
+                raise ValueError(f"compress_level must lie in 0..9, got {compress_level}")
+            # Straight to PNG scanlines: the id map itself is never made.
+            h, w = image["height"], image["width"]
+            raw = thread_buffer("merge_scanlines", (h * (1 + 3 * w),), np.uint8)
+            result = self.merge(prepared, seed=seed, scanlines=raw)
+            data = png_from_scanlines(raw, h, w, compress_level)
         file_name = png_name(image["file_name"])
-        atomic_write_bytes(os.path.join(segmentations_folder, file_name),
-                           png_from_scanlines(raw, h, w, compress_level))
+        atomic_write_bytes(os.path.join(segmentations_folder, file_name), data)
         return {"image_id": image["id"], "file_name": file_name,
                 "segments_info": result.segments_info}
 
@@ -217,7 +226,7 @@ class MergeJob:
         make_parents(segmentations_folder, self.output_paths(segmentations_folder, start, stop))
 
     def run_chunk(self, start: int, stop: int, segmentations_folder, *, workers=1, seed: int = 0,
-                  compress_level: int = DEFAULT_COMPRESS_LEVEL) -> list:
+                  compress_level: Optional[int] = None) -> list:
         """Merges images [start, stop) of :attr:`images` (e.g. on a cluster worker)."""
         self.prepare_output(segmentations_folder, start, stop)
         return list(ordered_map(
@@ -235,7 +244,7 @@ class MergeJob:
         return out
 
     def run(self, segmentations_folder, panoptic_json_file, *, workers=None, progress=False,
-            seed: int = 0, compress_level: int = DEFAULT_COMPRESS_LEVEL) -> dict:
+            seed: int = 0, compress_level: Optional[int] = None) -> dict:
         """Merges every image, writes its PNG, then the panoptic JSON (all atomically). Every
         PNG path is checked (:meth:`output_paths`) before the first is written."""
         self.prepare_output(segmentations_folder)
@@ -248,13 +257,14 @@ class MergeJob:
         return self.write_json(annotations, panoptic_json_file)
 
 
-def _merge_chunk(job: MergeJob, start: int, stop: int, folder, seed: int, compress_level: int):
+def _merge_chunk(job: MergeJob, start: int, stop: int, folder, seed: int,
+                 compress_level: Optional[int]):
     return job.run_chunk(start, stop, folder, workers=worker_threads(), seed=seed,
                          compress_level=compress_level)
 
 
 def merge_on_dask(job: MergeJob, client, segmentations_folder, panoptic_json_file, *,
-                  seed: int = 0, compress_level: int = DEFAULT_COMPRESS_LEVEL,
+                  seed: int = 0, compress_level: Optional[int] = None,
                   chunk_size: Optional[int] = None, progress: bool = False) -> dict:
     """Runs a :class:`MergeJob` on a Dask cluster: the workers write the PNGs, the client the
     JSON (byte-identical to a local run)."""
@@ -275,7 +285,7 @@ def combine_predictions(semseg_json_file, instseg_json_file, images_json_file,
                         overlap_thr: float = DEFAULT_OVERLAP_THR,
                         stuff_area_limit: float = DEFAULT_STUFF_AREA_LIMIT, *,
                         workers: Optional[int] = None, progress: bool = False, seed: int = 0,
-                        compress_level: int = DEFAULT_COMPRESS_LEVEL, dask=None,
+                        compress_level: Optional[int] = None, dask=None,
                         max_pixels: int = MAX_PIXELS) -> dict:
     """Drop-in for panopticapi's ``combine_predictions``: same inputs, same outputs.
 
@@ -296,7 +306,9 @@ def combine_predictions(semseg_json_file, instseg_json_file, images_json_file,
     confidence_thr, overlap_thr, stuff_area_limit : float
         As panopticapi (0.5, 0.5, 64*64).
     workers, progress, seed, compress_level
-        Threads (default: all cores), a progress bar on stderr, the id seed, PNG zlib level.
+        Threads (default: all cores), a progress bar on stderr, the id seed, and the PNGs'
+        compression: None (default) panoseg's own encoder (fast, about zlib level 2's size),
+        0-9 zlib's level.
     dask : str, optional
         Run on a Dask cluster (``local:N`` or a scheduler address, see
         :func:`merge_on_dask`); the output is byte-identical.
