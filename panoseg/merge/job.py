@@ -114,7 +114,17 @@ class MergeJob:
 
         cats = categories.categories
         instances = defaultdict(list)
+        # The common, well-formed result takes the fast path: a few exact type checks that
+        # imply every check of the full path below, which any other result gets (and its
+        # messages).
+        things = {c for c, i in cats.index_of.items() if cats.isthing[i]}
         for k, r in enumerate(_load_list(files["instseg"], "annotations")):
+            if type(r) is dict and "segmentation" in r:
+                image_id, category, score = r.get("image_id"), r.get("category_id"), r.get("score")
+                if type(image_id) in (int, str) and image_id in by_id and type(category) is int \
+                        and category in things and type(score) is float and 0.0 <= score <= 1.0:
+                    instances[image_id].append(r)
+                    continue
             where = cls._check_result(r, k, by_id, cats, files["instseg"])
             if not cats.isthing[cats.index_of[r["category_id"]]]:
                 raise PanopticFormatError(f"results[{k}]: category_id {r['category_id']} is a stuff "
@@ -127,6 +137,12 @@ class MergeJob:
             instances[r["image_id"]].append(r)
         semantic = defaultdict(list)
         for k, r in enumerate(_load_list(files["semseg"], "annotations")):
+            if type(r) is dict and "segmentation" in r:
+                image_id, category = r.get("image_id"), r.get("category_id")
+                if type(image_id) in (int, str) and image_id in by_id and type(category) is int \
+                        and category in cats.index_of:
+                    semantic[image_id].append(r)
+                    continue
             cls._check_result(r, k, by_id, cats, files["semseg"])
             semantic[r["image_id"]].append(r)
         job = cls(images, categories, instances, semantic, params, files)
