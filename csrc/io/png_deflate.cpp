@@ -29,7 +29,7 @@ class BitWriter {
     if (pos_ + bytes + 8 > out_->size()) out_->resize(std::max(2 * out_->size(), pos_ + bytes + 8));
   }
   void put(Code c) {
-    acc_ |= uint64_t(c.bits) << fill_;  // fill_ < 32 and c.n <= 16: fits 64 bits
+    acc_ |= uint64_t(c.bits) << fill_;  // fill_ < 32 and c.n <= 32: fits 64 bits
     fill_ += c.n;
     if (fill_ >= 32) {
       uint8_t* p = out_->data() + pos_;
@@ -115,13 +115,22 @@ const LengthTable& length_table() {
 // The tokens of the image's zlib data, generated twice: once counted, once written. Only
 // matches at distance 1 (distance symbol 0) and 3 (symbol 2) occur, neither with extra bits.
 struct CountSink {
-  uint32_t litlen[286] = {};
-  uint32_t dist[30] = {};
+  uint64_t litlen[286] = {};
+  uint64_t dist[30] = {};
   const LengthTable& lengths = length_table();
   void literal(uint8_t v) { ++litlen[v]; }
   void match(int len, int distance) {
     ++litlen[257 + lengths.symbol[len]];
     ++dist[distance == 1 ? 0 : 2];
+  }
+  // What zeros() below emits, counted without the loop (most of an image is zero stretches).
+  void zero_matches(int64_t full, int64_t rest) {
+    litlen[285] += uint64_t(full);
+    dist[0] += uint64_t(full);
+    if (rest >= 3)
+      match(int(rest), 1);
+    else
+      litlen[0] += uint64_t(rest);
   }
 };
 
@@ -141,6 +150,16 @@ struct WriteSink {
     if (kLengthExtra[k]) w->put({uint32_t(len - kLengthBase[k]), uint32_t(kLengthExtra[k])});
     w->put(dist[distance == 1 ? 0 : 2]);
   }
+  void zero_matches(int64_t full, int64_t rest) {
+    // A match of 258 at distance 1 as one code (<= 15 + 15 bits).
+    const Code m{litlen[285].bits | dist[0].bits << litlen[285].n, litlen[285].n + dist[0].n};
+    w->reserve(size_t(4 * full + 8));
+    for (int64_t k = 0; k < full; ++k) w->put(m);
+    if (rest >= 3)
+      match(int(rest), 1);
+    else
+      for (; rest > 0; --rest) literal(0);
+  }
 };
 
 // `n` zero bytes after a byte that was zero or not (`last_zero`): one literal if needed, then
@@ -152,8 +171,7 @@ void zeros(int64_t n, bool last_zero, Sink* s) {
     s->literal(0);
     --n;
   }
-  for (; n >= 3; n -= std::min<int64_t>(n, 258)) s->match(int(std::min<int64_t>(n, 258)), 1);
-  for (; n > 0; --n) s->literal(0);
+  s->zero_matches(n / 258, n % 258);  // matches of 258, then one shorter match or literals
 }
 
 // The tokens of the filtered scanlines (see png_encode_sparse_rgb), and their Adler-32 if asked.
@@ -194,9 +212,9 @@ void sparse_tokens(const FilteredPixel* px, int64_t n, int64_t height, int64_t w
 
 // Code lengths (at most max_bits) of a Huffman code for `freq` (0 for unused symbols): the
 // Huffman tree's depths, then lengths over max_bits folded back in as zlib and miniz do.
-void huffman_lengths(const uint32_t* freq, int n, int max_bits, uint8_t* lengths) {
+void huffman_lengths(const uint64_t* freq, int n, int max_bits, uint8_t* lengths) {
   std::fill(lengths, lengths + n, uint8_t(0));
-  std::vector<std::pair<uint32_t, int>> leaves;
+  std::vector<std::pair<uint64_t, int>> leaves;
   for (int i = 0; i < n; ++i)
     if (freq[i]) leaves.push_back({freq[i], i});
   const int m = int(leaves.size());
@@ -283,7 +301,7 @@ void write_dynamic_header(const uint8_t* litlen, const uint8_t* dist, BitWriter*
     }
     for (; run > 0; --run) symbols.push_back({v, 0});
   }
-  uint32_t freq[19] = {};
+  uint64_t freq[19] = {};
   for (const auto& s : symbols) ++freq[s.first];
   uint8_t cl_lengths[19];
   huffman_lengths(freq, 19, 7, cl_lengths);
@@ -373,8 +391,8 @@ Status png_encode_sparse_rgb(const FilteredPixel* pixels, int64_t n, int64_t hei
   sparse_tokens(pixels, n, height, width, filter, &counts, nullptr);
   counts.litlen[256] = 1;  // end of block
   // Two distance codes always: a code with one symbol trips some inflaters.
-  counts.dist[0] = std::max<uint32_t>(counts.dist[0], 1);
-  counts.dist[2] = std::max<uint32_t>(counts.dist[2], 1);
+  counts.dist[0] = std::max<uint64_t>(counts.dist[0], 1);
+  counts.dist[2] = std::max<uint64_t>(counts.dist[2], 1);
   uint8_t litlen_lengths[286], dist_lengths[30];
   huffman_lengths(counts.litlen, 286, 15, litlen_lengths);
   huffman_lengths(counts.dist, 30, 15, dist_lengths);
