@@ -15,4 +15,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from panoseg.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(prog_command="merge"))
+    status = main(prog_command="merge")
+    # Every output is written, closed and renamed into place by now: skip the interpreter's
+    # teardown, which would free the run's objects one by one (~50 ms, a tenth of a merge of
+    # 200 images). Usage errors still leave through SystemExit, as usual.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
