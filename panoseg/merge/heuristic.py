@@ -127,16 +127,17 @@ def merge_intervals(height: int, width: int, cats: MergeCategories, params: Merg
         stuff_offsets, stuff_intervals, np.ascontiguousarray(stuff_category, dtype=np.int32),
         cats.colour, cats.isthing, params.overlap_thr, params.stuff_area_limit,
         image_seed(seed, image_id), out, scanlines, png)
-    area, bbox = segs["area"], segs["bbox"]
     scores = np.asarray(inst_scores, dtype=np.float64)
     ids = cats.categories.ids
+    # Python ints from tolist() at once, not a numpy scalar per value (most of this loop's time).
+    seg_id, category, isthing, area, bbox, source = (
+        segs[key].tolist() for key in ("id", "category", "isthing", "area", "bbox", "source"))
     info = []
-    for k in range(len(segs["id"])):
-        entry = {"id": int(segs["id"][k]), "category_id": int(ids[segs["category"][k]]),
-                 "iscrowd": 0, "isthing": int(segs["isthing"][k]), "area": int(area[k]),
-                 "bbox": [int(v) for v in bbox[k]]}
-        if segs["isthing"][k]:
-            entry["score"] = float(scores[order[segs["source"][k]]])
+    for k in range(len(seg_id)):
+        entry = {"id": seg_id[k], "category_id": int(ids[category[k]]), "iscrowd": 0,
+                 "isthing": int(isthing[k]), "area": area[k], "bbox": bbox[k]}
+        if isthing[k]:
+            entry["score"] = float(scores[order[source[k]]])
         info.append(entry)
     if png:
         return PanopticResult(None, info, id_map)

@@ -20,7 +20,7 @@ from ..io.png import (
     png_from_scanlines,
 )
 from ..io.rle import rle_intervals
-from ..util.atomic import atomic_open, atomic_write_bytes
+from ..util.atomic import atomic_write_bytes
 from ..util.cluster import (
     chunk_bounds,
     dask_client,
@@ -254,9 +254,8 @@ class MergeJob:
         out = dict(self.images_json)
         out["annotations"] = annotations
         out["categories"] = self.categories.categories.to_list()
-        text = json.dumps(out)  # json.dumps uses the C encoder; json.dump streams in Python
-        with atomic_open(panoptic_json_file, "w") as f:
-            f.write(text)
+        # json.dumps uses the C encoder (json.dump streams in Python); ASCII (ensure_ascii).
+        atomic_write_bytes(panoptic_json_file, json.dumps(out).encode("ascii"))
         return out
 
     def run(self, segmentations_folder, panoptic_json_file, *, workers=None, progress=False,
