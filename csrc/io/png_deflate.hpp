@@ -3,7 +3,8 @@
 // a segment boundary crosses a column; given just those pixels, the deflate stream is built
 // from them -- no scanline buffer is written or scanned -- with matches at distance 1 (the zero
 // stretches) and 3 (a row of equal changes below a horizontal edge) and Huffman codes fitted to
-// the image (one dynamic block). Typically 10x faster than zlib's level 2 at a similar size.
+// the image (one dynamic block). On 640x480 merge outputs: about twice as fast as zlib's level 2
+// on the scanlines (which need not be made), files about 20% larger.
 #pragma once
 #include <cstddef>
 #include <cstdint>
