@@ -1,9 +1,12 @@
-"""Merge speed: panoseg's combine_predictions vs panopticapi's (PNG writing included), and mask
-pasting vs GluonCV's expand_mask/fill, in the same run on the same machine."""
+"""Merge speed: ``tools/merge.py`` (a fresh process: start-up, imports, PNGs and JSON included)
+and panoseg's combine_predictions vs panopticapi's, and mask pasting vs GluonCV's
+expand_mask/fill, in the same run on the same machine."""
 import contextlib
 import io
 import os
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ from panoseg.merge import combine_predictions, paste_masks
 from panoseg.util.parallel import default_workers
 from panoseg.testing.synthetic import make_merge_inputs
 
-from conftest import N_IMAGES, record
+from conftest import N_IMAGES, record, report
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from gluoncv_reference import gluoncv_fill  # noqa: E402
@@ -37,19 +40,71 @@ def fresh_output(tmp_path, name):
 
 
 def test_merge_panopticapi(benchmark, merge_inputs, tmp_path):
-    combine = pytest.importorskip("panopticapi.combine_semantic_and_instance_predictions")
-    i = merge_inputs
-
-    def run(folder, json_file):
-        with contextlib.redirect_stdout(io.StringIO()):
-            combine.combine_predictions(i.semseg_json, i.instseg_json, i.images_json,
-                                        i.categories_json, folder, json_file, 0.5, 0.5, 64 * 64)
-
-    benchmark.pedantic(run, setup=fresh_output(tmp_path, "ref"), rounds=3, iterations=1)
+    pytest.importorskip("panopticapi.combine_semantic_and_instance_predictions")
+    benchmark.pedantic(lambda folder, json_file: run_panopticapi(merge_inputs, folder, json_file),
+                       setup=fresh_output(tmp_path, "ref"), rounds=3, iterations=1)
     record(benchmark, "merge/panopticapi")
 
 
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def run_tool(i, folder, json_file):
+    """``tools/merge.py`` as a user runs it: a new Python process, this tree's panoseg first on
+    its path, bytecode cached as an installed package has it (the warm-up round writes it)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "merge.py"),
+                    "--semseg_json_file", i.semseg_json, "--instseg_json_file", i.instseg_json,
+                    "--images_json_file", i.images_json, "--categories_json_file", i.categories_json,
+                    "--panoptic_json_file", json_file, "--segmentations_folder", folder,
+                    "--no-progress"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def run_panopticapi(i, folder, json_file):
+    combine = pytest.importorskip("panopticapi.combine_semantic_and_instance_predictions")
+    with contextlib.redirect_stdout(io.StringIO()):
+        combine.combine_predictions(i.semseg_json, i.instseg_json, i.images_json,
+                                    i.categories_json, folder, json_file, 0.5, 0.5, 64 * 64)
+
+
+def test_merge_tool(benchmark, merge_inputs, tmp_path):
+    """Issue 12's target: ``tools/merge.py`` on the images into a fresh folder."""
+    benchmark.pedantic(lambda folder, json_file: run_tool(merge_inputs, folder, json_file),
+                       setup=fresh_output(tmp_path, "tool"), rounds=7, iterations=1,
+                       warmup_rounds=1)
+    record(benchmark, "merge/tools-merge.py")
+
+
+def test_merge_tool_interleaved(merge_inputs, tmp_path):
+    """The same ratio with the two runs alternating (one of each per pair, each into a fresh
+    folder), so that the load of a shared machine, which drifts over a run, weighs on both
+    alike: the ratio of each pair, their median and the ratio of the medians."""
+    pytest.importorskip("panopticapi.combine_semantic_and_instance_predictions")
+    run_tool(merge_inputs, str(tmp_path / "warm"), str(tmp_path / "warm.json"))  # writes .pyc
+    pairs = []
+    for r in range(int(os.environ.get("PANOSEG_BENCH_PAIRS", "5"))):
+        times = []
+        for name, run in (("ref", run_panopticapi), ("tool", run_tool)):
+            folder = str(tmp_path / f"{name}{r}")
+            start = time.perf_counter()
+            run(merge_inputs, folder, folder + ".json")
+            times.append(time.perf_counter() - start)
+        pairs.append(tuple(times))
+    ratios = sorted(ref / tool for ref, tool in pairs)
+    ref_median = sorted(p[0] for p in pairs)[len(pairs) // 2]
+    tool_median = sorted(p[1] for p in pairs)[len(pairs) // 2]
+    report("merge: panopticapi / tools/merge.py, interleaved pairs (target >= 15)", [
+        "pair  panopticapi  tools/merge.py   ratio"] + [
+        f"{k:4d}  {ref:9.3f} s  {tool:12.3f} s  {ref / tool:6.2f}" for k, (ref, tool) in enumerate(pairs)] + [
+        f"median of the pair ratios {ratios[len(ratios) // 2]:.2f}; ratio of the medians "
+        f"{ref_median / tool_median:.2f} ({ref_median:.3f} s / {tool_median:.3f} s)"])
+
+
 def test_merge_panoseg(benchmark, merge_inputs, tmp_path):
+    """The same merge in-process (the API call, no start-up)."""
     i = merge_inputs
 
     def run(folder, json_file):

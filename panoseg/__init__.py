@@ -26,23 +26,41 @@ except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
 from ._legacy import install as _install_legacy_paths
 from ._version import __version__
 from .errors import PanopticFormatError
-from .evaluation import (
-    Evaluation,
-    ImageResult,
-    PQEvaluator,
-    PQStats,
-    compare,
-    evaluate,
-    pq_compute,
-)
-from .io.categories import Categories, coco_panoptic_categories
-from .io.codec import id2rgb, rgb2id
-from .io.png import read_ids, write_ids
+
+# The public names load on first use (PEP 562): a command such as ``panoseg merge`` then never
+# imports the evaluator's modules, a good part of its start-up time.
+_EXPORTS = {
+    "Evaluation": ".evaluation", "ImageResult": ".evaluation", "PQEvaluator": ".evaluation",
+    "PQStats": ".evaluation", "evaluate": ".evaluation", "pq_compute": ".evaluation",
+    "compare": ".evaluation",
+    "Categories": ".io.categories", "coco_panoptic_categories": ".io.categories",
+    "id2rgb": ".io.codec", "rgb2id": ".io.codec", "read_ids": ".io.png", "write_ids": ".io.png",
+}
+# Subpackages that ``import panoseg`` used to load as a side effect: still attributes.
+_SUBPACKAGES = ("evaluation", "io", "util")
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBPACKAGES))
+
 
 _install_legacy_paths()
 
 __all__ = [
     "Categories", "Evaluation", "ImageResult", "PQEvaluator", "PQStats", "PanopticFormatError",
-    "__version__", "coco_panoptic_categories", "compare", "evaluate", "id2rgb", "pq_compute", "read_ids",
+    "__version__", "coco_panoptic_categories", "evaluate", "id2rgb", "pq_compute", "read_ids",
     "rgb2id", "write_ids",
 ]

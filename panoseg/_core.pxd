@@ -60,6 +60,14 @@ cdef extern from "io/png_filter.hpp" namespace "panoseg" nogil:
     Status png_filter_ids(const uint32_t* ids, int64_t height, int64_t width, uint8_t* out) except +
 
 
+cdef extern from "io/png_deflate.hpp" namespace "panoseg" nogil:
+    cdef struct FilteredPixel:
+        int32_t y, x
+        uint8_t rgb[3]
+    Status png_encode_sparse_rgb(const FilteredPixel* pixels, int64_t n, int64_t height,
+                                 int64_t width, uint8_t filter, vector[uint8_t]* out) except +
+
+
 cdef extern from "io/rle.hpp" namespace "panoseg" nogil:
     cdef cppclass RleRef:
         const char* chars
@@ -200,6 +208,8 @@ cdef extern from "merge/panoptic_merge.hpp" namespace "panoseg" nogil:
     void render_runs(const vector[PaintedRun]& runs, int64_t n_pixels, uint32_t* canvas) except +
     void runs_to_png_up_scanlines(const vector[PaintedRun]& runs, int64_t height, int64_t width,
                                   uint8_t* out) except +
+    void runs_to_up_pixels(const vector[PaintedRun]& runs, int64_t height, int64_t width,
+                           vector[FilteredPixel]* out) except +
     void run_stats(const vector[PaintedRun]& runs, int64_t height, int64_t width,
                    cbool column_major, const vector[MergedSegment]& segments, int64_t* area,
                    int64_t* bbox) except +

@@ -9,6 +9,7 @@ rgb2id                     rgb_to_id                              io/rgb_id.hpp
 id2rgb                     id_to_rgb                              io/rgb_id.hpp
 png_unfilter_ids           png_unfilter_rgb_to_id                 io/png_unfilter.hpp
 png_filtered_scanlines     png_filter_ids                         io/png_filter.hpp
+png_encode_sparse          png_encode_sparse_rgb                  io/png_deflate.hpp
 runs_to_rle_strings        rle_encode_intervals                   io/rle.hpp
 rle_intervals              rle_decode_intervals                   io/rle.hpp
 segment_ids                distinct_ids                           io/segment_stats.hpp
@@ -30,7 +31,8 @@ dense_intervals            dense_masks_intervals                  merge/panoptic
 SegmentIdAssigner          SegmentIdAssigner (class)              merge/panoptic_merge.hpp
 merge                      panoptic_merge, render_runs,           merge/panoptic_merge.hpp
                            runs_to_png_up_scanlines, run_stats,
-                           transpose_u32, thread_scratch_canvas
+                           transpose_u32, thread_scratch_canvas,
+                           runs_to_up_pixels
 segment_labels             ids_to_labels                          semantic/label_map.hpp
 MAX_SEGMENT_ID             kMaxSegmentId                          io/rgb_id.hpp
 MAX_SIDE                   (the wrappers' size checks)            -
@@ -84,6 +86,9 @@ def rgb2id(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]: ...
 def id2rgb(ids: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint8]: ...
 def png_unfilter_ids(data: bytes, height: int, width: int) -> npt.NDArray[np.uint32]: ...
 def png_filtered_scanlines(ids: npt.NDArray[np.uint32], out: Any = ...) -> memoryview: ...
+def png_encode_sparse(ys: npt.NDArray[np.int32], xs: npt.NDArray[np.int32],
+                      rgb: npt.NDArray[np.uint8], height: int, width: int,
+                      filter: int = ...) -> bytes: ...
 def runs_to_rle_strings(offsets: npt.NDArray[np.int64], intervals: npt.NDArray[np.int64],
                         n_pixels: int) -> List[str]: ...
 def rle_intervals(rles: List[Union[str, bytes, np.ndarray]], height: int,
@@ -142,6 +147,7 @@ def merge(height: int, width: int, column_major: bool,
           stuff_category: npt.NDArray[np.int32],
           category_colour: npt.NDArray[np.uint32], category_isthing: npt.NDArray[np.uint8],
           overlap_thr: float, stuff_area_limit: float, seed: int, out: Any = ...,
-          scanlines: Any = ...) -> Tuple[Optional[npt.NDArray[np.uint32]], Dict[str, np.ndarray]]: ...
+          scanlines: Any = ..., png: bool = ...
+          ) -> Tuple[Union[None, bytes, npt.NDArray[np.uint32]], Dict[str, np.ndarray]]: ...
 def segment_labels(id_map: npt.NDArray[np.uint32], seg_ids: npt.NDArray[np.uint32],
                    seg_labels: npt.NDArray[np.uint8], void_label: int) -> npt.NDArray[np.uint8]: ...

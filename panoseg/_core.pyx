@@ -324,6 +324,36 @@ def png_filtered_scanlines(const uint32_t[:, ::1] ids, out=None):
     return memoryview(out)[:n]
 
 
+def png_encode_sparse(const int32_t[::1] ys, const int32_t[::1] xs, const uint8_t[:, ::1] rgb,
+                      height, width, filter=2):
+    """The bytes of an 8-bit RGB PNG whose scanlines all use ``filter`` and whose filtered bytes
+    are zero except ``rgb[k]`` at pixel ``(xs[k], ys[k])`` (sorted by y, then x), deflated by
+    the core without the GIL (the merge's writer; this form is for tests)."""
+    cdef int64_t h = _side(height, "height"), w = _side(width, "width"), n = ys.shape[0], k
+    cdef int64_t f = _int_arg(filter, "filter", 0, 4)
+    _checked_pixels(h, w)
+    if h < 1 or w < 1:
+        raise ValueError("cannot write an empty image")
+    if xs.shape[0] != n or rgb.shape[0] != n or rgb.shape[1] != 3:
+        raise ValueError("ys, xs and rgb (N x 3) must describe the same N pixels")
+    cdef vector[FilteredPixel] pixels
+    pixels.resize(n)
+    for k in range(n):
+        pixels[k].y = ys[k]
+        pixels[k].x = xs[k]
+        pixels[k].rgb[0] = rgb[k, 0]
+        pixels[k].rgb[1] = rgb[k, 1]
+        pixels[k].rgb[2] = rgb[k, 2]
+    cdef vector[uint8_t] out
+    cdef Status st
+    with nogil:
+        st = png_encode_sparse_rgb(pixels.data(), n, h, w, <uint8_t>f, &out)
+    if not st.ok() and st.index >= 0:
+        raise ValueError(f"pixel {st.index}: outside the image or not after the one before")
+    _raise_status(st, w, h)
+    return (<char*>out.data())[:out.size()]
+
+
 def runs_to_rle_strings(const int64_t[::1] offsets, const int64_t[::1] intervals, n_pixels):
     """Interval masks (CSR: mask k is intervals[2*offsets[k]:2*offsets[k+1]], column-major runs
     of 1s) -> pycocotools' compressed RLE strings, one str per mask."""
@@ -939,7 +969,8 @@ def merge(height, width, bint column_major,
           const int64_t[::1] stuff_offsets, const int64_t[::1] stuff_intervals,
           const int32_t[::1] stuff_category,
           const uint32_t[::1] category_colour, const uint8_t[::1] category_isthing,
-          double overlap_thr, double stuff_area_limit, seed, out=None, scanlines=None):
+          double overlap_thr, double stuff_area_limit, seed, out=None, scanlines=None,
+          bint png=False):
     """Runs the merge heuristic on interval masks; returns (id_map HxW uint32, segments).
 
     ``segments`` is a dict of arrays: id, category (dense index), source, isthing, area and
@@ -947,7 +978,8 @@ def merge(height, width, bint column_major,
     receives the id map (reused buffers avoid page faults). With ``scanlines`` (a writable
     buffer of at least H * (1 + 3W) bytes) and ``column_major``, no id map is made: the PNG
     scanlines of the result (Up filter) are written there instead and None is returned in place
-    of the id map. Segment ids follow :class:`SegmentIdAssigner`. Bad masks or categories raise
+    of the id map. With ``png`` (and ``column_major``) neither is made: the bytes of the
+    result's PNG (io/png_deflate.hpp) are returned in place of the id map. Segment ids follow :class:`SegmentIdAssigner`. Bad masks or categories raise
     :class:`TableError` (side 'instance' / 'stuff', index = the mask).
     """
     cdef int64_t h = _side(height, "height"), w = _side(width, "width")
@@ -997,10 +1029,13 @@ def merge(height, width, bint column_major,
     params.overlap_thr = overlap_thr
     params.stuff_area_limit = stuff_area_limit
     cdef int64_t n_pixels = _checked_pixels(h, w)
-    cdef bint to_png = scanlines is not None
+    cdef bint to_png = scanlines is not None or png
     cdef uint8_t[::1] sv
     cdef uint32_t[:, ::1] ov
-    if to_png:
+    if png:
+        if not column_major:
+            raise ValueError("png needs column-major masks")
+    elif to_png:
         if not column_major:
             raise ValueError("scanlines need column-major masks")
         sv = scanlines
@@ -1016,6 +1051,8 @@ def merge(height, width, bint column_major,
     cdef vector[MergedSegment] segs
     cdef vector[PaintedRun] runs
     cdef Status st
+    cdef vector[FilteredPixel] changed
+    cdef vector[uint8_t] png_bytes
     cdef CSegmentIdAssigner* ids = new CSegmentIdAssigner(
         stuff_colours.data() if stuff_colours.size() else NULL, stuff_colours.size(), seed_, n_inst)
     try:
@@ -1023,7 +1060,10 @@ def merge(height, width, bint column_major,
             st = panoptic_merge(n_pixels, inst, &inst_category[0] if n_inst else NULL, stuff,
                                 &stuff_category[0] if n_stuff else NULL, cats.data(),
                                 <int32_t>n_cat, params, ids, &runs, &segs)
-            if st.ok() and to_png:
+            if st.ok() and png:
+                runs_to_up_pixels(runs, h, w, &changed)
+                st = png_encode_sparse_rgb(changed.data(), changed.size(), h, w, 2, &png_bytes)
+            elif st.ok() and to_png:
                 runs_to_png_up_scanlines(runs, h, w, &sv[0])
             elif st.ok():
                 # Column-major (COCO RLE order): render into a per-thread scratch canvas and
@@ -1057,6 +1097,8 @@ def merge(height, width, bint column_major,
         seg_thing[j] = segs[j].isthing
     segments = {"id": seg_id, "category": seg_cat, "source": seg_src, "isthing": seg_thing,
                 "area": seg_area, "bbox": seg_bbox}
+    if png:
+        return (<char*>png_bytes.data())[:png_bytes.size()], segments
     return (None if to_png else out), segments
 
 

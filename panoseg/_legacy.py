@@ -9,7 +9,6 @@ imports the new paths; nothing inside panoseg uses these (``tests/test_architect
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.util
 import sys
 import types
@@ -81,7 +80,9 @@ def _importer_stacklevel() -> int:
     return level + 1
 
 
-class _LegacyFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class _LegacyFinder:
+    # A meta path finder and loader by protocol: subclassing importlib.abc's classes would
+    # import importlib.resources at every start (~10 ms).
     def find_spec(self, fullname, path=None, target=None):
         if fullname in MOVED:
             return importlib.util.spec_from_loader(fullname, self)

@@ -208,3 +208,12 @@ def test_extra_metrics_stay_on_the_mask_matching(tmp_path):
     mask = extra_results(evaluate(ds.gt_json, ds.pred_json).stats)
     boundary = extra_results(evaluate(ds.gt_json, ds.pred_json, iou_type="boundary").stats)
     assert boundary == mask
+
+
+def test_cli_spells_the_evaluator_constants():
+    # cli/eval.py spells them so that building the parser does not import the evaluator.
+    from panoseg.cli import eval as cli_eval
+    from panoseg.evaluation.matching import DILATION_RATIO
+    from panoseg.evaluation.stats import IOU_TYPES
+
+    assert cli_eval.IOU_TYPES == IOU_TYPES and cli_eval.DILATION_RATIO == DILATION_RATIO

@@ -512,3 +512,31 @@ def test_merged_pngs_decode_the_same_with_pillow(tmp_path):
         ids = panoseg.rgb2id(np.asarray(Image.open(path).convert("RGB")))
         assert np.array_equal(ids, panoseg.read_ids(path))
         assert set(np.unique(ids).tolist()) - {0} == {s["id"] for s in ann["segments_info"]}
+
+
+def test_tools_merge_script(tmp_path):
+    """tools/merge.py (which leaves by os._exit after flushing): the API's outputs, its summary
+    on stdout; bad input: status 1 and one line on stderr, no output."""
+    import subprocess
+    import sys
+
+    i = make_merge_inputs(tmp_path / "in", n_images=3, height=40, width=50, seed=5)
+    args = ["--semseg_json_file", i.semseg_json, "--instseg_json_file", i.instseg_json,
+            "--images_json_file", i.images_json, "--categories_json_file", i.categories_json]
+    script = [sys.executable, str(Path(__file__).resolve().parents[1] / "tools" / "merge.py")]
+    proc = subprocess.run(script + args + ["--panoptic_json_file", str(tmp_path / "t.json"),
+                                           "--no-progress"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("merged 3 images")
+    ref = combine_predictions(i.semseg_json, i.instseg_json, i.images_json, i.categories_json,
+                              tmp_path / "r", tmp_path / "r.json")
+    assert json.loads((tmp_path / "t.json").read_text()) == ref
+    for ann in ref["annotations"]:
+        assert np.array_equal(panoseg.read_ids(tmp_path / "t" / ann["file_name"]),
+                              panoseg.read_ids(tmp_path / "r" / ann["file_name"]))
+    (tmp_path / "bad.json").write_text("[{}]")
+    args[1] = str(tmp_path / "bad.json")
+    proc = subprocess.run(script + args + ["--panoptic_json_file", str(tmp_path / "b.json")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not (tmp_path / "b.json").exists()

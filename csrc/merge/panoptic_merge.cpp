@@ -340,6 +340,52 @@ void runs_to_png_up_scanlines(const std::vector<PaintedRun>& runs, int64_t heigh
   stretch(pos, n, 0u, prev);
 }
 
+void runs_to_up_pixels(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
+                       std::vector<FilteredPixel>* out) {
+  // image_size_ok: p / height < width <= 2^31 - 1 and p % height < height fit int32.
+  check_image(height, width);
+  out->clear();
+  // In column order first, as runs_to_png_up_scanlines visits them; then sorted by row.
+  thread_local std::vector<FilteredPixel> by_column;
+  by_column.clear();
+  auto put = [&](int64_t p, uint32_t id, uint32_t above) {
+    if (id == above) return;
+    FilteredPixel px;
+    px.y = int32_t(p % height);
+    px.x = int32_t(p / height);
+    px.rgb[0] = uint8_t((id & 0xFF) - (above & 0xFF));
+    px.rgb[1] = uint8_t(((id >> 8) & 0xFF) - ((above >> 8) & 0xFF));
+    px.rgb[2] = uint8_t(((id >> 16) & 0xFF) - ((above >> 16) & 0xFF));
+    by_column.push_back(px);
+  };
+  auto stretch = [&](int64_t b, int64_t e, uint32_t v, uint32_t u) {
+    if (b >= e) return;
+    put(b, v, b % height == 0 ? 0u : u);
+    if (v != 0u)
+      for (int64_t top = (b / height + 1) * height; top < e; top += height) put(top, v, 0u);
+  };
+  const int64_t n = height * width;
+  int64_t pos = 0;
+  uint32_t prev = 0u;
+  for (const PaintedRun& r : runs) {
+    check_run(r, pos, n);
+    stretch(pos, r.begin, 0u, prev);
+    if (r.begin > pos) prev = 0u;
+    stretch(r.begin, r.end, r.id, prev);
+    prev = r.id;
+    pos = r.end;
+  }
+  stretch(pos, n, 0u, prev);
+  // A stable counting sort by row keeps each row's pixels in column order.
+  thread_local std::vector<int64_t> start;
+  start.assign(size_t(height) + 1, 0);
+  for (const FilteredPixel& px : by_column) ++start[size_t(px.y) + 1];
+  for (int64_t y = 0; y < height; ++y) start[size_t(y) + 1] += start[size_t(y)];
+  out->resize(by_column.size());
+  for (const FilteredPixel& px : by_column) (*out)[size_t(start[size_t(px.y)]++)] = px;
+  if (by_column.capacity() > (size_t(1) << 22)) std::vector<FilteredPixel>().swap(by_column);
+}
+
 void run_stats(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
                bool column_major, const std::vector<MergedSegment>& segments, int64_t* area,
                int64_t* bbox) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/status.hpp"
+#include "io/png_deflate.hpp"
 
 namespace panoseg {
 
@@ -104,6 +105,11 @@ void render_runs(const std::vector<PaintedRun>& runs, int64_t n_pixels, uint32_t
 // of height * (1 + 3 * width) bytes.
 void runs_to_png_up_scanlines(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
                               uint8_t* out);
+
+// The same image as the pixels whose Up-filtered bytes are not zero, sorted by row, then
+// column (for io/png_deflate.hpp's png_encode_sparse_rgb): no scanline buffer at all.
+void runs_to_up_pixels(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
+                       std::vector<FilteredPixel>* out);
 
 // Area and COCO bbox [x, y, w, h] of each segment from the runs, for an image of height x width
 // whose pixel order is column-major (index = x * height + y) or row-major.

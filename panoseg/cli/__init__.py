@@ -36,14 +36,10 @@ from .tune import add_tune_parser, run_tune  # noqa: F401
 __all__ = ["build_parser", "main"]
 
 
-def build_parser() -> CommandParser:
-    """The ``panoseg`` parser with every subcommand."""
+def build_parser(only: Optional[str] = None) -> CommandParser:
+    """The ``panoseg`` parser with every subcommand, or with subcommand ``only`` alone (the
+    tools/ scripts: the other subcommands' modules are then never imported)."""
     from .._version import __version__
-    from .compare import add_compare_parser
-    from .convert import add_convert_parser
-    from .infer import add_infer_parser
-    from .train import add_train_semantic_parser
-    from .viz import add_viz_parser
 
     parser = CommandParser(
         prog="panoseg", description="Panoptic segmentation tools for the COCO panoptic format.",
@@ -54,10 +50,35 @@ def build_parser() -> CommandParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
                                        help="what to do (one of the following)")
     subparsers.required = True
-    for add in (add_eval_parser, add_compare_parser, add_merge_parser, add_tune_parser,
-                add_convert_parser, add_viz_parser, add_infer_parser, add_train_semantic_parser):
-        add(subparsers)
+    for command in ("eval", "compare", "merge", "tune", "convert", "viz", "infer",
+                    "train-semantic"):
+        if only is None or command == only:
+            _parser_adder(command)(subparsers)
     return parser
+
+
+def _parser_adder(command: str):
+    """The function adding ``command``'s subparser (its module imported only when asked for)."""
+    if command == "eval":
+        return add_eval_parser
+    if command == "merge":
+        return add_merge_parser
+    if command == "tune":
+        return add_tune_parser
+    if command == "compare":
+        from .compare import add_compare_parser
+        return add_compare_parser
+    if command == "convert":
+        from .convert import add_convert_parser
+        return add_convert_parser
+    if command == "viz":
+        from .viz import add_viz_parser
+        return add_viz_parser
+    if command == "infer":
+        from .infer import add_infer_parser
+        return add_infer_parser
+    from .train import add_train_semantic_parser
+    return add_train_semantic_parser
 
 
 def main(argv: Optional[Sequence[str]] = None, *, prog_command: Optional[str] = None) -> int:
@@ -71,7 +92,7 @@ def main(argv: Optional[Sequence[str]] = None, *, prog_command: Optional[str] = 
     argv = list(sys.argv[1:] if argv is None else argv)
     if prog_command is not None:
         argv = [prog_command] + argv
-    args = build_parser().parse_args(argv)
+    args = build_parser(only=prog_command).parse_args(argv)
     debug = getattr(args, "debug", False) or os.environ.get("PANOSEG_DEBUG", "") not in ("", "0")
     try:
         check_outputs(args)  # every output flag's path, before any work

@@ -6,9 +6,6 @@ import json
 import os
 import time
 
-from ..evaluation import GROUPS
-from ..evaluation.matching import DILATION_RATIO
-from ..evaluation.stats import IOU_TYPES
 from ..io.paths import find_photo
 from ..util.atomic import atomic_open
 from .common import (
@@ -27,6 +24,12 @@ from .common import (
     warn,
     warn_area_mismatch,
 )
+
+#: --iou-type's choices and --dilation-ratio's default: evaluation.stats.IOU_TYPES and
+#: evaluation.matching.DILATION_RATIO (tests check), spelled here so that building the
+#: parser does not import the evaluator (the other subcommands start faster without it).
+IOU_TYPES = ("segm", "boundary")
+DILATION_RATIO = 0.02
 
 #: The most resamples --bootstrap takes (1000-10000 are the usual choices).
 MAX_BOOTSTRAP = 1_000_000
@@ -103,6 +106,10 @@ def dilation_ratio(text: str) -> float:
 def format_summary(results: dict, title: str = "") -> str:
     """panopticapi's summary table (PQ / SQ / RQ in percent, N classes); ``-`` for a group
     without categories. ``title`` names the metric in the header's first cell (e.g. "Boundary")."""
+    from ..evaluation import (
+        GROUPS,  # here: the other commands start without the evaluator
+    )
+
     lines = ["{:10s}| {:>5s}  {:>5s}  {:>5s} {:>5s}".format(title, "PQ", "SQ", "RQ", "N"),
              "-" * (10 + 7 * 4)]
     for name, _ in GROUPS:
@@ -147,6 +154,8 @@ def format_semantic(semantic: dict) -> str:
 
 def format_bootstrap(boot: dict, results: dict) -> str:
     """The intervals, one line per group; ``-`` for a group without categories."""
+    from ..evaluation import GROUPS
+
     lines = [f"{100 * boot['confidence']:.0f}% bootstrap intervals ({boot['n']} resamples of the "
              "images), percent:"]
     for name, _ in GROUPS:
@@ -162,7 +171,7 @@ def format_bootstrap(boot: dict, results: dict) -> str:
 
 def run_eval(args) -> int:
     from ..errors import PanopticFormatError
-    from ..evaluation import EvaluationJob
+    from ..evaluation import GROUPS, EvaluationJob
     from ..evaluation.extra_metrics import extra_results
     from ..evaluation.semantic import semantic_results
     from ..io.png import decoder_name

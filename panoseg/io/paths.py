@@ -58,7 +58,7 @@ def find_photo(folder, png_file: str, listed_name: Optional[str] = None) -> Opti
 # outputs named by input data
 # ---------------------------------------------------------------------------------------------
 def output_path(folder, name, *, what: str = "output", file=None, image_id=None,
-                file_name=None) -> str:
+                file_name=None, real_folder=None) -> str:
     """``folder/name`` for an output whose ``name`` comes from input data (an image's
     ``file_name``), refused unless it stays inside ``folder``.
 
@@ -67,6 +67,8 @@ def output_path(folder, name, *, what: str = "output", file=None, image_id=None,
     ``..`` component, or resolves (``os.path.realpath``, following the symbolic links already in
     the folder) to ``folder`` itself or outside it. Sub-folders inside the output folder
     (``"sub/x.png"``) are allowed: the writer creates them (:func:`make_parents`).
+    ``real_folder``: ``os.path.realpath(folder)`` when the caller has it (many names, one
+    folder).
     """
     where = {"file": file, "image_id": image_id,
              "file_name": file_name if file_name is not None
@@ -86,8 +88,12 @@ def output_path(folder, name, *, what: str = "output", file=None, image_id=None,
                                   "write outside the output folder", **where)
     folder = os.fspath(folder)
     path = os.path.join(folder, name)
-    root = os.path.realpath(folder)
-    real = os.path.realpath(path)
+    root = os.path.realpath(folder) if real_folder is None else real_folder
+    # realpath(folder/name) is realpath(root/name); for a plain name that is no symbolic link
+    # that is root/name itself (one lstat instead of one per component of the path).
+    plain = "/" not in name and name not in (".", "..")
+    real = os.path.join(root, name) if plain and not os.path.islink(os.path.join(root, name)) \
+        else os.path.realpath(path)
     if real == root or os.path.commonpath([root, real]) != root:
         raise PanopticFormatError(f"the {what} file {path} resolves to {real}, not to a file "
                                   "inside the output folder; refusing to write it", **where)
@@ -100,9 +106,10 @@ def output_paths(folder, entries, *, what: str = "output", file=None) -> list:
     same file (the same ``file_name`` twice, or ``a.jpg`` and ``a.png`` both giving ``a.png``)
     are refused, naming both. Returns the paths, in order."""
     paths, seen = [], {}
+    real_folder = os.path.realpath(folder)
     for image_id, input_name, name in entries:
         path = output_path(folder, name, what=what, file=file, image_id=image_id,
-                           file_name=input_name)
+                           file_name=input_name, real_folder=real_folder)
         key = os.path.normpath(path)
         if key in seen:
             first_id, first_name = seen[key]

@@ -88,7 +88,17 @@ def rle_intervals(rles: Sequence, height: int, width: int, what: str = "RLE"):
     ``(offsets, intervals)``; every RLE's size must be ``[height, width]``. A bad RLE raises
     ``ValueError`` naming ``what`` and its index (``"instance 3: undecodable RLE (...)"``)."""
     parts = []
+    size = [height, width]
     for k, rle in enumerate(rles):
+        # The common form first, with the fewest checks that make it certainly well-formed (a
+        # dict, an int [h, w] size, a non-empty ASCII counts string; the core takes the str);
+        # anything else gets rle_counts' full checks and messages.
+        if type(rle) is dict:
+            counts, rle_size = rle.get("counts"), rle.get("size")
+            if type(counts) is str and counts and counts.isascii() and type(rle_size) is list \
+                    and rle_size == size and type(rle_size[0]) is int and type(rle_size[1]) is int:
+                parts.append(counts)
+                continue
         try:
             parts.append(rle_counts(rle, height, width))
         except ValueError as e:
@@ -96,7 +106,7 @@ def rle_intervals(rles: Sequence, height: int, width: int, what: str = "RLE"):
     try:
         return _core.rle_intervals(parts, height, width)
     except _core.RleError as e:
-        kind = "RLE" if isinstance(parts[e.index], bytes) else "uncompressed RLE"
+        kind = "RLE" if isinstance(parts[e.index], (bytes, str)) else "uncompressed RLE"
         raise ValueError(f"{what} {e.index}: undecodable {kind} ({e})") from None
 
 

@@ -67,8 +67,9 @@ class PanopticResult:
     things, ``score`` (of the instance the segment came from).
     """
 
-    id_map: np.ndarray
+    id_map: Optional[np.ndarray]
     segments_info: list = field(default_factory=list)
+    png: Optional[bytes] = None  # the PNG's bytes instead of the id map (merge_intervals(png=True))
 
 
 class MergeCategories:
@@ -109,13 +110,14 @@ def merge_intervals(height: int, width: int, cats: MergeCategories, params: Merg
                     inst_offsets, inst_intervals, inst_category, inst_scores,
                     stuff_offsets, stuff_intervals, stuff_category, *, column_major: bool,
                     seed: int = 0, image_id=None, out: Optional[np.ndarray] = None,
-                    scanlines=None) -> PanopticResult:
+                    scanlines=None, png: bool = False) -> PanopticResult:
     """The merge on interval masks (the common path of every input form).
 
     ``inst_category`` / ``stuff_category`` are dense category indices; instances are given in
     input order and filtered / sorted here. ``out`` (HxW uint32) receives the id map if given.
     With ``scanlines`` (column-major masks only) the PNG scanlines of the result are written
-    there instead and ``id_map`` is None (the file writer's path: no id map is ever made).
+    there instead and ``id_map`` is None; with ``png`` (column-major masks only) the result's
+    PNG file bytes are made instead, in ``png`` (the file writer's path: no id map is ever made).
     """
     order = instance_order(inst_scores, params.confidence_thr)
     offsets, intervals = select_masks(inst_offsets, inst_intervals, order)
@@ -124,18 +126,21 @@ def merge_intervals(height: int, width: int, cats: MergeCategories, params: Merg
         np.ascontiguousarray(np.asarray(inst_category, dtype=np.int32)[order]),
         stuff_offsets, stuff_intervals, np.ascontiguousarray(stuff_category, dtype=np.int32),
         cats.colour, cats.isthing, params.overlap_thr, params.stuff_area_limit,
-        image_seed(seed, image_id), out, scanlines)
-    area, bbox = segs["area"], segs["bbox"]
+        image_seed(seed, image_id), out, scanlines, png)
     scores = np.asarray(inst_scores, dtype=np.float64)
     ids = cats.categories.ids
+    # Python ints from tolist() at once, not a numpy scalar per value (most of this loop's time).
+    seg_id, category, isthing, area, bbox, source = (
+        segs[key].tolist() for key in ("id", "category", "isthing", "area", "bbox", "source"))
     info = []
-    for k in range(len(segs["id"])):
-        entry = {"id": int(segs["id"][k]), "category_id": int(ids[segs["category"][k]]),
-                 "iscrowd": 0, "isthing": int(segs["isthing"][k]), "area": int(area[k]),
-                 "bbox": [int(v) for v in bbox[k]]}
-        if segs["isthing"][k]:
-            entry["score"] = float(scores[order[segs["source"][k]]])
+    for k in range(len(seg_id)):
+        entry = {"id": seg_id[k], "category_id": int(ids[category[k]]), "iscrowd": 0,
+                 "isthing": int(isthing[k]), "area": area[k], "bbox": bbox[k]}
+        if isthing[k]:
+            entry["score"] = float(scores[order[source[k]]])
         info.append(entry)
+    if png:
+        return PanopticResult(None, info, id_map)
     return PanopticResult(id_map, info)
 
 
