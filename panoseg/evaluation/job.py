@@ -136,57 +136,18 @@ class EvaluationJob:
         pred_img = _image_data(pred_png, image_id, self.max_pixels,
                                lambda h, w: where.check_same_size(
                                    (gt_img.height, gt_img.width), (h, w)))
-        if self.iou_type == "boundary" or self.errors:
-            if not self.errors and not gt_img.interlaced and not pred_img.interlaced:
-                # Boundary PQ streams too: for the bands the core keeps a count per column and
-                # the last d + 1 rows' runs, never the maps. Chunks of 256 KB: measured faster
-                # than 1 MB ones, whose fresh output buffers cost page faults every time.
-                dilation = dilation_pixels(gt_img.height, gt_img.width, self.dilation_ratio)
-                chunk = min(INFLATE_CHUNK, 1 << 18)
-                matcher = _core.PngPairMatcher(
-                    gt_img.height, gt_img.width, gt_table.ids, gt_table.category,
-                    gt_table.iscrowd, gt_table.area, pred_table.ids, pred_table.category,
-                    len(categories), _isthing(categories) if self.extra else None,
-                    dilation=dilation)
-                try:
-                    _feed_in_step(matcher, gt_img.chunks(chunk), pred_img.chunks(chunk), chunk)
-                    m = matcher.finish()
-                except _core.PngDataError as e:
-                    raise PanopticFormatError(str(e), file=gt_png if e.side == "gt" else pred_png,
-                                              image_id=image_id) from None
-                except PanopticFormatError as e:  # from inflating: name the image
-                    if e.image_id is not None:
-                        raise
-                    raise PanopticFormatError(e.problem, file=e.file, image_id=image_id) from None
-                if m is not None:
-                    return _checked_result(m, gt_table, pred_table, categories, where,
-                                           self.gt_area)
-                # Ids missing from segments_info: the maps are decoded to list them (below).
-            # Bands need each pixel's neighbourhood, the error analysis every overlap: both
-            # maps are decoded whole (also for interlaced PNGs, and to name unknown ids).
-            gt_ids = _read(gt_png, image_id, self.max_pixels)
-            pred_ids = _read(pred_png, image_id, self.max_pixels)
-            names = dict(image_id=image_id, file_name=gt_ann["file_name"], gt_file=gt_png,
-                         pred_file=pred_png, gt_json=gt_json_file, pred_json=pred_json_file,
-                         gt_area=self.gt_area)
-            dilation = 0
-            if self.iou_type == "boundary":
-                dilation = dilation_pixels(gt_img.height, gt_img.width, self.dilation_ratio)
-            result = match_image(gt_ids, gt_table, pred_ids, pred_table, categories,
-                                 extra=self.extra, dilation=dilation, **names)
-            if self.errors:
-                # Error types are defined on panopticapi's (mask) matching.
-                mask = result if not dilation else match_image(
-                    gt_ids, gt_table, pred_ids, pred_table, categories, extra=False, **names)
-                result.errors = image_errors(gt_ids, pred_ids, mask)
-            return result
-        if not gt_img.interlaced and not pred_img.interlaced:
+        dilation = 0  # Boundary PQ's band width in pixels (0: mask PQ)
+        if self.iou_type == "boundary":
+            dilation = dilation_pixels(gt_img.height, gt_img.width, self.dilation_ratio)
+        if not self.errors and not gt_img.interlaced and not pred_img.interlaced:
             # The common case: both PNGs are inflated chunk by chunk and the core decodes the
-            # rows of each chunk while it counts overlaps (the images are never stored whole).
+            # rows of each chunk while it counts overlaps (the images are never stored whole;
+            # for Boundary PQ's bands it keeps a count per column and the last d + 1 rows'
+            # runs).
             matcher = _core.PngPairMatcher(
                 gt_img.height, gt_img.width, gt_table.ids, gt_table.category, gt_table.iscrowd,
                 gt_table.area, pred_table.ids, pred_table.category, len(categories),
-                _isthing(categories) if self.extra else None)
+                _isthing(categories) if self.extra else None, dilation=dilation)
             try:
                 _feed_in_step(matcher, gt_img.chunks(INFLATE_CHUNK),
                               pred_img.chunks(INFLATE_CHUNK), INFLATE_CHUNK)
@@ -200,13 +161,21 @@ class EvaluationJob:
                 raise PanopticFormatError(e.problem, file=e.file, image_id=image_id) from None
             if m is not None:
                 return _checked_result(m, gt_table, pred_table, categories, where, self.gt_area)
-        # Interlaced PNGs, or ids missing from segments_info (to list them): decode the maps.
+        # Interlaced PNGs, the error analysis (it needs every overlap) or ids missing from
+        # segments_info (to list them): the maps are decoded whole.
         gt_ids = _read(gt_png, image_id, self.max_pixels)
         pred_ids = _read(pred_png, image_id, self.max_pixels)
-        return match_image(gt_ids, gt_table, pred_ids, pred_table, categories,
-                           image_id=image_id, file_name=gt_ann["file_name"], gt_file=gt_png,
-                           pred_file=pred_png, gt_json=gt_json_file, pred_json=pred_json_file,
-                           extra=self.extra, gt_area=self.gt_area)
+        names = dict(image_id=image_id, file_name=gt_ann["file_name"], gt_file=gt_png,
+                     pred_file=pred_png, gt_json=gt_json_file, pred_json=pred_json_file,
+                     gt_area=self.gt_area)
+        result = match_image(gt_ids, gt_table, pred_ids, pred_table, categories,
+                             extra=self.extra, dilation=dilation, **names)
+        if self.errors:
+            # Error types are defined on panopticapi's (mask) matching.
+            mask = result if not dilation else match_image(
+                gt_ids, gt_table, pred_ids, pred_table, categories, extra=False, **names)
+            result.errors = image_errors(gt_ids, pred_ids, mask)
+        return result
 
     def _check_size(self, shape, gt_png, image_id):
         if image_id in self.sizes and tuple(shape) != tuple(self.sizes[image_id]):
@@ -318,11 +287,12 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
     return Evaluation(stats, stats.summarize(), per_image)
 
 
-#: Bytes of image data inflated at a time per PNG while evaluating (1 MB: a 640x480 PNG in one
-#: chunk, a 4096x2048 one in 25): small enough that a chunk of
-#: each PNG stays in the CPU's cache while the core decodes it, large enough that the Python
-#: work per chunk is negligible.
-INFLATE_CHUNK = 1 << 20
+#: Bytes of image data inflated at a time per PNG while evaluating (256 KB: a 640x480 PNG in 4
+#: chunks, a 4096x2048 one in 97): small enough that a chunk of each PNG stays in the CPU's
+#: cache while the core decodes it and that the inflater's output buffers are reused rather
+#: than freshly mapped (1 MB buffers cost a page fault per 4 KB each time: 1.71 vs 1.12 ms of
+#: CPU per 640x480 image, measured), large enough that the Python work per chunk is small.
+INFLATE_CHUNK = 1 << 18
 
 
 def _feed_in_step(matcher, gt_chunks, pred_chunks, lead: int) -> None:
