@@ -353,7 +353,7 @@ def _memory_lines(payload):
         "Expected: the process after its imports ('RSS before eval'), plus the parsed JSON, "
         "plus per thread one inflated chunk of each PNG of its image and the few rows the core "
         f"keeps ({inflated_per_image / 2**20:.1f} MiB at {MEMORY_SIZE}: the evaluator inflates "
-        f"{INFLATE_CHUNK // 2**20} MB at a time and never holds a whole image) and the "
+        f"{INFLATE_CHUNK // 2**10} KB at a time and never holds a whole image) and the "
         "compressed file bytes; at most 2 x workers images are queued, and those not started "
         "hold nothing.")
     others = RESULTS.get(MEMORY_SIZE, {})
