@@ -447,3 +447,12 @@ def test_errors_breakdown_per_model(data, tmp_path, capsys):
     assert printed.count("Where PQ is lost") == 2
     html = (report / "index.html").read_text()
     assert "Where PQ is lost: pred" in html and "Where PQ is lost: worse" in html
+
+
+def test_report_header_lists_each_prediction(data, tmp_path):
+    report = tmp_path / "rep"
+    assert _run(data, data["pred"], data["worse"],
+                extra=["--report", str(report), "--bootstrap", "20", "--permutations", "20"]) == 0
+    html = (report / "index.html").read_text()
+    assert "prediction: pred" in html and "prediction: worse" in html
+    assert "{&quot;" not in html  # not a dict's repr

@@ -97,6 +97,12 @@ def main(argv: Optional[Sequence[str]] = None, *, prog_command: Optional[str] = 
     try:
         check_outputs(args)  # every output flag's path, before any work
         return args.run(args)
+    except BrokenPipeError:
+        # The reader of stdout went away (`panoseg eval ... | head`): nothing more to say to
+        # it; stdout goes to /dev/null so that Python's exit does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except DATA_ERRORS as e:  # bad input or settings: one clear line
         if debug:
             traceback.print_exc()

@@ -402,9 +402,13 @@ def render_compare_html(results: Mapping, entries: Sequence[Mapping], categories
     models = render("compare_header_models.html", n=len(names),
                     names=", ".join(esc(n) for n in names))
     n_images = results.get("n_images")
+    inputs = dict(results.get("inputs") or {})
+    predictions = inputs.pop("predictions", None)
+    if isinstance(predictions, Mapping):  # a row per model in the header
+        inputs.update({f"prediction: {name}": path for name, path in predictions.items()})
     return assemble_page(title, sections,
                          header(title, None if n_images is None else int(n_images), [models],
-                                results.get("inputs")), style)
+                                inputs), style)
 
 
 def write_compare_report(folder, comparison, *, top: int = 10, images_folder=None,
