@@ -18,6 +18,7 @@
 
 #include "common/checked.hpp"
 #include "common/id_index.hpp"
+#include "eval/run_scan.hpp"
 #include "io/rgb_id.hpp"
 
 // The scanning loops are plain int32 lane arithmetic that the compiler vectorizes; on x86-64
@@ -54,28 +55,6 @@ inline int64_t row_run_end(const uint32_t* row, int64_t i, int64_t n) {
   }
 #endif
   while (j < n && row[j] == v) ++j;
-  return j;
-}
-
-// First index in (i, n] where (gt[j], pred[j]) != (gt[i], pred[i]), or n.
-inline int64_t pair_run_end(const uint32_t* gt, const uint32_t* pred, int64_t i, int64_t n) {
-  const uint32_t g = gt[i], p = pred[i];
-  int64_t j = i + 1;
-#if defined(__SSE2__)
-  const __m128i vg = _mm_set1_epi32(int(g)), vp = _mm_set1_epi32(int(p));
-  for (; j + 8 <= n; j += 8) {
-    const __m128i* gp = reinterpret_cast<const __m128i*>(gt + j);
-    const __m128i* pp = reinterpret_cast<const __m128i*>(pred + j);
-    const __m128i e0 = _mm_and_si128(_mm_cmpeq_epi32(_mm_loadu_si128(gp), vg),
-                                     _mm_cmpeq_epi32(_mm_loadu_si128(pp), vp));
-    const __m128i e1 = _mm_and_si128(_mm_cmpeq_epi32(_mm_loadu_si128(gp + 1), vg),
-                                     _mm_cmpeq_epi32(_mm_loadu_si128(pp + 1), vp));
-    const unsigned mask =
-        unsigned(_mm_movemask_epi8(e0)) | (unsigned(_mm_movemask_epi8(e1)) << 16);
-    if (mask != 0xFFFFFFFFu) return j + __builtin_ctz(~mask) / 4;
-  }
-#endif
-  while (j < n && gt[j] == g && pred[j] == p) ++j;
   return j;
 }
 
@@ -190,17 +169,6 @@ PANOSEG_INLINE void count_bits(const uint64_t* g, const uint64_t* p, int64_t a, 
   *np = cp;
   *nboth = cb;
 }
-
-Status build_index(const uint32_t* ids, int64_t n, IdIndex* index, StatusWhere where) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t id = ids[i];
-    if (id == 0u || id > kMaxSegmentId) return fail(StatusCode::kBadId, where, i, id);
-    if (!index->insert(id, int32_t(i))) return fail(StatusCode::kDuplicateId, where, i, id);
-  }
-  return ok_status();
-}
-
-inline int64_t table_size(int64_t n) { return n >= 0 && n < INT32_MAX - 2 ? n : 0; }
 
 // An overlap table over (GT slot, prediction slot), slots shifted by +2 (VOID and unknown
 // first): a dense matrix, or a hash map above kDenseLimit cells (as PairCounter).
@@ -418,12 +386,6 @@ struct PairRun {
   int32_t end;
   int32_t gs, ps;
 };
-
-// The id of pixel x of a reconstructed RGB row.
-inline uint32_t rgb_id_at(const uint8_t* row, int64_t x) {
-  const uint8_t* b = row + 3 * x;
-  return uint32_t(b[0]) | (uint32_t(b[1]) << 8) | (uint32_t(b[2]) << 16);
-}
 
 // Appends the runs that the change bits `m` of row bytes k.. (bit i: byte k + i differs from
 // byte k + i - 3) start, closing the run that began at *start.
