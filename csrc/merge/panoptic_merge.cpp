@@ -302,22 +302,15 @@ void render_runs(const std::vector<PaintedRun>& runs, int64_t n_pixels, uint32_t
   std::fill(canvas + pos, canvas + n_pixels, 0u);
 }
 
-void runs_to_png_up_scanlines(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
-                              uint8_t* out) {
-  // image_size_ok: height * line <= 3 * 2^40 + 2^31 and p / height < width (common/checked.hpp).
-  check_image(height, width);
-  const int64_t line = 3 * width + 1;
-  std::memset(out, 0, size_t(height * line));
-  for (int64_t y = 0; y < height; ++y) out[y * line] = 2;  // Up (row 0: above is all zeros)
-  // Pixel p = x * height + y; its filtered value is id(p) - id(above), channel by channel,
-  // where above is p - 1 inside a column and 0 on the top row.
-  auto put = [&](int64_t p, uint32_t id, uint32_t above) {
-    if (id == above) return;
-    uint8_t* px = out + (p % height) * line + 1 + 3 * (p / height);
-    px[0] = uint8_t((id & 0xFF) - (above & 0xFF));
-    px[1] = uint8_t(((id >> 8) & 0xFF) - ((above >> 8) & 0xFF));
-    px[2] = uint8_t(((id >> 16) & 0xFF) - ((above >> 16) & 0xFF));
-  };
+namespace {
+
+// Calls put(p, id, above) for every pixel p = x * height + y (column-major, the merge's
+// order) whose id may differ from the one above it (0 on the top row), in column order: the
+// pixels a PNG Up filter leaves nonzero. Each run is checked (check_run) before its pixels are
+// visited, so every p is < height * width.
+template <class Put>
+void for_each_up_change(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
+                        Put put) {
   // A stretch [b, e) of constant id v, preceded (in column-major order) by id u.
   auto stretch = [&](int64_t b, int64_t e, uint32_t v, uint32_t u) {
     if (b >= e) return;
@@ -330,7 +323,7 @@ void runs_to_png_up_scanlines(const std::vector<PaintedRun>& runs, int64_t heigh
   int64_t pos = 0;
   uint32_t prev = 0u;
   for (const PaintedRun& r : runs) {
-    check_run(r, pos, n);  // every pixel p put() writes is then < n: inside `out`
+    check_run(r, pos, n);
     stretch(pos, r.begin, 0u, prev);  // the VOID gap before the run
     if (r.begin > pos) prev = 0u;
     stretch(r.begin, r.end, r.id, prev);
@@ -338,6 +331,27 @@ void runs_to_png_up_scanlines(const std::vector<PaintedRun>& runs, int64_t heigh
     pos = r.end;
   }
   stretch(pos, n, 0u, prev);
+}
+
+// The Up-filtered bytes of id over id `above`, channel by channel.
+inline void up_filtered(uint32_t id, uint32_t above, uint8_t* px) {
+  px[0] = uint8_t((id & 0xFF) - (above & 0xFF));
+  px[1] = uint8_t(((id >> 8) & 0xFF) - ((above >> 8) & 0xFF));
+  px[2] = uint8_t(((id >> 16) & 0xFF) - ((above >> 16) & 0xFF));
+}
+
+}  // namespace
+
+void runs_to_png_up_scanlines(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
+                              uint8_t* out) {
+  // image_size_ok: height * line <= 3 * 2^40 + 2^31 and p / height < width (common/checked.hpp).
+  check_image(height, width);
+  const int64_t line = 3 * width + 1;
+  std::memset(out, 0, size_t(height * line));
+  for (int64_t y = 0; y < height; ++y) out[y * line] = 2;  // Up (row 0: above is all zeros)
+  for_each_up_change(runs, height, width, [&](int64_t p, uint32_t id, uint32_t above) {
+    if (id != above) up_filtered(id, above, out + (p % height) * line + 1 + 3 * (p / height));
+  });
 }
 
 void runs_to_up_pixels(const std::vector<PaintedRun>& runs, int64_t height, int64_t width,
@@ -348,34 +362,14 @@ void runs_to_up_pixels(const std::vector<PaintedRun>& runs, int64_t height, int6
   // In column order first, as runs_to_png_up_scanlines visits them; then sorted by row.
   thread_local std::vector<FilteredPixel> by_column;
   by_column.clear();
-  auto put = [&](int64_t p, uint32_t id, uint32_t above) {
+  for_each_up_change(runs, height, width, [&](int64_t p, uint32_t id, uint32_t above) {
     if (id == above) return;
     FilteredPixel px;
     px.y = int32_t(p % height);
     px.x = int32_t(p / height);
-    px.rgb[0] = uint8_t((id & 0xFF) - (above & 0xFF));
-    px.rgb[1] = uint8_t(((id >> 8) & 0xFF) - ((above >> 8) & 0xFF));
-    px.rgb[2] = uint8_t(((id >> 16) & 0xFF) - ((above >> 16) & 0xFF));
+    up_filtered(id, above, px.rgb);
     by_column.push_back(px);
-  };
-  auto stretch = [&](int64_t b, int64_t e, uint32_t v, uint32_t u) {
-    if (b >= e) return;
-    put(b, v, b % height == 0 ? 0u : u);
-    if (v != 0u)
-      for (int64_t top = (b / height + 1) * height; top < e; top += height) put(top, v, 0u);
-  };
-  const int64_t n = height * width;
-  int64_t pos = 0;
-  uint32_t prev = 0u;
-  for (const PaintedRun& r : runs) {
-    check_run(r, pos, n);
-    stretch(pos, r.begin, 0u, prev);
-    if (r.begin > pos) prev = 0u;
-    stretch(r.begin, r.end, r.id, prev);
-    prev = r.id;
-    pos = r.end;
-  }
-  stretch(pos, n, 0u, prev);
+  });
   // A stable counting sort by row keeps each row's pixels in column order.
   thread_local std::vector<int64_t> start;
   start.assign(size_t(height) + 1, 0);
