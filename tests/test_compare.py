@@ -424,8 +424,7 @@ def test_tools_script(data, tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "compare.py"), "--gt_json_file",
                            data["gt"], "--pred", data["pred"], "--pred", data["pred"],
                            "--json-out", str(out), "--bootstrap", "10", "--permutations", "10",
-                           "--no-progress"], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                           "--no-progress"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(out.read_text())["All"]["p_value"] == 1.0
 
