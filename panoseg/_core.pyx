@@ -758,6 +758,7 @@ cdef class PngPairMatcher:
     cdef PngPairStream* _stream
     cdef int64_t _h, _w, _d
     cdef int32_t _n_cat
+    cdef cbool _finished
     cdef object _tables, _flags
 
     def __cinit__(self, height, width, const uint32_t[::1] gt_ids,
@@ -798,6 +799,11 @@ cdef class PngPairMatcher:
         """After the last :meth:`feed`: :func:`match_png`'s dict (with ``dilation``,
         :func:`match_image`'s with it), or None when a map holds an id missing from its
         table."""
+        # The stream's tables are final once finish() ran: a second call would count the last
+        # rows' bands again.
+        if self._finished:
+            raise RuntimeError("PngPairMatcher.finish() was already called")
+        self._finished = True
         cdef SegmentTable gt, pred
         gi, gc, gk, ga, pi, pc = self._tables
         _fill_tables(gi, gc, gk, ga, pi, pc, self._n_cat, &gt, &pred)

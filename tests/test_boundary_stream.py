@@ -251,3 +251,14 @@ def test_evaluation_streams_boundary_pq_as_the_whole_maps_do(tmp_path, monkeypat
     for a, b in zip(streamed.arrays, whole.arrays):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)
+
+
+def test_finish_is_called_once():
+    # The band tables are final after finish(): a second call would count the last rows again.
+    ids = np.arange(1, 4, dtype=np.uint32)
+    m = _core.PngPairMatcher(1, 1, ids[:1], np.zeros(1, np.int32), np.zeros(1, np.uint8),
+                             np.ones(1), ids[:1], np.zeros(1, np.int32), 1, dilation=1)
+    m.feed(b"\x00\x01\x00\x00", b"\x00\x01\x00\x00")
+    assert m.finish() is not None
+    with pytest.raises(RuntimeError, match="already called"):
+        m.finish()

@@ -455,3 +455,23 @@ def test_report_header_lists_each_prediction(data, tmp_path):
     html = (report / "index.html").read_text()
     assert "prediction: pred" in html and "prediction: worse" in html
     assert "{&quot;" not in html  # not a dict's repr
+
+
+def test_category_absent_from_every_resample_has_no_interval():
+    # Category 1 lives in image 0 only; one resample may well miss it: no interval, no crash.
+    from panoseg.evaluation.bootstrap import PerImageStats
+    from panoseg.evaluation.compare import paired_statistics
+
+    n, nc = 50, 3
+
+    def stats(seed):
+        tp = np.zeros((n, nc), np.int64)
+        tp[:, 0] = 1
+        tp[0, 1] = 1
+        z = np.zeros((n, nc), np.int64)
+        return PerImageStats(tp, z, z, tp * np.random.default_rng(seed).random((n, nc)))
+
+    out = paired_statistics(stats(0), stats(1), [1, 0, 1], n_resamples=1, n_permutations=0,
+                            seed=9)
+    assert out["per_class"][1]["ci"] is None and out["per_class"][1]["n_images"] == 1
+    assert out["per_class"][0]["ci"] is not None

@@ -143,3 +143,26 @@ def test_dask_is_byte_identical_to_a_local_run(dataset):
                 assert json.dumps(rows) == json.dumps(rows_local)
     finally:
         cluster.close()
+
+
+def test_statistics_pickled_before_the_boundary_fields_still_load(dataset):
+    """A PQStats pickled before segm_iou / sem_* / iou_type existed (simulated by dropping
+    them): it loads, copies and adds, and its exact size_iou terms keep their cells."""
+    job = EvaluationJob(dataset.gt_json, dataset.pred_json)
+    reference = PQStats(job.categories)
+    for p in job.pairs:
+        reference.add_image(job.evaluate_image(p))
+    state = reference.__getstate__()
+    n = len(job.categories)
+    # The old numbering: size_iou's cells right after cover_area's (no segm_iou field).
+    state["_exact"] = {(g - n if g >= 5 * n else g): cell for g, cell in state["_exact"].items()}
+    for key in ("_f_segm_iou", "sem_inter", "sem_gt", "sem_pred", "segm_tp", "segm_fp",
+                "segm_fn", "iou_type"):
+        state.pop(key, None)
+    old = PQStats.__new__(PQStats)
+    old.__setstate__(state)
+    assert old.iou_type == "segm" and not old.segm_iou.any() and not old.sem_gt.any()
+    total = old.copy()
+    total += reference
+    assert np.array_equal(total.size_iou, (reference + reference).size_iou)
+    assert as_json(old) == as_json(reference)

@@ -145,6 +145,8 @@ def bias_corrected_interval(reps: np.ndarray, theta: float, confidence: float,
                             extended: Optional[list] = None, label: str = "") -> list:
     """Efron's bias-corrected percentile interval of ``reps`` around the estimate ``theta``,
     extended to ``theta`` (and ``label`` listed in ``extended``) if it falls outside."""
+    if not len(reps):
+        raise ValueError("no bootstrap replicates to take an interval from")
     normal = NormalDist()
     z = normal.inv_cdf((1 + confidence) / 2)
     # Bias correction z0: the estimate's rank among the replicates (ties count half).

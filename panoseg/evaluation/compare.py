@@ -452,10 +452,12 @@ def paired_statistics(a: PerImageStats, b: PerImageStats, isthing, *, n_resample
     for c in np.flatnonzero(n_cats[0]):
         reps = reps_class[:, c]
         reps = reps[~np.isnan(reps)]  # resamples that hold the category
+        # No resample held the category (possible when it is in one image of a few and the
+        # resamples are few): no interval.
+        ci = bias_corrected_interval(reps, float(est_class[c]), confidence, extended,
+                                     f"per_class.{c}") if len(reps) else None
         out["per_class"][int(c)] = {
-            "delta_pq": float(est_class[c]), "n_images": int(images_with[c]),
-            "ci": bias_corrected_interval(reps, float(est_class[c]), confidence, extended,
-                                          f"per_class.{c}")}
+            "delta_pq": float(est_class[c]), "n_images": int(images_with[c]), "ci": ci}
     out["extended"] = extended
     return out
 

@@ -251,6 +251,12 @@ class PQStats:
         state.setdefault("_pending", [])
         state.setdefault("_n_pending", 0)
         n = len(state["categories"])
+        if "_f_segm_iou" not in state:
+            # Pickled before segm_iou (float field 4, before size_iou): its cells are zero, and
+            # the exact terms of size_iou's cells move up by n.
+            state["_f_segm_iou"] = np.zeros(n, np.float64)
+            state["_exact"] = {(g + n if g >= 4 * n else g): cell
+                               for g, cell in (state.get("_exact") or {}).items()}
         for name in self._EXTRA:  # pickled before the field existed
             if name not in self._FLOAT:
                 state.setdefault(name, np.zeros(n, np.int64))
