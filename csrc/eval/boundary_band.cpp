@@ -351,20 +351,6 @@ void scan_flags(const uint32_t* map, int64_t height, int64_t width, int64_t dila
   for (int64_t y = dilation; y < height; ++y) scan.take_row_flags(y, out + (y - dilation) * width);
 }
 
-void collect_unknown(const uint32_t* map, int64_t n_pixels, const IdIndex& index,
-                     std::vector<uint32_t>* out) {
-  // Only reached for invalid input: lists the offending ids for the error.
-  uint32_t prev = 0;
-  for (int64_t i = 0; i < n_pixels; ++i) {
-    const uint32_t id = map[i];
-    if (id == prev || id == 0u) continue;
-    prev = id;
-    if (index.find(id) == IdIndex::kMissing) out->push_back(id);
-  }
-  std::sort(out->begin(), out->end());
-  out->erase(std::unique(out->begin(), out->end()), out->end());
-}
-
 Status check_band_args(const void* a, const void* b, int64_t height, int64_t width,
                        int64_t dilation) {
   if (!image_size_ok(height, width) || dilation < 1 || dilation > kMaxDilation ||

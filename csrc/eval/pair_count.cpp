@@ -65,20 +65,6 @@ inline void for_each_run_start(const uint8_t* g, const uint8_t* p, int64_t width
 #endif
 }
 
-void collect_unknown(const uint32_t* map, int64_t n_pixels, const IdIndex& index,
-                     std::vector<uint32_t>* out) {
-  // Only reached for invalid input: a second pass that lists the offending ids for the error.
-  uint32_t prev = 0;
-  for (int64_t i = 0; i < n_pixels; ++i) {
-    const uint32_t id = map[i];
-    if (id == prev || id == 0u) continue;
-    prev = id;
-    if (index.find(id) == IdIndex::kMissing) out->push_back(id);
-  }
-  std::sort(out->begin(), out->end());
-  out->erase(std::unique(out->begin(), out->end()), out->end());
-}
-
 }  // namespace
 
 PairCounter::PairCounter(const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,

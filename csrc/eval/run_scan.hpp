@@ -1,7 +1,9 @@
 // Helpers the overlap counters share (pair_count.cpp: mask PQ; boundary_band.cpp: the band
 // tables): segment tables to slot indices, and runs of equal (GT, prediction) pixels.
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -50,6 +52,21 @@ inline int64_t pair_run_end(const uint32_t* gt, const uint32_t* pred, int64_t i,
 #endif
   while (j < n && gt[j] == g && pred[j] == p) ++j;
   return j;
+}
+
+// The ids of `map` that are neither VOID nor in `index`, ascending, each once (into `out`).
+// Only reached for invalid input: a second pass that lists the offending ids for the error.
+inline void collect_unknown(const uint32_t* map, int64_t n_pixels, const IdIndex& index,
+                            std::vector<uint32_t>* out) {
+  uint32_t prev = 0;
+  for (int64_t i = 0; i < n_pixels; ++i) {
+    const uint32_t id = map[i];
+    if (id == prev || id == 0u) continue;
+    prev = id;
+    if (index.find(id) == IdIndex::kMissing) out->push_back(id);
+  }
+  std::sort(out->begin(), out->end());
+  out->erase(std::unique(out->begin(), out->end()), out->end());
 }
 
 // The id of pixel x of a reconstructed RGB row (readable 1 byte past its 3 * width).
