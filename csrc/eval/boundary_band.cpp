@@ -18,6 +18,7 @@
 
 #include "common/checked.hpp"
 #include "common/id_index.hpp"
+#include "common/row_runs.hpp"
 #include "eval/run_scan.hpp"
 #include "io/rgb_id.hpp"
 
@@ -39,24 +40,6 @@
 
 namespace panoseg {
 namespace {
-
-// First index in (i, n] where row[j] != row[i] (n when the run reaches the end of the row).
-inline int64_t row_run_end(const uint32_t* row, int64_t i, int64_t n) {
-  const uint32_t v = row[i];
-  int64_t j = i + 1;
-#if defined(__SSE2__)
-  const __m128i vv = _mm_set1_epi32(int(v));
-  for (; j + 8 <= n; j += 8) {
-    const __m128i* p = reinterpret_cast<const __m128i*>(row + j);
-    const unsigned mask =
-        unsigned(_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_loadu_si128(p), vv))) |
-        (unsigned(_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_loadu_si128(p + 1), vv))) << 16);
-    if (mask != 0xFFFFFFFFu) return j + __builtin_ctz(~mask) / 4;
-  }
-#endif
-  while (j < n && row[j] == v) ++j;
-  return j;
-}
 
 // Interior of one id map, row by row: take_row(y) for y = 0, 1, 2, ... in order; after
 // take_row(y) with y >= d, row y - d is complete: its pixel x is interior iff

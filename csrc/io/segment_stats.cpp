@@ -3,33 +3,11 @@
 #include <algorithm>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "common/checked.hpp"
 #include "common/id_index.hpp"
+#include "common/row_runs.hpp"
 
 namespace panoseg {
-namespace {
-
-// First index >= x + 1 where row differs from row[x], or width.
-inline int64_t run_end(const uint32_t* row, int64_t x, int64_t width) {
-  const uint32_t id = row[x];
-  int64_t e = x + 1;
-#if defined(__SSE2__)
-  const __m128i v = _mm_set1_epi32(int(id));
-  for (; e + 4 <= width; e += 4) {
-    const int m = _mm_movemask_epi8(
-        _mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + e)), v));
-    if (m != 0xFFFF) return e + __builtin_ctz(unsigned(~m)) / 4;
-  }
-#endif
-  while (e < width && row[e] == id) ++e;
-  return e;
-}
-
-}  // namespace
 
 void distinct_ids(const uint32_t* map, int64_t n_pixels, std::vector<uint32_t>* ids) {
   ids->clear();
@@ -37,7 +15,7 @@ void distinct_ids(const uint32_t* map, int64_t n_pixels, std::vector<uint32_t>* 
   for (int64_t i = 0; i < n_pixels;) {
     const uint32_t id = map[i];
     if (id != 0u && (ids->empty() || ids->back() != id)) ids->push_back(id);
-    i = run_end(map, i, n_pixels);
+    i = row_run_end(map, i, n_pixels);
   }
   std::sort(ids->begin(), ids->end());
   ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
@@ -66,7 +44,7 @@ Status segment_stats(const uint32_t* map, int64_t height, int64_t width, const u
     const uint32_t* row = map + y * width;
     for (int64_t x = 0; x < width;) {
       const uint32_t id = row[x];
-      const int64_t e = run_end(row, x, width);
+      const int64_t e = row_run_end(row, x, width);
       if (id != last_id) {  // runs alternate between few ids: skip most hash lookups
         last_id = id;
         last_k = id ? index.find(id) : IdIndex::kMissing;
