@@ -158,6 +158,10 @@ cdef extern from "eval/png_pair_file.hpp" namespace "panoseg" nogil:
                                  size_t pred_size, const PngPairLimits& limits,
                                  const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
                                  int64_t n_pred, PngPairCount* out) except +
+    Status count_pairs_png_paths(const char* gt_path, const char* pred_path,
+                                 size_t max_file_bytes, const PngPairLimits& limits,
+                                 const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
+                                 int64_t n_pred, PngPairCount* out) except +
 
 
 cdef extern from "eval/extra_metrics.hpp" namespace "panoseg" nogil:

@@ -114,7 +114,7 @@ def match_png(gt_raw: bytes, pred_raw: bytes, height: int, width: int,
               pred_ids: npt.NDArray[np.uint32], pred_category: npt.NDArray[np.int32],
               n_categories: int, category_isthing: Optional[npt.NDArray[np.uint8]] = ...
               ) -> Optional[Dict[str, np.ndarray]]: ...
-def match_png_files(gt_png: bytes, pred_png: bytes, max_pixels: int,
+def match_png_files(gt_png: Union[bytes, str], pred_png: Union[bytes, str], max_pixels: int,
                     gt_size: Optional[Tuple[int, int]], gt_ids: npt.NDArray[np.uint32],
                     gt_category: npt.NDArray[np.int32], gt_iscrowd: npt.NDArray[np.uint8],
                     gt_area: npt.NDArray[np.float64], pred_ids: npt.NDArray[np.uint32],

@@ -24,6 +24,8 @@ from libc.stdint cimport INT32_MAX, INT64_MAX, INT64_MIN
 from libc.math cimport INFINITY, NAN
 from libc.string cimport memcpy
 
+from os import fsencode as _fsencode
+
 import numpy as np
 
 MAX_SEGMENT_ID = kMaxSegmentId
@@ -866,13 +868,14 @@ def boundary_dilation_pixels(height, width, dilation_ratio):
     return boundary_dilation(h, w, ratio)
 
 
-def match_png_files(const uint8_t[::1] gt_png, const uint8_t[::1] pred_png, max_pixels,
-                    gt_size, const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
+def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
                     const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
                     const uint32_t[::1] pred_ids, const int32_t[::1] pred_category,
                     n_categories, category_isthing=None, dilation_ratio=0.0):
-    """One image evaluated straight from its two PNG files' bytes, in one call without the GIL:
-    chunks and checksums checked, both headers checked (8-bit RGB, not interlaced, at most
+    """One image evaluated straight from its two PNG files, in one call without the GIL:
+    ``gt_png`` / ``pred_png`` are the files' bytes or local paths (``str``: the core reads the
+    file, at most 4 ``max_pixels`` + 64 MiB bytes; a larger one comes back as None); chunks and
+    checksums checked, both headers checked (8-bit RGB, not interlaced, at most
     ``max_pixels`` pixels, the GT of ``gt_size`` = (height, width) unless None, the prediction
     of the GT's size) before either is inflated (zlib-ng, a piece at a time, never whole), then
     what :class:`PngPairMatcher`'s ``finish()`` returns; ``dilation_ratio`` > 0: Boundary PQ
@@ -907,11 +910,31 @@ def match_png_files(const uint8_t[::1] gt_png, const uint8_t[::1] pred_png, max_
     cdef _Matched m
     cdef Status st
     cdef cbool unknown = False
-    cdef size_t ng = gt_png.shape[0], npr = pred_png.shape[0]
+    cdef const uint8_t[::1] gt_data, pred_data
+    cdef bytes gt_path, pred_path
+    cdef const char* gp = NULL
+    cdef const char* pp = NULL
+    cdef size_t ng = 0, npr = 0, max_file = 0
+    cdef cbool paths = isinstance(gt_png, str)
+    if paths != isinstance(pred_png, str):
+        raise TypeError("gt_png and pred_png must both be paths (str) or both bytes")
+    if paths:
+        gt_path, pred_path = _fsencode(gt_png), _fsencode(pred_png)
+        if b"\0" in gt_path or b"\0" in pred_path:
+            return None  # not a path the C library can open: the caller's reader says so
+        gp, pp = gt_path, pred_path
+        max_file = 4 * <size_t>limits.max_pixels + (<size_t>64 << 20)
+    else:
+        gt_data, pred_data = gt_png, pred_png
+        ng, npr = gt_data.shape[0], pred_data.shape[0]
     with nogil:
-        st = count_pairs_png_files(&gt_png[0] if ng else NULL, ng,
-                                   &pred_png[0] if npr else NULL, npr, limits, gt.ids, gt.n,
-                                   pred.ids, pred.n, &counted)
+        if paths:
+            st = count_pairs_png_paths(gp, pp, max_file, limits, gt.ids, gt.n, pred.ids, pred.n,
+                                       &counted)
+        else:
+            st = count_pairs_png_files(&gt_data[0] if ng else NULL, ng,
+                                       &pred_data[0] if npr else NULL, npr, limits, gt.ids,
+                                       gt.n, pred.ids, pred.n, &counted)
         if st.code != StatusCode.kPngFile:
             unknown = _match_all(st, counted.pairs, &counted.band if counted.dilation else NULL,
                                  gt, pred, n_cat, isthing, &m)

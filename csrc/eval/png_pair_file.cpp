@@ -21,6 +21,7 @@ struct ThreadReader {
   PngInflater gt, pred;
   std::vector<uint8_t> gt_piece, pred_piece;
   PngFile gt_file, pred_file;
+  std::vector<uint8_t> gt_bytes, pred_bytes;  // the files, with count_pairs_png_paths
 };
 
 ThreadReader& thread_reader() {
@@ -91,6 +92,18 @@ Status count_pairs_png_files(const uint8_t* gt_png, size_t gt_size, const uint8_
   const Status st = stream.finish(&out->pairs, out->dilation ? &out->band : nullptr);
   if (!st.ok()) return png_file_error(st.where);
   return ok_status();
+}
+
+Status count_pairs_png_paths(const char* gt_path, const char* pred_path, size_t max_file_bytes,
+                             const PngPairLimits& limits, const uint32_t* gt_ids, int64_t n_gt,
+                             const uint32_t* pred_ids, int64_t n_pred, PngPairCount* out) {
+  ThreadReader& r = thread_reader();
+  if (gt_path == nullptr || !read_file(gt_path, max_file_bytes, &r.gt_bytes))
+    return png_file_error(StatusWhere::kGt);
+  if (pred_path == nullptr || !read_file(pred_path, max_file_bytes, &r.pred_bytes))
+    return png_file_error(StatusWhere::kPred);
+  return count_pairs_png_files(r.gt_bytes.data(), r.gt_bytes.size(), r.pred_bytes.data(),
+                               r.pred_bytes.size(), limits, gt_ids, n_gt, pred_ids, n_pred, out);
 }
 
 }  // namespace panoseg

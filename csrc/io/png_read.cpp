@@ -2,6 +2,7 @@
 
 #include <zlib-ng.h>
 
+#include <cstdio>
 #include <cstring>
 
 namespace panoseg {
@@ -24,6 +25,23 @@ bool is_critical(const uint8_t* type) {
 zng_stream* as_stream(void* p) { return static_cast<zng_stream*>(p); }
 
 }  // namespace
+
+bool read_file(const char* path, size_t max_bytes, std::vector<uint8_t>* out) {
+  out->clear();
+  std::FILE* f = std::fopen(path, "rb");
+  if (f == nullptr) return false;
+  bool ok = std::fseek(f, 0, SEEK_END) == 0;
+  const long size = ok ? std::ftell(f) : -1;
+  ok = size >= 0 && uint64_t(size) <= max_bytes && std::fseek(f, 0, SEEK_SET) == 0;
+  if (ok) {
+    out->resize(size_t(size));
+    ok = std::fread(out->data(), 1, out->size(), f) == out->size();
+    // The file grew since ftell (being written): not this reader's business.
+    ok = ok && std::fgetc(f) == EOF;
+  }
+  std::fclose(f);
+  return ok;
+}
 
 bool parse_png(const uint8_t* data, size_t n, PngFile* out) {
   out->idat.clear();

@@ -16,6 +16,11 @@
 
 namespace panoseg {
 
+// Reads the whole file at `path` into `out` (resized to the file's size, its capacity kept for
+// the next file). False when it cannot be opened or read, or holds more than `max_bytes` bytes
+// (checked before anything is allocated); the caller's own reader then says what is wrong.
+bool read_file(const char* path, size_t max_bytes, std::vector<uint8_t>* out);
+
 // A PNG's header and where its image data lies in the file's bytes.
 struct PngFile {
   int64_t width = 0, height = 0;

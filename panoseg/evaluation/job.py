@@ -27,7 +27,7 @@ from ..util.cluster import (
     require_workers,
     worker_threads,
 )
-from ..util.fileio import join, read_bytes
+from ..util.fileio import is_url, join, read_bytes
 from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
 from .bootstrap import PerImageStats
@@ -187,10 +187,13 @@ class EvaluationJob:
         return result
 
     def _match_files(self, gt_png, pred_png, image_id, gt_table, pred_table):
-        try:
-            gt_data, pred_data = read_bytes(gt_png), read_bytes(pred_png)
-        except OSError:
-            return None  # the long way says which file and why
+        # Local files are read by the core too (no GIL released and retaken per read).
+        gt_data, pred_data = gt_png, pred_png
+        if is_url(gt_png) or is_url(pred_png) or not isinstance(gt_png, str):
+            try:
+                gt_data, pred_data = read_bytes(gt_png), read_bytes(pred_png)
+            except OSError:
+                return None  # the long way says which file and why
         ratio = self.dilation_ratio if self.iou_type == "boundary" else 0.0
         categories = self.categories
         return _core.match_png_files(
