@@ -127,7 +127,10 @@ bool PngInflater::read(uint8_t* out, size_t cap) {
   size_t want = cap < left_ ? cap : left_;
   while (want > 0) {
     if (ended_) return false;  // the stream ended before the image data did
-    if (s->avail_in == 0 && !next_input()) return false;  // input used up: truncated
+    // With the input used up, zlib-ng may still hold decoded bytes that did not fit the last
+    // piece: inflate is called on, and only a call that can make no progress means the
+    // stream is cut short.
+    if (s->avail_in == 0) next_input();
     const uint32_t step = want > 0x40000000u ? 0x40000000u : uint32_t(want);
     s->next_out = out;
     s->avail_out = step;
@@ -135,7 +138,9 @@ bool PngInflater::read(uint8_t* out, size_t cap) {
     const size_t got = step - s->avail_out;
     if (rc == Z_STREAM_END)
       ended_ = true;
-    else if (rc != Z_OK && !(rc == Z_BUF_ERROR && got == 0 && s->avail_in == 0))
+    else if (rc == Z_BUF_ERROR)
+      return false;  // no progress possible: the input is used up (truncated)
+    else if (rc != Z_OK)
       return false;  // corrupt data (or a preset dictionary, which a PNG never has)
     out += got;
     want -= got;
@@ -148,20 +153,20 @@ bool PngInflater::finish() {
   if (left_ != 0) return false;
   zng_stream* s = as_stream(stream_);
   // What Python's reader does after the last byte: inflate on for one more byte of output
-  // until the stream ends or the input is used up; any byte more, or an error, is corrupt.
+  // until the stream ends or no progress is possible; any byte more, or an error, is corrupt.
   uint8_t extra;
   while (!ended_) {
-    if (s->avail_in == 0 && !next_input()) return true;  // cut after the data: accepted
+    if (s->avail_in == 0) next_input();
     s->next_out = &extra;
     s->avail_out = 1;
     const int32_t rc = zng_inflate(s, Z_NO_FLUSH);
     if (s->avail_out == 0) return false;  // more image data than the header declares
     if (rc == Z_STREAM_END)
       ended_ = true;
-    else if (rc != Z_OK && rc != Z_BUF_ERROR)
+    else if (rc == Z_BUF_ERROR)
+      return true;  // input used up, nothing held back: cut after the data, accepted
+    else if (rc != Z_OK)
       return false;
-    else if (rc == Z_BUF_ERROR && s->avail_in != 0)
-      return false;  // no progress with input left: cannot happen with 1 byte of room
   }
   return true;
 }
