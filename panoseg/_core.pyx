@@ -923,7 +923,7 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
         if b"\0" in gt_path or b"\0" in pred_path:
             return None  # not a path the C library can open: the caller's reader says so
         gp, pp = gt_path, pred_path
-        max_file = 4 * <size_t>limits.max_pixels + (<size_t>64 << 20)
+        max_file = 4 * <size_t>min(limits.max_pixels, MAX_PIXELS) + (<size_t>64 << 20)
     else:
         gt_data, pred_data = gt_png, pred_png
         ng, npr = gt_data.shape[0], pred_data.shape[0]
