@@ -894,12 +894,15 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
         fv = flags
         isthing = &fv[0]
     cdef PngPairLimits limits
-    limits.max_pixels = _int_arg(max_pixels, "max_pixels", 0)
+    # No PNG the kernels take has more than MAX_PIXELS pixels: a larger cap is that one.
+    limits.max_pixels = _int_arg(min(max_pixels, MAX_PIXELS), "max_pixels", 0)
     limits.gt_height = -1
     limits.gt_width = -1
     if gt_size is not None:
-        limits.gt_height = _side(gt_size[0], "height")
-        limits.gt_width = _side(gt_size[1], "width")
+        if not (0 < gt_size[0] <= MAX_SIDE and 0 < gt_size[1] <= MAX_SIDE):
+            return None  # no PNG has that size: the caller's reader says so
+        limits.gt_height = gt_size[0]
+        limits.gt_width = gt_size[1]
     limits.dilation_ratio = dilation_ratio
     if not (limits.dilation_ratio >= 0 and limits.dilation_ratio <= 1):
         raise ValueError(f"dilation_ratio must lie in [0, 1], got {dilation_ratio!r}")

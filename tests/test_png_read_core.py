@@ -809,3 +809,89 @@ def test_dilation_pixels_match_files_agree():
         got = _core.match_png_files(GT_PNG, PRED_PNG, MAX_PIXELS, None, *GT_T, *PRED_T, N_CAT,
                                     dilation_ratio=ratio)
         assert same_dict(got, ref)
+
+
+# -- files read by the core (paths), and arguments outside the kernels' range (review) --------
+
+
+def test_paths_equal_bytes(tmp_path):
+    gt, pred = tmp_path / "gt.png", tmp_path / "pred.png"
+    gt.write_bytes(GT_PNG)
+    pred.write_bytes(PRED_PNG)
+    for ratio in RATIOS:
+        by_path = _core.match_png_files(str(gt), str(pred), MAX_PIXELS, None, *GT_T, *PRED_T,
+                                        N_CAT, dilation_ratio=ratio)
+        by_bytes = _core.match_png_files(GT_PNG, PRED_PNG, MAX_PIXELS, None, *GT_T, *PRED_T,
+                                         N_CAT, dilation_ratio=ratio)
+        assert by_path is not None and same_dict(by_path, by_bytes)
+
+
+def test_paths_the_core_does_not_read(tmp_path):
+    """Missing files, folders, empty files, NUL bytes, a FIFO (never opened blocking: no hang)
+    and device files come back as None, for the caller's reader to explain."""
+    import os
+    import threading
+
+    good = tmp_path / "good.png"
+    good.write_bytes(GT_PNG)
+    (tmp_path / "empty.png").write_bytes(b"")
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    for bad in (tmp_path / "missing.png", tmp_path, tmp_path / "empty.png", "a\0b.png", fifo,
+                "/dev/zero"):
+        for args in ((str(bad), str(good)), (str(good), str(bad))):
+            out = []
+            t = threading.Thread(target=lambda: out.append(_core.match_png_files(
+                *args, MAX_PIXELS, None, *GT_T, *PRED_T, N_CAT)), daemon=True)
+            t.start()
+            t.join(10)
+            assert not t.is_alive(), f"blocked on {bad}"
+            assert out == [None], bad
+    with pytest.raises(TypeError):
+        _core.match_png_files(str(good), GT_PNG, MAX_PIXELS, None, *GT_T, *PRED_T, N_CAT)
+
+
+def test_limits_beyond_the_kernels_fall_back_or_clamp():
+    # A pixel cap above int64 is the kernels' own (no PNG has more pixels).
+    got = _core.match_png_files(GT_PNG, PRED_PNG, 10 ** 19, None, *GT_T, *PRED_T, N_CAT)
+    assert same_dict(got, reference(GT_PNG, PRED_PNG, GT_T, PRED_T))
+    # An 'images' size no PNG can have: the caller's reader names the mismatch.
+    for size in ((3_000_000_000, 1), (1, 2 ** 31), (0, 5), (-1, 5)):
+        assert _core.match_png_files(GT_PNG, PRED_PNG, 10 ** 19, size, *GT_T, *PRED_T,
+                                     N_CAT) is None
+
+
+def _write_pair(tmp_path, images_size=None):
+    import json
+
+    from panoseg.io.png import write_ids
+
+    for side in ("gt", "pred"):
+        (tmp_path / side).mkdir()
+        write_ids(tmp_path / side / "a.png", GT_IDS)
+    cats = [{"id": k + 1, "name": f"c{k}", "isthing": k % 2} for k in range(N_CAT)]
+    u, counts = np.unique(GT_IDS[GT_IDS > 0], return_counts=True)
+    segs = [{"id": int(i), "category_id": int(i % N_CAT) + 1, "iscrowd": 0, "area": int(c)}
+            for i, c in zip(u, counts)]
+    h, w = images_size or GT_IDS.shape
+    for side in ("gt", "pred"):
+        doc = {"annotations": [{"image_id": 1, "file_name": "a.png", "segments_info": segs}],
+               "categories": cats, "images": [{"id": 1, "file_name": "a.jpg", "height": h,
+                                               "width": w}]}
+        (tmp_path / f"{side}.json").write_text(json.dumps(doc))
+    return str(tmp_path / "gt.json"), str(tmp_path / "pred.json")
+
+
+def test_evaluate_with_a_pixel_cap_beyond_int64(tmp_path):
+    from panoseg.evaluation.job import evaluate
+
+    gt, pred = _write_pair(tmp_path)
+    assert evaluate(gt, pred, max_pixels=10 ** 19, workers=1).results["All"]["pq"] == 1.0
+
+
+def test_images_size_beyond_png_limits_names_the_file(tmp_path):
+    from panoseg.evaluation.job import evaluate
+
+    gt, pred = _write_pair(tmp_path, images_size=(3_000_000_000, 1))
+    with pytest.raises(PanopticFormatError, match="'images' in .* says 1x3000000000"):
+        evaluate(gt, pred, max_pixels=10 ** 10, workers=1)

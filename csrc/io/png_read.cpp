@@ -2,8 +2,16 @@
 
 #include <zlib-ng.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
 
 namespace panoseg {
 
@@ -28,19 +36,46 @@ zng_stream* as_stream(void* p) { return static_cast<zng_stream*>(p); }
 
 bool read_file(const char* path, size_t max_bytes, std::vector<uint8_t>* out) {
   out->clear();
-  std::FILE* f = std::fopen(path, "rb");
-  if (f == nullptr) return false;
-  bool ok = std::fseek(f, 0, SEEK_END) == 0;
-  const long size = ok ? std::ftell(f) : -1;
-  ok = size >= 0 && uint64_t(size) <= max_bytes && std::fseek(f, 0, SEEK_SET) == 0;
+#if defined(__unix__) || defined(__APPLE__)
+  // Opened without blocking and read only when it is a regular file: a FIFO or device is left
+  // to the caller's reader (fopen would wait for a FIFO's writer, then take its data).
+  const int fd = ::open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+            uint64_t(st.st_size) <= max_bytes;
+  if (ok) {
+    try {
+      out->resize(size_t(st.st_size));
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    size_t got = 0;
+    while (ok && got < out->size()) {
+      const ssize_t n = ::read(fd, out->data() + got, out->size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      ok = n > 0;
+      if (ok) got += size_t(n);
+    }
+    uint8_t more;  // the file grew since fstat (being written): not this reader's business
+    ok = ok && ::read(fd, &more, 1) == 0;
+  }
+  ::close(fd);
+  return ok;
+#else
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path, "rb"), &std::fclose);
+  if (!f) return false;
+  bool ok = std::fseek(f.get(), 0, SEEK_END) == 0;
+  const long size = ok ? std::ftell(f.get()) : -1;
+  ok = size >= 0 && uint64_t(size) <= max_bytes && std::fseek(f.get(), 0, SEEK_SET) == 0;
   if (ok) {
     out->resize(size_t(size));
-    ok = std::fread(out->data(), 1, out->size(), f) == out->size();
-    // The file grew since ftell (being written): not this reader's business.
-    ok = ok && std::fgetc(f) == EOF;
+    ok = size == 0 || std::fread(out->data(), 1, out->size(), f.get()) == out->size();
+    ok = ok && std::fgetc(f.get()) == EOF;
   }
-  std::fclose(f);
   return ok;
+#endif
 }
 
 bool parse_png(const uint8_t* data, size_t n, PngFile* out) {

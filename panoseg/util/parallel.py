@@ -42,7 +42,14 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
         return
 
     def run(chunk):
-        return [fn(item) for item in chunk]
+        # The items before a failing one are still yielded, then its exception raised.
+        results = []
+        try:
+            for item in chunk:
+                results.append(fn(item))
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller, in order
+            return results, e
+        return results, None
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="panoseg")
     pending: deque = deque()
@@ -50,13 +57,20 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
         for chunk in _chunks(items, batch):
             pending.append(pool.submit(run, chunk))
             if len(pending) >= 2 * workers:
-                yield from pending.popleft().result()
+                yield from _results(pending.popleft())
         while pending:
-            yield from pending.popleft().result()
+            yield from _results(pending.popleft())
     finally:
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True)
+
+
+def _results(future) -> Iterator:
+    results, error = future.result()
+    yield from results
+    if error is not None:
+        raise error
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list]:
