@@ -548,6 +548,16 @@ cdef _check_isthing(category_isthing, int n_categories):
     return flags
 
 
+cdef const uint8_t* _flags_pointer(flags) except? NULL:
+    """The data of a checked uint8 flags array (:func:`_check_isthing`), NULL for None; valid
+    while the caller holds ``flags``."""
+    cdef const uint8_t[::1] fv
+    if flags is None:
+        return NULL
+    fv = flags
+    return &fv[0] if fv.shape[0] else NULL
+
+
 cdef dict _match_dict(ImageMatch& match, PairCountResult& counted):
     return {
         "tp": _vec(match.tp), "fp": _vec(match.fp), "fn": _vec(match.fn),
@@ -630,11 +640,7 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
     n_categories = n_cat
     cdef int64_t d = _int_arg(dilation, "dilation", 0, kMaxDilation)
     flags = _check_isthing(category_isthing, n_categories)
-    cdef const uint8_t* isthing = NULL
-    cdef const uint8_t[::1] fv
-    if flags is not None:
-        fv = flags
-        isthing = &fv[0]
+    cdef const uint8_t* isthing = _flags_pointer(flags)
     cdef ExtraMetrics extra
     if gt_map.shape[0] != pred_map.shape[0] or gt_map.shape[1] != pred_map.shape[1]:
         raise ValueError(f"GT map is {gt_map.shape[1]}x{gt_map.shape[0]} but prediction map is "
@@ -739,11 +745,7 @@ def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, height, wi
     n_categories = n_cat
     cdef int64_t h = _side(height, "height"), w = _side(width, "width")
     flags = _check_isthing(category_isthing, n_categories)
-    cdef const uint8_t* isthing = NULL
-    cdef const uint8_t[::1] fv
-    if flags is not None:
-        fv = flags
-        isthing = &fv[0]
+    cdef const uint8_t* isthing = _flags_pointer(flags)
     cdef ExtraMetrics extra
     if h < 1 or w < 1:
         raise ValueError("image size must be positive")
@@ -837,11 +839,7 @@ cdef class PngPairMatcher:
         cdef SegmentTable gt, pred
         gi, gc, gk, ga, pi, pc = self._tables
         _fill_tables(gi, gc, gk, ga, pi, pc, self._n_cat, &gt, &pred)
-        cdef const uint8_t* isthing = NULL
-        cdef const uint8_t[::1] fv
-        if self._flags is not None:
-            fv = self._flags
-            isthing = &fv[0]
+        cdef const uint8_t* isthing = _flags_pointer(self._flags)
         cdef PairCountResult counted, band
         cdef _Matched m
         cdef Status st
@@ -888,11 +886,7 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
     """
     cdef int32_t n_cat = _int_arg(n_categories, "n_categories", 1, INT32_MAX)
     flags = _check_isthing(category_isthing, n_cat)
-    cdef const uint8_t* isthing = NULL
-    cdef const uint8_t[::1] fv
-    if flags is not None:
-        fv = flags
-        isthing = &fv[0]
+    cdef const uint8_t* isthing = _flags_pointer(flags)
     cdef PngPairLimits limits
     # No PNG the kernels take has more than MAX_PIXELS pixels: a larger cap is that one.
     limits.max_pixels = _int_arg(min(max_pixels, MAX_PIXELS), "max_pixels", 0)
