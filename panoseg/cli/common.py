@@ -286,7 +286,7 @@ def add_gt_area(p) -> None:
 
 def add_max_pixels(p) -> None:
     """``--max-pixels N``: the pixel cap of every command that reads or makes images."""
-    from ..io.png import MAX_PIXELS
+    from ..util.limits import MAX_PIXELS
 
     p.add_argument("--max-pixels", type=positive_int, default=MAX_PIXELS, metavar="N",
                    help="the largest image accepted, checked from the JSON's sizes and each "

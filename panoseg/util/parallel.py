@@ -5,9 +5,10 @@ import os
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, TypeVar
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where a buffer is made: ordered_map's users need none
+    import numpy as np
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -59,6 +60,8 @@ def thread_buffer(name: str, shape, dtype) -> np.ndarray:
     the threads on the process' memory map; reusing them keeps the threads independent. The
     contents are whatever the previous user left: callers overwrite them completely.
     """
+    import numpy as np
+
     buffers = getattr(_local, "buffers", None)
     if buffers is None:
         buffers = _local.buffers = {}
