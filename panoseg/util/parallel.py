@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, TypeVar
 
 if TYPE_CHECKING:  # numpy is imported where a buffer is made: ordered_map's users need none
@@ -35,20 +35,69 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     if workers == 1:
         yield from map(fn, items)
         return
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="panoseg")
+    tasks: SimpleQueue = SimpleQueue()
+    threads = []
     pending: deque = deque()
     try:
         for item in items:
-            pending.append(pool.submit(fn, item))
+            task = _Task(fn, item)
+            if len(threads) < workers:  # one thread per task until there are ``workers``
+                threads.append(threading.Thread(target=_work, args=(tasks,), daemon=True,
+                                                name=f"panoseg_{len(threads)}"))
+                threads[-1].start()
+            tasks.put(task)
+            pending.append(task)
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
     finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True)
+        for task in pending:
+            task.cancelled = True
+        for _ in threads:
+            tasks.put(None)
+        for thread in threads:
+            thread.join()
 
+
+class _Task:
+    """One call of :func:`ordered_map`: ``concurrent.futures``' Future and thread pool cost a
+    command's start-up ~10 ms of imports (logging, traceback) for what a lock does here."""
+
+    __slots__ = ("fn", "item", "value", "error", "cancelled", "_done")
+
+    def __init__(self, fn, item):
+        self.fn, self.item = fn, item
+        self.value = self.error = None
+        self.cancelled = False
+        self._done = threading.Lock()
+        self._done.acquire()  # released when the call is over (or skipped)
+
+    def run(self) -> None:
+        if not self.cancelled:
+            try:
+                self.value = self.fn(self.item)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller, as a Future does
+                self.error = e
+        self.fn = self.item = None
+        self._done.release()
+
+    def result(self):
+        self._done.acquire()
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        value, self.value = self.value, None
+        return value
+
+
+def _work(tasks: SimpleQueue) -> None:
+    """A worker thread of :func:`ordered_map`: runs tasks until it gets None."""
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        task.run()
 
 _local = threading.local()
 
