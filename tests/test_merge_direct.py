@@ -96,7 +96,7 @@ def test_ties_thresholds_string_ids_and_semantic_things(tmp_path):
 
 @pytest.mark.parametrize("change", [
     "no_colour", "int_score", "float_isthing", "dict_wrapped_lists", "bool_isthing",
-    "uncompressed_rle", "low_score_bad_rle"])
+    "uncompressed_rle", "low_score_bad_rle", "huge_int", "huge_int_in_results"])
 def test_inputs_outside_its_form_are_left_to_the_full_path(tmp_path, change):
     """combine_direct declines (None, nothing written) or, for what it may take, agrees; the
     public entry point gives the full path's result either way."""
@@ -129,6 +129,11 @@ def test_inputs_outside_its_form_are_left_to_the_full_path(tmp_path, change):
             counts.append(run)
             rs[0]["segmentation"] = {"size": [40, 50], "counts": counts}
         _edit(inp["semseg"], to_list)
+    elif change == "huge_int":  # orjson reads it as a float, the stdlib as an int
+        _edit(inp["images"], lambda d: d["images"][0].update(license=2**70))
+    elif change == "huge_int_in_results":  # never used: either reading gives the same output
+        declines = False
+        _edit(inp["instseg"], lambda rs: rs[0].update(id=2**70))
     elif change == "low_score_bad_rle":
         declines = False  # never decoded, on either path
 
