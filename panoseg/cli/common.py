@@ -28,7 +28,10 @@ import difflib
 import math
 import os
 import sys
-from typing import Optional
+
+TYPE_CHECKING = False  # typing is not imported at run time (~4 ms of the commands' start-up)
+if TYPE_CHECKING:
+    from typing import Optional
 
 #: Exceptions that mean bad input or settings, not a bug: exit 1 with one line, no traceback
 #: (PanopticFormatError is a ValueError; FloatingPointError: a training run that diverged).
