@@ -24,7 +24,6 @@ The conventions live here once, so that every flag added anywhere inherits them:
 from __future__ import annotations
 
 import argparse
-import difflib
 import math
 import os
 import sys
@@ -188,6 +187,8 @@ class CommandParser(argparse.ArgumentParser):
             super()._check_value(action, value)
         except argparse.ArgumentError as e:
             if isinstance(value, str) and action.choices is not None:
+                import difflib  # here: only a usage error needs it (~1.5 ms of start-up)
+
                 close = difflib.get_close_matches(
                     value, [c for c in action.choices if isinstance(c, str)], n=1)
                 if close:
@@ -198,6 +199,8 @@ class CommandParser(argparse.ArgumentParser):
     # ---------------------------------------------------------------- hints
     def suggest(self, flag: str) -> Optional[str]:
         """The declared flag closest to a misspelt one, or None."""
+        import difflib
+
         names = {}
         for action in self._actions:
             for option in action.option_strings:
