@@ -2,20 +2,22 @@
 
 For every image of the generated sets of test_eval_sizes (same sizes, same cache, same knobs:
 benchmarks/evalbench.py), each stage is timed on its own, best of
-``PANOSEG_BENCH_BREAKDOWN_ROUNDS`` (default 5):
+``PANOSEG_BENCH_BREAKDOWN_ROUNDS`` (default 5), the stages interleaved:
 
-* read: the two PNG files' bytes (page cache warm);
-* inflate: both PNGs inflated as the evaluator does it (``PngImageData.chunks(INFLATE_CHUNK)``: chunk parsing, CRCs, zlib-ng);
-* core: ``panoseg._core.match_png`` (the same C++ as the evaluator's chunked ``PngPairMatcher``, in one feed; the
-  fused unfilter + id conversion + pair count + PQ match + extra metrics, row by row);
+* files: ``panoseg._core.match_png_files`` on the two paths, as the evaluator calls it: one C++
+  call that reads both files, checks their chunks, inflates them (zlib-ng, 64 KB pieces) and
+  decodes, counts and matches the rows as they come, plus building its result dict;
+* raw: ``_core.match_png`` on the already inflated data (the same decode, count and match);
+* read + inflate in core: files - raw;
 * count + match: ``_core.match_image`` on the two decoded id maps (the same pair count, PQ
-  match and extra metrics, unfused; the match cannot be timed apart from the count without the
-  package's help);
-* unfilter in core: core - (count + match), an estimate of the fused unfilter's share;
+  match and extra metrics, unfused);
+* unfilter in core: raw - (count + match), an estimate of the fused unfilter's share;
 * unfilter alone: ``panoseg._core.png_unfilter_ids`` of both inflated buffers (reconstruct +
   convert to ids, writing two fresh id maps: an upper bound of the unfilter share);
-* Python: ``EvaluationJob.evaluate_image`` minus read + inflate + core (segment tables, checks,
-  the result object);
+* for reference, inflating in Python as the fallback reader does (``PngImageData.chunks``:
+  chunk parsing, CRCs, zlib-ng's Python module) and reading the files' bytes in Python;
+* Python: ``EvaluationJob.evaluate_image`` minus files (segment tables, checks, the result
+  object);
 * per image in ``pq_compute(workers=1)`` minus ``evaluate_image``: JSON, statistics, summary.
 
 Prints a per-image milliseconds table (Markdown) at the end and writes the numbers to
@@ -34,8 +36,8 @@ SIZES = eb.selected_sizes()
 BREAKDOWN: dict = {}
 ROUNDS = int(os.environ.get("PANOSEG_BENCH_BREAKDOWN_ROUNDS", "5"))
 
-STAGES = ("read", "inflate", "core", "unfilter", "count+match", "unfilter_alone", "python",
-          "evaluate_image", "pq_compute", "other")
+STAGES = ("files", "read+inflate", "unfilter", "count+match", "python", "evaluate_image",
+          "pq_compute", "other", "raw", "unfilter_alone", "py_read", "py_inflate")
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +54,12 @@ def summary():
         return
     lines = [(f"One thread; milliseconds per image (mean over the images of each set, every "
               f"stage best of {ROUNDS}); {eb.machine_line(machine)}."), "",
-             ("| size | read | inflate | core (match_png) | unfilter in core (core - count) | "
-              "count + match (match_image on id maps) | unfilter alone (upper bound) | Python | "
-              "evaluate_image | pq_compute / image | JSON + stats + summary |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             ("| size | core call (match_png_files) | read + inflate in core (files - raw) | "
+              "unfilter in core (raw - count) | count + match (match_image on id maps) | "
+              "Python | evaluate_image | pq_compute / image | JSON + stats + summary | "
+              "raw (match_png on inflated data) | unfilter alone (upper bound) | "
+              "Python read | Python inflate (fallback reader) |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for size, row in BREAKDOWN.items():
         ms = row["ms_per_image"]
         lines.append(f"| {size} ({row['images']} img) | " + " | ".join(
@@ -64,12 +68,14 @@ def summary():
     for size, r in BREAKDOWN.items():
         ms = r["ms_per_image"]
         pct = {k: 100 * ms[k] / ms["evaluate_image"] for k in ms}
-        shares.append(f"{size}: inflate {pct['inflate']:.0f}%, core {pct['core']:.0f}% "
-                      f"(unfilter ~{pct['unfilter']:.0f}%), Python {pct['python']:.0f}%")
+        shares.append(f"{size}: core call {pct['files']:.0f}% (read + inflate "
+                      f"~{pct['read+inflate']:.0f}%, unfilter ~{pct['unfilter']:.0f}%), Python "
+                      f"{pct['python']:.0f}%")
     lines += [
         "", "Shares of evaluate_image: " + "; ".join(shares) + ".",
         ("Each stage is timed on its own (best of rounds), so on a loaded machine the "
-         "differences (unfilter in core, Python) can come out slightly negative. 'unfilter "
+         "differences (read + inflate, unfilter in core, Python) can come out slightly "
+         "negative. 'unfilter "
          "alone' writes two fresh id maps (page faults included), which the row-wise core "
          "never does: an upper bound. The PQ match of the pair table is not timed apart from "
          "the count (that needs the package's help); it is included in 'count + match'.")]
@@ -116,26 +122,32 @@ def time_pair(job, pair, isthing, rounds) -> dict:
     assert gt_raw is not None and pred_raw is not None, "interlaced PNG"
     n_cats = len(cats)
 
-    def core():  # exactly as EvaluationJob.evaluate_image calls it
+    def raw():  # the same decode, count and match on inflated data
         return _core.match_png(gt_raw, pred_raw, h, w, gt_t.ids, gt_t.category, gt_t.iscrowd,
                                gt_t.area, pred_t.ids, pred_t.category, n_cats, isthing)
 
-    assert core() is not None, "the fused path declined this image (ids missing from the JSON?)"
+    def files():  # exactly as EvaluationJob.evaluate_image calls it
+        return _core.match_png_files(gt_png, pred_png, job.max_pixels,
+                                     job.sizes.get(gt_ann["image_id"]), gt_t.ids,
+                                     gt_t.category, gt_t.iscrowd, gt_t.area, pred_t.ids,
+                                     pred_t.category, n_cats, isthing)
+
+    assert files() is not None, "the core declined this image (ids missing from the JSON?)"
     gt_ids = _core.png_unfilter_ids(gt_raw, h, w)
     pred_ids = _core.png_unfilter_ids(pred_raw, h, w)
     stages = {
-        "read": lambda: (read_bytes(gt_png), read_bytes(pred_png)),
-        # As the evaluator inflates: in INFLATE_CHUNK pieces (into reused memory; a whole image
-        # inflated into a fresh buffer costs its page faults too).
-        "inflate": lambda: [None for png in (PngImageData(gt_bytes, gt_png),
-                                             PngImageData(pred_bytes, pred_png))
-                            for _ in png.chunks(INFLATE_CHUNK)],
-        "core": core,
-        "unfilter_alone": lambda: (_core.png_unfilter_ids(gt_raw, h, w),
-                                   _core.png_unfilter_ids(pred_raw, h, w)),
+        "files": files,
+        "raw": raw,
         "count+match": lambda: _core.match_image(
             gt_ids, pred_ids, gt_t.ids, gt_t.category, gt_t.iscrowd, gt_t.area, pred_t.ids,
             pred_t.category, n_cats, isthing),
+        "unfilter_alone": lambda: (_core.png_unfilter_ids(gt_raw, h, w),
+                                   _core.png_unfilter_ids(pred_raw, h, w)),
+        "py_read": lambda: (read_bytes(gt_png), read_bytes(pred_png)),
+        # As the fallback reader inflates: in INFLATE_CHUNK pieces.
+        "py_inflate": lambda: [None for png in (PngImageData(gt_bytes, gt_png),
+                                                PngImageData(pred_bytes, pred_png))
+                               for _ in png.chunks(INFLATE_CHUNK)],
         "evaluate_image": lambda: job.evaluate_image(pair),
     }
     # Rounds interleaved (every stage once per round), so that a busy spell of the machine
@@ -165,8 +177,9 @@ def test_breakdown(sets, size):
     n = len(job.pairs)
     t_pq, _ = best_of(lambda: panoseg.pq_compute(ds.gt_json, ds.pred_json, workers=1), ROUNDS)
     total["pq_compute"] = t_pq
-    total["unfilter"] = total["core"] - total["count+match"]
-    total["python"] = total["evaluate_image"] - total["read"] - total["inflate"] - total["core"]
+    total["read+inflate"] = total["files"] - total["raw"]
+    total["unfilter"] = total["raw"] - total["count+match"]
+    total["python"] = total["evaluate_image"] - total["files"]
     total["other"] = total["pq_compute"] - total["evaluate_image"]
     BREAKDOWN[size] = {"images": n, "height": ds.height, "width": ds.width,
                        "ms_per_image": {k: 1e3 * v / n for k, v in total.items()}}

@@ -23,6 +23,7 @@ PRED = os.path.join(DATA, "sample_prediction")
 sys.path.insert(0, HERE)
 
 import fuzz_eval  # noqa: E402  (the eval input format)
+import fuzz_png_files  # noqa: E402  (the png_files input format)
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -242,6 +243,103 @@ def paste_seeds() -> dict:
     return seeds
 
 
+def fixed_huffman_zeros(total: int, cut: bool, last: int = 0) -> bytes:
+    """A zlib stream of ``total`` zero bytes in one fixed-Huffman block: a literal, distance-1
+    matches, last a match of ``last`` bytes (3..258) or with ``last`` 0 a literal; ``cut``:
+    the stream ends right after that last code (no end-of-block code, no Adler-32), else it is
+    complete."""
+    acc = n = 0
+    out = bytearray()
+
+    def put(value, nbits):
+        nonlocal acc, n
+        acc |= value << n
+        n += nbits
+        while n >= 8:
+            out.append(acc & 255)
+            acc >>= 8
+            n -= 8
+
+    def huff(code, nbits):  # Huffman codes go MSB first
+        put(int(format(code, f"0{nbits}b")[::-1], 2), nbits)
+
+    put(1, 1)  # BFINAL
+    put(1, 2)  # fixed Huffman
+    bases = (3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83,
+             99, 115, 131, 163, 195, 227)
+    extra = (0,) * 8 + (1,) * 4 + (2,) * 4 + (3,) * 4 + (4,) * 4 + (5,) * 4
+    lengths, left = [], total - 1 - (last or 1)  # what the matches between first and last write
+    while left > 0:
+        length = min(258, left)
+        if left - length in (1, 2):
+            length -= 3
+        lengths.append(length)
+        left -= length
+    huff(0x30, 8)  # literal 0
+    for length in lengths + ([last] if last else []):
+        if length == 258:
+            huff(0xC5, 8)  # code 285
+        else:
+            k = max(i for i in range(28) if bases[i] <= length)
+            code = 257 + k
+            huff(code - 256, 7) if code < 280 else huff(0xC0 + code - 280, 8)
+            put(length - bases[k], extra[k])
+        huff(0, 5)  # distance 1
+    if not last:
+        huff(0x30, 8)  # the last literal 0
+    if not cut:
+        huff(0, 7)  # end of block
+    if n:
+        out.append(acc & 255)
+    tail = b"" if cut else struct.pack(">I", zlib.adler32(bytes(total)))
+    return b"\x78\x01" + bytes(out) + tail
+
+
+def png_files_seeds() -> dict:
+    """GT / prediction pairs of crops of the COCO sample (panoseg's and stdlib zlib encodings,
+    IDAT split, stored blocks), their variants with the header flags, and regression cases."""
+    seeds = {}
+    encode = fuzz_png_files.encode
+    for name in sorted(os.listdir(os.path.join(SAMPLE, "panoptic_examples"))):
+        gt = ids_of(read_rgb(os.path.join(SAMPLE, "panoptic_examples", name)))
+        pred = ids_of(read_rgb(os.path.join(PRED, "panoptic_pred", name)))
+        stem = name[:-4]
+        for k, (y, x, h, w) in enumerate(((0, 0, 24, 32), (150, 250, 40, 40), (300, 100, 9, 64))):
+            g, p = rgb_of(gt[y:y + h, x:x + w]), rgb_of(pred[y:y + h, x:x + w])
+            flags = (0, 1 | 2 | 128, 2 | 64)[k]
+            seeds[f"crop{k}-{stem}.bin"] = encode(png(g), png(p), flags, 4)
+        g, p = rgb_of(gt[:20, :30]), rgb_of(pred[:20, :30])
+        split = SIGNATURE + ihdr(30, 20) + b"".join(
+            chunk(b"IDAT", part) for part in (lambda s: [s[:7], b"", s[7:50], s[50:]])(
+                zlib.compress(scanlines(p), 6))) + chunk(b"IEND", b"")
+        seeds[f"split-{stem}.bin"] = encode(png(g), split, 1, 2)
+        stored = SIGNATURE + ihdr(30, 20) + chunk(b"IDAT", zlib.compress(scanlines(g), 0)) \
+            + chunk(b"tEXt", b"after\0idat") + chunk(b"IEND", b"") + b"trailing"
+        seeds[f"stored-{stem}.bin"] = encode(stored, png(p), 16, 0)
+    one = rgb_of(np.arange(12, dtype=np.uint32).reshape(3, 4))
+    raw = scanlines(one)
+    good = png(one)
+    seeds["reg-interlaced.bin"] = encode(interlaced_png(one), good)
+    seeds["reg-wrong-adler32.bin"] = encode(good, SIGNATURE + ihdr(4, 3) + chunk(
+        b"IDAT", zlib.compress(raw, 9)[:-1] + b"\x00") + chunk(b"IEND", b""))
+    seeds["reg-no-adler32.bin"] = encode(good, SIGNATURE + ihdr(4, 3) + chunk(
+        b"IDAT", zlib.compress(raw, 9)[:-4]) + chunk(b"IEND", b""))
+    seeds["reg-pred-size.bin"] = encode(good, png(one[:, :3]))
+    # Needless fallbacks of the core's reader (tests/test_png_read_core.py): streams cut right
+    # after their last code, which zlib-ng decodes at the end of a 64 KB piece (no room to write
+    # it), all input then consumed.
+    rows = 65536 // 61 + 1  # 20 wide: 1074 rows per piece, the last row alone in the last one
+    zeros = png(np.zeros((rows, 20, 3), np.uint8))
+    seeds["reg-cut-after-last-code-20x1075.bin"] = encode(
+        SIGNATURE + ihdr(20, rows) + chunk(b"IDAT", fixed_huffman_zeros(rows * 61, True, 100))
+        + chunk(b"IEND", b""), zeros)
+    wide = png(np.zeros((1, 65536, 3), np.uint8))
+    seeds["reg-cut-after-last-literal-65536x1.bin"] = encode(
+        wide, SIGNATURE + ihdr(65536, 1) + chunk(b"IDAT", fixed_huffman_zeros(196609, True))
+        + chunk(b"IEND", b""), 1, 0)
+    return seeds
+
+
 if __name__ == "__main__":
     write({"png": png_seeds(), "eval": eval_seeds(), "rle": rle_seeds(), "json": json_seeds(),
-           "merge": merge_seeds(), "paste": paste_seeds()})
+           "merge": merge_seeds(), "paste": paste_seeds(), "png_files": png_files_seeds()})

@@ -15,7 +15,7 @@ import traceback
 
 import _common
 
-HARNESSES = ("png", "eval", "rle", "json", "merge", "paste")
+HARNESSES = ("png", "eval", "rle", "json", "merge", "paste", "png_files")
 
 
 def inputs(paths):

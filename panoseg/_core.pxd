@@ -26,6 +26,7 @@ cdef extern from "common/status.hpp" namespace "panoseg" nogil:
         kRleNegativeCount
         kRleWrongTotal
         kBadArgument
+        kPngFile
     cdef enum class StatusWhere(int32_t):
         kNone
         kGt
@@ -143,6 +144,24 @@ cdef extern from "eval/boundary_band.hpp" namespace "panoseg" nogil:
                             int64_t width, int64_t dilation, const uint32_t* gt_ids,
                             int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred,
                             PairCountResult* band, PairCountResult* mask) except +
+
+
+cdef extern from "eval/png_pair_file.hpp" namespace "panoseg" nogil:
+    int64_t boundary_dilation(int64_t height, int64_t width, double ratio)
+    cdef cppclass PngPairLimits:
+        int64_t max_pixels, gt_height, gt_width
+        double dilation_ratio
+    cdef cppclass PngPairCount:
+        int64_t height, width, dilation
+        PairCountResult pairs, band
+    Status count_pairs_png_files(const uint8_t* gt_png, size_t gt_size, const uint8_t* pred_png,
+                                 size_t pred_size, const PngPairLimits& limits,
+                                 const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
+                                 int64_t n_pred, PngPairCount* out) except +
+    Status count_pairs_png_paths(const char* gt_path, const char* pred_path,
+                                 size_t max_file_bytes, const PngPairLimits& limits,
+                                 const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
+                                 int64_t n_pred, PngPairCount* out) except +
 
 
 cdef extern from "eval/extra_metrics.hpp" namespace "panoseg" nogil:

@@ -23,6 +23,9 @@ match_png                  count_pairs_png, pq_match,             (the same)
                            extra_metrics
 PngPairMatcher             PngPairStream (class), pq_match,       (the same)
                            extra_metrics, pq_match_boundary
+match_png_files            count_pairs_png_files, pq_match,       eval/png_pair_file.hpp
+                           extra_metrics, pq_match_boundary       (over io/png_read.hpp)
+boundary_dilation_pixels   boundary_dilation                      eval/png_pair_file.hpp
 segment_table_arrays       (a C loop over segments_info dicts)    -
 paste_intervals            paste_masks_intervals                  merge/mask_paste.hpp
 paste_dense                paste_masks_dense                      merge/mask_paste.hpp
@@ -114,6 +117,14 @@ def match_png(gt_raw: bytes, pred_raw: bytes, height: int, width: int,
               pred_ids: npt.NDArray[np.uint32], pred_category: npt.NDArray[np.int32],
               n_categories: int, category_isthing: Optional[npt.NDArray[np.uint8]] = ...
               ) -> Optional[Dict[str, np.ndarray]]: ...
+def match_png_files(gt_png: Union[bytes, str], pred_png: Union[bytes, str], max_pixels: int,
+                    gt_size: Optional[Tuple[int, int]], gt_ids: npt.NDArray[np.uint32],
+                    gt_category: npt.NDArray[np.int32], gt_iscrowd: npt.NDArray[np.uint8],
+                    gt_area: npt.NDArray[np.float64], pred_ids: npt.NDArray[np.uint32],
+                    pred_category: npt.NDArray[np.int32], n_categories: int,
+                    category_isthing: Optional[npt.NDArray[np.uint8]] = ...,
+                    dilation_ratio: float = ...) -> Optional[Dict[str, np.ndarray]]: ...
+def boundary_dilation_pixels(height: int, width: int, dilation_ratio: float) -> int: ...
 def segment_table_arrays(segments: list, index_of: dict, is_gt: bool
                          ) -> Optional[Tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32],
                                              npt.NDArray[np.uint8], npt.NDArray[np.float64]]]: ...

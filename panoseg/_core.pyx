@@ -24,6 +24,7 @@ from libc.stdint cimport INT32_MAX, INT64_MAX, INT64_MIN
 from libc.math cimport INFINITY, NAN
 from libc.string cimport memcpy
 
+from os import fsencode as _fsencode
 
 
 class _Numpy:
@@ -707,6 +708,34 @@ cdef cbool _match_counted(Status& st, PairCountResult& counted, SegmentTable& gt
     return False
 
 
+cdef struct _Matched:
+    ImageMatch match, bmatch
+    ExtraMetrics extra
+    vector[int64_t] gt_band, pred_band
+
+
+cdef cbool _match_all(Status& st, PairCountResult& counted, PairCountResult* band,
+                      SegmentTable& gt, SegmentTable& pred, int32_t n_cat,
+                      const uint8_t* isthing, _Matched* m) except * nogil:
+    """:func:`_match_counted`, then with a band table (Boundary PQ) its matching too."""
+    cdef cbool unknown = _match_counted(st, counted, gt, pred, n_cat, isthing, &m.match,
+                                        &m.extra)
+    if st.ok() and not unknown and band != NULL:
+        st = pq_match_boundary(counted.pairs, band[0].pairs, gt, pred, n_cat, &m.bmatch,
+                               &m.gt_band, &m.pred_band)
+    return unknown
+
+
+cdef dict _matched_dict(_Matched& m, PairCountResult& counted, cbool extra, cbool boundary,
+                        int32_t n_cat):
+    out = _match_dict(m.match, counted)
+    if extra:
+        out.update(_extra_dict(m.extra, n_cat))
+    if boundary:
+        out.update(_boundary_dict(m.bmatch, m.gt_band, m.pred_band))
+    return out
+
+
 def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, height, width,
               const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
               const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
@@ -827,28 +856,110 @@ cdef class PngPairMatcher:
             fv = self._flags
             isthing = &fv[0]
         cdef PairCountResult counted, band
-        cdef ImageMatch match, bmatch
-        cdef vector[int64_t] gt_band, pred_band
-        cdef ExtraMetrics extra
+        cdef _Matched m
         cdef Status st
         cdef cbool unknown
         cdef cbool boundary = self._d > 0
         with nogil:
             st = self._stream.finish(&counted, &band if boundary else NULL)
-            unknown = _match_counted(st, counted, gt, pred, self._n_cat, isthing, &match,
-                                     &extra)
-            if st.ok() and not unknown and boundary:
-                st = pq_match_boundary(counted.pairs, band.pairs, gt, pred, self._n_cat,
-                                       &bmatch, &gt_band, &pred_band)
+            unknown = _match_all(st, counted, &band if boundary else NULL, gt, pred,
+                                 self._n_cat, isthing, &m)
         _raise_status(st, self._w, self._h, self._n_cat)
         if unknown:
             return None
-        out = _match_dict(match, counted)
-        if isthing != NULL:
-            out.update(_extra_dict(extra, self._n_cat))
-        if boundary:
-            out.update(_boundary_dict(bmatch, gt_band, pred_band))
-        return out
+        return _matched_dict(m, counted, isthing != NULL, boundary, self._n_cat)
+
+
+def boundary_dilation_pixels(height, width, dilation_ratio):
+    """Boundary IoU's band width d for a height x width image: ``max(1, round(ratio *
+    diagonal))`` pixels, rounded half to even as boundary-iou-api (Python's ``round``)."""
+    cdef int64_t h = _side(height, "height"), w = _side(width, "width")
+    cdef double ratio = dilation_ratio
+    if not (ratio > 0 and ratio <= 1):
+        raise ValueError(f"dilation_ratio must lie in (0, 1], got {dilation_ratio!r}")
+    _checked_pixels(h, w)
+    return boundary_dilation(h, w, ratio)
+
+
+def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
+                    const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
+                    const uint32_t[::1] pred_ids, const int32_t[::1] pred_category,
+                    n_categories, category_isthing=None, dilation_ratio=0.0):
+    """One image evaluated straight from its two PNG files, in one call without the GIL:
+    ``gt_png`` / ``pred_png`` are the files' bytes or local paths (``str``: the core reads the
+    file, at most 4 ``max_pixels`` + 64 MiB bytes; a larger one comes back as None); chunks and
+    checksums checked, both headers checked (8-bit RGB, not interlaced, at most
+    ``max_pixels`` pixels, the GT of ``gt_size`` = (height, width) unless None, the prediction
+    of the GT's size) before either is inflated (zlib-ng, a piece at a time, never whole), then
+    what :class:`PngPairMatcher`'s ``finish()`` returns; ``dilation_ratio`` > 0: Boundary PQ
+    with :func:`boundary_dilation_pixels` bands.
+
+    Returns None when a file is not one the core reads (corrupt, truncated, another colour type,
+    interlaced, too large, of the wrong size) or a map holds an id missing from its table: the
+    caller then reads the files with ``panoseg.io.png``, which decodes them or says what is
+    wrong.
+    """
+    cdef int32_t n_cat = _int_arg(n_categories, "n_categories", 1, INT32_MAX)
+    flags = _check_isthing(category_isthing, n_cat)
+    cdef const uint8_t* isthing = NULL
+    cdef const uint8_t[::1] fv
+    if flags is not None:
+        fv = flags
+        isthing = &fv[0]
+    cdef PngPairLimits limits
+    # No PNG the kernels take has more than MAX_PIXELS pixels: a larger cap is that one.
+    limits.max_pixels = _int_arg(min(max_pixels, MAX_PIXELS), "max_pixels", 0)
+    limits.gt_height = -1
+    limits.gt_width = -1
+    if gt_size is not None:
+        if not (0 < gt_size[0] <= MAX_SIDE and 0 < gt_size[1] <= MAX_SIDE):
+            return None  # no PNG has that size: the caller's reader says so
+        limits.gt_height = gt_size[0]
+        limits.gt_width = gt_size[1]
+    limits.dilation_ratio = dilation_ratio
+    if not (limits.dilation_ratio >= 0 and limits.dilation_ratio <= 1):
+        raise ValueError(f"dilation_ratio must lie in [0, 1], got {dilation_ratio!r}")
+    cdef SegmentTable gt, pred
+    _fill_tables(gt_ids, gt_category, gt_iscrowd, gt_area, pred_ids, pred_category, n_cat,
+                 &gt, &pred)
+    cdef PngPairCount counted
+    cdef _Matched m
+    cdef Status st
+    cdef cbool unknown = False
+    cdef const uint8_t[::1] gt_data, pred_data
+    cdef bytes gt_path, pred_path
+    cdef const char* gp = NULL
+    cdef const char* pp = NULL
+    cdef size_t ng = 0, npr = 0, max_file = 0
+    cdef cbool paths = isinstance(gt_png, str)
+    if paths != isinstance(pred_png, str):
+        raise TypeError("gt_png and pred_png must both be paths (str) or both bytes")
+    if paths:
+        gt_path, pred_path = _fsencode(gt_png), _fsencode(pred_png)
+        if b"\0" in gt_path or b"\0" in pred_path:
+            return None  # not a path the C library can open: the caller's reader says so
+        gp, pp = gt_path, pred_path
+        max_file = 4 * <size_t>min(limits.max_pixels, MAX_PIXELS) + (<size_t>64 << 20)
+    else:
+        gt_data, pred_data = gt_png, pred_png
+        ng, npr = gt_data.shape[0], pred_data.shape[0]
+    with nogil:
+        if paths:
+            st = count_pairs_png_paths(gp, pp, max_file, limits, gt.ids, gt.n, pred.ids, pred.n,
+                                       &counted)
+        else:
+            st = count_pairs_png_files(&gt_data[0] if ng else NULL, ng,
+                                       &pred_data[0] if npr else NULL, npr, limits, gt.ids,
+                                       gt.n, pred.ids, pred.n, &counted)
+        if st.code != StatusCode.kPngFile:
+            unknown = _match_all(st, counted.pairs, &counted.band if counted.dilation else NULL,
+                                 gt, pred, n_cat, isthing, &m)
+    if st.code == StatusCode.kPngFile:
+        return None
+    _raise_status(st, counted.width, counted.height, n_cat)
+    if unknown:
+        return None
+    return _matched_dict(m, counted.pairs, isthing != NULL, counted.dilation > 0, n_cat)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""panoseg.util.parallel.ordered_map: input order, bounded work in flight, the first exception
-re-raised, the rest cancelled, threads joined (its own thread pool, without concurrent.futures)."""
+"""panoseg.util.parallel.ordered_map: order, batches, and exceptions in input order; the tasks
+not yet started cancelled and its threads joined (its own threads, without concurrent.futures)."""
 import threading
 import time
 
@@ -8,13 +8,52 @@ import pytest
 from panoseg.util.parallel import ordered_map
 
 
-@pytest.mark.parametrize("workers", [1, 2, 5])
-def test_results_in_input_order(workers):
-    def slow_square(x):
-        time.sleep(0.001 * ((x * 7) % 5))
-        return x * x
-    assert list(ordered_map(slow_square, range(50), workers)) == [x * x for x in range(50)]
-    assert list(ordered_map(slow_square, [], workers)) == []
+@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("batch", [1, 2, 8, 100])
+def test_results_in_input_order(workers, batch):
+    assert list(ordered_map(lambda x: x * x, range(57), workers, batch)) == \
+        [x * x for x in range(57)]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("batch", [1, 3, 8])
+def test_items_before_a_failure_are_yielded_then_it_raises(workers, batch):
+    def f(x):
+        if x in (5, 9):
+            raise KeyError(x)
+        return x
+
+    got = []
+    with pytest.raises(KeyError) as e:
+        for r in ordered_map(f, range(20), workers, batch):
+            got.append(r)
+    assert got == [0, 1, 2, 3, 4] and e.value.args == (5,)
+
+
+def test_uses_threads_and_bounds_the_tasks_in_flight():
+    started, names = [], set()
+    lock = threading.Lock()
+
+    def f(x):
+        with lock:
+            started.append(x)
+            names.add(threading.current_thread().name)
+        return x
+
+    it = ordered_map(f, range(1000), 2, 4)
+    assert next(it) == 0
+    # At most 2 * workers tasks of 4 items were submitted before the first result.
+    assert len(started) <= 2 * 2 * 4
+    assert list(it) == list(range(1, 1000))
+    assert all(n.startswith("panoseg") for n in names)
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_bad_arguments(bad):
+    with pytest.raises(ValueError):
+        list(ordered_map(abs, [1], bad))
+    with pytest.raises(ValueError):
+        list(ordered_map(abs, [1], 2, bad))
 
 
 def test_at_most_twice_the_workers_in_flight_and_threads_joined():
@@ -59,8 +98,3 @@ def test_closing_early_joins_the_threads():
     assert next(gen) == 0
     gen.close()
     assert threading.active_count() == before
-
-
-def test_bad_worker_count():
-    with pytest.raises(ValueError):
-        list(ordered_map(abs, [1], 0))

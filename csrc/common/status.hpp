@@ -43,6 +43,9 @@ enum class StatusCode : int32_t {
   kRleWrongTotal = 15,     // the runs do not add up to height * width
   // Anything else.
   kBadArgument = 16,  // a size or count that cannot be right (negative, inconsistent), null data
+  // A PNG file the core's reader does not decode (io/png_read.hpp: corrupt, not 8-bit RGB,
+  // interlaced, too large, of another size than expected); the caller's own reader explains.
+  kPngFile = 17,
 };
 
 // The input a Status's index points into.

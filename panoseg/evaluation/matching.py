@@ -19,7 +19,6 @@ checked (panopticapi ignores it, and the core does not compute boxes).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -140,8 +139,9 @@ def match_image(gt_ids: np.ndarray, gt_segments: SegmentTable, pred_ids: np.ndar
 
 def dilation_pixels(height: int, width: int, dilation_ratio: float) -> int:
     """Boundary IoU's band width d for an image: ``max(1, round(ratio * diagonal))`` pixels,
-    rounded as boundary-iou-api does (Python's round: halves to even)."""
-    return max(1, int(round(dilation_ratio * math.sqrt(height * height + width * width))))
+    rounded as boundary-iou-api does (Python's round: halves to even). Computed by the core,
+    which evaluates straight from the PNG files with the same rule."""
+    return _core.boundary_dilation_pixels(height, width, dilation_ratio)
 
 
 def check_dilation_ratio(dilation_ratio) -> float:

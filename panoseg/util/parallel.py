@@ -24,16 +24,22 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int] = None) -> Iterator[R]:
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int] = None,
+                batch: int = 1) -> Iterator[R]:
     """Yields ``fn(item)`` for each item, in input order, computed by ``workers`` threads.
 
-    At most ``2 * workers`` items are in flight, so memory does not grow with the number of
-    items. The kernels release the GIL, which is what makes threads pay off. The first exception
-    is re-raised in the caller and the items not yet started are cancelled.
+    ``batch`` items go to a thread as one task (for items that take a millisecond or less, a
+    task per item costs two thread hand-offs each). At most ``2 * workers`` tasks are in
+    flight, so memory does not grow with the number of items. The kernels release the GIL,
+    which is what makes threads pay off. The first exception (in input order) is re-raised in
+    the caller and the tasks not yet started are cancelled.
     """
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    batch = int(batch)
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
     if workers == 1:
         yield from map(fn, items)
         return
@@ -41,8 +47,8 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     threads = []
     pending: deque = deque()
     try:
-        for item in items:
-            task = _Task(fn, item)
+        for chunk in _chunks(items, batch):
+            task = _Task(fn, chunk)
             if len(threads) < workers:  # one thread per task until there are ``workers``
                 threads.append(threading.Thread(target=_work, args=(tasks,), daemon=True,
                                                 name=f"panoseg_{len(threads)}"))
@@ -50,9 +56,9 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
             tasks.put(task)
             pending.append(task)
             if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
+                yield from pending.popleft().results()
         while pending:
-            yield pending.popleft().result()
+            yield from pending.popleft().results()
     finally:
         for task in pending:
             task.cancelled = True
@@ -63,34 +69,37 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
 
 
 class _Task:
-    """One call of :func:`ordered_map`: ``concurrent.futures``' Future and thread pool cost a
-    command's start-up ~10 ms of imports (logging, traceback) for what a lock does here."""
+    """A batch of :func:`ordered_map`'s calls, run by one of its threads. A lock says when it
+    is done: ``concurrent.futures``' Future and pool cost a command's start-up ~10 ms of imports
+    (logging, traceback)."""
 
-    __slots__ = ("fn", "item", "value", "error", "cancelled", "_done")
+    __slots__ = ("fn", "chunk", "values", "error", "cancelled", "_done")
 
-    def __init__(self, fn, item):
-        self.fn, self.item = fn, item
-        self.value = self.error = None
+    def __init__(self, fn, chunk: list):
+        self.fn, self.chunk = fn, chunk
+        self.values, self.error = [], None
         self.cancelled = False
         self._done = threading.Lock()
-        self._done.acquire()  # released when the call is over (or skipped)
+        self._done.acquire()  # released when the task is over (or skipped)
 
     def run(self) -> None:
         if not self.cancelled:
             try:
-                self.value = self.fn(self.item)
-            except BaseException as e:  # noqa: BLE001 - re-raised in the caller, as a Future does
+                for item in self.chunk:
+                    self.values.append(self.fn(item))
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller, in order
                 self.error = e
-        self.fn = self.item = None
+        self.fn = self.chunk = None
         self._done.release()
 
-    def result(self):
+    def results(self) -> Iterator:
+        """The values of the items before a failing one, then its exception."""
         self._done.acquire()
-        if self.error is not None:
-            error, self.error = self.error, None
+        values, error = self.values, self.error
+        self.values = self.error = None
+        yield from values
+        if error is not None:
             raise error
-        value, self.value = self.value, None
-        return value
 
 
 def _work(tasks: SimpleQueue) -> None:
@@ -100,6 +109,18 @@ def _work(tasks: SimpleQueue) -> None:
         if task is None:
             return
         task.run()
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
 
 _local = threading.local()
 
