@@ -70,6 +70,8 @@ RATIOS = {
     "eval: all metrics / PQ only": ("eval/panoseg-all-metrics", "eval/panoseg-pq-only", "<= 1.20"),
     "eval: 2-worker Dask LocalCluster / threads": ("eval/dask-local-2", "eval/panoseg", "<= 1.5"),
     "merge: panopticapi / tools/merge.py": ("merge/panopticapi", "merge/tools-merge.py", ">= 15"),
+    "merge: panopticapi's script / tools/merge.py (both new processes)": (
+        "merge/panopticapi-script", "merge/tools-merge.py", "info"),
     "merge: panopticapi / panoseg in-process": ("merge/panopticapi", "merge/panoseg", "info"),
     "paste: GluonCV / panoseg runs (100 masks)": ("paste/gluoncv", "paste/panoseg-intervals",
                                                   ">= 10"),

@@ -36,6 +36,9 @@ merge                      panoptic_merge, render_runs,           merge/panoptic
                            runs_to_png_up_scanlines, run_stats,
                            transpose_u32, thread_scratch_canvas,
                            runs_to_up_pixels
+merge_rles_png             rle_decode_intervals, panoptic_merge,  io/rle.hpp,
+                           runs_to_up_pixels,                     merge/panoptic_merge.hpp,
+                           png_encode_sparse_rgb, run_stats       io/png_deflate.hpp
 segment_labels             ids_to_labels                          semantic/label_map.hpp
 MAX_SEGMENT_ID             kMaxSegmentId                          io/rgb_id.hpp
 MAX_SIDE                   (the wrappers' size checks)            -
@@ -160,5 +163,10 @@ def merge(height: int, width: int, column_major: bool,
           overlap_thr: float, stuff_area_limit: float, seed: int, out: Any = ...,
           scanlines: Any = ..., png: bool = ...
           ) -> Tuple[Union[None, bytes, npt.NDArray[np.uint32]], Dict[str, np.ndarray]]: ...
+def merge_rles_png(height: int, width: int, inst_rles: List[Union[str, bytes]],
+                   inst_category: List[int], stuff_rles: List[Union[str, bytes]],
+                   stuff_category: List[int], category_colour: Any, category_isthing: Any,
+                   overlap_thr: float, stuff_area_limit: float, seed: int
+                   ) -> Tuple[bytes, List[Tuple[int, int, int, bool, int, List[int]]]]: ...
 def segment_labels(id_map: npt.NDArray[np.uint32], seg_ids: npt.NDArray[np.uint32],
                    seg_labels: npt.NDArray[np.uint8], void_label: int) -> npt.NDArray[np.uint8]: ...

@@ -26,7 +26,20 @@ from libc.string cimport memcpy
 
 from os import fsencode as _fsencode
 
-import numpy as np
+
+class _Numpy:
+    """numpy, imported at its first use: a run that never needs it (``tools/merge.py`` through
+    :func:`merge_rles_png`) starts without numpy's import, ~0.1 s. The first use rebinds ``np``
+    to the module itself."""
+
+    def __getattr__(self, name):
+        global np
+        import numpy
+        np = numpy
+        return getattr(numpy, name)
+
+
+np = _Numpy()
 
 MAX_SEGMENT_ID = kMaxSegmentId
 
@@ -1075,6 +1088,23 @@ cdef uint64_t _seed_arg(seed) except? 0:
     return <uint64_t>seed
 
 
+cdef _merge_categories(const uint32_t[::1] category_colour, const uint8_t[::1] category_isthing,
+                       vector[MergeCategory]* cats, vector[uint32_t]* stuff_colours):
+    """The merge kernel's category table, checked, and the colours of the stuff categories
+    (their segment ids). The arrays have equal lengths (checked by the callers)."""
+    cdef MergeCategory c
+    cdef int64_t k
+    for k in range(category_colour.shape[0]):
+        if category_colour[k] > MAX_SEGMENT_ID:  # a stuff segment's id is its colour
+            raise ValueError(f"category {k}: colour id {category_colour[k]} is above "
+                             f"{MAX_SEGMENT_ID} (24 bits)")
+        c.colour_id = category_colour[k]
+        c.isthing = category_isthing[k] != 0
+        cats.push_back(c)
+        if not c.isthing:
+            stuff_colours.push_back(c.colour_id)
+
+
 def merge(height, width, bint column_major,
           const int64_t[::1] inst_offsets, const int64_t[::1] inst_intervals,
           const int32_t[::1] inst_category,
@@ -1118,16 +1148,7 @@ def merge(height, width, bint column_major,
         raise ValueError(f"stuff_area_limit must be >= 0, got {stuff_area_limit}")
     cdef vector[MergeCategory] cats
     cdef vector[uint32_t] stuff_colours
-    cdef MergeCategory c
-    for k in range(n_cat):
-        if category_colour[k] > MAX_SEGMENT_ID:  # a stuff segment's id is its colour
-            raise ValueError(f"category {k}: colour id {category_colour[k]} is above "
-                             f"{MAX_SEGMENT_ID} (24 bits)")
-        c.colour_id = category_colour[k]
-        c.isthing = category_isthing[k] != 0
-        cats.push_back(c)
-        if not c.isthing:
-            stuff_colours.push_back(c.colour_id)
+    _merge_categories(category_colour, category_isthing, &cats, &stuff_colours)
     cdef IntervalMasks inst, stuff
     inst.offsets = &inst_offsets[0]
     inst.intervals = &inst_intervals[0] if inst_intervals.shape[0] else NULL
@@ -1212,6 +1233,121 @@ def merge(height, width, bint column_major,
     if png:
         return (<char*>png_bytes.data())[:png_bytes.size()], segments
     return (None if to_png else out), segments
+
+
+cdef _rle_refs(list rles, vector[RleRef]* refs, list keep):
+    """Raw pointers to the ASCII ``counts`` strings (str or bytes) of ``rles``; ``keep`` holds
+    what they point into."""
+    cdef Py_ssize_t k, n = len(rles)
+    refs.resize(n)
+    for k in range(n):
+        r = rles[k]
+        if isinstance(r, str):
+            if not (<str>r).isascii():
+                raise RleError("RLE 'counts' is not ASCII", k)
+            r = (<str>r).encode("ascii")
+        if not isinstance(r, bytes):
+            raise TypeError(f"RLE {k}: counts must be a str or bytes, got {type(r).__name__}")
+        keep.append(r)
+        refs[0][k].chars = <const char*>(<bytes>r)
+        refs[0][k].counts = NULL
+        refs[0][k].length = len(<bytes>r)
+
+
+def merge_rles_png(height, width, list inst_rles, list inst_category, list stuff_rles,
+                   list stuff_category, const uint32_t[::1] category_colour,
+                   const uint8_t[::1] category_isthing, double overlap_thr,
+                   double stuff_area_limit, seed):
+    """:func:`merge` with ``png=True`` of one image whose masks are COCO compressed RLE
+    ``counts`` (str or bytes, column-major, of ``height`` x ``width`` pixels; the instances
+    already filtered and in merge order), in one call: the RLEs are decoded, merged and the PNG
+    made without the GIL, and without numpy (``tools/merge.py``'s path, see :class:`_Numpy`).
+
+    ``inst_category`` / ``stuff_category``: dense category indices, one per mask. Returns
+    ``(png bytes, segments)``, ``segments`` a list of ``(id, category, source, isthing, area,
+    [x, y, w, h])``, the values of :func:`merge`'s arrays. An undecodable RLE raises
+    :class:`RleError` (``side`` 'instance' or 'stuff', ``index`` the mask); bad categories as
+    :func:`merge`.
+    """
+    cdef int64_t h = _side(height, "height"), w = _side(width, "width")
+    cdef int64_t n_pixels = _checked_pixels(h, w)
+    cdef uint64_t seed_ = _seed_arg(seed)
+    cdef int64_t n_inst = len(inst_rles), n_stuff = len(stuff_rles), n_cat = category_colour.shape[0]
+    cdef int64_t k
+    if len(inst_category) != n_inst or len(stuff_category) != n_stuff:
+        raise ValueError("one category per mask")
+    if category_isthing.shape[0] != n_cat or n_cat == 0:
+        raise ValueError("category arrays must be non-empty and of equal length")
+    if n_cat > INT32_MAX or n_inst >= INT32_MAX or n_stuff >= INT32_MAX:
+        raise ValueError("too many categories or masks (at most 2**31 - 2)")
+    if not (0.0 <= overlap_thr <= 1.0):
+        raise ValueError(f"overlap_thr must lie in [0, 1], got {overlap_thr}")
+    if not (stuff_area_limit >= 0.0):
+        raise ValueError(f"stuff_area_limit must be >= 0, got {stuff_area_limit}")
+    cdef vector[MergeCategory] cats
+    cdef vector[uint32_t] stuff_colours
+    _merge_categories(category_colour, category_isthing, &cats, &stuff_colours)
+    cdef vector[int32_t] inst_cat, stuff_cat
+    for c in inst_category:
+        inst_cat.push_back(<int32_t>_int_arg(c, "category index", -1, INT32_MAX))
+    for c in stuff_category:
+        stuff_cat.push_back(<int32_t>_int_arg(c, "category index", -1, INT32_MAX))
+    keep = []
+    cdef vector[RleRef] inst_refs, stuff_refs
+    _rle_refs(inst_rles, &inst_refs, keep)
+    _rle_refs(stuff_rles, &stuff_refs, keep)
+    cdef vector[int64_t] io, ii, so, si
+    cdef IntervalMasks inst, stuff
+    cdef MergeParams params
+    params.overlap_thr = overlap_thr
+    params.stuff_area_limit = stuff_area_limit
+    cdef vector[MergedSegment] segs
+    cdef vector[PaintedRun] runs
+    cdef vector[FilteredPixel] changed
+    cdef vector[uint8_t] png_bytes
+    cdef Status st
+    cdef StatusWhere rle_side = StatusWhere.kInstance
+    cdef CSegmentIdAssigner* ids = new CSegmentIdAssigner(
+        stuff_colours.data() if stuff_colours.size() else NULL, stuff_colours.size(), seed_, n_inst)
+    try:
+        with nogil:
+            st = rle_decode_intervals(inst_refs.data(), n_inst, n_pixels, &io, &ii)
+            if st.ok():
+                rle_side = StatusWhere.kStuff
+                st = rle_decode_intervals(stuff_refs.data(), n_stuff, n_pixels, &so, &si)
+            if st.ok():
+                inst.offsets = io.data()
+                inst.intervals = ii.data() if ii.size() else NULL
+                inst.n = n_inst
+                inst.n_values = ii.size()
+                stuff.offsets = so.data()
+                stuff.intervals = si.data() if si.size() else NULL
+                stuff.n = n_stuff
+                stuff.n_values = si.size()
+                st = panoptic_merge(n_pixels, inst, inst_cat.data() if n_inst else NULL, stuff,
+                                    stuff_cat.data() if n_stuff else NULL, cats.data(),
+                                    <int32_t>n_cat, params, ids, &runs, &segs)
+            if st.ok():
+                runs_to_up_pixels(runs, h, w, &changed)
+                st = png_encode_sparse_rgb(changed.data(), changed.size(), h, w, 2, &png_bytes)
+    finally:
+        del ids
+    if not st.ok() and st.code in _RLE_ERRORS:
+        raise RleError(_RLE_ERRORS[st.code], st.index, side=_SIDES[rle_side],
+                       code=_CODE_NAMES[st.code])
+    _raise_status(st, 0, 0, n_cat)
+    cdef size_t n_seg = segs.size(), j
+    cdef vector[int64_t] area, bbox
+    area.resize(n_seg)
+    bbox.resize(4 * n_seg)
+    if n_seg:
+        with nogil:
+            run_stats(runs, h, w, True, segs, area.data(), bbox.data())
+    segments = []
+    for j in range(n_seg):
+        segments.append((segs[j].id, segs[j].category, segs[j].source, segs[j].isthing, area[j],
+                         [bbox[4 * j], bbox[4 * j + 1], bbox[4 * j + 2], bbox[4 * j + 3]]))
+    return (<char*>png_bytes.data())[:png_bytes.size()], segments
 
 
 # ------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ MOVED = {
     "panoseg.rle": ("panoseg.io.rle",),
     "panoseg.extra_metrics": ("panoseg.evaluation.extra_metrics",),
     "panoseg.bootstrap": ("panoseg.evaluation.bootstrap",),
-    "panoseg.merge_io": ("panoseg.merge.job",),
+    "panoseg.merge_io": ("panoseg.merge.job", "panoseg.merge.direct"),
     "panoseg.tune": ("panoseg.merge.tune", "panoseg.cli.tune"),
     "panoseg.labels": ("panoseg.semantic.labels",),
     "panoseg.label_maps": ("panoseg.semantic.label_maps",),

@@ -1,5 +1,7 @@
-"""panoseg.util.parallel.ordered_map: order, batches, and exceptions in input order."""
+"""panoseg.util.parallel.ordered_map: order, batches, and exceptions in input order; the tasks
+not yet started cancelled and its threads joined (its own threads, without concurrent.futures)."""
 import threading
+import time
 
 import pytest
 
@@ -52,3 +54,47 @@ def test_bad_arguments(bad):
         list(ordered_map(abs, [1], bad))
     with pytest.raises(ValueError):
         list(ordered_map(abs, [1], 2, bad))
+
+
+def test_at_most_twice_the_workers_in_flight_and_threads_joined():
+    started, lock = [], threading.Lock()
+    before = threading.active_count()
+
+    def record(x):
+        with lock:
+            started.append(x)
+        return x
+    seen = []
+    for x in ordered_map(record, range(40), 3):
+        with lock:
+            assert len(started) <= x + 1 + 2 * 3
+        seen.append(x)
+    assert seen == list(range(40))
+    assert threading.active_count() == before
+
+
+def test_first_exception_is_raised_and_the_rest_cancelled():
+    ran = []
+
+    def fail_at_3(x):
+        ran.append(x)
+        if x == 3:
+            raise KeyError(x)
+        time.sleep(0.002)
+        return x
+    before = threading.active_count()
+    out = []
+    with pytest.raises(KeyError):
+        for x in ordered_map(fail_at_3, range(1000), 2):
+            out.append(x)
+    assert out == [0, 1, 2]
+    assert len(ran) <= 3 + 1 + 2 * 2  # nothing started beyond what was in flight
+    assert threading.active_count() == before
+
+
+def test_closing_early_joins_the_threads():
+    before = threading.active_count()
+    gen = ordered_map(lambda x: x, range(100), 4)
+    assert next(gen) == 0
+    gen.close()
+    assert threading.active_count() == before

@@ -134,33 +134,53 @@ struct CountSink {
   }
 };
 
+// Writes the tokens. The caller has sized the writer for the whole stream (stream_bits), so
+// no token checks for room.
 struct WriteSink {
   BitWriter* w;
   const Code* litlen;  // 286 codes
   const Code* dist;    // 30 codes
   const LengthTable& lengths = length_table();
-  void literal(uint8_t v) {
-    w->reserve(4);
-    w->put(litlen[v]);
+  Code m258;     // a match of 258 at distance 1 as one code (<= 15 + 15 bits)
+  Code m258_x;   // m258 repeated m258_n times, in at most 32 bits
+  int64_t m258_n;
+  WriteSink(BitWriter* writer, const Code* litlen_codes, const Code* dist_codes)
+      : w(writer), litlen(litlen_codes), dist(dist_codes) {
+    m258 = {litlen[285].bits | dist[0].bits << litlen[285].n, litlen[285].n + dist[0].n};
+    m258_x = m258;
+    m258_n = 1;
+    while (m258.n > 0 && m258_x.n + m258.n <= 32) {
+      m258_x = {m258_x.bits | m258.bits << m258_x.n, m258_x.n + m258.n};
+      ++m258_n;
+    }
   }
+  void literal(uint8_t v) { w->put(litlen[v]); }
   void match(int len, int distance) {
     const int k = lengths.symbol[len];
-    w->reserve(8);
     w->put(litlen[257 + k]);
     if (kLengthExtra[k]) w->put({uint32_t(len - kLengthBase[k]), uint32_t(kLengthExtra[k])});
     w->put(dist[distance == 1 ? 0 : 2]);
   }
   void zero_matches(int64_t full, int64_t rest) {
-    // A match of 258 at distance 1 as one code (<= 15 + 15 bits).
-    const Code m{litlen[285].bits | dist[0].bits << litlen[285].n, litlen[285].n + dist[0].n};
-    w->reserve(size_t(4 * full + 8));
-    for (int64_t k = 0; k < full; ++k) w->put(m);
+    // The same bits as `full` puts of m258, m258_n of them per put.
+    for (; full >= m258_n; full -= m258_n) w->put(m258_x);
+    for (; full > 0; --full) w->put(m258);
     if (rest >= 3)
       match(int(rest), 1);
     else
       for (; rest > 0; --rest) literal(0);
   }
 };
+
+// The bits of the tokens CountSink counted, written with these code lengths.
+uint64_t stream_bits(const CountSink& counts, const uint8_t* litlen_lengths,
+                     const uint8_t* dist_lengths) {
+  uint64_t bits = 0;
+  for (int i = 0; i < 286; ++i) bits += counts.litlen[i] * litlen_lengths[i];
+  for (int k = 0; k < 29; ++k) bits += counts.litlen[257 + k] * uint64_t(kLengthExtra[k]);
+  for (int i = 0; i < 30; ++i) bits += counts.dist[i] * dist_lengths[i];
+  return bits;
+}
 
 // `n` zero bytes after a byte that was zero or not (`last_zero`): one literal if needed, then
 // matches at distance 1 (a leftover of 1 or 2 bytes stays literals).
@@ -407,10 +427,12 @@ Status png_encode_sparse_rgb(const FilteredPixel* pixels, int64_t n, int64_t hei
   w.put({0x78, 8});  // deflate, 32 KiB window
   w.put({0x01, 8});  // no dictionary; (0x78 << 8 | 0x01) % 31 == 0
   write_dynamic_header(litlen_lengths, dist_lengths, &w);
-  WriteSink sink{&w, litlen_codes, dist_codes};
+  // Room for every token (their exact size, the end-of-block code included): the sink's puts
+  // need no check. dist[0] / dist[2] may be counted once more than used: an upper bound.
+  w.reserve(size_t(stream_bits(counts, litlen_lengths, dist_lengths) / 8 + 16));
+  WriteSink sink(&w, litlen_codes, dist_codes);
   Adler32 adler;
   sparse_tokens(pixels, n, height, width, filter, &sink, &adler);
-  w.reserve(4);
   w.put(litlen_codes[256]);
   stream.resize(w.finish());
   put_be32(&stream, adler.value());

@@ -24,11 +24,13 @@ The conventions live here once, so that every flag added anywhere inherits them:
 from __future__ import annotations
 
 import argparse
-import difflib
 import math
 import os
 import sys
-from typing import Optional
+
+TYPE_CHECKING = False  # typing is not imported at run time (~4 ms of the commands' start-up)
+if TYPE_CHECKING:
+    from typing import Optional
 
 #: Exceptions that mean bad input or settings, not a bug: exit 1 with one line, no traceback
 #: (PanopticFormatError is a ValueError; FloatingPointError: a training run that diverged).
@@ -185,6 +187,8 @@ class CommandParser(argparse.ArgumentParser):
             super()._check_value(action, value)
         except argparse.ArgumentError as e:
             if isinstance(value, str) and action.choices is not None:
+                import difflib  # here: only a usage error needs it (~1.5 ms of start-up)
+
                 close = difflib.get_close_matches(
                     value, [c for c in action.choices if isinstance(c, str)], n=1)
                 if close:
@@ -195,6 +199,8 @@ class CommandParser(argparse.ArgumentParser):
     # ---------------------------------------------------------------- hints
     def suggest(self, flag: str) -> Optional[str]:
         """The declared flag closest to a misspelt one, or None."""
+        import difflib
+
         names = {}
         for action in self._actions:
             for option in action.option_strings:
@@ -286,7 +292,7 @@ def add_gt_area(p) -> None:
 
 def add_max_pixels(p) -> None:
     """``--max-pixels N``: the pixel cap of every command that reads or makes images."""
-    from ..io.png import MAX_PIXELS
+    from ..util.limits import MAX_PIXELS
 
     p.add_argument("--max-pixels", type=positive_int, default=MAX_PIXELS, metavar="N",
                    help="the largest image accepted, checked from the JSON's sizes and each "

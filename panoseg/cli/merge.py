@@ -31,7 +31,7 @@ def add_merge_inputs(p) -> None:
 
 def add_merge_parser(subparsers) -> None:
     """Adds the ``merge`` subcommand to an argparse ``subparsers`` object."""
-    from ..merge import (
+    from ..merge.defaults import (
         DEFAULT_CONFIDENCE_THR,
         DEFAULT_OVERLAP_THR,
         DEFAULT_STUFF_AREA_LIMIT,
@@ -70,7 +70,9 @@ def add_merge_parser(subparsers) -> None:
 
 def run_merge(args) -> int:
     from ..io.paths import default_folder
-    from ..merge import combine_predictions
+    from ..merge.direct import (
+        combine_predictions,  # without numpy on well-formed inputs
+    )
 
     start = time.perf_counter()
     folder = args.segmentations_folder or default_folder(args.json_out)

@@ -19,6 +19,7 @@ from .. import _core
 from ..errors import PanopticFormatError
 from ..util.atomic import atomic_write_bytes
 from ..util.fileio import read_bytes
+from ..util.limits import MAX_PIXELS
 from ..util.parallel import thread_buffer
 from .codec import as_id_map
 
@@ -93,10 +94,6 @@ def read_inflated(path, max_pixels: Optional[int] = None,
         raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
     return inflate(data, path, max_pixels, check_size)
 
-
-#: The largest image panoseg decodes, in pixels (checked from the PNG header, before anything
-#: is allocated or inflated): 400 megapixels, e.g. 20000 x 20000, 1.2 GB of RGB.
-MAX_PIXELS = 400_000_000
 
 #: Chunks a decoder must understand: their CRCs are checked (Pillow checks them too).
 _CRITICAL = (b"IHDR", b"PLTE", b"IDAT", b"IEND")

@@ -31,11 +31,12 @@ from .. import _core
 from ..io.categories import Categories, as_categories
 from ..io.rle import rle_intervals, rle_to_mask
 from ..io.segment_ids import category_colour_ids, image_seed
+from .defaults import (
+    DEFAULT_CONFIDENCE_THR,
+    DEFAULT_OVERLAP_THR,
+    DEFAULT_STUFF_AREA_LIMIT,
+)
 from .paste import paste_intervals
-
-DEFAULT_CONFIDENCE_THR = 0.5
-DEFAULT_OVERLAP_THR = 0.5
-DEFAULT_STUFF_AREA_LIMIT = 64 * 64
 
 
 @dataclass

@@ -295,51 +295,16 @@ def merge_on_dask(job: MergeJob, client, segmentations_folder, panoptic_json_fil
     return job.write_json(annotations, panoptic_json_file)
 
 
-def combine_predictions(semseg_json_file, instseg_json_file, images_json_file,
-                        categories_json_file, segmentations_folder, panoptic_json_file,
-                        confidence_thr: float = DEFAULT_CONFIDENCE_THR,
-                        overlap_thr: float = DEFAULT_OVERLAP_THR,
-                        stuff_area_limit: float = DEFAULT_STUFF_AREA_LIMIT, *,
-                        workers: Optional[int] = None, progress: bool = False, seed: int = 0,
-                        compress_level: Optional[int] = None, dask=None,
-                        max_pixels: int = MAX_PIXELS) -> dict:
-    """Drop-in for panopticapi's ``combine_predictions``: same inputs, same outputs.
-
-    Parameters
-    ----------
-    semseg_json_file : path
-        Semantic results: a list of ``{image_id, category_id, segmentation (RLE)}``.
-    instseg_json_file : path
-        Instance results: a list of ``{image_id, category_id, score, segmentation (RLE)}``.
-    images_json_file : path
-        A COCO JSON whose ``images`` lists the images to merge (id, file_name, height, width).
-    categories_json_file : path
-        A list of COCO panoptic categories (id, isthing, color).
-    segmentations_folder : path or None
-        Where the PNGs go; default: the panoptic JSON path without its extension.
-    panoptic_json_file : path
-        The output COCO panoptic JSON (the images JSON plus ``annotations`` and ``categories``).
-    confidence_thr, overlap_thr, stuff_area_limit : float
-        As panopticapi (0.5, 0.5, 64*64).
-    workers, progress, seed, compress_level
-        Threads (default: all cores), a progress bar on stderr, the id seed, and the PNGs'
-        compression: None (default) panoseg's own PNG writer (about twice as fast as zlib's
-        level 2, files about 20% larger), 0-9 zlib's level.
-    dask : str, optional
-        Run on a Dask cluster (``local:N`` or a scheduler address, see
-        :func:`merge_on_dask`); the output is byte-identical.
-    max_pixels : int
-        The largest image merged (default :data:`panoseg.io.png.MAX_PIXELS`), checked on the
-        images JSON's sizes before anything is allocated.
-
-    Returns
-    -------
-    dict
-        The panoptic JSON that was written.
-
-    Every PNG and the JSON are written atomically; ids are deterministic, so a re-run after an
-    interruption writes the same files.
-    """
+def merge_files(semseg_json_file, instseg_json_file, images_json_file, categories_json_file,
+                segmentations_folder, panoptic_json_file,
+                confidence_thr: float = DEFAULT_CONFIDENCE_THR,
+                overlap_thr: float = DEFAULT_OVERLAP_THR,
+                stuff_area_limit: float = DEFAULT_STUFF_AREA_LIMIT, *,
+                workers: Optional[int] = None, progress: bool = False, seed: int = 0,
+                compress_level: Optional[int] = None, dask=None,
+                max_pixels: int = MAX_PIXELS) -> dict:
+    """:func:`combine_predictions` through a :class:`MergeJob`, whatever the inputs (every check
+    and message of the format is here), locally or on Dask."""
     job = MergeJob.from_files(semseg_json_file, instseg_json_file, images_json_file,
                               categories_json_file, MergeParams(confidence_thr, overlap_thr,
                                                                 stuff_area_limit),

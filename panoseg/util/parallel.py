@@ -4,13 +4,16 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, Optional, TypeVar
+from queue import SimpleQueue
 
-import numpy as np
+TYPE_CHECKING = False  # typing is not imported at run time (~4 ms of the commands' start-up)
+if TYPE_CHECKING:  # nor numpy: it is imported where a buffer is made
+    from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
-T = TypeVar("T")
-R = TypeVar("R")
+    import numpy as np
+
+    T = TypeVar("T")
+    R = TypeVar("R")
 
 
 def default_workers() -> int:
@@ -26,10 +29,10 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     """Yields ``fn(item)`` for each item, in input order, computed by ``workers`` threads.
 
     ``batch`` items go to a thread as one task (for items that take a millisecond or less, a
-    task per item costs a future and two thread hand-offs each). At most ``2 * workers`` tasks
-    are in flight, so memory does not grow with the number of items. The kernels release the
-    GIL, which is what makes threads pay off. The first exception (in input order) is re-raised
-    in the caller and the tasks not yet started are cancelled.
+    task per item costs two thread hand-offs each). At most ``2 * workers`` tasks are in
+    flight, so memory does not grow with the number of items. The kernels release the GIL,
+    which is what makes threads pay off. The first exception (in input order) is re-raised in
+    the caller and the tasks not yet started are cancelled.
     """
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
@@ -40,37 +43,72 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     if workers == 1:
         yield from map(fn, items)
         return
-
-    def run(chunk):
-        # The items before a failing one are still yielded, then its exception raised.
-        results = []
-        try:
-            for item in chunk:
-                results.append(fn(item))
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller, in order
-            return results, e
-        return results, None
-
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="panoseg")
+    tasks: SimpleQueue = SimpleQueue()
+    threads = []
     pending: deque = deque()
     try:
         for chunk in _chunks(items, batch):
-            pending.append(pool.submit(run, chunk))
+            task = _Task(fn, chunk)
+            if len(threads) < workers:  # one thread per task until there are ``workers``
+                threads.append(threading.Thread(target=_work, args=(tasks,), daemon=True,
+                                                name=f"panoseg_{len(threads)}"))
+                threads[-1].start()
+            tasks.put(task)
+            pending.append(task)
             if len(pending) >= 2 * workers:
-                yield from _results(pending.popleft())
+                yield from pending.popleft().results()
         while pending:
-            yield from _results(pending.popleft())
+            yield from pending.popleft().results()
     finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True)
+        for task in pending:
+            task.cancelled = True
+        for _ in threads:
+            tasks.put(None)
+        for thread in threads:
+            thread.join()
 
 
-def _results(future) -> Iterator:
-    results, error = future.result()
-    yield from results
-    if error is not None:
-        raise error
+class _Task:
+    """A batch of :func:`ordered_map`'s calls, run by one of its threads. A lock says when it
+    is done: ``concurrent.futures``' Future and pool cost a command's start-up ~10 ms of imports
+    (logging, traceback)."""
+
+    __slots__ = ("fn", "chunk", "values", "error", "cancelled", "_done")
+
+    def __init__(self, fn, chunk: list):
+        self.fn, self.chunk = fn, chunk
+        self.values, self.error = [], None
+        self.cancelled = False
+        self._done = threading.Lock()
+        self._done.acquire()  # released when the task is over (or skipped)
+
+    def run(self) -> None:
+        if not self.cancelled:
+            try:
+                for item in self.chunk:
+                    self.values.append(self.fn(item))
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller, in order
+                self.error = e
+        self.fn = self.chunk = None
+        self._done.release()
+
+    def results(self) -> Iterator:
+        """The values of the items before a failing one, then its exception."""
+        self._done.acquire()
+        values, error = self.values, self.error
+        self.values = self.error = None
+        yield from values
+        if error is not None:
+            raise error
+
+
+def _work(tasks: SimpleQueue) -> None:
+    """A worker thread of :func:`ordered_map`: runs tasks until it gets None."""
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        task.run()
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list]:
@@ -94,6 +132,8 @@ def thread_buffer(name: str, shape, dtype) -> np.ndarray:
     the threads on the process' memory map; reusing them keeps the threads independent. The
     contents are whatever the previous user left: callers overwrite them completely.
     """
+    import numpy as np
+
     buffers = getattr(_local, "buffers", None)
     if buffers is None:
         buffers = _local.buffers = {}

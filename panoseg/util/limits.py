@@ -1,0 +1,6 @@
+"""Size limits shared by every reader, in a module that imports nothing (the command line's
+flags are built from them without loading numpy)."""
+
+#: The largest image panoseg decodes, in pixels (checked from the PNG header, before anything
+#: is allocated or inflated): 400 megapixels, e.g. 20000 x 20000, 1.2 GB of RGB.
+MAX_PIXELS = 400_000_000

@@ -1,0 +1,211 @@
+"""The direct merge path (panoseg.merge.direct: one core call per image, no numpy) against the
+full MergeJob path: the same PNG bytes and JSON, and every input outside its form handed to the
+full path (same result, or the same error)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from panoseg import _core
+from panoseg.errors import PanopticFormatError
+from panoseg.io.segment_ids import image_seed
+from panoseg.merge import combine_predictions, direct, merge_files
+from panoseg.testing.synthetic import make_merge_inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _files(folder) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in Path(folder).rglob("*") if p.is_file()}
+
+
+def _both(inp, tmp_path, name="x", **kwargs):
+    """(direct result, full result), each with its JSON bytes and PNG files."""
+    args = (inp["semseg"], inp["instseg"], inp["images"], inp["categories"])
+    out = []
+    for tag, run in (("direct", direct.combine_direct), ("full", merge_files)):
+        folder = tmp_path / f"{name}-{tag}"
+        kw = dict(kwargs)
+        if tag == "direct":
+            kw.setdefault("max_pixels", 400_000_000)
+            kw.setdefault("confidence_thr", 0.5)
+            kw.setdefault("overlap_thr", 0.5)
+            kw.setdefault("stuff_area_limit", 64 * 64)
+        result = run(*args, str(folder), str(folder) + ".json", **kw)
+        out.append((result, Path(str(folder) + ".json").read_bytes() if result is not None
+                    else None, _files(folder) if folder.exists() else {}))
+    return out
+
+
+def _inputs(tmp_path, **kwargs):
+    i = make_merge_inputs(tmp_path / "in", **kwargs)
+    return {"semseg": i.semseg_json, "instseg": i.instseg_json, "images": i.images_json,
+            "categories": i.categories_json}
+
+
+def _edit(path, fn):
+    data = json.loads(Path(path).read_text())
+    data = fn(data) or data
+    Path(path).write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("seed", [0, 12345])
+def test_direct_equals_the_full_path(tmp_path, workers, seed):
+    inp = _inputs(tmp_path, n_images=7, height=60, width=80, seed=seed % 97)
+    (d, d_json, d_png), (f, f_json, f_png) = _both(inp, tmp_path, workers=workers, seed=seed)
+    assert d is not None
+    assert d_json == f_json and d == f
+    assert d_png == f_png and len(d_png) == 7
+
+
+def test_ties_thresholds_string_ids_and_semantic_things(tmp_path):
+    """Equal scores (input order wins), scores at and below the threshold, string image ids,
+    semantic results of thing categories (ignored by the kernel), an image without results."""
+    inp = _inputs(tmp_path, n_images=5, height=50, width=70, seed=3)
+    things = [c["id"] for c in json.loads(Path(inp["categories"]).read_text()) if c["isthing"]]
+
+    def instances(results):
+        for k, r in enumerate(results):
+            r["score"] = [0.5, 0.75, 0.75, 0.4999, 1.0, 0.0][k % 6]
+            r["image_id"] = f"im{r['image_id']}"
+    _edit(inp["instseg"], instances)
+
+    def semantic(results):
+        for r in results:
+            r["image_id"] = f"im{r['image_id']}"
+        results.append(dict(results[0], category_id=things[0]))
+    _edit(inp["semseg"], semantic)
+
+    def images(data):
+        for img in data["images"]:
+            img["id"] = f"im{img['id']}"
+        data["images"].append(dict(data["images"][0], id="empty", file_name="empty.jpg"))
+    _edit(inp["images"], images)
+    for thr in (0.5, 0.75, 0.0):
+        (d, d_json, d_png), (f, f_json, f_png) = _both(
+            inp, tmp_path, name=str(thr), confidence_thr=thr, overlap_thr=0.3,
+            stuff_area_limit=10)
+        assert d is not None
+        assert d_json == f_json and d_png == f_png
+
+
+@pytest.mark.parametrize("change", [
+    "no_colour", "int_score", "float_isthing", "dict_wrapped_lists", "bool_isthing",
+    "uncompressed_rle", "low_score_bad_rle", "huge_int", "huge_int_in_results"])
+def test_inputs_outside_its_form_are_left_to_the_full_path(tmp_path, change):
+    """combine_direct declines (None, nothing written) or, for what it may take, agrees; the
+    public entry point gives the full path's result either way."""
+    inp = _inputs(tmp_path, n_images=3, height=40, width=50, seed=1)
+    declines = True
+    if change == "no_colour":
+        _edit(inp["categories"], lambda cats: [c.pop("color") for c in cats] and cats)
+    elif change == "int_score":
+        _edit(inp["instseg"], lambda rs: rs[0].update(score=1))
+    elif change == "float_isthing":
+        _edit(inp["categories"], lambda cats: cats[0].update(isthing=1.0))
+    elif change == "dict_wrapped_lists":
+        declines = False
+        _edit(inp["categories"], lambda cats: {"categories": cats})
+        _edit(inp["instseg"], lambda rs: {"annotations": rs})
+    elif change == "bool_isthing":
+        declines = False
+        _edit(inp["categories"],
+              lambda cats: [c.update(isthing=bool(c["isthing"])) for c in cats] and cats)
+    elif change == "uncompressed_rle":
+        def to_list(rs):
+            from panoseg.io.rle import rle_to_mask
+            m = rle_to_mask(rs[0]["segmentation"], 40, 50)
+            flat, counts, last, run = m.T.reshape(-1).tolist(), [], 0, 0
+            for v in flat:
+                if v != last:
+                    counts.append(run)
+                    run, last = 0, v
+                run += 1
+            counts.append(run)
+            rs[0]["segmentation"] = {"size": [40, 50], "counts": counts}
+        _edit(inp["semseg"], to_list)
+    elif change == "huge_int":  # orjson reads it as a float, the stdlib as an int
+        _edit(inp["images"], lambda d: d["images"][0].update(license=2**70))
+    elif change == "huge_int_in_results":  # never used: either reading gives the same output
+        declines = False
+        _edit(inp["instseg"], lambda rs: rs[0].update(id=2**70))
+    elif change == "low_score_bad_rle":
+        declines = False  # never decoded, on either path
+
+        def low(rs):
+            rs[0]["score"] = 0.1
+            rs[0]["segmentation"] = {"size": [1, 1], "counts": 7}
+        _edit(inp["instseg"], low)
+    (d, d_json, d_png), (f, f_json, f_png) = _both(inp, tmp_path)
+    if declines:
+        assert d is None and d_png == {}
+    else:
+        assert d_json == f_json and d_png == f_png
+    out = tmp_path / "api"
+    assert combine_predictions(inp["semseg"], inp["instseg"], inp["images"], inp["categories"],
+                               str(out), str(out) + ".json") == f
+    assert _files(out) == f_png
+
+
+@pytest.mark.parametrize("change", ["bad_rle", "float_height", "unknown_image"])
+def test_bad_input_gets_the_full_paths_error(tmp_path, change):
+    inp = _inputs(tmp_path, n_images=3, height=40, width=50, seed=2)
+    if change == "bad_rle":
+        _edit(inp["semseg"], lambda rs: rs[-1]["segmentation"].update(counts="0" + "\x7e" * 3))
+    elif change == "float_height":
+        _edit(inp["images"], lambda d: d["images"][0].update(height=40.0))
+    else:
+        _edit(inp["instseg"], lambda rs: rs[0].update(image_id=10**6))
+    errors = []
+    for run in (combine_predictions, merge_files):
+        out = tmp_path / run.__name__
+        with pytest.raises(PanopticFormatError) as e:
+            run(inp["semseg"], inp["instseg"], inp["images"], inp["categories"], str(out),
+                str(out) + ".json", workers=1)
+        errors.append(str(e.value))
+    assert errors[0] == errors[1]
+
+
+def test_image_seed_equals_segment_ids():
+    for seed in (0, 1, 2**64 - 1, 987654321):
+        for image_id in (0, 7, -3, 2**70, "7", "", "im\u00e9"):
+            assert direct.image_seed(seed, image_id) == image_seed(seed, image_id)
+
+
+def test_core_reports_the_side_of_an_undecodable_rle():
+    import array
+    colour, isthing = array.array("I", [1, 2]), array.array("B", [1, 0])
+    with pytest.raises(_core.RleError) as e:
+        _core.merge_rles_png(4, 3, ["0<"], [0], ["0<", "0="], [1, 1], colour, isthing, 0.5, 0.0, 0)
+    assert (e.value.side, e.value.index) == ("stuff", 1)
+    with pytest.raises(_core.RleError) as e:
+        _core.merge_rles_png(4, 3, ["0="], [0], [], [], colour, isthing, 0.5, 0.0, 0)
+    assert (e.value.side, e.value.index) == ("instance", 0)
+    with pytest.raises(_core.TableError):  # a stuff category for an instance
+        _core.merge_rles_png(4, 3, ["0<"], [1], [], [], colour, isthing, 0.5, 0.0, 0)
+
+
+def test_merge_script_never_imports_numpy(tmp_path):
+    """The point of the direct path: ``tools/merge.py`` on well-formed inputs runs without
+    importing numpy (its import is a third of the script's time on 200 images)."""
+    inp = _inputs(tmp_path, n_images=2, height=30, width=40, seed=4)
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    r = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "tools" / "merge.py"),
+                        "--semseg_json_file", inp["semseg"], "--instseg_json_file",
+                        inp["instseg"], "--images_json_file", inp["images"],
+                        "--categories_json_file", inp["categories"], "--panoptic_json_file",
+                        str(out) + ".json", "--no-progress"],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    imported = [line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines()
+                if line.startswith("import time:")]
+    assert "panoseg.merge.direct" in imported
+    assert [m for m in imported if m.split(".")[0] == "numpy"] == []
+    assert len(list(out.iterdir())) == 2
