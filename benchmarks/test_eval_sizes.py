@@ -305,14 +305,17 @@ def _summarize(machine):
     report("eval by image size: results file", [path])
 
 
-def _memory_lines(payload):
-    from panoseg.evaluation.job import INFLATE_CHUNK
+#: Inflated bytes per piece and PNG in the evaluator's core (csrc/eval/png_pair_file.cpp).
+CORE_PIECE = 1 << 16
 
+
+def _memory_lines(payload):
     _, h, w = eb.SIZES[MEMORY_SIZE]
-    # In flight per thread: one inflated chunk of each PNG (the evaluator never holds a whole
-    # image), the rows the core keeps, and the compressed file bytes.
+    # In flight per thread, per PNG: one piece of inflated data (the core's 64 KB,
+    # csrc/eval/png_pair_file.cpp kPieceBytes: it never holds a whole image), zlib-ng's state
+    # and window (~45 KB), the rows the decoder keeps, and the compressed file bytes.
     row = 3 * w + 1
-    inflated_per_image = 2 * (min(INFLATE_CHUNK, row * h) + 4 * (row + 32))
+    inflated_per_image = 2 * (min(CORE_PIECE, row * h) + 45 * 2**10 + 4 * (row + 32))
     lines = ["", (f"Memory, panoseg eval (all cores, one evaluation per fresh process) at "
                   f"{MEMORY_SIZE}:"), "",
              ("| images | peak RSS | RSS before eval (after imports) | growth | growth, "
@@ -352,8 +355,8 @@ def _memory_lines(payload):
     lines.append(
         "Expected: the process after its imports ('RSS before eval'), plus the parsed JSON, "
         "plus per thread one inflated chunk of each PNG of its image and the few rows the core "
-        f"keeps ({inflated_per_image / 2**20:.1f} MiB at {MEMORY_SIZE}: the evaluator inflates "
-        f"{INFLATE_CHUNK // 2**10} KB at a time and never holds a whole image) and the "
+        f"keeps ({inflated_per_image / 2**20:.1f} MiB at {MEMORY_SIZE}: the core inflates "
+        f"{CORE_PIECE // 2**10} KB at a time and never holds a whole image) and the "
         "compressed file bytes; at most 2 x workers images are queued, and those not started "
         "hold nothing.")
     others = RESULTS.get(MEMORY_SIZE, {})
