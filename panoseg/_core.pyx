@@ -19,6 +19,7 @@ about C types). A C++ exception (``except +`` on every extern in ``_core.pxd``) 
 ``MemoryError`` for ``std::bad_alloc`` and ``ValueError`` for the ``std::invalid_argument`` the
 kernels throw where they cannot return a Status.
 """
+from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport INT32_MAX, INT64_MAX, INT64_MIN
 from libc.math cimport INFINITY, NAN
@@ -242,23 +243,43 @@ cdef int64_t _checked_pixels(int64_t height, int64_t width) except -1:
 
 
 cdef object _vec(const _Vector& v):
-    """A numpy copy of a std::vector; the dtype follows the element type."""
+    """A numpy copy of a std::vector; the dtype follows the element type. (Dozens are made per
+    evaluated image: the copy goes through the buffer protocol, not a typed memoryview, and the
+    dtypes are looked up once.)"""
+    global _DTYPES
+    if _DTYPES is None:
+        _DTYPES = (np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.uint32),
+                   np.dtype(np.uint8), np.dtype(np.float64))
     if _Vector is vector[int64_t]:
-        dtype = np.int64
+        dtype = _DTYPES[0]
     elif _Vector is vector[int32_t]:
-        dtype = np.int32
+        dtype = _DTYPES[1]
     elif _Vector is vector[uint32_t]:
-        dtype = np.uint32
+        dtype = _DTYPES[2]
     elif _Vector is vector[uint8_t]:
-        dtype = np.uint8
+        dtype = _DTYPES[3]
     else:
-        dtype = np.float64
-    out = np.empty(v.size(), dtype=dtype)
-    cdef uint8_t[::1] m
+        dtype = _DTYPES[4]
+    out = _np_empty(v.size(), dtype)
+    cdef Py_buffer buf
     if v.size():
-        m = out.view(np.uint8)
-        memcpy(&m[0], v.data(), v.size() * out.itemsize)
+        PyObject_GetBuffer(out, &buf, PyBUF_WRITABLE)
+        memcpy(buf.buf, v.data(), v.size() * sizeof(v[0]))
+        PyBuffer_Release(&buf)
     return out
+
+
+cdef object _DTYPES = None
+
+
+cdef object _np_empty(size_t n, dtype):
+    global _EMPTY
+    if _EMPTY is None:
+        _EMPTY = np.empty
+    return _EMPTY(n, dtype)
+
+
+cdef object _EMPTY = None
 
 
 # ------------------------------------------------------------------------------------------------

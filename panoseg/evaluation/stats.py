@@ -355,9 +355,14 @@ class PQStats:
             for f, name in ((1, "dagger_iou"), (2, "cover_iou"), (3, "cover_area")):
                 values[f * n:(f + 1) * n] = e[name]
             values[5 * n:] = e["size_iou"].reshape(-1)
-            if len(e["confusion_gt"]):
-                np.add.at(self.confusion, (e["confusion_gt"], np.where(
-                    e["confusion_pred"] < 0, len(self.categories), e["confusion_pred"])), 1)
+            confusion_gt = e["confusion_gt"]
+            if 0 < len(confusion_gt) <= 32:  # a few per image: cheaper than np.add.at
+                confusion = self.confusion
+                for g, p in zip(confusion_gt.tolist(), e["confusion_pred"].tolist()):
+                    confusion[g, p if p >= 0 else n] += 1
+            elif len(confusion_gt):
+                np.add.at(self.confusion, (confusion_gt, np.where(
+                    e["confusion_pred"] < 0, n, e["confusion_pred"])), 1)
             self.n_images_extra += 1
         cells = values.nonzero()[0]
         if len(cells):
