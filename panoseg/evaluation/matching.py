@@ -180,6 +180,10 @@ def _checked_result(m: dict, gt_segments: SegmentTable, pred_segments: SegmentTa
                     categories: Categories, where: _Where, gt_area: str = "png") -> ImageResult:
     """The kernel's output as an ImageResult, once every PNG id is listed and vice versa and the
     GT areas are checked against the PNG (``gt_area``, see :func:`match_image`)."""
+    gt_pixels = m["gt_pixels"]
+    if (len(m["unknown_gt"]) == 0 and len(m["unknown_pred"]) == 0 and gt_pixels.all()
+            and m["pred_pixels"].all() and (gt_segments.area == gt_pixels).all()):
+        return _image_result(m, gt_segments, pred_segments, categories, where, 0)
     for side, unknown, file, json_file in (
             ("GT", m["unknown_gt"], where.gt_file, where.gt_json),
             ("prediction", m["unknown_pred"], where.pred_file, where.pred_json)):
@@ -207,17 +211,22 @@ def _checked_result(m: dict, gt_segments: SegmentTable, pred_segments: SegmentTa
                    "(--gt-area json) to compute with the JSON areas as panopticapi does",
                    where.gt_json if where.gt_json is not None else "gt_segments",
                    int(gt_segments.ids[k]))
+    return _image_result(m, gt_segments, pred_segments, categories, where, int(len(wrong)))
+
+
+def _image_result(m: dict, gt_segments: SegmentTable, pred_segments: SegmentTable,
+                  categories: Categories, where: _Where, n_area_mismatch: int) -> ImageResult:
     extra = {k: m[k] for k in _EXTRA_KEYS} if "dagger_iou" in m else None
     if "b_tp" in m:  # Boundary PQ: its matching is the result, the mask PQ rides along
         return ImageResult(where.image_id, where.file_name, categories, m["b_tp"], m["b_fp"],
                            m["b_fn"], m["b_iou_sum"], gt_segments, pred_segments,
                            m["b_gt_match"], m["b_gt_match_iou"], m["b_pred_match"],
-                           m["b_pred_ignored"], m["pred_pixels"], extra, int(len(wrong)),
+                           m["b_pred_ignored"], m["pred_pixels"], extra, n_area_mismatch,
                            (m["tp"], m["fp"], m["fn"], m["iou_sum"]))
     return ImageResult(where.image_id, where.file_name, categories, m["tp"], m["fp"], m["fn"],
                        m["iou_sum"], gt_segments, pred_segments, m["gt_match"],
                        m["gt_match_iou"], m["pred_match"], m["pred_ignored"], m["pred_pixels"],
-                       extra, int(len(wrong)))
+                       extra, n_area_mismatch)
 
 
 _EXTRA_KEYS = ("dagger_iou", "dagger_count", "cover_iou", "cover_area", "size_tp", "size_fp",
