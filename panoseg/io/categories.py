@@ -35,6 +35,9 @@ class Categories:
             cat_id = entry["id"]
             if not is_int(cat_id):
                 raise PanopticFormatError(f"categories[{k}]: id {cat_id!r} is not an integer", file=source)
+            if not -(1 << 63) <= cat_id < 1 << 63:
+                raise PanopticFormatError(f"categories[{k}]: id {cat_id} is outside the signed "
+                                          "64-bit range", file=source)
             if cat_id in self.index_of:
                 raise PanopticFormatError(f"category id {cat_id} appears twice in 'categories'", file=source)
             isthing = entry.get("isthing")

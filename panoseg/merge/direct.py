@@ -35,7 +35,7 @@ from .. import _core
 from ..io.paths import default_folder, make_parents, png_name, png_output_paths
 from ..util.atomic import atomic_write_bytes
 from ..util.fileio import read_bytes
-from ..util.limits import MAX_PIXELS
+from ..util.limits import CORE_MAX_PIXELS, CORE_MAX_SIDE, MAX_PIXELS
 from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
 from .defaults import (
@@ -95,7 +95,8 @@ def _categories(path):
         if type(entry) is not dict:
             raise _NotDirect
         cat_id, thing, rgb = entry.get("id"), entry.get("isthing"), entry.get("color")
-        if type(cat_id) is not int or cat_id in index_of or type(thing) not in (int, bool) \
+        if type(cat_id) is not int or not -(1 << 63) <= cat_id < 1 << 63 or cat_id in index_of \
+                or type(thing) not in (int, bool) \
                 or thing not in (0, 1) or type(rgb) is not list or len(rgb) != 3 \
                 or not all(type(c) is int and 0 <= c <= 255 for c in rgb):
             raise _NotDirect
@@ -123,7 +124,9 @@ def _images(path, max_pixels: int):
             raise _NotDirect
         image_id, h, w = img.get("id"), img.get("height"), img.get("width")
         if type(image_id) not in (int, str) or image_id in by_id or type(h) is not int \
-                or type(w) is not int or h < 1 or w < 1 or w * h > max_pixels:
+                or type(w) is not int or h < 1 or w < 1 or w * h > max_pixels \
+                or h > CORE_MAX_SIDE or w > CORE_MAX_SIDE or w * h > CORE_MAX_PIXELS:
+            # (the last three: beyond the compiled core; the full path names the image)
             raise _NotDirect
         by_id[image_id] = img
     return images_json, by_id

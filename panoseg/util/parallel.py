@@ -50,9 +50,10 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
         for chunk in _chunks(items, batch):
             task = _Task(fn, chunk)
             if len(threads) < workers:  # one thread per task until there are ``workers``
-                threads.append(threading.Thread(target=_work, args=(tasks,), daemon=True,
-                                                name=f"panoseg_{len(threads)}"))
-                threads[-1].start()
+                thread = threading.Thread(target=_work, args=(tasks,), daemon=True,
+                                          name=f"panoseg_{len(threads)}")
+                thread.start()  # listed once started: a failed start is the error raised
+                threads.append(thread)
             tasks.put(task)
             pending.append(task)
             if len(pending) >= 2 * workers:
