@@ -1109,6 +1109,17 @@ cdef uint64_t _seed_arg(seed) except? 0:
     return <uint64_t>seed
 
 
+cdef _merge_settings(double overlap_thr, double stuff_area_limit, category_colour,
+                     category_isthing, vector[MergeCategory]* cats,
+                     vector[uint32_t]* stuff_colours):
+    """The merge's thresholds checked and its category table built (both merge wrappers)."""
+    if not (0.0 <= overlap_thr <= 1.0):
+        raise ValueError(f"overlap_thr must lie in [0, 1], got {overlap_thr}")
+    if not (stuff_area_limit >= 0.0):
+        raise ValueError(f"stuff_area_limit must be >= 0, got {stuff_area_limit}")
+    _merge_categories(category_colour, category_isthing, cats, stuff_colours)
+
+
 cdef _merge_categories(const uint32_t[::1] category_colour, const uint8_t[::1] category_isthing,
                        vector[MergeCategory]* cats, vector[uint32_t]* stuff_colours):
     """The merge kernel's category table, checked, and the colours of the stuff categories
@@ -1163,13 +1174,10 @@ def merge(height, width, bint column_major,
         raise ValueError("intervals do not match their offsets")
     if h < 1 or w < 1:
         raise ValueError("image size must be positive")
-    if not (0.0 <= overlap_thr <= 1.0):
-        raise ValueError(f"overlap_thr must lie in [0, 1], got {overlap_thr}")
-    if not (stuff_area_limit >= 0.0):
-        raise ValueError(f"stuff_area_limit must be >= 0, got {stuff_area_limit}")
     cdef vector[MergeCategory] cats
     cdef vector[uint32_t] stuff_colours
-    _merge_categories(category_colour, category_isthing, &cats, &stuff_colours)
+    _merge_settings(overlap_thr, stuff_area_limit, category_colour, category_isthing, &cats,
+                    &stuff_colours)
     cdef IntervalMasks inst, stuff
     inst.offsets = &inst_offsets[0]
     inst.intervals = &inst_intervals[0] if inst_intervals.shape[0] else NULL
@@ -1301,13 +1309,10 @@ def merge_rles_png(height, width, list inst_rles, list inst_category, list stuff
         raise ValueError("category arrays must be non-empty and of equal length")
     if n_cat > INT32_MAX or n_inst >= INT32_MAX or n_stuff >= INT32_MAX:
         raise ValueError("too many categories or masks (at most 2**31 - 2)")
-    if not (0.0 <= overlap_thr <= 1.0):
-        raise ValueError(f"overlap_thr must lie in [0, 1], got {overlap_thr}")
-    if not (stuff_area_limit >= 0.0):
-        raise ValueError(f"stuff_area_limit must be >= 0, got {stuff_area_limit}")
     cdef vector[MergeCategory] cats
     cdef vector[uint32_t] stuff_colours
-    _merge_categories(category_colour, category_isthing, &cats, &stuff_colours)
+    _merge_settings(overlap_thr, stuff_area_limit, category_colour, category_isthing, &cats,
+                    &stuff_colours)
     cdef vector[int32_t] inst_cat, stuff_cat
     for c in inst_category:
         inst_cat.push_back(<int32_t>_int_arg(c, "category index", -1, INT32_MAX))

@@ -34,3 +34,13 @@ def test_as_categories():
     assert isinstance(as_categories([{"id": 3, "isthing": 0}]), Categories)
     with pytest.raises(PanopticFormatError, match="no categories"):
         as_categories(None)
+
+
+@pytest.mark.parametrize("cat_id", [2 ** 63, -(2 ** 63) - 1, 2 ** 80])
+def test_category_id_outside_int64_is_a_format_error(cat_id):
+    from panoseg.errors import PanopticFormatError
+    from panoseg.io.categories import Categories
+
+    with pytest.raises(PanopticFormatError, match="outside the signed 64-bit range"):
+        Categories([{"id": cat_id, "isthing": 0}], source="c.json")
+    assert Categories([{"id": 2 ** 63 - 1, "isthing": 0}]).ids[0] == 2 ** 63 - 1
