@@ -260,7 +260,7 @@ cdef object _vec(const _Vector& v):
         dtype = _DTYPES[3]
     else:
         dtype = _DTYPES[4]
-    out = np.empty(v.size(), dtype)
+    out = _np_empty(v.size(), dtype)
     cdef Py_buffer buf
     if v.size():
         PyObject_GetBuffer(out, &buf, PyBUF_WRITABLE)
@@ -270,6 +270,16 @@ cdef object _vec(const _Vector& v):
 
 
 cdef object _DTYPES = None
+
+
+cdef object _np_empty(size_t n, dtype):
+    global _EMPTY
+    if _EMPTY is None:
+        _EMPTY = np.empty
+    return _EMPTY(n, dtype)
+
+
+cdef object _EMPTY = None
 
 
 # ------------------------------------------------------------------------------------------------
