@@ -1,6 +1,7 @@
-"""The row-run decoding of the evaluator (panoseg._core.match_png): Sub and Paeth rows are
-reconstructed span by span, rows that repeat their predecessor (an Up row of zeros) repeat its
-runs, and runs are found from the RGB bytes. Checked against the plain per-pixel path
+"""The row-run decoding of the evaluator (panoseg._core.match_png): a row's runs come from the
+row above's runs and the positions of its nonzero residuals (Sub, Up and Paeth; csrc/io/
+png_row_runs.cpp), rows that repeat their predecessor (an Up row of zeros) repeat its runs, and
+None and Average rows are reconstructed and scanned. Checked against the plain per-pixel path
 (read_ids + match_image) on piecewise-constant maps, the case those shortcuts target, and on
 noise, with every filter type per row."""
 import numpy as np
@@ -39,6 +40,53 @@ def _table(ids):
     segs = [{"id": int(i), "category_id": int(k % 5) + 1, "area": int((ids == i).sum())}
             for k, i in enumerate(present)]
     return SegmentTable.from_segments_info(segs, CATS, is_gt=True), segs
+
+
+def _assert_matches_per_pixel(gt, pred, gt_filters, pred_filters):
+    h, w = gt.shape
+    pngs = [_png(gt, gt_filters), _png(pred, pred_filters)]
+    (gt_t, _), (pred_t, _) = _table(gt), _table(pred)
+    g, p = inflate(pngs[0]), inflate(pngs[1])
+    fast = _core.match_png(g[2], p[2], h, w, gt_t.ids, gt_t.category, gt_t.iscrowd, gt_t.area,
+                           pred_t.ids, pred_t.category, len(CATS), None)
+    gt_ids, pred_ids = decode_ids(pngs[0]), decode_ids(pngs[1])
+    assert (gt_ids == gt).all() and (pred_ids == pred).all()
+    slow = _core.match_image(gt_ids, pred_ids, gt_t.ids, gt_t.category, gt_t.iscrowd,
+                             gt_t.area, pred_t.ids, pred_t.category, len(CATS), None)
+    assert fast is not None and slow is not None and fast.keys() == slow.keys()
+    for key in fast:
+        assert np.array_equal(np.asarray(fast[key]), np.asarray(slow[key])), key
+
+
+# Widths whose rows end inside, at and just past the 64-byte blocks of the nonzero-residual
+# scan (a pixel is 3 bytes: pixel 21 straddles bytes 63 and 64), and wide rows.
+@pytest.mark.parametrize("width", [1, 2, 20, 21, 22, 42, 43, 64, 85, 86, 107, 300, 641])
+@pytest.mark.parametrize("filters", ["none", "sub", "up", "average", "paeth", "mixed"])
+def test_row_runs_at_scan_block_edges(width, filters):
+    """Isolated changed pixels and ids differing in one channel only, at the pixels whose
+    bytes straddle the scan's blocks, and runs that continue, end or shift under the row
+    above (the starts of the runs above are where Paeth is computed)."""
+    rng = np.random.default_rng(width * 7 + len(filters))
+    h = 24
+    base = np.array([0x000001, 0x000100, 0x010000, 0xFFFFFF, 0x800080, 0x7F7F7F], np.uint32)
+    gt = np.zeros((h, width), np.uint32)
+    for y in range(h):
+        edges = np.sort(rng.choice(width + 1, size=min(width + 1, 4), replace=False))
+        row = np.repeat(base[rng.integers(0, len(base), len(edges) + 1)],
+                        np.diff(np.concatenate([[0], edges, [width]])))
+        gt[y] = row if y % 3 else (gt[y - 1] if y else row)
+        for x in (20, 21, 22, 42, 43, 63, 64, width - 1):
+            if x < width and rng.random() < 0.5:
+                gt[y, x] = base[rng.integers(0, len(base))] ^ (1 << int(rng.integers(0, 24)))
+    pred = gt.copy()
+    pred[::2] = np.roll(gt[::2], 1, axis=1)
+    kinds = {"none": 0, "sub": 1, "up": 2, "average": 3, "paeth": 4}
+    if filters == "mixed":
+        gt_filters = [int(f) for f in rng.integers(0, 5, h)]
+        pred_filters = [int(f) for f in rng.integers(0, 5, h)]
+    else:
+        gt_filters = pred_filters = [kinds[filters]] * h
+    _assert_matches_per_pixel(gt, pred, gt_filters, pred_filters)
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -9,22 +9,22 @@
 #include <emmintrin.h>
 #endif
 
-// The streaming band counter's run scan also has an AVX2 version, picked at run time.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
-    !defined(PANOSEG_NO_CLONES)
-#define PANOSEG_AVX2_RUNS 1
-#include <immintrin.h>
-#endif
-
 #include "common/checked.hpp"
 #include "common/id_index.hpp"
 #include "common/row_runs.hpp"
 #include "eval/run_scan.hpp"
-#include "io/rgb_id.hpp"
 
 // The scanning loops are plain int32 lane arithmetic that the compiler vectorizes; on x86-64
 // they are also compiled for AVX2 (+ POPCNT) and the better one is picked at load time
 // (ifunc), since the portable build only assumes SSE2.
+// The per-column depth counts also have an AVX-512 version, picked at run time (64 columns and
+// their band bits a step).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(PANOSEG_NO_CLONES)
+#define PANOSEG_AVX512_COUNTS 1
+#include <immintrin.h>
+#endif
+
 #if defined(__x86_64__) && defined(__ELF__) && !defined(PANOSEG_NO_CLONES) && \
     (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__))
 #define PANOSEG_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
@@ -344,93 +344,18 @@ Status check_band_args(const void* a, const void* b, int64_t height, int64_t wid
 
 // --- Streaming: RgbBandCounter --------------------------------------------------------------
 
-// A run of one map's row: its pixels end at `end` (exclusive) and hold `id`.
-struct Run {
-  int32_t end;
-  uint32_t id;
-};
-
 // A run of equal (GT, prediction) pixels of a row pair, by table slots.
 struct PairRun {
   int32_t end;
   int32_t gs, ps;
 };
 
-// Appends the runs that the change bits `m` of row bytes k.. (bit i: byte k + i differs from
-// byte k + i - 3) start, closing the run that began at *start.
-PANOSEG_INLINE void runs_from_bits(const uint8_t* row, int64_t k, uint64_t m, int64_t bits,
-                                   int64_t* start, std::vector<Run>* runs) {
-  while (m) {
-    const int64_t x = (k + __builtin_ctzll(m)) / 3;
-    if (x != *start) {
-      runs->push_back({int32_t(x), rgb_id_at(row, *start)});  // x < width < 2^31
-      *start = x;
-    }
-    const int64_t next_pixel = 3 * x + 3 - k;  // bit of the next pixel's first byte
-    m = next_pixel >= bits ? 0u : (m & (~uint64_t(0) << next_pixel));
-  }
-}
-
-// The runs of one reconstructed RGB row (readable RgbRowDecoder::kPadding = 32 bytes past its
-// 3 * width): a pixel starts a run where its bytes differ from its left neighbour's, found by
-// comparing the row with itself shifted by one pixel, 16 bytes a step (as pair_count's
-// for_each_run_start), or 32 with AVX2.
-void rgb_row_runs_sse2(const uint8_t* row, int64_t width, std::vector<Run>* runs) {
-  runs->clear();
-  int64_t start = 0;
-  const int64_t n = 3 * width;
-#if defined(__SSE2__)
-  for (int64_t k = 3; k < n; k += 16) {
-    uint64_t m = ~unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(
-                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k)),
-                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k - 3))))) &
-                 0xFFFFu;
-    if (n - k < 16) m &= (uint64_t(1) << (n - k)) - 1u;  // not past the row
-    runs_from_bits(row, k, m, 16, &start, runs);
-  }
-#else
-  for (int64_t x = 1; x < width; ++x)
-    if (std::memcmp(row + 3 * x, row + 3 * x - 3, 3) != 0) {
-      runs->push_back({int32_t(x), rgb_id_at(row, start)});
-      start = x;
-    }
-  (void)n;
-#endif
-  if (width > 0) runs->push_back({int32_t(width), rgb_id_at(row, start)});
-}
-
-#if defined(PANOSEG_AVX2_RUNS)
-__attribute__((target("avx2"))) void rgb_row_runs_avx2(const uint8_t* row, int64_t width,
-                                                       std::vector<Run>* runs) {
-  runs->clear();
-  int64_t start = 0;
-  const int64_t n = 3 * width;
-  for (int64_t k = 3; k < n; k += 32) {  // reads up to byte 3 * width + 31: in the padding
-    uint64_t m = ~unsigned(_mm256_movemask_epi8(_mm256_cmpeq_epi8(
-                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + k)),
-                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + k - 3))))) &
-                 0xFFFFFFFFu;
-    if (n - k < 32) m &= (uint64_t(1) << (n - k)) - 1u;
-    runs_from_bits(row, k, m, 32, &start, runs);
-  }
-  if (width > 0) runs->push_back({int32_t(width), rgb_id_at(row, start)});
-}
-#endif
-
-void rgb_row_runs(const uint8_t* row, int64_t width, std::vector<Run>* runs) {
-#if defined(PANOSEG_AVX2_RUNS)
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) return rgb_row_runs_avx2(row, width, runs);
-#endif
-  rgb_row_runs_sse2(row, width, runs);
-}
-
 // One map's state: its current row's runs, the last changed row's, per column the count of
 // consecutive rows ending here that are horizontally deep with one id (saturated at 2d + 1)
 // and the band bits of the row d above. Column arrays are padded to whole 64-column words
 // (padding columns stay not deep, so band).
 struct BandSide {
-  std::vector<Run> runs, prev;
+  std::vector<IdRun> runs, prev;
   std::vector<uint8_t> state;     // per column: kNotDeep, kDeepNew or kDeepKept (below)
   std::vector<uint8_t> count8;    // the counts when 2d + 1 <= 255 (byte lanes)
   std::vector<uint32_t> count32;  // else
@@ -459,20 +384,42 @@ PANOSEG_INLINE void fill(uint8_t* p, int64_t n, uint8_t v) {
 #endif
 }
 
-// Takes in row y of a map (`same`: it equals row y - 1); afterwards s->bits holds the band
-// flags of row y - d (meaningful once y >= d).
+#if defined(PANOSEG_AVX512_COUNTS)
+// The depth counts of a row (limit 2d + 1 <= 255) and its band bits, 64 columns a step: as the
+// SSE2 loop in band_side_row.
+__attribute__((target("avx512f,avx512bw"))) void update_counts_avx512(
+    uint8_t* cnt, const uint8_t* st, uint64_t* bits, int64_t padded, uint8_t lim, uint8_t lim1) {
+  const __m512i vlim = _mm512_set1_epi8(char(lim)), vlim1 = _mm512_set1_epi8(char(lim1)),
+                one = _mm512_set1_epi8(1), kept = _mm512_set1_epi8(char(kDeepKept));
+  for (int64_t x = 0; x < padded; x += 64) {
+    const __m512i sv = _mm512_loadu_si512(reinterpret_cast<const void*>(st + x));
+    const __mmask64 is_kept = _mm512_cmpeq_epi8_mask(sv, kept);
+    const __mmask64 is_deep = _mm512_test_epi8_mask(sv, sv);
+    const __m512i k =
+        _mm512_maskz_mov_epi8(is_kept, _mm512_loadu_si512(reinterpret_cast<const void*>(cnt + x)));
+    const __m512i n = _mm512_maskz_add_epi8(is_deep, _mm512_min_epu8(k, vlim1), one);
+    _mm512_storeu_si512(reinterpret_cast<void*>(cnt + x), n);
+    bits[x / 64] = ~uint64_t(_mm512_cmpeq_epi8_mask(n, vlim));
+  }
+}
+
+const bool kAvx512Counts = __builtin_cpu_supports("avx512bw");
+#endif
+
+// Takes in row y of a map, as its runs (`same`: it equals row y - 1); afterwards s->bits holds
+// the band flags of row y - d (meaningful once y >= d).
 PANOSEG_SIMD_CLONES
-void band_side_row(BandSide* s, const uint8_t* row, bool same, int64_t y, int64_t w, int64_t d,
+void band_side_row(BandSide* s, RunRow row, bool same, int64_t y, int64_t w, int64_t d,
                    int64_t limit, int64_t padded) {
   uint8_t* st = s->state.data();
   if (!same) {
     s->runs.swap(s->prev);
-    rgb_row_runs(row, w, &s->runs);
+    s->runs.assign(row.runs, row.runs + row.n);
     // Per stretch [x, e) of one run of this row and one of the row above (`prev` holds the
     // previous row's runs, as a repeated row keeps them; none above the first row): deep
     // where the run spans x - d .. x + d, kept where the two ids agree.
-    const Run* c = s->runs.data();
-    const Run* p = y > 0 ? s->prev.data() : nullptr;
+    const IdRun* c = s->runs.data();
+    const IdRun* p = y > 0 ? s->prev.data() : nullptr;
     int64_t x = 0, a = 0;  // a: where the run of this row holding x starts
     while (x < w) {
       const int64_t b = c->end;
@@ -501,6 +448,9 @@ void band_side_row(BandSide* s, const uint8_t* row, bool same, int64_t y, int64_
     uint8_t* cnt = s->count8.data();
     const uint8_t lim = uint8_t(limit), lim1 = uint8_t(limit - 1);
     uint64_t* bits = s->bits.data();
+#if defined(PANOSEG_AVX512_COUNTS)
+    if (kAvx512Counts) return update_counts_avx512(cnt, st, bits, padded, lim, lim1);
+#endif
 #if defined(__SSE2__)
     // 16 columns a step, the band bits straight from the compare.
     const __m128i vlim = _mm_set1_epi8(char(lim)), vlim1 = _mm_set1_epi8(char(lim1)),
@@ -613,8 +563,7 @@ RgbBandCounter::RgbBandCounter(int64_t height, int64_t width, int64_t dilation,
 
 RgbBandCounter::~RgbBandCounter() = default;
 
-void RgbBandCounter::add_rows(const uint8_t* gt, bool gt_same, const uint8_t* pred,
-                              bool pred_same) {
+void RgbBandCounter::add_rows(RunRow gt, bool gt_same, RunRow pred, bool pred_same) {
   Impl& m = *impl_;
   if (m.y >= m.h) return;  // the stream never passes more rows (it checks the data size)
   gt_same = gt_same && m.y > 0;
@@ -633,8 +582,8 @@ void RgbBandCounter::add_rows(const uint8_t* gt, bool gt_same, const uint8_t* pr
     }
   } else {
     cur.clear();
-    const Run* g = m.gt.runs.data();
-    const Run* p = m.pred.runs.data();
+    const IdRun* g = m.gt.runs.data();
+    const IdRun* p = m.pred.runs.data();
     int64_t x = 0;
     while (x < m.w) {
       const int32_t e = g->end < p->end ? g->end : p->end;

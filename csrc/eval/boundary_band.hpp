@@ -23,6 +23,7 @@
 
 #include "common/status.hpp"
 #include "eval/pair_count.hpp"
+#include "io/png_row_runs.hpp"
 
 namespace panoseg {
 
@@ -59,10 +60,9 @@ inline bool band_covers_all(int64_t height, int64_t width, int64_t dilation) {
   return 2 * dilation + 1 > height || 2 * dilation + 1 > width;  // dilation < 2^31: no overflow
 }
 
-// count_band_pairs for two maps that arrive as rows of reconstructed 8-bit RGB bytes, one row
-// pair at a time (PngPairStream with a dilation): the same band table and, into `mask`, the
-// same mask table, without either map ever being stored. Each row's runs are found from its
-// bytes; a row's band flags are known d rows later (its (2d+1)-row window is then complete),
+// count_band_pairs for two maps that arrive as rows of runs (RgbRunDecoder), one row pair at a
+// time (PngPairStream with a dilation): the same band table and, into `mask`, the same mask
+// table, without either map ever being stored. A row's band flags are known d rows later (its (2d+1)-row window is then complete),
 // so the pair runs (end, slots) of the last d + 1 rows are kept, and per image its runs, a
 // per-column count of deep rows and a few row buffers: O(d * runs + width) memory in all.
 // Only for 2d + 1 <= min(height, width) (band_covers_all: the band table is the mask table).
@@ -73,9 +73,9 @@ class RgbBandCounter {
   // height, width: checked by the caller (image_size_ok); 1 <= dilation, 2d + 1 <= both.
   RgbBandCounter(int64_t height, int64_t width, int64_t dilation, PairCounter* mask);
   ~RgbBandCounter();
-  // The next row of each map (y = 0, 1, ... < height): 3 * width bytes, readable
-  // RgbRowDecoder::kPadding bytes further; `*_same`: that row equals its map's previous one.
-  void add_rows(const uint8_t* gt, bool gt_same, const uint8_t* pred, bool pred_same);
+  // The next row of each map (y = 0, 1, ... < height) as its maximal runs (width pixels in
+  // all); `*_same`: that row equals its map's previous one.
+  void add_rows(RunRow gt, bool gt_same, RunRow pred, bool pred_same);
   // After all `height` rows: the band table (unknown-id lists empty, as count_band_pairs').
   void finish(PairCountResult* band);
 

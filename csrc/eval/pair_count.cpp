@@ -12,7 +12,7 @@
 #include "common/id_index.hpp"
 #include "eval/boundary_band.hpp"
 #include "eval/run_scan.hpp"
-#include "io/png_unfilter.hpp"
+#include "io/png_row_runs.hpp"
 #include "io/rgb_id.hpp"
 
 namespace panoseg {
@@ -26,43 +26,6 @@ inline int32_t slot_of(uint32_t id, const IdIndex& index) {
   if (id == 0u) return kVoidSlot;
   const int32_t s = index.find(id);
   return s == IdIndex::kMissing ? kUnknownSlot : s;
-}
-
-// Calls on_run_start(x) for every pixel x in [1, width) where the GT row or the prediction row
-// differs from pixel x - 1, in ascending order: byte compares of each row with itself shifted by
-// one pixel, 16 bytes at a time (rows readable PngRgbRows::kPadding bytes past their end).
-template <class F>
-inline void for_each_run_start(const uint8_t* g, const uint8_t* p, int64_t width, F on_run_start) {
-  const int64_t n = 3 * width;
-  int64_t last = 0;
-#if defined(__SSE2__)
-  for (int64_t k = 3; k < n; k += 16) {
-    const __m128i eg =
-        _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + k)),
-                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(g + k - 3)));
-    const __m128i ep =
-        _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + k)),
-                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + k - 3)));
-    unsigned m = ~unsigned(_mm_movemask_epi8(_mm_and_si128(eg, ep))) & 0xFFFFu;
-    if (n - k < 16) m &= (1u << (n - k)) - 1u;  // not past the row
-    while (m) {
-      const int64_t x = (k + __builtin_ctz(m)) / 3;
-      if (x != last) {
-        on_run_start(x);
-        last = x;
-      }
-      const int64_t next_pixel = 3 * x + 3 - k;  // bit of the next pixel's first byte
-      m = next_pixel >= 16 ? 0u : (m & (0xFFFFu << next_pixel));
-    }
-  }
-#else
-  for (int64_t x = 1; x < width; ++x)
-    if (std::memcmp(g + 3 * x, g + 3 * x - 3, 3) != 0 ||
-        std::memcmp(p + 3 * x, p + 3 * x - 3, 3) != 0)
-      on_run_start(x);
-  (void)last;
-  (void)n;
-#endif
 }
 
 }  // namespace
@@ -110,25 +73,26 @@ void PairCounter::set_ids(uint32_t g, uint32_t p) {
   }
 }
 
-void PairCounter::add_rgb_rows(const uint8_t* gt, const uint8_t* pred, int64_t width) {
+void PairCounter::add_run_rows(RunRow gt, RunRow pred) {
   row_runs_.clear();
-  if (width <= 0) return;
-  int64_t start = 0;
-  set_ids(rgb_id_at(gt, 0), rgb_id_at(pred, 0));
-  const auto close_run = [&](int64_t end) {
+  // Both rows end at the same width: walk their runs together, one pair run per change.
+  const IdRun* g = gt.runs;
+  const IdRun* p = pred.runs;
+  const IdRun* const g_end = g + gt.n;
+  int32_t x = 0;
+  while (g < g_end) {
+    const int32_t e = g->end < p->end ? g->end : p->end;
+    set_ids(g->id, p->id);
     const int64_t cell = int64_t(g_ + 2) * cols_ + (p_ + 2);
-    add_cell(cell, end - start);
-    row_runs_.emplace_back(cell, end - start);
-  };
-  for_each_run_start(gt, pred, width, [&](int64_t x) {
-    close_run(x);
-    start = x;
-    set_ids(rgb_id_at(gt, x), rgb_id_at(pred, x));
-  });
-  close_run(width);
+    add_cell(cell, e - x);
+    row_runs_.emplace_back(cell, e - x);
+    g += g->end == e;
+    p += p->end == e;
+    x = e;
+  }
 }
 
-void PairCounter::repeat_rgb_rows() {
+void PairCounter::repeat_run_rows() {
   for (const auto& run : row_runs_) add_cell(run.first, run.second);
 }
 
@@ -257,11 +221,11 @@ Status PngPairStream::feed_checked(const uint8_t* gt, size_t gt_size, const uint
   if (pred_.received > total)
     return status_ = side_error(fail(StatusCode::kPngSizeMismatch), StatusWhere::kPred, pred_);
   while (line_ && gt_.available() >= line_ && pred_.available() >= line_) {
-    const uint8_t* g = gt_rows_.decode(gt_.take(line_));
-    if (g == nullptr)
+    const RunRow g = gt_rows_.decode(gt_.take(line_));
+    if (g.runs == nullptr)
       return status_ = side_error(gt_rows_.error(), StatusWhere::kGt, gt_);
-    const uint8_t* p = pred_rows_.decode(pred_.take(line_));
-    if (p == nullptr)
+    const RunRow p = pred_rows_.decode(pred_.take(line_));
+    if (p.runs == nullptr)
       return status_ = side_error(pred_rows_.error(), StatusWhere::kPred, pred_);
     const bool first = gt_rows_.rows() == 1;
     if (dilation_ > 0 && first && !band_covers_all(height_, width_, dilation_))
@@ -272,9 +236,9 @@ Status PngPairStream::feed_checked(const uint8_t* gt, size_t gt_size, const uint
     }
     // Rows repeating their predecessors (an Up row of zeros, common) repeat its runs too.
     if (!first && gt_rows_.unchanged() && pred_rows_.unchanged())
-      counter_.repeat_rgb_rows();
+      counter_.repeat_run_rows();
     else
-      counter_.add_rgb_rows(g, p, width_);
+      counter_.add_run_rows(g, p);
   }
   gt_.keep_rest();
   pred_.keep_rest();

@@ -8,7 +8,7 @@
 
 #include "common/id_index.hpp"
 #include "common/status.hpp"
-#include "io/png_unfilter.hpp"
+#include "io/png_row_runs.hpp"
 
 namespace panoseg {
 
@@ -36,11 +36,11 @@ class PairCounter {
   PairCounter(const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids, int64_t n_pred);
   const Status& status() const { return status_; }
   void add(const uint32_t* gt, const uint32_t* pred, int64_t n);  // only when status() is kOk
-  // The same for one row of each map as reconstructed 8-bit RGB bytes (PngRgbRows: 3 * width
-  // bytes, padded): runs are found from the bytes, an id looked up once per run.
-  void add_rgb_rows(const uint8_t* gt, const uint8_t* pred, int64_t width);
-  // Adds the runs of the last add_rgb_rows() again (both rows unchanged from the previous ones).
-  void repeat_rgb_rows();
+  // The same for one row of each map as runs (RgbRunDecoder; both rows of the same width, at
+  // least one pixel): an id looked up once per run.
+  void add_run_rows(RunRow gt, RunRow pred);
+  // Adds the runs of the last add_run_rows() again (both rows unchanged from the previous ones).
+  void repeat_run_rows();
   // The slots of a run's two ids (looked up only when an id changes from the previous call's)
   // and adding n pixels to the cell of two slots: for callers that find the runs themselves.
   void slots(uint32_t g, uint32_t p, int32_t* gs, int32_t* ps) {
@@ -70,7 +70,7 @@ class PairCounter {
   bool dense_ = true;
   std::vector<int64_t> matrix_;
   std::unordered_map<int64_t, int64_t> sparse_;
-  std::vector<std::pair<int64_t, int64_t>> row_runs_;  // (cell, pixels) of the last RGB rows
+  std::vector<std::pair<int64_t, int64_t>> row_runs_;  // (cell, pixels) of the last run rows
   Status status_;
   uint32_t g_id_ = 0, p_id_ = 0;  // the ids of the current run and their slots (0 = VOID)
   int32_t g_ = kVoidSlot, p_ = kVoidSlot;
@@ -122,7 +122,7 @@ class PngPairStream {
   int64_t height_, width_, dilation_;
   size_t line_;
   PairCounter counter_;
-  RgbRowDecoder gt_rows_, pred_rows_;
+  RgbRunDecoder gt_rows_, pred_rows_;
   Side gt_, pred_;
   Status status_;
   // The band counter (dilation >= 1 and some pixel interior; made with the first row, so a

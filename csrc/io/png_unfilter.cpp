@@ -13,13 +13,6 @@
 namespace panoseg {
 namespace {
 
-// The PNG Paeth predictor (pa = |p - a| = |b - c|, pb = |a - c|, pc = |a + b - 2c|).
-inline int paeth(int a, int b, int c) {
-  const int pa = std::abs(b - c), pb = std::abs(a - c), pc = std::abs(a + b - 2 * c);
-  const int bc = pb <= pc ? b : c;
-  return (pa <= pb && pa <= pc) ? a : bc;
-}
-
 // Panoptic maps are piecewise constant, so nearly every filtered byte is 0 (99% of the pixels of
 // COCO-like maps): Sub and Paeth rows are reconstructed span by span, a span of zero residuals
 // being a repetition of the pixel to its left, found with 16-byte compares; only the few pixels
@@ -96,7 +89,7 @@ void paeth_rgb_spans(const uint8_t* src, uint8_t* cur, const uint8_t* prev, int6
     repeat_left(cur, i, e);
     if (e >= n) break;
     for (int64_t k = e; k < e + 3; ++k)
-      cur[k] = uint8_t(src[k] + paeth(cur[k - 3], prev[k], prev[k - 3]));
+      cur[k] = uint8_t(src[k] + png_paeth(cur[k - 3], prev[k], prev[k - 3]));
     i = e + 3;
   }
 }
@@ -144,9 +137,9 @@ void average_rgb(const uint8_t* src, uint8_t* cur, const uint8_t* prev, int64_t 
 }
 #endif
 
-// Reconstructs one scanline: `src` holds its filtered bytes (after the filter-type byte), `prev`
-// the previous reconstructed scanline (zeros for the first row); the result goes to `cur`.
-bool unfilter_row(int filter, const uint8_t* src, uint8_t* cur, const uint8_t* prev, int64_t n,
+}  // namespace
+
+bool unfilter_scanline(int filter, const uint8_t* src, uint8_t* cur, const uint8_t* prev, int64_t n,
                   int bpp) {
   const int64_t head = bpp < n ? bpp : n;
   switch (filter) {
@@ -182,12 +175,14 @@ bool unfilter_row(int filter, const uint8_t* src, uint8_t* cur, const uint8_t* p
       }
       for (int64_t i = 0; i < head; ++i) cur[i] = uint8_t(src[i] + prev[i]);
       for (int64_t i = bpp; i < n; ++i)
-        cur[i] = uint8_t(src[i] + paeth(cur[i - bpp], prev[i], prev[i - bpp]));
+        cur[i] = uint8_t(src[i] + png_paeth(cur[i - bpp], prev[i], prev[i - bpp]));
       return true;
     default:
       return false;
   }
 }
+
+namespace {
 
 // One reconstructed row of 8-bit RGB bytes (padded) -> segment ids.
 inline void rgb_row_to_ids(const uint8_t* row, int64_t width, uint32_t* out) {
@@ -218,7 +213,7 @@ const uint8_t* RgbRowDecoder::decode(const uint8_t* line) {
   // An Up row of zeros repeats the previous row: nothing to write (frequent in panoptic maps).
   unchanged_ = line[0] == 2 && next_nonzero(line + 1, 0, stride_) == stride_;
   if (unchanged_) return prev_;
-  if (!unfilter_row(line[0], line + 1, cur_, prev_, stride_, 3)) {
+  if (!unfilter_scanline(line[0], line + 1, cur_, prev_, stride_, 3)) {
     error_ = fail(StatusCode::kPngBadFilter, StatusWhere::kNone, y_ - 1, line[0]);
     return nullptr;
   }

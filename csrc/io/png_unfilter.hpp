@@ -13,6 +13,22 @@
 
 namespace panoseg {
 
+// The PNG Paeth predictor of one sample (pa = |p - a| = |b - c|, pb = |a - c|,
+// pc = |a + b - 2c|): a left, b above, c above left.
+inline int png_paeth(int a, int b, int c) {
+  const int pa = b > c ? b - c : c - b, pb = a > c ? a - c : c - a;
+  const int pc = a + b - 2 * c > 0 ? a + b - 2 * c : 2 * c - a - b;
+  const int bc = pb <= pc ? b : c;
+  return (pa <= pb && pa <= pc) ? a : bc;
+}
+
+// Reconstructs one scanline of n bytes, bpp bytes a pixel: `src` holds its filtered bytes (after
+// the filter-type byte), `prev` the previous reconstructed scanline (zeros for the first row);
+// the result goes to `cur` (for bpp 3, padded: up to 15 bytes past n may be written). False for
+// a filter type outside 0..4.
+bool unfilter_scanline(int filter, const uint8_t* src, uint8_t* cur, const uint8_t* prev,
+                       int64_t n, int bpp);
+
 // Reconstructs non-interlaced 8-bit RGB scanlines (bpp = 3), writing segment ids
 // (R + 256 G + 256^2 B) to `ids` (height * width). Fails with kPngSizeMismatch (value: `size`)
 // when the data is not height * (1 + 3 * width) bytes, kPngBadFilter (index: the scanline,
