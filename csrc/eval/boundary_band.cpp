@@ -372,6 +372,14 @@ constexpr uint8_t kNotDeep = 0x00, kDeepNew = 0x0F, kDeepKept = 0xFF;
 // Column arrays have this many bytes more than `padded`: fill() may write that far past a span.
 constexpr int64_t kFillSlack = 16;
 
+// GCC turns fill()'s store loop into a memset call, which costs more than the one or two
+// stores a span takes.
+#if defined(__GNUC__) && !defined(__clang__)
+#define PANOSEG_NO_MEMSET_CALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define PANOSEG_NO_MEMSET_CALLS
+#endif
+
 // p[0..n) = v, in 16-byte stores that may write up to 15 bytes past n (spans are short: ~10 a
 // row, and a memset call per span cost more than the stores). Only for arrays filled span
 // after span in ascending order (later spans overwrite the excess) with kFillSlack slack.
@@ -408,7 +416,7 @@ const bool kAvx512Counts = __builtin_cpu_supports("avx512bw");
 
 // Takes in row y of a map, as its runs (`same`: it equals row y - 1); afterwards s->bits holds
 // the band flags of row y - d (meaningful once y >= d).
-PANOSEG_SIMD_CLONES
+PANOSEG_SIMD_CLONES PANOSEG_NO_MEMSET_CALLS
 void band_side_row(BandSide* s, RunRow row, bool same, int64_t y, int64_t w, int64_t d,
                    int64_t limit, int64_t padded) {
   uint8_t* st = s->state.data();
