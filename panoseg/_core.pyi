@@ -27,6 +27,7 @@ match_png_files            count_pairs_png_files, pq_match,       eval/png_pair_
                            extra_metrics, pq_match_boundary       (over io/png_read.hpp)
 boundary_dilation_pixels   boundary_dilation                      eval/png_pair_file.hpp
 segment_table_arrays       (a C loop over segments_info dicts)    -
+segment_tables             (the same, many annotations at once)   -
 paste_intervals            paste_masks_intervals                  merge/mask_paste.hpp
 paste_dense                paste_masks_dense                      merge/mask_paste.hpp
 label_intervals            label_map_intervals                    merge/panoptic_merge.hpp
@@ -128,6 +129,10 @@ def boundary_dilation_pixels(height: int, width: int, dilation_ratio: float) -> 
 def segment_table_arrays(segments: list, index_of: dict, is_gt: bool
                          ) -> Optional[Tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32],
                                              npt.NDArray[np.uint8], npt.NDArray[np.float64]]]: ...
+def segment_tables(annotations: list, index_of: dict, is_gt: bool
+                   ) -> Tuple[npt.NDArray[np.int64], List[bool], npt.NDArray[np.uint32],
+                              npt.NDArray[np.int32], npt.NDArray[np.uint8],
+                              npt.NDArray[np.float64]]: ...
 class PngPairMatcher:
     def __init__(self, height: int, width: int, gt_ids: npt.NDArray[np.uint32],
                  gt_category: npt.NDArray[np.int32], gt_iscrowd: npt.NDArray[np.uint8],

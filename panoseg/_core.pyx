@@ -24,6 +24,7 @@ from cpython.number cimport PyNumber_Index
 from libc.stdint cimport INT32_MAX, INT64_MAX, INT64_MIN
 from libc.math cimport INFINITY, NAN
 from libc.string cimport memcpy
+from libcpp.algorithm cimport sort as _sort
 
 from os import fsencode as _fsencode
 
@@ -498,7 +499,7 @@ def segment_table_arrays(list segments, dict index_of, bint is_gt):
     positive finite int or float (else the areas are NaN). Every image of an evaluation goes
     through this (twice) while holding the GIL: a C loop, not Python's.
     """
-    cdef Py_ssize_t n = len(segments), k
+    cdef Py_ssize_t n = len(segments)
     ids = np.empty(n, np.uint32)
     category = np.empty(n, np.int32)
     iscrowd = np.empty(n, np.uint8)
@@ -507,45 +508,103 @@ def segment_table_arrays(list segments, dict index_of, bint is_gt):
     cdef int32_t[::1] vc = category
     cdef uint8_t[::1] vk = iscrowd
     cdef double[::1] va = area
+    if n and not _segment_rows(segments, index_of, is_gt, &vi[0], &vc[0], &vk[0], &va[0]):
+        return None
+    return ids, category, iscrowd, area
+
+
+def segment_tables(list annotations, dict index_of, bint is_gt):
+    """:func:`segment_table_arrays` of many annotations' ``segments_info`` in one call (one set
+    of arrays instead of four per image): ``(bounds, valid, ids, category, iscrowd, area)``,
+    annotation j's rows being ``bounds[j]:bounds[j + 1]`` of the four arrays when ``valid[j]``
+    (a list of bools); an annotation that is not a dict with a plainly valid ``segments_info``
+    list is not valid (the caller's slow path says what is wrong)."""
+    cdef Py_ssize_t m = len(annotations), j, total = 0, start
+    cdef object ann, segments
+    rows = []
+    for j in range(m):
+        ann = annotations[j]
+        segments = (<dict>ann).get("segments_info") if type(ann) is dict else None
+        if type(segments) is not list:
+            segments = None
+        rows.append(segments)
+        if segments is not None:
+            total += len(<list>segments)
+    ids = np.empty(total, np.uint32)
+    category = np.empty(total, np.int32)
+    iscrowd = np.empty(total, np.uint8)
+    area = np.empty(total, np.float64)
+    bounds = np.empty(m + 1, np.int64)
+    cdef uint32_t[::1] vi = ids
+    cdef int32_t[::1] vc = category
+    cdef uint8_t[::1] vk = iscrowd
+    cdef double[::1] va = area
+    cdef int64_t[::1] vb = bounds
+    valid = [False] * m
+    start = 0
+    for j in range(m):
+        vb[j] = start
+        segments = rows[j]
+        if segments is None:
+            continue
+        if len(<list>segments) == 0:
+            valid[j] = True
+            continue
+        if _segment_rows(segments, index_of, is_gt, &vi[start], &vc[start], &vk[start],
+                         &va[start]):
+            valid[j] = True
+            start += len(<list>segments)
+    vb[m] = start
+    return bounds, valid, ids, category, iscrowd, area
+
+
+cdef int _segment_rows(list segments, dict index_of, bint is_gt, uint32_t* ids,
+                       int32_t* category, uint8_t* iscrowd, double* area) except -1:
+    """Fills a table's rows from ``segments_info`` (see :func:`segment_table_arrays`); 0 at
+    the first entry that is not plainly valid."""
+    cdef Py_ssize_t n = len(segments), k
     cdef double a
     cdef object seg, v, c, crowd, index
+    cdef vector[uint32_t] ordered
     for k in range(n):
         seg = segments[k]
         if type(seg) is not dict:
-            return None
+            return 0
         v = (<dict>seg).get("id")
         if type(v) is not int or not (0 < v <= MAX_SEGMENT_ID):
-            return None
-        vi[k] = v
+            return 0
+        ids[k] = v
         c = (<dict>seg).get("category_id")
         if type(c) is not int:
-            return None
+            return 0
         index = index_of.get(c)
         if index is None:
-            return None
-        vc[k] = index
+            return 0
+        category[k] = index
         crowd = (<dict>seg).get("iscrowd", 0)
         if type(crowd) is not int or not (crowd == 0 or crowd == 1):
-            return None
-        vk[k] = crowd
+            return 0
+        iscrowd[k] = crowd
         if is_gt:
             v = (<dict>seg).get("area")
             if type(v) is int:
                 if not (0 < v < 2 ** 62):  # also: no int too large for a double
-                    return None
+                    return 0
             elif type(v) is not float:
-                return None
+                return 0
             a = v
             if not (a > 0 and a < INFINITY):
-                return None
-            va[k] = a
+                return 0
+            area[k] = a
         else:
-            va[k] = NAN
-    if n > 1:
-        ordered = np.sort(ids)
-        if (ordered[1:] == ordered[:n - 1]).any():
-            return None
-    return ids, category, iscrowd, area
+            area[k] = NAN
+    if n > 1:  # ids distinct
+        ordered.assign(ids, ids + n)
+        _sort(ordered.begin(), ordered.end())
+        for k in range(1, n):
+            if ordered[k] == ordered[k - 1]:
+                return 0
+    return 1
 
 
 cdef _fill_tables(const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
@@ -592,8 +651,26 @@ cdef const uint8_t* _flags_pointer(flags) except? NULL:
     return &fv[0] if fv.shape[0] else NULL
 
 
-cdef dict _match_dict(ImageMatch& match, PairCountResult& counted):
+cdef cbool _consistent(ImageMatch& match, PairCountResult& counted, SegmentTable& gt):
+    """Whether every id of both maps is in its table, every segment has a pixel and every GT
+    area equals its pixel count (compared as doubles, as numpy compares them): the common
+    case, which then skips matching.py's checks one by one."""
+    cdef size_t k
+    if counted.unknown_gt.size() or counted.unknown_pred.size():
+        return False
+    for k in range(match.gt_pixels.size()):
+        if match.gt_pixels[k] == 0 or <double>match.gt_pixels[k] != gt.area[k]:
+            return False
+    for k in range(match.pred_pixels.size()):
+        if match.pred_pixels[k] == 0:
+            return False
+    return True
+
+
+cdef dict _match_dict(ImageMatch& match, PairCountResult& counted, SegmentTable& gt):
     return {
+        # A numpy bool, as every other value is numpy's.
+        "consistent": np.True_ if _consistent(match, counted, gt) else np.False_,
         "tp": _vec(match.tp), "fp": _vec(match.fp), "fn": _vec(match.fn),
         "iou_sum": _vec(match.iou_sum),
         "gt_pixels": _vec(match.gt_pixels), "pred_pixels": _vec(match.pred_pixels),
@@ -658,7 +735,8 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
 
     Returns a dict of numpy arrays: per category ``tp, fp, fn, iou_sum``; per GT segment
     ``gt_pixels, gt_match, gt_match_iou``; per prediction ``pred_pixels, pred_match,
-    pred_ignored``; and ``unknown_gt, unknown_pred``, ids present in a map but not in its table.
+    pred_ignored``; ``unknown_gt, unknown_pred``, ids present in a map but not in its table;
+    and ``consistent``: no such id, every segment has a pixel and every GT area is its count.
     With ``category_isthing`` (uint8 per category), also the additive statistics of PQ-dagger,
     Parsing Covering, PQ by size and the confusion of unmatched GT segments (extra_metrics.hpp):
     ``dagger_iou, dagger_count, cover_iou, cover_area, size_tp/fp/fn/iou`` (categories x 3),
@@ -710,7 +788,7 @@ def match_image(const uint32_t[:, ::1] gt_map, const uint32_t[:, ::1] pred_map,
             st = pq_match_boundary(counted.pairs, band.pairs, gt, pred, n_cat, &bmatch,
                                    &gt_band, &pred_band)
     _raise_status(st, 0, 0, n_categories)
-    out = _match_dict(match, counted)
+    out = _match_dict(match, counted, gt)
     if isthing != NULL:
         out.update(_extra_dict(extra, n_categories))
     if d:
@@ -753,9 +831,9 @@ cdef cbool _match_all(Status& st, PairCountResult& counted, PairCountResult* ban
     return unknown
 
 
-cdef dict _matched_dict(_Matched& m, PairCountResult& counted, cbool extra, cbool boundary,
-                        int32_t n_cat):
-    out = _match_dict(m.match, counted)
+cdef dict _matched_dict(_Matched& m, PairCountResult& counted, SegmentTable& gt, cbool extra,
+                        cbool boundary, int32_t n_cat):
+    out = _match_dict(m.match, counted, gt)
     if extra:
         out.update(_extra_dict(m.extra, n_cat))
     if boundary:
@@ -799,7 +877,7 @@ def match_png(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, height, wi
     _raise_status(st, w, h, n_categories)
     if unknown:
         return None
-    out = _match_dict(match, counted)
+    out = _match_dict(match, counted, gt)
     if isthing != NULL:
         out.update(_extra_dict(extra, n_categories))
     return out
@@ -886,7 +964,7 @@ cdef class PngPairMatcher:
         _raise_status(st, self._w, self._h, self._n_cat)
         if unknown:
             return None
-        return _matched_dict(m, counted, isthing != NULL, boundary, self._n_cat)
+        return _matched_dict(m, counted, gt, isthing != NULL, boundary, self._n_cat)
 
 
 def boundary_dilation_pixels(height, width, dilation_ratio):
@@ -974,7 +1052,7 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
     _raise_status(st, counted.width, counted.height, n_cat)
     if unknown:
         return None
-    return _matched_dict(m, counted.pairs, isthing != NULL, counted.dilation > 0, n_cat)
+    return _matched_dict(m, counted.pairs, gt, isthing != NULL, counted.dilation > 0, n_cat)
 
 
 # ------------------------------------------------------------------------------------------------

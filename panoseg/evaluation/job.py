@@ -112,20 +112,24 @@ class EvaluationJob:
                                           file_name=gt_ann["file_name"])
             self.pairs.append((gt_ann, pred_by_image[image_id]))
 
-    def evaluate_image(self, pair) -> ImageResult:
-        """Matches one (GT annotation, predicted annotation) pair, reading its two PNGs."""
+    def evaluate_image(self, pair, tables=(None, None)) -> ImageResult:
+        """Matches one (GT annotation, predicted annotation) pair, reading its two PNGs.
+        ``tables``: the pair's two SegmentTables where already made (None: made here)."""
         gt_ann, pred_ann = pair
+        gt_table, pred_table = tables
         categories = self.categories
         gt_json_file, pred_json_file = self.gt_json_file, self.pred_json_file
         image_id = gt_ann["image_id"]
         gt_png = join(self.gt_folder, gt_ann["file_name"])
         pred_png = join(self.pred_folder, pred_ann["file_name"])
-        gt_table = SegmentTable.from_segments_info(
-            gt_ann["segments_info"], categories, is_gt=True, file=gt_json_file,
-            image_id=image_id, file_name=gt_ann["file_name"])
-        pred_table = SegmentTable.from_segments_info(
-            pred_ann["segments_info"], categories, is_gt=False, file=pred_json_file,
-            image_id=image_id, file_name=pred_ann["file_name"])
+        if gt_table is None:
+            gt_table = SegmentTable.from_segments_info(
+                gt_ann["segments_info"], categories, is_gt=True, file=gt_json_file,
+                image_id=image_id, file_name=gt_ann["file_name"])
+        if pred_table is None:
+            pred_table = SegmentTable.from_segments_info(
+                pred_ann["segments_info"], categories, is_gt=False, file=pred_json_file,
+                image_id=image_id, file_name=pred_ann["file_name"])
         where = _Where(image_id, gt_ann["file_name"], gt_png, pred_png, gt_json_file,
                        pred_json_file)
         if not self.errors:
@@ -202,6 +206,21 @@ class EvaluationJob:
             pred_table.category, len(categories), _isthing(categories) if self.extra else None,
             dilation_ratio=ratio)
 
+    def _with_tables(self, pairs: list):
+        """``(pair, (gt_table, pred_table))`` for each pair, the tables made a block of pairs at
+        a time (one core call per side instead of one per annotation; None where
+        :meth:`SegmentTable.from_segments_info` must say what is wrong)."""
+        for start in range(0, len(pairs), TABLE_BLOCK):
+            block = pairs[start:start + TABLE_BLOCK]
+            gt_tables = SegmentTable.for_annotations([gt for gt, _ in block], self.categories,
+                                                     is_gt=True)
+            pred_tables = SegmentTable.for_annotations([pred for _, pred in block],
+                                                       self.categories, is_gt=False)
+            yield from zip(block, zip(gt_tables, pred_tables))
+
+    def _evaluate_with_tables(self, item) -> ImageResult:
+        return self.evaluate_image(*item)
+
     def _check_size(self, shape, gt_png, image_id):
         if image_id in self.sizes and tuple(shape) != tuple(self.sizes[image_id]):
             h, w = self.sizes[image_id]
@@ -231,7 +250,8 @@ class EvaluationJob:
             # A few images per thread task: each takes about a millisecond at 640x480.
             n_threads = default_workers() if workers is None else max(1, int(workers))
             batch = max(1, min(EVAL_BATCH, len(pairs) // (4 * n_threads)))
-            for result in ordered_map(self.evaluate_image, pairs, workers, batch):
+            for result in ordered_map(self._evaluate_with_tables, self._with_tables(pairs),
+                                      workers, batch):
                 stats.add_image(result)
                 if errors is not None:
                     errors += result.errors
@@ -319,6 +339,10 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
 #: few images, so that every thread gets work): a task per image cost a future and two GIL
 #: hand-offs each, a tenth of a 640x480 image's time.
 EVAL_BATCH = 8
+
+#: Pairs whose segment tables :meth:`EvaluationJob.evaluate_chunk` makes in one core call
+#: (bounds the memory of tables made ahead of the images).
+TABLE_BLOCK = 256
 
 #: Bytes of image data inflated at a time per PNG while evaluating (256 KB: a 640x480 PNG in 4
 #: chunks, a 4096x2048 one in 97): small enough that a chunk of each PNG stays in the CPU's

@@ -180,9 +180,7 @@ def _checked_result(m: dict, gt_segments: SegmentTable, pred_segments: SegmentTa
                     categories: Categories, where: _Where, gt_area: str = "png") -> ImageResult:
     """The kernel's output as an ImageResult, once every PNG id is listed and vice versa and the
     GT areas are checked against the PNG (``gt_area``, see :func:`match_image`)."""
-    gt_pixels = m["gt_pixels"]
-    if (len(m["unknown_gt"]) == 0 and len(m["unknown_pred"]) == 0 and gt_pixels.all()
-            and m["pred_pixels"].all() and (gt_segments.area == gt_pixels).all()):
+    if m["consistent"]:  # the core found nothing below to report or count
         return _image_result(m, gt_segments, pred_segments, categories, where, 0)
     for side, unknown, file, json_file in (
             ("GT", m["unknown_gt"], where.gt_file, where.gt_json),

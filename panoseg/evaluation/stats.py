@@ -51,6 +51,10 @@ def class_average(tp, fp, fn, iou, isthing_flags, isthing):
     pq = sq = rq = 0.0
     n = 0
     per_class = {}
+    # Python numbers read from lists: indexing a numpy array per cell costs more than the loop.
+    tp, fp, fn, iou = (np.asarray(a).tolist() for a in (tp, fp, fn, iou))
+    if isthing is not None:
+        isthing_flags = np.asarray(isthing_flags).tolist()
     for k in range(len(tp)):
         if isthing is not None and bool(isthing_flags[k]) != isthing:
             continue
@@ -79,6 +83,8 @@ def pq_average(tp, fp, fn, iou, categories: Categories, isthing):
 def _exact_terms(terms: list) -> list:
     """Few floats, largest first, whose exact sum equals that of ``terms`` (the first is the
     correctly rounded sum): repeated :func:`math.fsum` of the remainder, each step exact."""
+    if len(terms) == 1:  # common in a flush, and already in that form
+        return [terms[0]] if terms[0] != 0.0 else []
     out = []
     rest = list(terms)
     for _ in range(64):  # each step removes >= 52 bits; 2-3 steps in practice
@@ -98,12 +104,12 @@ def _float_field(name: str, doc: str) -> property:
     key = "_f_" + name
 
     def get(self):
-        if self._pending:
+        if self._pending or self._pending_images:
             self._flush()
         return self.__dict__[key]
 
     def set(self, value):
-        if self._pending:
+        if self._pending or self._pending_images:
             self._flush()
         self.__dict__[key] = value
 
@@ -140,18 +146,24 @@ class PQStats:
     _exact = None
     _pending = ()
     _n_pending = 0
+    _pending_images = ()
     #: Pending terms folded into the arrays once there are this many (bounds memory).
     _MAX_PENDING = 1 << 16
+    #: Images whose float arrays are queued as they are, then turned into nonzero cells
+    #: together (a few numpy calls for the batch instead of a dozen per image).
+    _IMAGE_BATCH = 256
 
     def __init__(self, categories, iou_type: str = "segm"):
         self.categories = as_categories(categories)
         self.iou_type = check_iou_type(iou_type)
         n = len(self.categories)
         # The exact sums of the float fields' nonzero cells, {cell g: [rounded value, terms]}
-        # (cell numbering: see _raw_flats), and the (cells, values) added since, not yet folded.
+        # (cell numbering: see _raw_flats), and the (cells, values) added since, not yet folded;
+        # the float arrays of images added since, in _raw_flats' field order (None: not computed).
         self._exact = {}
         self._pending = []
         self._n_pending = 0
+        self._pending_images = []
         self.tp = np.zeros(n, np.int64)
         self.fp = np.zeros(n, np.int64)
         self.fn = np.zeros(n, np.int64)
@@ -214,31 +226,62 @@ class PQStats:
         if self._n_pending >= self._MAX_PENDING:
             self._flush()
 
+    def _queue_image(self, floats: tuple) -> None:
+        """Queues an image's float arrays (``_raw_flats``' fields, None where not computed)."""
+        if not isinstance(self._pending_images, list):
+            self._pending_images = []
+        self._pending_images.append(floats)
+        if len(self._pending_images) >= self._IMAGE_BATCH:
+            self._push_images()
+
+    def _push_images(self) -> None:
+        """Queues the nonzero cells of the queued images' float arrays, field by field."""
+        images, self._pending_images = self._pending_images, []
+        n = len(self.categories)
+        for f, arrays in enumerate(zip(*images)):
+            present = [a for a in arrays if a is not None]
+            if present:
+                block = np.array(present, np.float64).reshape(-1)
+                # (A float array's nonzero() is several times slower than a bool array's.)
+                nonzero = np.flatnonzero(block != 0)
+                if len(nonzero):
+                    self._push(nonzero % (len(block) // len(present)) + f * n, block[nonzero])
+
     def _flush(self) -> None:
         """Folds the pending additions into the exact terms and the arrays."""
+        if self._pending_images:
+            self._push_images()
         pending, self._pending, self._n_pending = self._pending, [], 0
         if not pending:
             return
         cells = np.concatenate([c for c, _ in pending])
-        values = np.concatenate([v for _, v in pending]).tolist()
+        values = np.concatenate([v for _, v in pending])
         order = np.argsort(cells, kind="stable")
         cells = cells[order]
-        values = [values[i] for i in order.tolist()]
+        values = values[order].tolist()
         starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
         ends = np.r_[starts[1:], len(cells)].tolist()
         if self._exact is None:
             self._exact = {}
         flats = self._raw_flats()
         current = np.concatenate(flats)
-        n, last = len(self.categories), len(flats) - 1
-        for g, a, b in zip(cells[starts].tolist(), starts.tolist(), ends):
-            terms = self._terms(g, float(current[g]))
-            terms.extend(values[a:b])
+        touched = cells[starts]
+        folded = []
+        exact = self._exact
+        for g, value, a, b in zip(touched.tolist(), current[touched].tolist(), starts.tolist(),
+                                  ends):
+            terms = self._terms(g, value)
+            terms += values[a:b]
             terms = _exact_terms(terms)
             value = terms[0] if terms else 0.0
-            self._exact[g] = [value, terms]
-            f = min(g // n, last)
-            flats[f][g - f * n] = value
+            exact[g] = [value, terms]
+            folded.append(value)
+        # Written back in one go: cell g of ``current`` is cell g of the flats' concatenation.
+        current[touched] = folded
+        start = 0
+        for flat in flats:
+            flat[:] = current[start:start + len(flat)]
+            start += len(flat)
 
     def __getstate__(self):
         self._flush()
@@ -341,20 +384,17 @@ class PQStats:
             self.segm_tp += segm[0]
             self.segm_fp += segm[1]
             self.segm_fn += segm[2]
-        # The float cells of this image (numbering: _raw_flats), zero where not computed.
-        n = len(self.categories)
-        values = np.zeros(8 * n, np.float64)
-        values[:n] = result.iou
-        if segm is not None:
-            values[4 * n:5 * n] = segm[3]
+        segm_iou = segm[3] if segm is not None else None
         e = result.extra
-        if e is not None:
+        if e is None:
+            self._queue_image((result.iou, None, None, None, segm_iou, None))
+        else:
             for name in ("dagger_count", "size_tp", "size_fp", "size_fn", "sem_inter", "sem_gt",
                          "sem_pred"):
                 getattr(self, name).__iadd__(e[name])
-            for f, name in ((1, "dagger_iou"), (2, "cover_iou"), (3, "cover_area")):
-                values[f * n:(f + 1) * n] = e[name]
-            values[5 * n:] = e["size_iou"].reshape(-1)
+            self._queue_image((result.iou, e["dagger_iou"], e["cover_iou"], e["cover_area"],
+                               segm_iou, e["size_iou"]))
+            n = len(self.categories)
             confusion_gt = e["confusion_gt"]
             if 0 < len(confusion_gt) <= 32:  # a few per image: cheaper than np.add.at
                 confusion = self.confusion
@@ -364,9 +404,6 @@ class PQStats:
                 np.add.at(self.confusion, (confusion_gt, np.where(
                     e["confusion_pred"] < 0, n, e["confusion_pred"])), 1)
             self.n_images_extra += 1
-        cells = values.nonzero()[0]
-        if len(cells):
-            self._push(cells, values[cells])
 
     def summarize(self) -> dict:
         """panopticapi's result dict.

@@ -4,8 +4,8 @@ from __future__ import annotations
 import gc
 import json
 import math
+from collections.abc import Mapping, Sequence  # isinstance: ~10x faster than typing's
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -209,6 +209,18 @@ class SegmentTable:
             category[k] = cat_index
             iscrowd[k] = crowd
         return cls(ids, category, iscrowd, area)
+
+    @classmethod
+    def for_annotations(cls, annotations: Sequence[Mapping], categories: Categories, *,
+                        is_gt: bool) -> list:
+        """The tables of many annotations' ``segments_info`` at once (one core call; slices
+        of shared arrays): a SegmentTable per annotation, or None where something looks wrong
+        (:meth:`from_segments_info` then says what)."""
+        bounds, valid, ids, category, iscrowd, area = _core.segment_tables(
+            list(annotations), categories.index_of, is_gt)
+        bounds = bounds.tolist()
+        return [cls(ids[a:b], category[a:b], iscrowd[a:b], area[a:b]) if ok else None
+                for a, b, ok in zip(bounds, bounds[1:], valid)]
 
     @classmethod
     def _from_valid_segments(cls, segments, categories: Categories, is_gt: bool):

@@ -1,0 +1,109 @@
+"""The per-image work of an evaluation done in batches: segment tables made for many
+annotations in one core call, the core's consistency flag, and PQStats' queued image arrays
+give exactly what the per-image paths give."""
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from panoseg import _core
+from panoseg.evaluation import EvaluationJob, PQStats
+from panoseg.evaluation import job as job_module
+from panoseg.evaluation.extra_metrics import extra_results
+from panoseg.io.categories import Categories
+from panoseg.io.panoptic_json import SegmentTable
+from panoseg.testing.synthetic import make_dataset
+
+CATEGORIES = Categories([{"id": 1, "isthing": 1}, {"id": 2, "isthing": 0}])
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("batching"), n_images=12, height=40, width=56,
+                        seed=5)
+
+
+def _same_table(a: SegmentTable, b: SegmentTable):
+    for name in ("ids", "category", "iscrowd", "area"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and x.flags.c_contiguous, name
+        np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+@pytest.mark.parametrize("is_gt", [True, False])
+def test_tables_of_many_annotations_equal_one_at_a_time(is_gt):
+    good = [{"id": 5, "category_id": 2, "area": 3}, {"id": 1, "category_id": 1, "iscrowd": 1,
+                                                     "area": 2.5}]
+    annotations = [
+        {"segments_info": good},
+        {"segments_info": []},
+        {"segments_info": good + [{"id": 5, "category_id": 1, "area": 1}]},  # duplicate id
+        {"segments_info": [{"id": 7, "category_id": 3, "area": 1}]},  # unknown category
+        {"segments_info": ({"id": 7, "category_id": 1, "area": 1},)},  # not a list
+        {"segments_info": [{"id": 9, "category_id": 1, "area": 4}] + good[:1]},
+    ]
+    tables = SegmentTable.for_annotations(annotations, CATEGORIES, is_gt=is_gt)
+    assert [t is None for t in tables] == [False, False, True, True, True, False]
+    for ann, table in zip(annotations, tables):
+        if table is not None:
+            _same_table(table, SegmentTable.from_segments_info(ann["segments_info"], CATEGORIES,
+                                                               is_gt=is_gt))
+    assert SegmentTable.for_annotations([], CATEGORIES, is_gt=is_gt) == []
+
+
+def test_a_bad_annotation_still_fails_with_its_own_message(dataset, tmp_path):
+    gt = json.loads(open(dataset.gt_json).read())
+    gt["annotations"][3]["segments_info"][0]["category_id"] = 987654
+    bad = tmp_path / "gt.json"
+    bad.write_text(json.dumps(gt))
+    job = EvaluationJob(bad, dataset.pred_json, gt_folder=dataset.gt_json[:-5])
+    with pytest.raises(Exception, match="unknown category_id 987654") as caught:
+        job.evaluate_chunk(workers=1)
+    assert caught.value.image_id == gt["annotations"][3]["image_id"]
+
+
+def test_the_consistency_flag_matches_the_checks(dataset):
+    ids = np.array([1, 2], np.uint32)
+    gt_map = np.array([[1, 1, 2]], np.uint32)
+    common = dict(gt_ids=ids, gt_category=np.zeros(2, np.int32),
+                  gt_iscrowd=np.zeros(2, np.uint8), pred_ids=ids,
+                  pred_category=np.zeros(2, np.int32), n_categories=1)
+    for area, pred_map, consistent in (([2, 1], [[1, 2, 2]], True),
+                                       ([2, 2], [[1, 2, 2]], False),  # area != pixels
+                                       ([2, 1], [[1, 1, 1]], False),  # prediction 2 has none
+                                       ([2, 1], [[1, 3, 2]], False)):  # 3 is not listed
+        m = _core.match_image(gt_map, np.array(pred_map, np.uint32),
+                              gt_area=np.array(area, np.float64), **common)
+        assert m["consistent"] == consistent and m["consistent"].dtype == np.bool_
+
+
+@pytest.mark.parametrize("options", [{}, {"extra": False}, {"iou_type": "boundary"}])
+def test_queued_images_sum_as_added_one_by_one(dataset, monkeypatch, options):
+    job = EvaluationJob(dataset.gt_json, dataset.pred_json, **options)
+    results = [job.evaluate_image(pair) for pair in job.pairs] * 5
+    one_by_one = PQStats(job.categories, job.iou_type)
+    for r in results:
+        one_by_one.add_image(r)
+        one_by_one._flush()
+    monkeypatch.setattr(PQStats, "_IMAGE_BATCH", 7)  # a few batches and a queued remainder
+    batched = PQStats(job.categories, job.iou_type)
+    for r in results:
+        batched.add_image(r)
+    batched = pickle.loads(pickle.dumps(batched))
+    for stats in (one_by_one, batched):
+        assert stats.n_images == len(results)
+    assert pickle.dumps(batched.summarize()) == pickle.dumps(one_by_one.summarize())
+    if job.extra:
+        assert pickle.dumps(extra_results(batched)) == pickle.dumps(extra_results(one_by_one))
+    for name in ("tp", "fp", "fn") + PQStats._FLOAT + PQStats._EXTRA:
+        assert getattr(batched, name).tobytes() == getattr(one_by_one, name).tobytes(), name
+
+
+def test_chunks_smaller_than_a_table_block(dataset, monkeypatch):
+    job = EvaluationJob(dataset.gt_json, dataset.pred_json)
+    expected = job.evaluate_chunk(workers=1)
+    monkeypatch.setattr(job_module, "TABLE_BLOCK", 5)
+    got = job.evaluate_chunk(workers=2)
+    assert got.rows == expected.rows
+    assert pickle.dumps(got.stats.summarize()) == pickle.dumps(expected.stats.summarize())
