@@ -107,3 +107,16 @@ def test_chunks_smaller_than_a_table_block(dataset, monkeypatch):
     got = job.evaluate_chunk(workers=2)
     assert got.rows == expected.rows
     assert pickle.dumps(got.stats.summarize()) == pickle.dumps(expected.stats.summarize())
+
+
+def test_queued_statistics_pickle_under_their_names(dataset):
+    job = EvaluationJob(dataset.gt_json, dataset.pred_json)
+    stats = PQStats(job.categories)
+    stats.add_image(job.evaluate_image(job.pairs[0]))
+    state = stats.__getstate__()
+    assert not stats._pending_images
+    for name in PQStats._INT + ("confusion",):
+        assert name in state and "_i_" + name not in state
+    assert state["tp"].tobytes() == stats.tp.tobytes()
+    loaded = pickle.loads(pickle.dumps(stats))
+    assert loaded.tp is not stats.tp and loaded.tp.tobytes() == stats.tp.tobytes()

@@ -116,6 +116,24 @@ def _float_field(name: str, doc: str) -> property:
     return property(get, set, doc=doc)
 
 
+def _int_field(name: str, doc: str) -> property:
+    """An integer statistic: a numpy array, with the images queued by ``add_image`` added in
+    when it is read (or replaced)."""
+    key = "_i_" + name
+
+    def get(self):
+        if self._pending_images:
+            self._push_images()
+        return self.__dict__[key]
+
+    def set(self, value):
+        if self._pending_images:
+            self._push_images()
+        self.__dict__[key] = value
+
+    return property(get, set, doc=doc)
+
+
 class PQStats:
     """Additive Panoptic Quality statistics, one row per category.
 
@@ -140,6 +158,26 @@ class PQStats:
     segm_iou = _float_field("segm_iou", "Mask IoU sums when ``iou_type`` is 'boundary'.")
     size_iou = _float_field("size_iou", "IoU sums per COCO size range, shape (n, 3).")
 
+    #: The integer fields summed from queued images (stored as ``_i_<name>``, pickled as
+    #: ``<name>``), in the order of an image's queue entry (see add_image).
+    _INT = ("tp", "fp", "fn", "segm_tp", "segm_fp", "segm_fn", "dagger_count", "size_tp",
+            "size_fp", "size_fn", "sem_inter", "sem_gt", "sem_pred")
+    tp = _int_field("tp", "True positives per category.")
+    fp = _int_field("fp", "False positives per category.")
+    fn = _int_field("fn", "False negatives per category.")
+    segm_tp = _int_field("segm_tp", "Mask PQ's true positives when ``iou_type`` is 'boundary'.")
+    segm_fp = _int_field("segm_fp", "Mask PQ's false positives when ``iou_type`` is 'boundary'.")
+    segm_fn = _int_field("segm_fn", "Mask PQ's false negatives when ``iou_type`` is 'boundary'.")
+    dagger_count = _int_field("dagger_count", "PQ-dagger counts (see extra_metrics).")
+    size_tp = _int_field("size_tp", "True positives per COCO size range, shape (n, 3).")
+    size_fp = _int_field("size_fp", "False positives per COCO size range, shape (n, 3).")
+    size_fn = _int_field("size_fn", "False negatives per COCO size range, shape (n, 3).")
+    sem_inter = _int_field("sem_inter", "Semantic pixel counts: GT and prediction agree.")
+    sem_gt = _int_field("sem_gt", "Semantic pixel counts: GT pixels.")
+    sem_pred = _int_field("sem_pred", "Semantic pixel counts: predicted on labelled GT.")
+    confusion = _int_field("confusion", "Missed GT segments by category and that of their "
+                                        "most-overlapping prediction, shape (n, n + 1).")
+
     #: Defaults for statistics pickled before these attributes existed.
     n_area_mismatch = 0
     iou_type = "segm"
@@ -149,8 +187,9 @@ class PQStats:
     _pending_images = ()
     #: Pending terms folded into the arrays once there are this many (bounds memory).
     _MAX_PENDING = 1 << 16
-    #: Images whose float arrays are queued as they are, then turned into nonzero cells
-    #: together (a few numpy calls for the batch instead of a dozen per image).
+    #: Images whose arrays are queued as they are, then summed (integers) or turned into
+    #: nonzero cells (floats) together: a few numpy calls per field for the batch instead of
+    #: a dozen or two per image.
     _IMAGE_BATCH = 256
 
     def __init__(self, categories, iou_type: str = "segm"):
@@ -159,7 +198,7 @@ class PQStats:
         n = len(self.categories)
         # The exact sums of the float fields' nonzero cells, {cell g: [rounded value, terms]}
         # (cell numbering: see _raw_flats), and the (cells, values) added since, not yet folded;
-        # the float arrays of images added since, in _raw_flats' field order (None: not computed).
+        # the arrays of the images added since, not yet summed (see add_image).
         self._exact = {}
         self._pending = []
         self._n_pending = 0
@@ -226,19 +265,32 @@ class PQStats:
         if self._n_pending >= self._MAX_PENDING:
             self._flush()
 
-    def _queue_image(self, floats: tuple) -> None:
-        """Queues an image's float arrays (``_raw_flats``' fields, None where not computed)."""
+    def _queue_image(self, arrays: tuple) -> None:
+        """Queues an image's arrays: those of ``_INT``, then of ``_FLOAT`` (None where not
+        computed), then the confusion's (GT categories, prediction categories) or None."""
         if not isinstance(self._pending_images, list):
             self._pending_images = []
-        self._pending_images.append(floats)
+        self._pending_images.append(arrays)
         if len(self._pending_images) >= self._IMAGE_BATCH:
             self._push_images()
 
     def _push_images(self) -> None:
-        """Queues the nonzero cells of the queued images' float arrays, field by field."""
+        """Adds the queued images' integer arrays and queues the nonzero cells of their float
+        arrays, field by field."""
         images, self._pending_images = self._pending_images, []
         n = len(self.categories)
-        for f, arrays in enumerate(zip(*images)):
+        fields = list(zip(*images))
+        n_int = len(self._INT)
+        for name, arrays in zip(self._INT, fields):
+            present = [a for a in arrays if a is not None]
+            if present:
+                self.__dict__["_i_" + name] += np.sum(present, axis=0)
+        confusions = [pair for pair in fields[-1] if pair is not None]
+        if confusions:
+            gt = np.concatenate([g for g, _ in confusions])
+            pred = np.concatenate([p for _, p in confusions])
+            np.add.at(self.__dict__["_i_confusion"], (gt, np.where(pred < 0, n, pred)), 1)
+        for f, arrays in enumerate(fields[n_int:-1]):
             present = [a for a in arrays if a is not None]
             if present:
                 block = np.array(present, np.float64).reshape(-1)
@@ -285,7 +337,11 @@ class PQStats:
 
     def __getstate__(self):
         self._flush()
-        return self.__dict__.copy()
+        state = self.__dict__.copy()
+        for name in self._INT + ("confusion",):  # under their names, as before the queue
+            if "_i_" + name in state:
+                state[name] = state.pop("_i_" + name)
+        return state
 
     def __setstate__(self, state):
         for name in self._FLOAT:  # pickled before the float fields became properties
@@ -303,6 +359,8 @@ class PQStats:
         for name in self._EXTRA:  # pickled before the field existed
             if name not in self._FLOAT:
                 state.setdefault(name, np.zeros(n, np.int64))
+        for name in self._INT + ("confusion",):
+            state["_i_" + name] = state.pop(name)
         self.__dict__.update(state)
 
     def _check_compatible(self, other: "PQStats"):
@@ -369,40 +427,31 @@ class PQStats:
         return out
 
     def add_image(self, result) -> None:
-        """Adds one image's counts (an :class:`~panoseg.evaluation.matching.ImageResult`)."""
+        """Adds one image's counts (an :class:`~panoseg.evaluation.matching.ImageResult`).
+
+        Its arrays are queued and added up with those of other images when a statistic is
+        read (or a batch is full), so they must not change afterwards."""
         segm = getattr(result, "segm", None)
         if (segm is not None) != (self.iou_type == "boundary"):
             raise ValueError(f"an image evaluated with iou_type "
                              f"{'boundary' if segm is not None else 'segm'!r} added to "
                              f"PQStats of iou_type {self.iou_type!r}")
-        self.tp += result.tp
-        self.fp += result.fp
-        self.fn += result.fn
         self.n_images += 1
         self.n_area_mismatch += int(getattr(result, "n_area_mismatch", 0))
-        if segm is not None:
-            self.segm_tp += segm[0]
-            self.segm_fp += segm[1]
-            self.segm_fn += segm[2]
-        segm_iou = segm[3] if segm is not None else None
+        if segm is None:
+            segm = (None, None, None, None)
         e = result.extra
         if e is None:
-            self._queue_image((result.iou, None, None, None, segm_iou, None))
+            self._queue_image((result.tp, result.fp, result.fn, segm[0], segm[1], segm[2],
+                               None, None, None, None, None, None, None,
+                               result.iou, None, None, None, segm[3], None, None))
         else:
-            for name in ("dagger_count", "size_tp", "size_fp", "size_fn", "sem_inter", "sem_gt",
-                         "sem_pred"):
-                getattr(self, name).__iadd__(e[name])
-            self._queue_image((result.iou, e["dagger_iou"], e["cover_iou"], e["cover_area"],
-                               segm_iou, e["size_iou"]))
-            n = len(self.categories)
-            confusion_gt = e["confusion_gt"]
-            if 0 < len(confusion_gt) <= 32:  # a few per image: cheaper than np.add.at
-                confusion = self.confusion
-                for g, p in zip(confusion_gt.tolist(), e["confusion_pred"].tolist()):
-                    confusion[g, p if p >= 0 else n] += 1
-            elif len(confusion_gt):
-                np.add.at(self.confusion, (confusion_gt, np.where(
-                    e["confusion_pred"] < 0, n, e["confusion_pred"])), 1)
+            self._queue_image((result.tp, result.fp, result.fn, segm[0], segm[1], segm[2],
+                               e["dagger_count"], e["size_tp"], e["size_fp"], e["size_fn"],
+                               e["sem_inter"], e["sem_gt"], e["sem_pred"],
+                               result.iou, e["dagger_iou"], e["cover_iou"], e["cover_area"],
+                               segm[3], e["size_iou"],
+                               (e["confusion_gt"], e["confusion_pred"])))
             self.n_images_extra += 1
 
     def summarize(self) -> dict:
