@@ -120,3 +120,25 @@ def test_queued_statistics_pickle_under_their_names(dataset):
     assert state["tp"].tobytes() == stats.tp.tobytes()
     loaded = pickle.loads(pickle.dumps(stats))
     assert loaded.tp is not stats.tp and loaded.tp.tobytes() == stats.tp.tobytes()
+
+
+def test_fields_folded_as_they_are_read_equal_all_at_once(dataset, monkeypatch):
+    job = EvaluationJob(dataset.gt_json, dataset.pred_json, iou_type="boundary")
+    results = [job.evaluate_image(pair) for pair in job.pairs] * 3
+    monkeypatch.setattr(PQStats, "_IMAGE_BATCH", 5)
+    reference = PQStats(job.categories, job.iou_type)
+    for r in results:
+        reference.add_image(r)
+    reference._flush()
+    stats = PQStats(job.categories, job.iou_type)
+    for k, r in enumerate(results):
+        stats.add_image(r)
+        if k % 4 == 0:
+            stats.iou  # folds this field only
+        if k % 7 == 0:
+            stats.size_iou
+    stats.iou
+    assert stats._pending and 0 not in stats._pending  # the other fields still wait
+    for name in ("tp", "fp", "fn") + PQStats._FLOAT + PQStats._EXTRA:
+        assert getattr(stats, name).tobytes() == getattr(reference, name).tobytes(), name
+    assert stats._exact == reference._exact

@@ -22,6 +22,7 @@ than through these methods) is taken at its written value.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -98,19 +99,24 @@ def _exact_terms(terms: list) -> list:
     return out
 
 
+#: The float fields of PQStats, summed exactly, in cell order (see PQStats._raw_flats).
+_FLOAT_FIELDS = ("iou", "dagger_iou", "cover_iou", "cover_area", "segm_iou", "size_iou")
+
+
 def _float_field(name: str, doc: str) -> property:
-    """A float statistic: a numpy array, with the exact sums of pending additions folded in
-    when it is read."""
+    """A float statistic: a numpy array, with the exact sums of its pending additions folded
+    in when it is read (those of the other fields wait until they are read)."""
     key = "_f_" + name
+    field = _FLOAT_FIELDS.index(name)
 
     def get(self):
-        if self._pending or self._pending_images:
-            self._flush()
+        if self._pending_images or field in self._pending:
+            self._flush(field)
         return self.__dict__[key]
 
     def set(self, value):
-        if self._pending or self._pending_images:
-            self._flush()
+        if self._pending_images or field in self._pending:
+            self._flush(field)
         self.__dict__[key] = value
 
     return property(get, set, doc=doc)
@@ -150,7 +156,7 @@ class PQStats:
     """
 
     #: The float fields, summed exactly.
-    _FLOAT = ("iou", "dagger_iou", "cover_iou", "cover_area", "segm_iou", "size_iou")
+    _FLOAT = _FLOAT_FIELDS
     iou = _float_field("iou", "Sum of the IoUs of the true positives, per category.")
     dagger_iou = _float_field("dagger_iou", "PQ-dagger IoU sums (see extra_metrics).")
     cover_iou = _float_field("cover_iou", "Parsing Covering: sum of area * best IoU.")
@@ -197,10 +203,10 @@ class PQStats:
         self.iou_type = check_iou_type(iou_type)
         n = len(self.categories)
         # The exact sums of the float fields' nonzero cells, {cell g: [rounded value, terms]}
-        # (cell numbering: see _raw_flats), and the (cells, values) added since, not yet folded;
-        # the arrays of the images added since, not yet summed (see add_image).
+        # (cell numbering: see _raw_flats), and the (cells, values) added since, not yet folded,
+        # by field; the arrays of the images added since, not yet summed (see add_image).
         self._exact = {}
-        self._pending = []
+        self._pending = {}
         self._n_pending = 0
         self._pending_images = []
         self.tp = np.zeros(n, np.int64)
@@ -258,9 +264,12 @@ class PQStats:
 
     def _push(self, cells: np.ndarray, values: np.ndarray) -> None:
         """Queues exact additions: ``values[i]`` to float cell ``cells[i]``."""
-        if not isinstance(self._pending, list):
-            self._pending = []
-        self._pending.append((cells, values))
+        if not isinstance(self._pending, dict):
+            self._pending = {}
+        fields = np.minimum(cells // len(self.categories), len(self._FLOAT) - 1)
+        for f in np.unique(fields).tolist():
+            chosen = fields == f
+            self._pending.setdefault(f, []).append((cells[chosen], values[chosen]))
         self._n_pending += len(cells)
         if self._n_pending >= self._MAX_PENDING:
             self._flush()
@@ -299,13 +308,20 @@ class PQStats:
                 if len(nonzero):
                     self._push(nonzero % (len(block) // len(present)) + f * n, block[nonzero])
 
-    def _flush(self) -> None:
-        """Folds the pending additions into the exact terms and the arrays."""
+    def _flush(self, field: Optional[int] = None) -> None:
+        """Folds the pending additions (of float field ``field`` only, if given) into the exact
+        terms and the arrays. (Folding costs about a microsecond per cell: PQ reads only the
+        IoU sums.)"""
         if self._pending_images:
             self._push_images()
-        pending, self._pending, self._n_pending = self._pending, [], 0
+        if not self._pending:
+            return
+        pending = []
+        for f in (list(self._pending) if field is None else [field]):
+            pending += self._pending.pop(f, [])
         if not pending:
             return
+        self._n_pending -= sum(len(c) for c, _ in pending)
         cells = np.concatenate([c for c, _ in pending])
         values = np.concatenate([v for _, v in pending])
         order = np.argsort(cells, kind="stable")
@@ -347,7 +363,7 @@ class PQStats:
         for name in self._FLOAT:  # pickled before the float fields became properties
             if name in state:
                 state["_f_" + name] = state.pop(name)
-        state.setdefault("_pending", [])
+        state["_pending"] = {}  # flushed when pickled (an empty list before)
         state.setdefault("_n_pending", 0)
         n = len(state["categories"])
         if "_f_segm_iou" not in state:
