@@ -6,14 +6,16 @@ benchmarks/evalbench.py), each stage is timed on its own, best of
 
 * files: ``panoseg._core.match_png_files`` on the two paths, as the evaluator calls it: one C++
   call that reads both files, checks their chunks, inflates them (zlib-ng, 64 KB pieces) and
-  decodes, counts and matches the rows as they come, plus building its result dict;
+  decodes each scanline straight to runs (csrc/io/png_row_runs.cpp), counts and matches them as
+  they come, plus building its result dict;
 * raw: ``_core.match_png`` on the already inflated data (the same decode, count and match);
 * read + inflate in core: files - raw;
 * count + match: ``_core.match_image`` on the two decoded id maps (the same pair count, PQ
-  match and extra metrics, unfused);
-* unfilter in core: raw - (count + match), an estimate of the fused unfilter's share;
-* unfilter alone: ``panoseg._core.png_unfilter_ids`` of both inflated buffers (reconstruct +
-  convert to ids, writing two fresh id maps: an upper bound of the unfilter share);
+  match and extra metrics, on id maps instead of runs);
+* scanlines to runs in core: raw - (count + match), an estimate of the run decoder's share;
+* unfilter alone: ``panoseg._core.png_unfilter_ids`` of both inflated buffers (reconstruct the
+  bytes + convert to ids, writing two fresh id maps, as ``read_ids`` does; the evaluator never
+  does this: for comparison);
 * for reference, inflating in Python as the fallback reader does (``PngImageData.chunks``:
   chunk parsing, CRCs, zlib-ng's Python module) and reading the files' bytes in Python;
 * Python: ``EvaluationJob.evaluate_image`` minus files (segment tables, checks, the result
@@ -55,9 +57,10 @@ def summary():
     lines = [(f"One thread; milliseconds per image (mean over the images of each set, every "
               f"stage best of {ROUNDS}); {eb.machine_line(machine)}."), "",
              ("| size | core call (match_png_files) | read + inflate in core (files - raw) | "
-              "unfilter in core (raw - count) | count + match (match_image on id maps) | "
+              "scanlines to runs in core (raw - count) | count + match (match_image on id "
+              "maps) | "
               "Python | evaluate_image | pq_compute / image | JSON + stats + summary | "
-              "raw (match_png on inflated data) | unfilter alone (upper bound) | "
+              "raw (match_png on inflated data) | unfilter to id maps (read_ids' way) | "
               "Python read | Python inflate (fallback reader) |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for size, row in BREAKDOWN.items():
@@ -69,15 +72,14 @@ def summary():
         ms = r["ms_per_image"]
         pct = {k: 100 * ms[k] / ms["evaluate_image"] for k in ms}
         shares.append(f"{size}: core call {pct['files']:.0f}% (read + inflate "
-                      f"~{pct['read+inflate']:.0f}%, unfilter ~{pct['unfilter']:.0f}%), Python "
+                      f"~{pct['read+inflate']:.0f}%, runs ~{pct['unfilter']:.0f}%), Python "
                       f"{pct['python']:.0f}%")
     lines += [
         "", "Shares of evaluate_image: " + "; ".join(shares) + ".",
         ("Each stage is timed on its own (best of rounds), so on a loaded machine the "
-         "differences (read + inflate, unfilter in core, Python) can come out slightly "
-         "negative. 'unfilter "
-         "alone' writes two fresh id maps (page faults included), which the row-wise core "
-         "never does: an upper bound. The PQ match of the pair table is not timed apart from "
+         "differences (read + inflate, scanlines to runs, Python) can come out slightly "
+         "negative. 'unfilter to id maps' writes two fresh id maps (page faults included), "
+         "which the run decoder never does. The PQ match of the pair table is not timed apart from "
          "the count (that needs the package's help); it is included in 'count + match'.")]
     report("eval: where the time goes per image (one thread, same run)", lines)
     path = (os.environ.get("PANOSEG_BENCH_BREAKDOWN_OUT")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import colorsys
 import json
+from collections.abc import Iterable, Mapping
 from importlib import resources
-from typing import Iterable, Mapping, Tuple, Union
+from typing import Tuple, Union
 
 import numpy as np
 
