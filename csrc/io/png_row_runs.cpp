@@ -218,7 +218,10 @@ RunRow RgbRunDecoder::decode(const uint8_t* line) {
     return RunRow{};
   }
   const int64_t w = width_;
-  if (w == 0) return RunRow{last_.data(), 0};
+  if (w == 0) {  // no pixels: an empty row, but not nullptr (that is the error signal)
+    static const IdRun kNoRun{0, 0u};
+    return RunRow{&kNoRun, 0};
+  }
   if (y_ == 1) {  // the first row: its bytes exist, so its buffers may be allocated
     nonzero_.resize(size_t(w));
     last_.assign(1, IdRun{int32_t(w), 0u});  // the row above the first is zeros
