@@ -250,6 +250,7 @@ RunRow RgbRunDecoder::decode(const uint8_t* line) {
     default:
       decode_bytes(filter, s);
   }
+  bytes_last_ = filter == 0 || filter == 3;
   last_.swap(next_);
   n_last_ = n_next_;
   return RunRow{last_.data(), n_last_};
@@ -336,9 +337,11 @@ void RgbRunDecoder::decode_paeth(const uint8_t* s, int64_t n_nonzero) {
 void RgbRunDecoder::decode_bytes(int filter, const uint8_t* s) {
   const int64_t n = 3 * width_, stride = n + kRowPadding;
   if (bytes_.empty()) bytes_.assign(size_t(2 * stride), 0);
-  uint8_t* prev = bytes_.data();
-  uint8_t* cur = prev + stride;
-  if (filter == 3) {
+  // The two halves alternate, so a run of None / Average rows keeps the row above's bytes.
+  uint8_t* prev = bytes_.data() + (bytes_flip_ ? stride : 0);
+  uint8_t* cur = bytes_.data() + (bytes_flip_ ? 0 : stride);
+  bytes_flip_ = !bytes_flip_;
+  if (filter == 3 && !bytes_last_) {  // rebuilt from the runs above
     int64_t x = 0;
     for (int64_t i = 0; i < n_last_; ++i) {
       const IdRun& r = last_[size_t(i)];

@@ -56,6 +56,8 @@ class RgbRunDecoder {
   int64_t n_last_ = 0, n_next_ = 0;
   std::vector<int32_t> nonzero_;    // pixels with a nonzero residual byte, ascending
   std::vector<uint8_t> bytes_;      // None / Average rows: the previous and current row's bytes
+  bool bytes_flip_ = false;         // which half of bytes_ holds the last bytes-decoded row
+  bool bytes_last_ = false;         // that row is the last row (no Sub / Up / Paeth row since)
 };
 
 }  // namespace panoseg
