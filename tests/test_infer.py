@@ -327,7 +327,16 @@ def test_cli_reports_configuration_errors(weights, tmp_path, capsys):
 def test_several_contexts_give_the_same_predictions(weights):
     """Images of a batch are spread over the contexts (GPUs in real use; two CPU contexts here)
     and semantic windows split between them: the results must not change. In a fresh process,
-    like the CLI runs (see infer_cli: this builds four more nets)."""
+    like the CLI runs (see infer_cli: this builds four more nets).
+
+    MXNet 1.9's CPU execution of GluonCV's Mask R-CNN is not reproducible from one forward pass
+    to the next in a process, on one context as well: with OpenMP threads or the threaded
+    engine, a later pass of the same predictor on the same image can return some of its 1000
+    random-weight detections different (17 or 14 of 1000 here; or garbage boxes),
+    which made this test flaky. One OpenMP thread and the synchronous NaiveEngine make each
+    pass bit-reproducible, so the comparison can be strict: every detection must have a partner
+    (the contexts still get their own images and parameter copies: only MXNet's scheduling
+    changes, not panoseg's dispatch and gathering, which is what is tested)."""
     import subprocess
     import sys
 
@@ -341,23 +350,29 @@ kw = dict(short=256, max_size=400, score_thr=0.0, topk=1000)
 one = InstancePredictor({INSTANCE_MODEL!r}, {weights["instance"]!r}, **kw).predict_batch(images)
 two = InstancePredictor({INSTANCE_MODEL!r}, {weights["instance"]!r}, ctx=[mx.cpu(0), mx.cpu(1)],
                         **kw).predict_batch(images)
+assert [(a.height, a.width) for a in one] == [(b.height, b.width) for b in two]
 for a, b in zip(one, two):
-    # every detection kept; near-tied random-weight scores may order them differently, so
-    # each box of one run must have a partner of the same class in the other
-    # (NMS may decide a near-threshold box differently: almost all, not all)
+    # every detection kept (hundreds per image); near-tied random-weight scores need not keep
+    # their order, so each detection of one run must have a partner of the same class, box
+    # and score in the other, and the other way round: all of them
+    assert len(a) == len(b) > 100, (len(a), len(b))
     d = np.abs(a.boxes[:, None, :] - b.boxes[None, :, :]).max(-1)
     d[a.category_ids[:, None] != b.category_ids[None, :]] = np.inf
-    assert (d.min(1) < 0.05).mean() > 0.98 and (d.min(0) < 0.05).mean() > 0.98
+    d[np.abs(a.scores[:, None] - b.scores[None, :]) > 1e-4] = np.inf
+    assert (d.min(1) < 0.05).all() and (d.min(0) < 0.05).all(), (
+        (d.min(1) < 0.05).mean(), (d.min(0) < 0.05).mean())
 s1 = SemanticPredictor({SEMANTIC_MODEL!r}, {weights["semantic"]!r}, crop_size={CROP})
 s2 = SemanticPredictor({SEMANTIC_MODEL!r}, {weights["semantic"]!r}, crop_size={CROP},
                        ctx=[mx.cpu(0), mx.cpu(1)])
 for a, b in zip(s1.predict_batch(images), s2.predict_batch(images)):
-    assert (a == b).mean() > 0.999
+    assert a.shape == b.shape and (a == b).mean() > 0.999
 # one image (one window) on two contexts: the batch goes to one of them
 assert (s2.predict(images[0]) == s1.predict(images[0])).mean() > 0.999
 print("ok")
 """
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MXNET_ENGINE_TYPE="NaiveEngine")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-3000:]
 
 
