@@ -341,8 +341,9 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
 EVAL_BATCH = 8
 
 #: Pairs whose segment tables :meth:`EvaluationJob.evaluate_chunk` makes in one core call
-#: (bounds the memory of tables made ahead of the images).
-TABLE_BLOCK = 256
+#: (bounds the memory of tables made ahead of the images). Small enough that only the first
+#: block is made before the threads start: the others are made while they work.
+TABLE_BLOCK = 32
 
 #: Bytes of image data inflated at a time per PNG while evaluating (256 KB: a 640x480 PNG in 4
 #: chunks, a 4096x2048 one in 97): small enough that a chunk of each PNG stays in the CPU's

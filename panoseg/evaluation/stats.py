@@ -195,8 +195,9 @@ class PQStats:
     _MAX_PENDING = 1 << 16
     #: Images whose arrays are queued as they are, then summed (integers) or turned into
     #: nonzero cells (floats) together: a few numpy calls per field for the batch instead of
-    #: a dozen or two per image.
-    _IMAGE_BATCH = 256
+    #: a dozen or two per image. Small enough that the batches are summed while the threads
+    #: evaluate the next images, not all at the end.
+    _IMAGE_BATCH = 64
 
     def __init__(self, categories, iou_type: str = "segm"):
         self.categories = as_categories(categories)
