@@ -11,7 +11,9 @@ Imports and ``--warmup`` untimed runs (which also warm the page cache) happen be
 rounds; ``best_s`` is the best of ``--rounds`` wall times (``time.perf_counter``) of the whole
 call (JSON loading included, as a user of ``pq_compute`` pays it).
 
-* ``panoseg``: ``panoseg.pq_compute(gt, pred, workers=N)`` (``all``: ``workers=None``).
+* ``panoseg``: ``panoseg.pq_compute(gt, pred, workers=N)`` (``all``: ``workers=None``); with
+  ``--threads 1+2``, one thread and two alternately, round after round, in this one process
+  (``best_1_s``: one thread's best, ``best_s``: two threads').
 * ``hotcoco``: ``hotcoco.panoptic.pq_compute``; its thread count is ``RAYON_NUM_THREADS``, which
   must be set before the process starts: with ``--threads`` other than ``all`` this script
   re-executes itself with the variable set when the environment does not already say so.
@@ -106,10 +108,10 @@ def quiet_stdout():
 
 
 # --------------------------------------------------------------------------- the tools
-def make_panoseg(args):
+def make_panoseg(args, threads=None):
     import panoseg
 
-    workers = n_workers(args.threads)
+    workers = n_workers(args.threads if threads is None else threads)
 
     def run():
         return panoseg.pq_compute(args.gt_json, args.pred_json, args.gt_folder, args.pred_folder,
@@ -271,7 +273,7 @@ def timed(fn, rounds: int, warmup: int):
 def measure(args) -> dict:
     base_rss = None
     out = {"tool": args.tool, "threads": args.threads,
-           "workers": all_cores() if args.threads == "all" else int(args.threads)}
+           "workers": all_cores() if args.threads in ("all", "1+2") else int(args.threads)}
     if args.tool == "inflate":
         variants, info = make_inflate(args)
         base_rss = proc_status_mb("VmHWM")
@@ -283,6 +285,23 @@ def measure(args) -> dict:
         best = min(raw_only, key=lambda k: raw_only[k]["best_s"])
         out.update(best_s=raw_only[best]["best_s"], all_s=raw_only[best]["all_s"],
                    inflater=best, variants=per_variant, pq=None, per_class=None)
+    elif args.threads == "1+2":
+        # One thread and two, round after round in this one process: the machine's speed
+        # drifts by +-20% between processes (and runs), which a ratio of two processes' times
+        # carries whole; interleaved, both see the same machine.
+        (one, info), (two, _) = make_panoseg(args, "1"), make_panoseg(args, "2")
+        base_rss = proc_status_mb("VmHWM")
+        for _ in range(args.warmup):
+            one(), two()
+        t1, t2 = [], []
+        for _ in range(args.rounds):
+            for fn, times in ((one, t1), (two, t2)):
+                t0 = time.perf_counter()
+                results = fn()
+                times.append(time.perf_counter() - t0)
+        pq, per_class = summarize_pq(results)
+        out.update(workers=2, best_s=min(t2), all_s=t2, best_1_s=min(t1), all_1_s=t1,
+                   pq=pq, per_class=per_class)
     else:
         maker = {"panoseg": make_panoseg, "hotcoco": make_hotcoco,
                  "panopticapi": make_panopticapi}[args.tool]
@@ -301,7 +320,9 @@ def measure(args) -> dict:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tool", required=True, choices=TOOLS)
-    p.add_argument("--threads", default="all", help="'all' or a number of threads")
+    p.add_argument("--threads", default="all",
+                   help="'all', a number of threads, or (panoseg) '1+2': one thread and two, "
+                        "alternating round by round")
     p.add_argument("--gt-json", required=True)
     p.add_argument("--pred-json", required=True)
     p.add_argument("--gt-folder", default=None)
@@ -312,7 +333,9 @@ def parse_args(argv=None):
                    help="inflate: also time the standard library's zlib and panoseg's own "
                         "read_inflated (chunk checks and CRCs included), for information")
     args = p.parse_args(argv)
-    if args.threads != "all":
+    if args.threads == "1+2" and args.tool != "panoseg":
+        p.error("--threads 1+2 is for --tool panoseg")
+    if args.threads not in ("all", "1+2"):
         int(args.threads)
     return args
 
