@@ -5,39 +5,15 @@
 #include <unordered_map>
 #include <utility>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "common/checked.hpp"
 #include "common/id_index.hpp"
 #include "common/row_runs.hpp"
+#include "common/simd.hpp"
 #include "eval/run_scan.hpp"
 
 // The scanning loops are plain int32 lane arithmetic that the compiler vectorizes; on x86-64
 // they are also compiled for AVX2 (+ POPCNT) and the better one is picked at load time
 // (ifunc), since the portable build only assumes SSE2.
-// The per-column depth counts also have an AVX-512 version, picked at run time (64 columns and
-// their band bits a step).
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
-    !defined(PANOSEG_NO_CLONES)
-#define PANOSEG_AVX512_COUNTS 1
-#include <immintrin.h>
-#endif
-
-#if defined(__x86_64__) && defined(__ELF__) && !defined(PANOSEG_NO_CLONES) && \
-    (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__))
-#define PANOSEG_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define PANOSEG_SIMD_CLONES
-#endif
-
-#if defined(__GNUC__)
-#define PANOSEG_INLINE inline __attribute__((always_inline))
-#else
-#define PANOSEG_INLINE inline
-#endif
-
 namespace panoseg {
 namespace {
 
@@ -392,7 +368,7 @@ PANOSEG_INLINE void fill(uint8_t* p, int64_t n, uint8_t v) {
 #endif
 }
 
-#if defined(PANOSEG_AVX512_COUNTS)
+#if defined(PANOSEG_RUNTIME_SIMD)
 // The depth counts of a row (limit 2d + 1 <= 255) and its band bits, 64 columns a step: as the
 // SSE2 loop in band_side_row.
 __attribute__((target("avx512f,avx512bw"))) void update_counts_avx512(
@@ -456,7 +432,7 @@ void band_side_row(BandSide* s, RunRow row, bool same, int64_t y, int64_t w, int
     uint8_t* cnt = s->count8.data();
     const uint8_t lim = uint8_t(limit), lim1 = uint8_t(limit - 1);
     uint64_t* bits = s->bits.data();
-#if defined(PANOSEG_AVX512_COUNTS)
+#if defined(PANOSEG_RUNTIME_SIMD)
     if (kAvx512Counts) return update_counts_avx512(cnt, st, bits, padded, lim, lim1);
 #endif
 #if defined(__SSE2__)

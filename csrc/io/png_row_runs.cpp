@@ -3,24 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/simd.hpp"
 #include "io/png_unfilter.hpp"
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
-// The nonzero-residual scan also has AVX2 and AVX-512 versions, picked at run time.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
-    !defined(PANOSEG_NO_CLONES)
-#define PANOSEG_WIDE_SCANS 1
-#include <immintrin.h>
-#endif
-
-#if defined(__GNUC__)
-#define PANOSEG_INLINE inline __attribute__((always_inline))
-#else
-#define PANOSEG_INLINE inline
-#endif
 
 namespace panoseg {
 namespace {
@@ -74,7 +58,7 @@ int64_t nonzero_pixels_sse2(const uint8_t* s, int64_t n, int32_t* out) {
   return count;
 }
 
-#if defined(PANOSEG_WIDE_SCANS)
+#if defined(PANOSEG_RUNTIME_SIMD)
 __attribute__((target("avx2"))) int64_t nonzero_pixels_avx2(const uint8_t* s, int64_t n,
                                                             int32_t* out) {
   int64_t count = 0, last = -1, k = 0;
@@ -110,7 +94,7 @@ __attribute__((target("avx512f,avx512bw"))) int64_t nonzero_pixels_avx512(const 
 using NonzeroScan = int64_t (*)(const uint8_t*, int64_t, int32_t*);
 
 NonzeroScan pick_nonzero_scan() {
-#if defined(PANOSEG_WIDE_SCANS)
+#if defined(PANOSEG_RUNTIME_SIMD)
   if (__builtin_cpu_supports("avx512bw")) return nonzero_pixels_avx512;
   if (__builtin_cpu_supports("avx2")) return nonzero_pixels_avx2;
 #endif
