@@ -142,3 +142,34 @@ def test_fields_folded_as_they_are_read_equal_all_at_once(dataset, monkeypatch):
     for name in ("tp", "fp", "fn") + PQStats._FLOAT + PQStats._EXTRA:
         assert getattr(stats, name).tobytes() == getattr(reference, name).tobytes(), name
     assert stats._exact == reference._exact
+
+
+def test_a_copy_shares_no_queue_with_its_original(dataset):
+    """copy.copy pickles the state: the copy must get a queue of its own, or images queued on
+    the original after the copy are summed twice once the copy reads a field."""
+    import copy
+
+    job = EvaluationJob(dataset.gt_json, dataset.pred_json)
+    results = [job.evaluate_image(pair) for pair in job.pairs]
+    expected = PQStats(job.categories)
+    for r in results:
+        expected.add_image(r)
+    stats = PQStats(job.categories)
+    for r in results[:3]:
+        stats.add_image(r)
+    copied = copy.copy(stats)
+    for r in results[3:]:
+        stats.add_image(r)
+    copied.tp  # the copy sums its own queue (empty)
+    for name in PQStats._INT + ("confusion",) + PQStats._FLOAT:
+        assert getattr(stats, name).tobytes() == getattr(expected, name).tobytes(), name
+
+
+def test_a_result_over_other_categories_is_refused_when_added(dataset):
+    """Queued arrays would only fail when summed, losing the batch: the size is checked first."""
+    job = EvaluationJob(dataset.gt_json, dataset.pred_json)
+    result = job.evaluate_image(job.pairs[0])
+    stats = PQStats(Categories(job.categories.entries[:-1]))
+    with pytest.raises(ValueError, match="categories added to PQStats over"):
+        stats.add_image(result)
+    assert stats.n_images == 0

@@ -240,7 +240,8 @@ class EvaluationJob:
                        ) -> "ChunkResult":
         """Evaluates pairs [start, stop) (all by default) on ``workers`` threads: their summed
         statistics and, with ``keep``, compact per-image rows and statistics. ``on_image`` is
-        called with each :class:`ImageResult`, in order."""
+        called with each :class:`ImageResult`, in order (read-only: the statistics may still
+        hold its arrays, see :meth:`PQStats.add_image`)."""
         pairs = self.pairs[start:stop]
         stats = PQStats(self.categories, self.iou_type)
         rows, arrays = [], []
@@ -301,7 +302,8 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
     progress : bool
         Show a progress bar on stderr.
     on_image : callable, optional
-        Called with each :class:`ImageResult`, in GT order (e.g. to write per-image results).
+        Called with each :class:`ImageResult`, in GT order (e.g. to write per-image results);
+        it must not modify the result's arrays, which the statistics may still hold.
     keep_per_image : bool
         Keep every image's per-category statistics (``Evaluation.per_image``, for bootstrap).
     extra : bool

@@ -366,6 +366,7 @@ class PQStats:
             if name in state:
                 state["_f_" + name] = state.pop(name)
         state["_pending"] = {}  # flushed when pickled (an empty list before)
+        state["_pending_images"] = []  # never the list of the object copied (copy.copy)
         state.setdefault("_n_pending", 0)
         n = len(state["categories"])
         if "_f_segm_iou" not in state:
@@ -454,6 +455,9 @@ class PQStats:
             raise ValueError(f"an image evaluated with iou_type "
                              f"{'boundary' if segm is not None else 'segm'!r} added to "
                              f"PQStats of iou_type {self.iou_type!r}")
+        if len(result.tp) != len(self.categories):  # queued: no broadcast error later
+            raise ValueError(f"an image evaluated over {len(result.tp)} categories added to "
+                             f"PQStats over {len(self.categories)}")
         self.n_images += 1
         self.n_area_mismatch += int(getattr(result, "n_area_mismatch", 0))
         if segm is None:
