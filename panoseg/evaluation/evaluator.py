@@ -108,9 +108,16 @@ class PQEvaluator:
 
     def merge(self, *others: Union["PQEvaluator", PQStats]) -> "PQEvaluator":
         """Adds other evaluators' (or raw :class:`PQStats`) statistics into this one."""
+        snapshots = []
+        for other in others:  # one lock at a time (two evaluators merging each other: no deadlock)
+            if isinstance(other, PQEvaluator):
+                with other._lock:  # reading its statistics sums the images it has queued
+                    snapshots.append(other.stats.copy())
+            else:
+                snapshots.append(other)
         with self._lock:
-            for other in others:
-                self.stats += other.stats if isinstance(other, PQEvaluator) else other
+            for stats in snapshots:
+                self.stats += stats
         return self
 
     def summarize(self) -> dict:
