@@ -11,9 +11,8 @@
 #include "common/simd.hpp"
 #include "eval/run_scan.hpp"
 
-// The scanning loops are plain int32 lane arithmetic that the compiler vectorizes; on x86-64
-// they are also compiled for AVX2 (+ POPCNT) and the better one is picked at load time
-// (ifunc), since the portable build only assumes SSE2.
+// The scanning loops are plain int32 lane arithmetic that the compiler vectorizes, also in an
+// AVX2 clone (PANOSEG_SIMD_CLONES, common/simd.hpp).
 namespace panoseg {
 namespace {
 

@@ -1,19 +1,13 @@
 #include "eval/pair_count.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <unordered_map>
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "common/checked.hpp"
 #include "common/id_index.hpp"
 #include "eval/boundary_band.hpp"
 #include "eval/run_scan.hpp"
 #include "io/png_row_runs.hpp"
-#include "io/rgb_id.hpp"
 
 namespace panoseg {
 namespace {

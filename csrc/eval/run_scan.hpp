@@ -69,10 +69,4 @@ inline void collect_unknown(const uint32_t* map, int64_t n_pixels, const IdIndex
   out->erase(std::unique(out->begin(), out->end()), out->end());
 }
 
-// The id of pixel x of a reconstructed RGB row (readable 1 byte past its 3 * width).
-inline uint32_t rgb_id_at(const uint8_t* row, int64_t x) {
-  const uint8_t* b = row + 3 * x;
-  return uint32_t(b[0]) | (uint32_t(b[1]) << 8) | (uint32_t(b[2]) << 16);
-}
-
 }  // namespace panoseg

@@ -5,6 +5,7 @@
 
 #include "common/simd.hpp"
 #include "io/png_unfilter.hpp"
+#include "io/rgb_id.hpp"
 
 namespace panoseg {
 namespace {
@@ -105,12 +106,6 @@ const NonzeroScan nonzero_pixels = pick_nonzero_scan();
 
 // --- Pixels as 24-bit values -------------------------------------------------------------------
 
-// The residual bytes of pixel x as R + 256 G + 256^2 B (only the row's own 3 bytes are read).
-PANOSEG_INLINE uint32_t residual_at(const uint8_t* s, int64_t x) {
-  const uint8_t* b = s + 3 * x;
-  return uint32_t(b[0]) | (uint32_t(b[1]) << 8) | (uint32_t(b[2]) << 16);
-}
-
 // a + b in each of the three bytes, mod 256 (no carry between channels).
 PANOSEG_INLINE uint32_t add_bytes(uint32_t a, uint32_t b) {
   const uint32_t low = (a & 0x7F7F7Fu) + (b & 0x7F7F7Fu);
@@ -153,7 +148,7 @@ PANOSEG_INLINE void runs_from_bits(const uint8_t* row, int64_t k, uint64_t m, in
   while (m) {
     const int64_t x = (k + __builtin_ctzll(m)) / 3;
     if (x != *start) {
-      out->emit(int32_t(x), residual_at(row, *start));
+      out->emit(int32_t(x), rgb_id_at(row, *start));
       *start = x;
     }
     const int64_t next_pixel = 3 * x + 3 - k;
@@ -178,12 +173,12 @@ void bytes_to_runs(const uint8_t* row, int64_t width, RunWriter* out) {
 #else
   for (int64_t x = 1; x < width; ++x)
     if (std::memcmp(row + 3 * x, row + 3 * x - 3, 3) != 0) {
-      out->emit(int32_t(x), residual_at(row, start));
+      out->emit(int32_t(x), rgb_id_at(row, start));
       start = x;
     }
   (void)n;
 #endif
-  if (width > 0) out->emit(int32_t(width), residual_at(row, start));
+  if (width > 0) out->emit(int32_t(width), rgb_id_at(row, start));
 }
 
 // Bytes read past a reconstructed row by bytes_to_runs.
@@ -248,7 +243,7 @@ void RgbRunDecoder::decode_sub(const uint8_t* s, int64_t n_nonzero) {
   for (int64_t i = 0; i < n_nonzero; ++i) {
     const int32_t x = nonzero_[size_t(i)];
     if (x > pos) out.emit(x, v);
-    v = add_bytes(residual_at(s, x), v);
+    v = add_bytes(rgb_id_at(s, x), v);
     out.emit(x + 1, v);
     pos = x + 1;
   }
@@ -272,7 +267,7 @@ void RgbRunDecoder::decode_up(const uint8_t* s, int64_t n_nonzero) {
       }
     }
     if (x > pos) out.emit(x, above->id);
-    out.emit(x + 1, add_bytes(residual_at(s, x), above->id));
+    out.emit(x + 1, add_bytes(rgb_id_at(s, x), above->id));
     pos = x + 1;
   }
   for (; above < above_end; ++above) {
@@ -301,7 +296,7 @@ void RgbRunDecoder::decode_paeth(const uint8_t* s, int64_t n_nonzero) {
     const uint32_t b = above->id;
     const uint32_t c = x == 0 ? 0u : (above != first && above[-1].end == x ? above[-1].id : b);
     if (x > pos) out.emit(x, v);
-    const uint32_t r = z < z_end && *z == x ? residual_at(s, x) : 0u;
+    const uint32_t r = z < z_end && *z == x ? rgb_id_at(s, x) : 0u;
     v = add_bytes(r, paeth_pixel(v, b, c));  // x == 0: a = c = 0
     out.emit(x + 1, v);
     pos = x + 1;

@@ -9,6 +9,13 @@ namespace panoseg {
 // Largest id an RGB PNG can carry (24 bits).
 constexpr uint32_t kMaxSegmentId = (1u << 24) - 1;
 
+// The id of pixel x of a row of RGB bytes (or the 24-bit value of any three bytes: a PNG
+// scanline's residuals); only the pixel's own 3 bytes are read.
+inline uint32_t rgb_id_at(const uint8_t* row, int64_t x) {
+  const uint8_t* b = row + 3 * x;
+  return uint32_t(b[0]) | (uint32_t(b[1]) << 8) | (uint32_t(b[2]) << 16);
+}
+
 // Encodes an HxWx3 uint8 image given by byte strides (any layout, e.g. a numpy view) into a
 // C-contiguous HxW id map.
 void rgb_to_id(const uint8_t* rgb, int64_t height, int64_t width, int64_t stride_row,
