@@ -5,7 +5,9 @@ in a fresh process by ``benchmarks/time_eval.py`` (imports and a warm-up exclude
 rounds), with all cores and with one thread (hotcoco: ``RAYON_NUM_THREADS``), panoseg also with
 two, and with one and two threads alternately in one process (``--threads 1+2``: the 1t/2t
 target's ratio, taken where both see the same spell of this machine, whose speed drifts by
-+-20% from one process to the next); and the floor: merely reading + inflating the same PNGs with the fastest inflater present.
++-20% from one process to the next, over three times the rounds: a round of each is a fraction
+of a second, and the best of 3 of a +-20% noise is itself noisy); and the floor: merely
+reading + inflating the same PNGs with the fastest inflater present.
 
 Run (not part of the test suite; nothing here asserts a time, a missed target shows as FAIL)::
 
@@ -89,9 +91,11 @@ def run_harness(tool, threads, gt_json, pred_json, rounds, warmup=1, gt_folder=N
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def rounds_for(tool):
+def rounds_for(tool, threads):
     # panopticapi is 15-50x slower: one round (its noise does not move a 15x ratio).
-    return (1, 0) if tool == "panopticapi" else (eb.rounds(), 1)
+    if tool == "panopticapi":
+        return 1, 0
+    return (3 * eb.rounds() if threads == "1+2" else eb.rounds()), 1
 
 
 @pytest.mark.parametrize("tool,threads", RUNS, ids=[f"{t}-{n}" for t, n in RUNS])
@@ -100,7 +104,7 @@ def test_time(benchmark, size_sets, size, tool, threads):
     if importlib.util.find_spec(MODULE_OF[tool]) is None:
         pytest.skip(f"{MODULE_OF[tool]} is not installed")
     ds = size_sets(size)
-    rounds, warmup = rounds_for(tool)
+    rounds, warmup = rounds_for(tool, threads)
     out = {}
 
     def once():
@@ -267,7 +271,8 @@ def _summarize(machine):
     if not RESULTS and not MEMORY:
         return
     lines = [f"Measured on {eb.machine_line(machine)}.",
-             (f"Best of {eb.rounds()} rounds after a warm-up (panopticapi: one round), each "
+             (f"Best of {eb.rounds()} rounds after a warm-up (panopticapi: one round; "
+              f"panoseg 1t and 2t interleaved: {rounds_for('panoseg', '1+2')[0]} of each), each "
               "tool in a fresh process; `all` = every core available."),
              f"Load average (1 min) at the end: {os.getloadavg()[0]:.2f}.", "",
              ("| size | hotcoco all | hotcoco 1t | panoseg all | panoseg 1t | panoseg 2t "

@@ -5,14 +5,27 @@ import time
 
 import pytest
 
-from panoseg.util.parallel import ordered_map
+from panoseg.util.parallel import _chunks, ordered_map
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
 @pytest.mark.parametrize("batch", [1, 2, 8, 100])
-def test_results_in_input_order(workers, batch):
-    assert list(ordered_map(lambda x: x * x, range(57), workers, batch)) == \
+@pytest.mark.parametrize("total", [None, 57, 10, 1000])  # a wrong total only sizes the tasks
+def test_results_in_input_order(workers, batch, total):
+    assert list(ordered_map(lambda x: x * x, range(57), workers, batch, total)) == \
         [x * x for x in range(57)]
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+@pytest.mark.parametrize("n,batch", [(200, 8), (40, 2), (16, 1), (7, 8)])
+def test_total_shrinks_the_last_tasks_to_single_items(workers, n, batch):
+    sizes = [len(chunk) for chunk in _chunks(range(n), batch, n, workers)]
+    assert sum(sizes) == n
+    assert sizes == sorted(sizes, reverse=True) and max(sizes) <= batch
+    # The tasks of the last 2 * workers items are single items (no thread runs a batch
+    # alone at the end); without ``total`` every task but the last is a full batch.
+    assert sizes[-min(n, 2 * workers):] == [1] * min(n, 2 * workers)
+    assert [len(chunk) for chunk in _chunks(range(n), batch)][:-1] == [batch] * (-(-n // batch) - 1)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

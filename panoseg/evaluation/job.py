@@ -249,12 +249,12 @@ class EvaluationJob:
         bar = progress_bar(len(pairs), progress, "panoseg eval")
         try:
             # A few images per thread task: each takes about a millisecond at 640x480. At least
-            # 8 tasks per thread, so that the last ones leave no thread idle for long (16
-            # images of 4096x2048, ~7 ms each, go one per task).
+            # 8 tasks per thread (16 images of 4096x2048, ~7 ms each, go one per task), and
+            # the last tasks single images (``total``), so that the threads finish together.
             n_threads = default_workers() if workers is None else max(1, int(workers))
             batch = max(1, min(EVAL_BATCH, len(pairs) // (8 * n_threads)))
             for result in ordered_map(self._evaluate_with_tables, self._with_tables(pairs),
-                                      workers, batch):
+                                      workers, batch, total=len(pairs)):
                 stats.add_image(result)
                 if errors is not None:
                     errors += result.errors

@@ -25,11 +25,14 @@ def default_workers() -> int:
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int] = None,
-                batch: int = 1) -> Iterator[R]:
+                batch: int = 1, total: Optional[int] = None) -> Iterator[R]:
     """Yields ``fn(item)`` for each item, in input order, computed by ``workers`` threads.
 
     ``batch`` items go to a thread as one task (for items that take a millisecond or less, a
-    task per item costs two thread hand-offs each). At most ``2 * workers`` tasks are in
+    task per item costs two thread hand-offs each). With ``total``, the number of items, the
+    tasks shrink towards the end (at most a ``2 * workers``-th of the items left each, down to
+    one item), so that the threads finish together instead of one running a whole batch alone
+    while the others idle. At most ``2 * workers`` tasks are in
     flight, so memory does not grow with the number of items. The kernels release the GIL,
     which is what makes threads pay off. The first exception (in input order) is re-raised in
     the caller and the tasks not yet started are cancelled.
@@ -47,7 +50,7 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     threads = []
     pending: deque = deque()
     try:
-        for chunk in _chunks(items, batch):
+        for chunk in _chunks(items, batch, total, workers):
             task = _Task(fn, chunk)
             if len(threads) < workers:  # one thread per task until there are ``workers``
                 thread = threading.Thread(target=_work, args=(tasks,), daemon=True,
@@ -112,15 +115,26 @@ def _work(tasks: SimpleQueue) -> None:
         task.run()
 
 
-def _chunks(items: Iterable[T], size: int) -> Iterator[list]:
-    chunk = []
+def _chunks(items: Iterable[T], size: int, total: Optional[int] = None,
+            workers: int = 1) -> Iterator[list]:
+    """Lists of ``size`` items; with ``total`` (items in all), of at most a ``2 * workers``-th
+    of the items left (guided scheduling: the last tasks are single items)."""
+    left = total
+    chunk, limit = [], _chunk_size(size, left, workers)
     for item in items:
         chunk.append(item)
-        if len(chunk) == size:
+        if len(chunk) >= limit:
             yield chunk
+            if left is not None:
+                left -= len(chunk)
+                limit = _chunk_size(size, left, workers)
             chunk = []
     if chunk:
         yield chunk
+
+
+def _chunk_size(size: int, left: Optional[int], workers: int) -> int:
+    return size if left is None else max(1, min(size, left // (2 * workers)))
 
 
 _local = threading.local()
