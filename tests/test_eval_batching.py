@@ -100,10 +100,17 @@ def test_queued_images_sum_as_added_one_by_one(dataset, monkeypatch, options):
         assert getattr(batched, name).tobytes() == getattr(one_by_one, name).tobytes(), name
 
 
-def test_chunks_smaller_than_a_table_block(dataset, monkeypatch):
+@pytest.mark.parametrize("first,block", [(8, 5), (3, 5), (1, 4), (2, 2)])
+def test_chunks_smaller_than_a_table_block(dataset, monkeypatch, first, block):
     job = EvaluationJob(dataset.gt_json, dataset.pred_json)
     expected = job.evaluate_chunk(workers=1)
-    monkeypatch.setattr(job_module, "TABLE_BLOCK", 5)
+    monkeypatch.setattr(job_module, "TABLE_BLOCK", block)
+    monkeypatch.setattr(job_module, "FIRST_TABLE_BLOCK", first)
+    # Every pair once, in order, each with its own tables (blocks of first, 2 * first, ...).
+    items = list(job._with_tables(job.pairs))
+    assert [pair for pair, _ in items] == job.pairs
+    assert [gt.ids.tolist() for _, (gt, _) in items] == \
+        [[s["id"] for s in gt["segments_info"]] for gt, _ in job.pairs]
     got = job.evaluate_chunk(workers=2)
     assert got.rows == expected.rows
     assert pickle.dumps(got.stats.summarize()) == pickle.dumps(expected.stats.summarize())
