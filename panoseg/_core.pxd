@@ -178,6 +178,21 @@ cdef extern from "eval/extra_metrics.hpp" namespace "panoseg" nogil:
                          const ImageMatch& match, ExtraMetrics* out) except +
 
 
+cdef extern from "eval/stats_sink.hpp" namespace "panoseg" nogil:
+    cdef cppclass SinkTotals:
+        int64_t n_images, n_images_extra
+        vector[int64_t] ints, confusion, cells
+        vector[double] values
+    # (Named apart from _core.pyx's StatsSink, the Python class around it.)
+    cdef cppclass CStatsSink "panoseg::StatsSink":
+        CStatsSink(int32_t n_categories, cbool boundary) except +
+        Status add(const ImageMatch& match, const ImageMatch* bmatch,
+                   const ExtraMetrics* extra) except +
+        void drain(SinkTotals* out) except +
+        int32_t n_categories()
+        cbool boundary()
+
+
 cdef extern from "merge/mask_paste.hpp" namespace "panoseg" nogil:
     cdef enum class PassOrder(int):
         kHorizontalFirst

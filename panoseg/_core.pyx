@@ -651,7 +651,7 @@ cdef const uint8_t* _flags_pointer(flags) except? NULL:
     return &fv[0] if fv.shape[0] else NULL
 
 
-cdef cbool _consistent(ImageMatch& match, PairCountResult& counted, SegmentTable& gt):
+cdef cbool _consistent(ImageMatch& match, PairCountResult& counted, SegmentTable& gt) noexcept nogil:
     """Whether every id of both maps is in its table, every segment has a pixel and every GT
     area equals its pixel count (compared as doubles, as numpy compares them): the common
     case, which then skips matching.py's checks one by one."""
@@ -978,10 +978,52 @@ def boundary_dilation_pixels(height, width, dilation_ratio):
     return boundary_dilation(h, w, ratio)
 
 
+cdef class StatsSink:
+    """The dataset statistics of the images evaluated by :func:`match_png_files` with
+    ``sink=`` this, added up in C++ (``csrc/eval/stats_sink.hpp``) instead of coming back as
+    arrays: for the images whose counts nobody needs one by one. Several threads may add to one
+    sink at once. :meth:`drain` hands the totals over (``PQStats.add_sink``) and empties it.
+    ``boundary``: the images are Boundary PQ's (``dilation_ratio`` > 0)."""
+
+    cdef CStatsSink* _sink
+
+    def __cinit__(self, n_categories, boundary):
+        cdef int32_t n_cat = _int_arg(n_categories, "n_categories", 1, INT32_MAX)
+        if <int64_t>n_cat * (n_cat + 1) > (<int64_t>1 << 28):
+            raise ValueError(f"n_categories = {n_cat}: too many for a confusion matrix")
+        self._sink = new CStatsSink(n_cat, bool(boundary))
+
+    def __dealloc__(self):
+        del self._sink
+
+    @property
+    def n_categories(self):
+        return self._sink.n_categories()
+
+    @property
+    def boundary(self):
+        return self._sink.boundary()
+
+    def drain(self):
+        """``(n_images, n_images_extra, ints, confusion, cells, values)`` added since the last
+        drain, and the sink emptied: ``ints`` (int64, 19 x n_categories) holds the integer
+        fields of ``PQStats._INT`` one after the other (the size fields n_categories x 3 each),
+        ``confusion`` (int64, n_categories x (n_categories + 1)) the unmatched GT segments, and
+        ``cells`` / ``values`` (int64 / float64) every nonzero float value an image had, in
+        PQStats' cell numbering, for it to sum exactly."""
+        cdef SinkTotals t
+        with nogil:
+            self._sink.drain(&t)
+        n = self._sink.n_categories()
+        return (t.n_images, t.n_images_extra, _vec(t.ints),
+                _vec(t.confusion).reshape(n, n + 1), _vec(t.cells), _vec(t.values))
+
+
 def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
                     const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
                     const uint32_t[::1] pred_ids, const int32_t[::1] pred_category,
-                    n_categories, category_isthing=None, dilation_ratio=0.0):
+                    n_categories, category_isthing=None, dilation_ratio=0.0,
+                    StatsSink sink=None):
     """One image evaluated straight from its two PNG files, in one call without the GIL:
     ``gt_png`` / ``pred_png`` are the files' bytes or local paths (``str``: the core reads the
     file, at most 4 ``max_pixels`` + 64 MiB bytes; a larger one comes back as None); chunks and
@@ -995,8 +1037,19 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
     interlaced, too large, of the wrong size) or a map holds an id missing from its table: the
     caller then reads the files with ``panoseg.io.png``, which decodes them or says what is
     wrong.
+
+    With a :class:`StatsSink` (of these categories, Boundary PQ iff ``dilation_ratio`` > 0) and
+    an image whose result would say ``consistent``, the image's statistics are added to the
+    sink and True is returned instead of the arrays; the extra metrics' too when
+    ``category_isthing`` is given.
     """
     cdef int32_t n_cat = _int_arg(n_categories, "n_categories", 1, INT32_MAX)
+    cdef CStatsSink* sink_ptr = NULL
+    cdef cbool absorbed = False
+    if sink is not None:
+        if sink._sink.n_categories() != n_cat or sink._sink.boundary() != (dilation_ratio > 0):
+            raise ValueError("the sink is for other categories or another iou_type")
+        sink_ptr = sink._sink
     flags = _check_isthing(category_isthing, n_cat)
     cdef const uint8_t* isthing = _flags_pointer(flags)
     cdef PngPairLimits limits
@@ -1047,11 +1100,18 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
         if st.code != StatusCode.kPngFile:
             unknown = _match_all(st, counted.pairs, &counted.band if counted.dilation else NULL,
                                  gt, pred, n_cat, isthing, &m)
+            if (sink_ptr != NULL and st.ok() and not unknown
+                    and _consistent(m.match, counted.pairs, gt)):
+                st = sink_ptr.add(m.match, &m.bmatch if counted.dilation else NULL,
+                                  &m.extra if isthing != NULL else NULL)
+                absorbed = st.ok()
     if st.code == StatusCode.kPngFile:
         return None
     _raise_status(st, counted.width, counted.height, n_cat)
     if unknown:
         return None
+    if absorbed:
+        return True
     return _matched_dict(m, counted.pairs, gt, isthing != NULL, counted.dilation > 0, n_cat)
 
 

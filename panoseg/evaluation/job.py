@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable, Optional
 
 import numpy as np
@@ -112,9 +113,11 @@ class EvaluationJob:
                                           file_name=gt_ann["file_name"])
             self.pairs.append((gt_ann, pred_by_image[image_id]))
 
-    def evaluate_image(self, pair, tables=(None, None)) -> ImageResult:
+    def evaluate_image(self, pair, tables=(None, None), sink=None) -> Optional[ImageResult]:
         """Matches one (GT annotation, predicted annotation) pair, reading its two PNGs.
-        ``tables``: the pair's two SegmentTables where already made (None: made here)."""
+        ``tables``: the pair's two SegmentTables where already made (None: made here).
+        ``sink``: a :class:`panoseg._core.StatsSink` for this job's categories and iou_type;
+        when the image has nothing to report, its statistics go there and None is returned."""
         gt_ann, pred_ann = pair
         gt_table, pred_table = tables
         categories = self.categories
@@ -138,7 +141,9 @@ class EvaluationJob:
             # whole) and counted. Anything unusual (a file it does not read, an id missing
             # from segments_info) comes back as None and goes the long way below, which
             # decodes it or names the problem.
-            m = self._match_files(gt_png, pred_png, image_id, gt_table, pred_table)
+            m = self._match_files(gt_png, pred_png, image_id, gt_table, pred_table, sink)
+            if m is True:  # summed into the sink
+                return None
             if m is not None:
                 return _checked_result(m, gt_table, pred_table, categories, where, self.gt_area)
         # Sizes first, from the headers: the GT's against 'images', the prediction's against
@@ -190,7 +195,7 @@ class EvaluationJob:
             result.errors = image_errors(gt_ids, pred_ids, mask)
         return result
 
-    def _match_files(self, gt_png, pred_png, image_id, gt_table, pred_table):
+    def _match_files(self, gt_png, pred_png, image_id, gt_table, pred_table, sink=None):
         # Local files are read by the core too (no GIL released and retaken per read).
         gt_data, pred_data = gt_png, pred_png
         if is_url(gt_png) or is_url(pred_png) or not isinstance(gt_png, str):
@@ -204,7 +209,7 @@ class EvaluationJob:
             gt_data, pred_data, self.max_pixels, self.sizes.get(image_id), gt_table.ids,
             gt_table.category, gt_table.iscrowd, gt_table.area, pred_table.ids,
             pred_table.category, len(categories), _isthing(categories) if self.extra else None,
-            dilation_ratio=ratio)
+            dilation_ratio=ratio, sink=sink)
 
     def _with_tables(self, pairs: list):
         """``(pair, (gt_table, pred_table))`` for each pair, the tables made a block of pairs at
@@ -220,8 +225,8 @@ class EvaluationJob:
                                                        self.categories, is_gt=False)
             yield from zip(block, zip(gt_tables, pred_tables))
 
-    def _evaluate_with_tables(self, item) -> ImageResult:
-        return self.evaluate_image(*item)
+    def _evaluate_with_tables(self, item, sink=None) -> Optional[ImageResult]:
+        return self.evaluate_image(*item, sink=sink)
 
     def _check_size(self, shape, gt_png, image_id):
         if image_id in self.sizes and tuple(shape) != tuple(self.sizes[image_id]):
@@ -248,6 +253,16 @@ class EvaluationJob:
         stats = PQStats(self.categories, self.iou_type)
         rows, arrays = [], []
         errors = ImageErrors.zeros(self.categories) if self.errors else None
+        # Where nobody needs an image's own result, the core sums its statistics itself (the
+        # image then costs no arrays, no ImageResult and no add_image, all with the GIL held);
+        # the images it cannot sum (an id or area to report) come back as before.
+        sink = None
+        if not keep and on_image is None and not self.errors:
+            sink = _core.StatsSink(len(self.categories), self.iou_type == "boundary")
+        evaluate = self._evaluate_with_tables
+        if sink is not None:
+            evaluate = partial(self._evaluate_with_tables, sink=sink)
+        summed = 0  # images in the sink since it was last drained
         bar = progress_bar(len(pairs), progress, "panoseg eval")
         try:
             # A few images per thread task: each takes about a millisecond at 640x480. At least
@@ -255,8 +270,15 @@ class EvaluationJob:
             # the last tasks single images (``total``), so that the threads finish together.
             n_threads = default_workers() if workers is None else max(1, int(workers))
             batch = max(1, min(EVAL_BATCH, len(pairs) // (8 * n_threads)))
-            for result in ordered_map(self._evaluate_with_tables, self._with_tables(pairs),
-                                      workers, batch, total=len(pairs)):
+            for result in ordered_map(evaluate, self._with_tables(pairs), workers, batch,
+                                      total=len(pairs)):
+                if result is None:
+                    summed += 1
+                    if summed == SINK_DRAIN:  # its float terms are bounded, as the queue's
+                        stats.add_sink(sink)
+                        summed = 0
+                    bar.update(1)
+                    continue
                 stats.add_image(result)
                 if errors is not None:
                     errors += result.errors
@@ -266,6 +288,8 @@ class EvaluationJob:
                 if on_image is not None:
                     on_image(result)
                 bar.update(1)
+            if sink is not None:
+                stats.add_sink(sink)
         finally:
             bar.close()
         return ChunkResult(stats, rows, arrays, errors)
@@ -345,6 +369,10 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
 #: few images, so that every thread gets work): a task per image cost a future and two GIL
 #: hand-offs each, a tenth of a 640x480 image's time.
 EVAL_BATCH = 8
+
+#: Images summed into a :class:`panoseg._core.StatsSink` between two drains into PQStats (each
+#: leaves a few dozen float terms there, to be added exactly).
+SINK_DRAIN = 256
 
 #: Pairs whose segment tables :meth:`EvaluationJob.evaluate_chunk` makes in one core call
 #: (bounds the memory of tables made ahead of the images). Small enough that only the first

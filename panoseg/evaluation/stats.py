@@ -491,6 +491,30 @@ class PQStats:
                                (e["confusion_gt"], e["confusion_pred"])))
             self.n_images_extra += 1
 
+    def add_sink(self, sink) -> None:
+        """Adds what a :class:`panoseg._core.StatsSink` summed (and empties it): the images
+        evaluated into it, as if each had been given to :meth:`add_image` (same bits)."""
+        if sink.n_categories != len(self.categories):
+            raise ValueError(f"a sink over {sink.n_categories} categories added to PQStats over "
+                             f"{len(self.categories)}")
+        if sink.boundary != (self.iou_type == "boundary"):
+            raise ValueError(f"a sink of {'boundary' if sink.boundary else 'segm'!r} images "
+                             f"added to PQStats of iou_type {self.iou_type!r}")
+        n_images, n_images_extra, ints, confusion, cells, values = sink.drain()
+        if not n_images:
+            return
+        n = len(self.categories)
+        start = 0
+        for name in self._INT:  # one block per field, in this order (csrc/eval/stats_sink.hpp)
+            field = self.__dict__["_i_" + name]
+            field += ints[start:start + field.size].reshape(field.shape)
+            start += field.size
+        self.__dict__["_i_confusion"] += confusion.reshape(n, n + 1)
+        if len(cells):
+            self._push(cells, values)
+        self.n_images += n_images
+        self.n_images_extra += n_images_extra
+
     def summarize(self) -> dict:
         """panopticapi's result dict.
 
