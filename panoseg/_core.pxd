@@ -181,7 +181,8 @@ cdef extern from "eval/extra_metrics.hpp" namespace "panoseg" nogil:
 cdef extern from "eval/stats_sink.hpp" namespace "panoseg" nogil:
     cdef cppclass SinkTotals:
         int64_t n_images, n_images_extra
-        vector[int64_t] ints, confusion, cells
+        vector[int64_t] ints, cells
+        vector[int32_t] confusion_gt, confusion_pred
         vector[double] values
     # (Named apart from _core.pyx's StatsSink, the Python class around it.)
     cdef cppclass CStatsSink "panoseg::StatsSink":

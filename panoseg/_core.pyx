@@ -989,8 +989,6 @@ cdef class StatsSink:
 
     def __cinit__(self, n_categories, boundary):
         cdef int32_t n_cat = _int_arg(n_categories, "n_categories", 1, INT32_MAX)
-        if <int64_t>n_cat * (n_cat + 1) > (<int64_t>1 << 28):
-            raise ValueError(f"n_categories = {n_cat}: too many for a confusion matrix")
         self._sink = new CStatsSink(n_cat, bool(boundary))
 
     def __dealloc__(self):
@@ -1005,18 +1003,19 @@ cdef class StatsSink:
         return self._sink.boundary()
 
     def drain(self):
-        """``(n_images, n_images_extra, ints, confusion, cells, values)`` added since the last
-        drain, and the sink emptied: ``ints`` (int64, 19 x n_categories) holds the integer
-        fields of ``PQStats._INT`` one after the other (the size fields n_categories x 3 each),
-        ``confusion`` (int64, n_categories x (n_categories + 1)) the unmatched GT segments, and
+        """``(n_images, n_images_extra, ints, confusion_gt, confusion_pred, cells, values)``
+        added since the last drain, and the sink emptied: ``ints`` (int64, 19 x n_categories)
+        holds the integer fields of ``PQStats._INT`` one after the other (the size fields
+        n_categories x 3 each), ``confusion_gt`` / ``confusion_pred`` (int32) the categories of
+        each unmatched GT segment and of the prediction overlapping it most (-1: none), and
         ``cells`` / ``values`` (int64 / float64) every nonzero float value an image had, in
-        PQStats' cell numbering, for it to sum exactly."""
+        PQStats' cell numbering, for it to sum exactly. (A MemoryError here loses the totals:
+        the evaluation they belong to fails with it.)"""
         cdef SinkTotals t
         with nogil:
             self._sink.drain(&t)
-        n = self._sink.n_categories()
-        return (t.n_images, t.n_images_extra, _vec(t.ints),
-                _vec(t.confusion).reshape(n, n + 1), _vec(t.cells), _vec(t.values))
+        return (t.n_images, t.n_images_extra, _vec(t.ints), _vec(t.confusion_gt),
+                _vec(t.confusion_pred), _vec(t.cells), _vec(t.values))
 
 
 def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
@@ -1046,10 +1045,6 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
     cdef int32_t n_cat = _int_arg(n_categories, "n_categories", 1, INT32_MAX)
     cdef CStatsSink* sink_ptr = NULL
     cdef cbool absorbed = False
-    if sink is not None:
-        if sink._sink.n_categories() != n_cat or sink._sink.boundary() != (dilation_ratio > 0):
-            raise ValueError("the sink is for other categories or another iou_type")
-        sink_ptr = sink._sink
     flags = _check_isthing(category_isthing, n_cat)
     cdef const uint8_t* isthing = _flags_pointer(flags)
     cdef PngPairLimits limits
@@ -1065,6 +1060,11 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
     limits.dilation_ratio = dilation_ratio
     if not (limits.dilation_ratio >= 0 and limits.dilation_ratio <= 1):
         raise ValueError(f"dilation_ratio must lie in [0, 1], got {dilation_ratio!r}")
+    if sink is not None:
+        if (sink._sink.n_categories() != n_cat
+                or sink._sink.boundary() != (limits.dilation_ratio > 0)):
+            raise ValueError("the sink is for other categories or another iou_type")
+        sink_ptr = sink._sink
     cdef SegmentTable gt, pred
     _fill_tables(gt_ids, gt_category, gt_iscrowd, gt_area, pred_ids, pred_category, n_cat,
                  &gt, &pred)

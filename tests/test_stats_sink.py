@@ -121,11 +121,15 @@ def test_a_drained_sink_is_empty(dataset):
     sink = _core.StatsSink(len(job.categories), False)
     for item in job._with_tables(job.pairs[:4]):
         assert job._evaluate_with_tables(item, sink=sink) is None
-    n_images, n_extra, ints, confusion, cells, values = sink.drain()
+    n_images, n_extra, ints, confusion_gt, confusion_pred, cells, values = sink.drain()
     n = len(job.categories)
     assert (n_images, n_extra) == (4, 4)
     assert ints.dtype == np.int64 and ints.shape == (19 * n,)
-    assert confusion.shape == (n, n + 1) and cells.dtype == np.int64 and len(cells) == len(values)
+    assert confusion_gt.dtype == confusion_pred.dtype == np.int32
+    assert len(confusion_gt) == len(confusion_pred) > 0
+    assert np.all((confusion_gt >= 0) & (confusion_gt < n))
+    assert np.all((confusion_pred >= -1) & (confusion_pred < n))
+    assert cells.dtype == np.int64 and len(cells) == len(values)
     assert np.all(values != 0) and np.all((cells >= 0) & (cells < 8 * n))
-    n_images, n_extra, ints, confusion, cells, values = sink.drain()
-    assert (n_images, n_extra, ints.any(), confusion.any(), len(cells)) == (0, 0, False, False, 0)
+    n_images, n_extra, ints, confusion_gt, _, cells, values = sink.drain()
+    assert (n_images, n_extra, ints.any(), len(confusion_gt), len(cells)) == (0, 0, False, 0, 0)

@@ -18,8 +18,14 @@ void add_ints(const std::vector<int64_t>& from, int64_t* to) {
   for (size_t k = 0; k < from.size(); ++k) to[k] += from[k];
 }
 
+size_t nonzero(const std::vector<double>& v) {
+  size_t count = 0;
+  for (double x : v) count += x != 0.0;
+  return count;
+}
+
 // The nonzero values as terms of cells first_cell, first_cell + 1, ... (zeros add nothing;
-// -0.0 too, as PQStats skips them).
+// -0.0 too, as PQStats skips them). The room is reserved: this cannot fail.
 void add_terms(const std::vector<double>& from, int64_t first_cell, SinkTotals* out) {
   for (size_t k = 0; k < from.size(); ++k) {
     if (from[k] != 0.0) {
@@ -38,9 +44,7 @@ bool match_fits(const ImageMatch& m, size_t n) {
 
 StatsSink::StatsSink(int32_t n_categories, bool boundary)
     : n_(n_categories > 0 ? n_categories : 0), boundary_(boundary) {
-  const size_t n = static_cast<size_t>(n_);
-  totals_.ints.assign(kIntWidth * n, 0);
-  totals_.confusion.assign(n * (n + 1), 0);
+  totals_.ints.assign(kIntWidth * static_cast<size_t>(n_), 0);
 }
 
 Status StatsSink::add(const ImageMatch& match, const ImageMatch* bmatch,
@@ -64,8 +68,18 @@ Status StatsSink::add(const ImageMatch& match, const ImageMatch* bmatch,
       if (g < 0 || g >= n_ || p < -1 || p >= n_) return fail(StatusCode::kBadArgument);
     }
   }
+  size_t terms = nonzero(pq.iou_sum) + (boundary_ ? nonzero(match.iou_sum) : 0);
+  if (extra)
+    terms += nonzero(extra->dagger_iou) + nonzero(extra->cover_iou) +
+             nonzero(extra->cover_area) + nonzero(extra->size_iou);
+  const size_t confused = extra ? extra->confusion_gt.size() : 0;
   std::lock_guard<std::mutex> lock(mutex_);
   SinkTotals& t = totals_;
+  // Room first (this may throw std::bad_alloc), so that an image is added whole or not at all.
+  t.cells.reserve(t.cells.size() + terms);
+  t.values.reserve(t.values.size() + terms);
+  t.confusion_gt.reserve(t.confusion_gt.size() + confused);
+  t.confusion_pred.reserve(t.confusion_pred.size() + confused);
   int64_t* ints = t.ints.data();
   const int64_t cells_n = static_cast<int64_t>(n);
   add_ints(pq.tp, ints + kIntStart[0] * n);
@@ -91,11 +105,9 @@ Status StatsSink::add(const ImageMatch& match, const ImageMatch* bmatch,
     add_terms(e.cover_iou, 2 * cells_n, &t);
     add_terms(e.cover_area, 3 * cells_n, &t);
     add_terms(e.size_iou, 5 * cells_n, &t);
-    for (size_t k = 0; k < e.confusion_gt.size(); ++k) {
-      const int64_t p = e.confusion_pred[k];
-      t.confusion[static_cast<size_t>(e.confusion_gt[k]) * (n + 1) +
-                  static_cast<size_t>(p < 0 ? n_ : p)] += 1;
-    }
+    t.confusion_gt.insert(t.confusion_gt.end(), e.confusion_gt.begin(), e.confusion_gt.end());
+    t.confusion_pred.insert(t.confusion_pred.end(), e.confusion_pred.begin(),
+                            e.confusion_pred.end());
     ++t.n_images_extra;
   }
   ++t.n_images;
@@ -103,10 +115,8 @@ Status StatsSink::add(const ImageMatch& match, const ImageMatch* bmatch,
 }
 
 void StatsSink::drain(SinkTotals* out) {
-  const size_t n = static_cast<size_t>(n_);
   SinkTotals fresh;
-  fresh.ints.assign(kIntWidth * n, 0);
-  fresh.confusion.assign(n * (n + 1), 0);
+  fresh.ints.assign(kIntWidth * static_cast<size_t>(n_), 0);
   std::lock_guard<std::mutex> lock(mutex_);
   *out = std::move(totals_);
   totals_ = std::move(fresh);

@@ -6,7 +6,8 @@
 //  - integers, summed here: kIntFields blocks in PQStats._INT order (tp, fp, fn, segm_tp, segm_fp,
 //    segm_fn, dagger_count, size_tp, size_fp, size_fn, sem_inter, sem_gt, sem_pred), each
 //    n_categories long except the size blocks (n_categories x kSizeBuckets); and the confusion
-//    of unmatched GT segments, n_categories x (n_categories + 1);
+//    of unmatched GT segments as its (GT category, prediction category or -1) pairs, one per
+//    segment, as an image's result lists them (no n x n matrix: a label set may be large);
 //  - floats, never rounded here: every nonzero per-category value of an image is kept as a term
 //    (cell, value), cells numbered as PQStats numbers them (field f's cells start at
 //    f * n_categories: iou, dagger_iou, cover_iou, cover_area, segm_iou, size_iou), for PQStats
@@ -30,9 +31,9 @@ constexpr int kFloatFields = 6;    // PQStats._FLOAT (the last one, size_iou, is
 struct SinkTotals {
   int64_t n_images = 0;        // images added
   int64_t n_images_extra = 0;  // of which with the extra metrics
-  std::vector<int64_t> ints;       // the integer blocks, one after the other (19 n values)
-  std::vector<int64_t> confusion;  // n x (n + 1), row-major
-  std::vector<int64_t> cells;      // the float terms: cell and value
+  std::vector<int64_t> ints;  // the integer blocks, one after the other (19 n values)
+  std::vector<int32_t> confusion_gt, confusion_pred;  // one pair per unmatched GT segment
+  std::vector<int64_t> cells;  // the float terms: cell and value
   std::vector<double> values;
 };
 
@@ -44,7 +45,8 @@ class StatsSink {
 
   // Adds one image: `match` is pq_match's result, `bmatch` pq_match_boundary's (only read with
   // `boundary`), `extra` the extra metrics or nullptr. Arrays of the wrong length, or a
-  // confusion category out of range: kBadArgument, and nothing is added.
+  // confusion category out of range: kBadArgument, and nothing is added; nothing either when
+  // memory runs out (std::bad_alloc: the room is reserved before anything changes).
   Status add(const ImageMatch& match, const ImageMatch* bmatch, const ExtraMetrics* extra);
 
   // Moves the totals out (the sink is then empty, as new).

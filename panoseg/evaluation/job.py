@@ -215,10 +215,10 @@ class EvaluationJob:
         """``(pair, (gt_table, pred_table))`` for each pair, the tables made a block of pairs at
         a time (one core call per side instead of one per annotation; None where
         :meth:`SegmentTable.from_segments_info` must say what is wrong)."""
-        start, size = 0, FIRST_TABLE_BLOCK
+        start, size = 0, max(1, min(FIRST_TABLE_BLOCK, TABLE_BLOCK))
         while start < len(pairs):
             block = pairs[start:start + size]
-            start, size = start + size, min(2 * size, TABLE_BLOCK)
+            start, size = start + size, max(size, min(2 * size, TABLE_BLOCK))
             gt_tables = SegmentTable.for_annotations([gt for gt, _ in block], self.categories,
                                                      is_gt=True)
             pred_tables = SegmentTable.for_annotations([pred for _, pred in block],

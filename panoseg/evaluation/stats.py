@@ -295,7 +295,8 @@ class PQStats:
         n_int = len(self._INT)
         layouts: dict = {}  # the sizes of an image's arrays (None: absent) -> its images
         for arrays in images:
-            key = tuple(None if a is None else a.size for a in arrays[:-1])
+            key = tuple(None if a is None else a.size if isinstance(a, np.ndarray) else np.size(a)
+                        for a in arrays[:-1])
             layouts.setdefault(key, []).append(arrays)
         for key, group in layouts.items():
             ints = [k for k in range(n_int) if key[k] is not None]
@@ -392,7 +393,9 @@ class PQStats:
                                for g, cell in (state.get("_exact") or {}).items()}
         for name in self._EXTRA:  # pickled before the field existed
             if name not in self._FLOAT:
-                state.setdefault(name, np.zeros(n, np.int64))
+                shape = (n, 3) if name.startswith("size_") else (
+                    (n, n + 1) if name == "confusion" else n)
+                state.setdefault(name, np.zeros(shape, np.int64))
         for name in self._INT + ("confusion",):
             state["_i_" + name] = state.pop(name)
         self.__dict__.update(state)
@@ -500,16 +503,23 @@ class PQStats:
         if sink.boundary != (self.iou_type == "boundary"):
             raise ValueError(f"a sink of {'boundary' if sink.boundary else 'segm'!r} images "
                              f"added to PQStats of iou_type {self.iou_type!r}")
-        n_images, n_images_extra, ints, confusion, cells, values = sink.drain()
+        n = len(self.categories)
+        fields = [self.__dict__["_i_" + name] for name in self._INT]
+        shapes = [(n, 3) if name.startswith("size_") else (n,) for name in self._INT]
+        for name, field, shape in zip(self._INT, fields, shapes):  # before anything changes
+            if field.shape != shape:
+                raise ValueError(f"PQStats.{name} has shape {field.shape}, not {shape}")
+        n_images, n_images_extra, ints, confusion_gt, confusion_pred, cells, values = sink.drain()
         if not n_images:
             return
-        n = len(self.categories)
         start = 0
-        for name in self._INT:  # one block per field, in this order (csrc/eval/stats_sink.hpp)
-            field = self.__dict__["_i_" + name]
-            field += ints[start:start + field.size].reshape(field.shape)
-            start += field.size
-        self.__dict__["_i_confusion"] += confusion.reshape(n, n + 1)
+        for field, shape in zip(fields, shapes):  # blocks in _INT order (stats_sink.hpp)
+            size = int(np.prod(shape))
+            field += ints[start:start + size].reshape(shape)
+            start += size
+        if len(confusion_gt):
+            np.add.at(self.__dict__["_i_confusion"],
+                      (confusion_gt, np.where(confusion_pred < 0, n, confusion_pred)), 1)
         if len(cells):
             self._push(cells, values)
         self.n_images += n_images

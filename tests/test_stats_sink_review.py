@@ -1,0 +1,290 @@
+"""Review of the core-summed statistics (``_core.StatsSink``, ``PQStats.add_sink``, 06413cb), the
+vectorized ``PQStats._push_images`` and ``ordered_map(total=)`` (0937c19): the same bits as the
+per-image path in the cases the original tests leave out (gt_area="json" with mismatches under
+Boundary PQ, several drains per chunk, chunks pickled and re-added, a sink shared by threads
+while it is drained), the same error messages, and the review's findings, fixed."""
+import copy
+import json
+import pickle
+import threading
+
+import numpy as np
+import pytest
+
+from panoseg import _core
+from panoseg.evaluation import EvaluationJob, PQStats
+from panoseg.evaluation import job as job_module
+from panoseg.evaluation.extra_metrics import extra_results
+from panoseg.evaluation.semantic import semantic_results
+from panoseg.testing.synthetic import make_dataset
+from panoseg.util.parallel import ordered_map
+
+FIELDS = ("tp", "fp", "fn", "n_images", "n_images_extra", "n_area_mismatch") + \
+    PQStats._FLOAT + PQStats._EXTRA
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sink_review")
+    ds = make_dataset(root, n_images=29, height=(20, 50), width=(20, 60), seed=23,
+                      crowd_prob=0.4, void_frac=0.2)
+    gt = json.loads(open(ds.gt_json).read())
+    for k in (3, 17, 28):  # counted in n_area_mismatch with gt_area="json"
+        gt["annotations"][k]["segments_info"][-1]["area"] += 2
+    bad_area = root / "gt_area.json"
+    bad_area.write_text(json.dumps(gt))
+    return ds, str(bad_area)
+
+
+def _same(a: PQStats, b: PQStats, tag=None):
+    for name in FIELDS:
+        x, y = getattr(a, name), getattr(b, name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and x.shape == y.shape, (tag, name)
+            assert x.tobytes() == y.tobytes(), (tag, name)
+        else:
+            assert x == y, (tag, name)
+    assert pickle.dumps(a.summarize()) == pickle.dumps(b.summarize()), tag
+    if a.iou_type == "boundary":
+        assert pickle.dumps(a.summarize_segm()) == pickle.dumps(b.summarize_segm()), tag
+    if a.n_images_extra:
+        assert pickle.dumps(extra_results(a)) == pickle.dumps(extra_results(b)), tag
+        assert pickle.dumps(semantic_results(a)) == pickle.dumps(semantic_results(b)), tag
+
+
+OPTIONS = [{}, {"extra": False}, {"iou_type": "boundary"},
+           {"iou_type": "boundary", "extra": False, "dilation_ratio": 0.1},
+           {"gt_area": "json", "bad_area": True},
+           {"gt_area": "json", "bad_area": True, "iou_type": "boundary"}]
+
+
+def _job(dataset, options):
+    ds, bad_area = dataset
+    options = dict(options)
+    gt_json = bad_area if options.pop("bad_area", False) else ds.gt_json
+    return EvaluationJob(gt_json, ds.pred_json, gt_folder=ds.gt_json[:-5], **options)
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+@pytest.mark.parametrize("workers,drain", [(1, 1), (2, 3), (3, 256)])
+def test_sink_equals_per_image(dataset, monkeypatch, options, workers, drain):
+    job = _job(dataset, options)
+    ref = job.evaluate_chunk(workers=1, keep=True).stats
+    monkeypatch.setattr(job_module, "SINK_DRAIN", drain)
+    got = job.evaluate_chunk(workers=workers, keep=False).stats
+    _same(pickle.loads(pickle.dumps(got)), ref, (options, workers, drain))
+    if options.get("bad_area"):
+        assert got.n_area_mismatch == 3
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_sink_chunks_pickled_and_drained_midway(dataset, options):
+    job = _job(dataset, options)
+    ref = job.evaluate_chunk(workers=1, keep=True).stats
+    # Dask-like: chunks evaluated with the sink, pickled, added in order.
+    total = PQStats(job.categories, job.iou_type)
+    for a, b in [(0, 5), (5, 6), (6, 20), (20, None)]:
+        total += pickle.loads(pickle.dumps(job.subset(a, b).evaluate_chunk(workers=2,
+                                                                            keep=False).stats))
+    _same(total, ref, "chunks")
+    # One PQStats fed by the sink and by add_image, drained, pickled and copied between images.
+    stats = PQStats(job.categories, job.iou_type)
+    sink = _core.StatsSink(len(job.categories), job.iou_type == "boundary")
+    for i, item in enumerate(job._with_tables(job.pairs)):
+        result = job._evaluate_with_tables(item, sink=sink)
+        if result is not None:
+            stats.add_image(result)
+        if i % 7 == 3:
+            stats.add_sink(sink)
+            stats = pickle.loads(pickle.dumps(stats))
+        if i % 11 == 5:
+            stats = stats.copy()
+    stats.add_sink(sink)
+    _same(stats, ref, "midway")
+
+
+@pytest.mark.parametrize("iou_type", ["segm", "boundary"])
+def test_one_sink_two_threads_while_drained(dataset, iou_type):
+    job = _job(dataset, {"iou_type": iou_type})
+    ref = job.evaluate_chunk(workers=1, keep=True).stats
+    items = list(job._with_tables(job.pairs))
+    sink = _core.StatsSink(len(job.categories), iou_type == "boundary")
+    stats = PQStats(job.categories, iou_type)
+    rounds = 3
+
+    def work(k):
+        for _ in range(rounds):
+            for item in items[k::2]:
+                assert job._evaluate_with_tables(item, sink=sink) is None
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        stats.add_sink(sink)
+    for t in threads:
+        t.join()
+    stats.add_sink(sink)
+    expected = PQStats(job.categories, iou_type)
+    for _ in range(rounds):
+        expected += ref
+    _same(stats, expected, iou_type)
+
+
+def _variant(tmp_path, dataset, edit_gt=None, edit_pred=None):
+    ds, _ = dataset
+    gt = json.loads(open(ds.gt_json).read())
+    pred = json.loads(open(ds.pred_json).read())
+    if edit_gt:
+        edit_gt(gt)
+    if edit_pred:
+        edit_pred(pred)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "pred.json").write_text(json.dumps(pred))
+    return str(tmp_path / "gt.json"), str(tmp_path / "pred.json")
+
+
+def _extra_segment(ann):
+    ann["segments_info"].append(dict(ann["segments_info"][0], id=12345))
+
+
+EDITS = {
+    "area": (lambda gt: [gt["annotations"][k]["segments_info"][0].__setitem__(
+        "area", gt["annotations"][k]["segments_info"][0]["area"] + 1) for k in (12, 20)], None),
+    "pred_without_pixels": (None, lambda pred: _extra_segment(pred["annotations"][15])),
+    "gt_without_pixels": (lambda gt: _extra_segment(gt["annotations"][9]), None),
+    "unknown_pred_id": (None, lambda pred: pred["annotations"][8]["segments_info"].pop(0)),
+    "unknown_gt_id": (lambda gt: gt["annotations"][11]["segments_info"].pop(), None),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+@pytest.mark.parametrize("iou_type", ["segm", "boundary"])
+def test_inconsistent_images_fail_with_the_same_message(dataset, tmp_path, edit, iou_type):
+    ds, _ = dataset
+    gt_json, pred_json = _variant(tmp_path, dataset, *EDITS[edit])
+    messages = set()
+    for keep in (True, False):
+        for workers in (1, 2):
+            job = EvaluationJob(gt_json, pred_json, gt_folder=ds.gt_json[:-5],
+                                pred_folder=ds.pred_json[:-5], iou_type=iou_type)
+            with pytest.raises(Exception) as info:
+                job.evaluate_chunk(workers=workers, keep=keep)
+            messages.add(f"{type(info.value).__name__}: {info.value}")
+    assert len(messages) == 1, messages
+
+
+def test_sink_refuses_to_be_pickled_or_copied():
+    sink = _core.StatsSink(3, False)
+    for fn in (pickle.dumps, copy.copy, copy.deepcopy):
+        with pytest.raises(TypeError):
+            fn(sink)
+
+
+@pytest.mark.parametrize("total", [None, 0, -3, 1, 40, 41, 10 ** 6])
+def test_ordered_map_total_keeps_the_first_exception_in_order(total):
+    def fn(x):
+        if x in (17, 18, 33):
+            raise ValueError(x)
+        return x
+
+    got = []
+    with pytest.raises(ValueError, match="^17$"):
+        for value in ordered_map(fn, iter(range(41)), 3, 4, total=total):
+            got.append(value)
+    assert got == list(range(17))
+
+
+def test_push_images_accepts_what_the_previous_version_did():
+    # uint8 / bool / int16 arrays and float32 IoUs: the same as the per-field sums of 0937c19^.
+    categories = [{"id": k + 1, "name": str(k), "isthing": k % 2} for k in range(4)]
+    rng = np.random.default_rng(3)
+
+    class Result:
+        segm = None
+        n_area_mismatch = 0
+        extra = None
+
+    def result(int_dtype, float_dtype):
+        r = Result()
+        r.tp, r.fp, r.fn = (rng.integers(0, 3, 4).astype(int_dtype) for _ in range(3))
+        r.iou = (rng.random(4) * (rng.random(4) < 0.5)).astype(float_dtype)
+        return r
+
+    for int_dtype in (np.int16, np.int32, np.uint8, np.bool_):
+        results = [result(int_dtype, np.float32) for _ in range(20)]
+        stats = PQStats(categories)
+        for r in results:
+            stats.add_image(r)
+        for name in ("tp", "fp", "fn"):
+            expected = np.sum([getattr(r, name).astype(np.int64) for r in results], axis=0)
+            assert np.array_equal(getattr(stats, name), expected), (int_dtype, name)
+        iou = PQStats(categories)
+        for r in results:
+            iou.add_image(r)
+        assert iou.iou.dtype == np.float64
+
+
+def test_push_images_accepts_lists():
+    # (A review finding: the rewrite read .size on every field.)
+    categories = [{"id": k + 1, "name": str(k), "isthing": k % 2} for k in range(3)]
+
+    class Result:
+        segm = None
+        n_area_mismatch = 0
+        extra = None
+        tp, fp, fn, iou = [1, 0, 2], [0, 1, 0], [1, 1, 0], [0.5, 0.0, 1.25]
+
+    stats = PQStats(categories)
+    stats.add_image(Result())
+    assert stats.tp.tolist() == [1, 0, 2] and stats.iou.tolist() == [0.5, 0.0, 1.25]
+
+
+def test_many_categories_without_per_image_output(tmp_path):
+    # (A review finding: the sink's confusion was a dense n x (n + 1) matrix.)
+    n = 16384
+    categories = [{"id": k + 1, "name": f"c{k}", "isthing": k % 2,
+                   "color": [k % 256, (k // 256) % 256, 7]} for k in range(n)]
+    ds = make_dataset(tmp_path, n_images=2, height=20, width=30, seed=1, categories=categories)
+    job = EvaluationJob(ds.gt_json, ds.pred_json, extra=False)
+    ref = job.evaluate_chunk(workers=1, keep=True).stats
+    got = job.evaluate_chunk(workers=1, keep=False).stats
+    assert got.tp.tobytes() == ref.tp.tobytes() and got.iou.tobytes() == ref.iou.tobytes()
+
+
+def test_statistics_pickled_before_the_extra_metrics_take_a_sink(tmp_path):
+    # (A review finding: such a pickle got size_* and confusion fields of shape (n,), and
+    # add_sink then shifted every block after size_tp before failing on the confusion.)
+    ds = make_dataset(tmp_path, n_images=3, height=30, width=40, seed=5)
+    job = EvaluationJob(ds.gt_json, ds.pred_json)
+    sink = _core.StatsSink(len(job.categories), False)
+    for item in job._with_tables(job.pairs):
+        assert job._evaluate_with_tables(item, sink=sink) is None
+    state = PQStats(job.categories).__getstate__()
+    for name in PQStats._EXTRA:
+        state.pop(name, None)
+        state.pop("_f_" + name, None)
+    old = PQStats.__new__(PQStats)
+    old.__setstate__(state)
+    n = len(job.categories)
+    assert old.size_tp.shape == (n, 3) and old.confusion.shape == (n, n + 1)
+    old.add_sink(sink)
+    expected = job.evaluate_chunk(workers=1, keep=True).stats
+    for name in FIELDS:
+        got, want = getattr(old, name), getattr(expected, name)
+        assert (got.tobytes() == want.tobytes()) if isinstance(got, np.ndarray) else got == want, name
+
+
+def test_a_sink_refused_by_add_sink_keeps_its_images(tmp_path):
+    ds = make_dataset(tmp_path, n_images=2, height=30, width=40, seed=6)
+    job = EvaluationJob(ds.gt_json, ds.pred_json)
+    sink = _core.StatsSink(len(job.categories), False)
+    for item in job._with_tables(job.pairs):
+        job._evaluate_with_tables(item, sink=sink)
+    broken = PQStats(job.categories)
+    broken.__dict__["_i_size_fp"] = np.zeros(len(job.categories), np.int64)  # a wrong shape
+    with pytest.raises(ValueError, match="size_fp"):
+        broken.add_sink(sink)
+    stats = PQStats(job.categories)
+    stats.add_sink(sink)  # nothing was drained by the refusal
+    assert stats.n_images == 2
