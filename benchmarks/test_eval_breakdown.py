@@ -4,10 +4,10 @@ For every image of the generated sets of test_eval_sizes (same sizes, same cache
 benchmarks/evalbench.py), each stage is timed on its own, best of
 ``PANOSEG_BENCH_BREAKDOWN_ROUNDS`` (default 5), the stages interleaved:
 
-* files: ``panoseg._core.match_png_files`` on the two paths, as the evaluator calls it: one C++
-  call that reads both files, checks their chunks, inflates them (zlib-ng, 64 KB pieces) and
+* files: ``panoseg._core.match_png_files`` on the two paths, as ``pq_compute`` calls it: one
+  C++ call that reads both files, checks their chunks, inflates them (zlib-ng, 64 KB pieces) and
   decodes each scanline straight to runs (csrc/io/png_row_runs.cpp), counts and matches them as
-  they come, plus building its result dict;
+  they come, and adds the image's statistics to a ``StatsSink`` (no result arrays);
 * raw: ``_core.match_png`` on the already inflated data (the same decode, count and match);
 * read + inflate in core: files - raw;
 * count + match: ``_core.match_image`` on the two decoded id maps (the same pair count, PQ
@@ -18,9 +18,11 @@ benchmarks/evalbench.py), each stage is timed on its own, best of
   does this: for comparison);
 * for reference, inflating in Python as the fallback reader does (``PngImageData.chunks``:
   chunk parsing, CRCs, zlib-ng's Python module) and reading the files' bytes in Python;
-* Python: ``EvaluationJob.evaluate_image`` minus files (segment tables, checks, the result
-  object);
-* per image in ``pq_compute(workers=1)`` minus ``evaluate_image``: JSON, statistics, summary.
+* Python: ``EvaluationJob.evaluate_image`` as ``pq_compute`` calls it (the segment tables
+  made beforehand, as it makes them a block of images at a time; with the sink) minus files
+  (paths, checks, the call);
+* per image in ``pq_compute(workers=1)`` minus ``evaluate_image``: JSON, segment tables,
+  statistics, summary.
 
 Prints a per-image milliseconds table (Markdown) at the end and writes the numbers to
 ``benchmarks/results/eval_breakdown.json`` (``$PANOSEG_BENCH_BREAKDOWN_OUT``).
@@ -128,13 +130,18 @@ def time_pair(job, pair, isthing, rounds) -> dict:
         return _core.match_png(gt_raw, pred_raw, h, w, gt_t.ids, gt_t.category, gt_t.iscrowd,
                                gt_t.area, pred_t.ids, pred_t.category, n_cats, isthing)
 
+    # As pq_compute evaluates an image (its statistics summed in the core; never drained here:
+    # a few terms per call), with the tables made as it makes them.
+    sink = _core.StatsSink(n_cats, False)
+    tables = next(job._with_tables([pair]))[1]
+
     def files():  # exactly as EvaluationJob.evaluate_image calls it
         return _core.match_png_files(gt_png, pred_png, job.max_pixels,
                                      job.sizes.get(gt_ann["image_id"]), gt_t.ids,
                                      gt_t.category, gt_t.iscrowd, gt_t.area, pred_t.ids,
-                                     pred_t.category, n_cats, isthing)
+                                     pred_t.category, n_cats, isthing, sink=sink)
 
-    assert files() is not None, "the core declined this image (ids missing from the JSON?)"
+    assert files() is True, "the core declined this image (ids missing from the JSON?)"
     gt_ids = _core.png_unfilter_ids(gt_raw, h, w)
     pred_ids = _core.png_unfilter_ids(pred_raw, h, w)
     stages = {
@@ -150,7 +157,7 @@ def time_pair(job, pair, isthing, rounds) -> dict:
         "py_inflate": lambda: [None for png in (PngImageData(gt_bytes, gt_png),
                                                 PngImageData(pred_bytes, pred_png))
                                for _ in png.chunks(INFLATE_CHUNK)],
-        "evaluate_image": lambda: job.evaluate_image(pair),
+        "evaluate_image": lambda: job.evaluate_image(pair, tables, sink=sink),
     }
     # Rounds interleaved (every stage once per round), so that a busy spell of the machine
     # hits all stages alike; the best of each stage is kept.
