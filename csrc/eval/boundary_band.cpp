@@ -448,9 +448,28 @@ void band_side_row(BandSide* s, RunRow row, bool same, int64_t y, int64_t w, int
     // One merge of the two ascending lists of disjoint spans: streaks begin on this row's deep
     // columns that the row above's spans of the same id do not hold; they end on the row
     // above's deep columns outside this row's spans.
-    int64_t j = 0;
+    int64_t i = 0;
     int64_t done = 0;  // the row above's columns left of `done` are decided
-    for (int64_t i = 0; i < nc; ++i) {
+    // The common case first: the i-th spans of the two rows pair up (same id, overlapping,
+    // neither reaching the other row's next span), so streaks begin or end only at their ends.
+    // At the first span that does not, the general merge takes over.
+    for (const int64_t n_pairs = std::min(nc, np); i < n_pairs; ++i) {
+      const DeepSpan c = cur[i], p = prev[i];
+      if (c.id != p.id || c.lo >= p.hi || p.lo >= c.hi || (i + 1 < nc && p.hi > cur[i + 1].lo) ||
+          (i + 1 < np && c.hi > prev[i + 1].lo))
+        break;
+      if (c.lo < p.lo)
+        begin_streaks(c.lo, p.lo);
+      else if (p.lo < c.lo)
+        end_streaks(p.lo, c.lo);
+      if (p.hi < c.hi)
+        begin_streaks(p.hi, c.hi);
+      else if (c.hi < p.hi)
+        end_streaks(c.hi, p.hi);
+      done = c.hi;
+    }
+    int64_t j = i;
+    for (; i < nc; ++i) {
       const DeepSpan c = cur[i];
       // Spans above that end before c: deep no more, from `done` on.
       for (; j < np && prev[j].hi <= c.lo; ++j) {
