@@ -511,80 +511,84 @@ void band_side_row(BandSide* s, RunRow row, bool same, int64_t y, int64_t w, int
   s->n_pending = n;
 }
 
-// Band pixels before the start of each 64-column word of a row: GT, prediction, both.
-struct BandPrefix {
-  int64_t g, p, both;
+// One 64-column word of a row's band bits (GT, prediction) and the band pixels before it (GT,
+// prediction, both).
+struct BandWord {
+  uint64_t g, p;
+  int64_t before_g, before_p, before_both;
 };
 
 // Counts one row's pair runs (ends ascending, the last the width w) into the band table, with
 // the two maps' band bits of the row (null: every pixel band; else (w + 64) / 64 words, bits
-// at and past w ignored) and `prefix` (room for as many entries). Each run's band pixel counts
-// are differences of the counts before its end and its start: per-word prefix sums and one
-// masked word. The four cells go straight into a dense table.
+// at and past w ignored) and `words` (room for as many). Each run's band pixel counts are
+// differences of the counts before its end and its start: per-word prefix sums and one masked
+// word. The four cells go straight into a dense table.
 template <bool kDense>
 PANOSEG_INLINE void band_count_row_impl(CellTable* table, const PairRun* runs, size_t n_runs,
                                         int64_t w, const uint64_t* g, const uint64_t* p,
-                                        BandPrefix* prefix) {
+                                        BandWord* words) {
+  const PairRun* const end = runs + n_runs;
   if (g == nullptr) {
     int64_t x = 0;
-    for (size_t k = 0; k < n_runs; ++k) {
-      const int64_t e = std::min(int64_t(runs[k].end), w);
-      table->add(runs[k].gs, runs[k].ps, e - x);
+    for (const PairRun* r = runs; r != end; ++r) {
+      const int64_t e = std::min(int64_t(r->end), w);
+      table->add(r->gs, r->ps, e - x);
       x = e;
     }
     return;
   }
   const int64_t n_words = (w + 64) / 64;
-  BandPrefix acc{0, 0, 0};
+  int64_t cg = 0, cp = 0, cb = 0;
   for (int64_t k = 0; k < n_words; ++k) {
-    prefix[k] = acc;
-    acc.g += __builtin_popcountll(g[k]);
-    acc.p += __builtin_popcountll(p[k]);
-    acc.both += __builtin_popcountll(g[k] & p[k]);
+    words[k] = {g[k], p[k], cg, cp, cb};
+    cg += __builtin_popcountll(g[k]);
+    cp += __builtin_popcountll(p[k]);
+    cb += __builtin_popcountll(g[k] & p[k]);
   }
   int64_t* const cells = table->dense_cells();
   const int64_t cols = table->cols();
-  int64_t x = 0;
-  BandPrefix before{0, 0, 0};  // band pixels before x
-  for (size_t k = 0; k < n_runs; ++k) {
-    const PairRun r = runs[k];
-    const int64_t e = std::min(int64_t(r.end), w);  // (the ends are the decoder's: <= w)
-    const int64_t word = e >> 6;                     // < (w + 64) / 64
+  int64_t x = 0, g0 = 0, p0 = 0, b0 = 0;  // x; band pixels before x
+  for (const PairRun* r = runs; r != end; ++r) {
+    const int64_t e = std::min(int64_t(r->end), w);  // (the ends are the decoder's: <= w)
+    const BandWord& bw = words[e >> 6];              // < (w + 64) / 64
     const uint64_t m = ~(~uint64_t(0) << (e & 63));  // the word's columns before e
-    const uint64_t gm = g[word] & m, pm = p[word] & m;
-    const BandPrefix at{prefix[word].g + __builtin_popcountll(gm),
-                        prefix[word].p + __builtin_popcountll(pm),
-                        prefix[word].both + __builtin_popcountll(gm & pm)};
-    const int64_t n = e - x, bg = at.g - before.g, bp = at.p - before.p,
-                  both = at.both - before.both;
-    before = at;
+    const uint64_t gm = bw.g & m, pm = bw.p & m;
+    const int64_t g1 = bw.before_g + __builtin_popcountll(gm);
+    const int64_t p1 = bw.before_p + __builtin_popcountll(pm);
+    const int64_t b1 = bw.before_both + __builtin_popcountll(gm & pm);
+    const int64_t both = b1 - b0, g_only = g1 - g0 - both, p_only = p1 - p0 - both;
+    const int64_t neither = e - x - both - g_only - p_only;
     x = e;
+    g0 = g1;
+    p0 = p1;
+    b0 = b1;
     // Interior pixels of a nonzero id get kInteriorKey (kUnknownSlot); VOID stays VOID.
-    const int32_t gi = r.gs == kVoidSlot ? kVoidSlot : kUnknownSlot;
-    const int32_t pi = r.ps == kVoidSlot ? kVoidSlot : kUnknownSlot;
     if (kDense) {  // adding 0 to a cell changes nothing: no tests
-      int64_t* const row_g = cells + int64_t(r.gs + 2) * cols;
-      int64_t* const row_i = cells + int64_t(gi + 2) * cols;
-      row_g[r.ps + 2] += both;
-      row_g[pi + 2] += bg - both;
-      row_i[r.ps + 2] += bp - both;
-      row_i[pi + 2] += n - bg - bp + both;
+      int64_t* const row_g = cells + int64_t(r->gs + 2) * cols;
+      int64_t* const row_i = cells + (r->gs == kVoidSlot ? cols : 0);  // VOID's or kUnknownSlot's
+      const int64_t col_i = r->ps == kVoidSlot ? 1 : 0;                 // the same
+      row_g[r->ps + 2] += both;
+      row_g[col_i] += g_only;
+      row_i[r->ps + 2] += p_only;
+      row_i[col_i] += neither;
     } else {
-      table->add(r.gs, r.ps, both);
-      table->add(r.gs, pi, bg - both);
-      table->add(gi, r.ps, bp - both);
-      table->add(gi, pi, n - bg - bp + both);
+      const int32_t gi = r->gs == kVoidSlot ? kVoidSlot : kUnknownSlot;
+      const int32_t pi = r->ps == kVoidSlot ? kVoidSlot : kUnknownSlot;
+      table->add(r->gs, r->ps, both);
+      table->add(r->gs, pi, g_only);
+      table->add(gi, r->ps, p_only);
+      table->add(gi, pi, neither);
     }
   }
 }
 
 PANOSEG_INLINE void band_count_row_any(CellTable* table, const PairRun* runs, size_t n_runs,
                                        int64_t w, const uint64_t* gbits, const uint64_t* pbits,
-                                       BandPrefix* prefix) {
+                                       BandWord* words) {
   if (table->dense_cells() != nullptr)
-    band_count_row_impl<true>(table, runs, n_runs, w, gbits, pbits, prefix);
+    band_count_row_impl<true>(table, runs, n_runs, w, gbits, pbits, words);
   else
-    band_count_row_impl<false>(table, runs, n_runs, w, gbits, pbits, prefix);
+    band_count_row_impl<false>(table, runs, n_runs, w, gbits, pbits, words);
 }
 
 #if defined(PANOSEG_RUNTIME_SIMD)
@@ -594,19 +598,19 @@ __attribute__((target("popcnt"))) void band_count_row_popcnt(CellTable* table,
                                                              const PairRun* runs, size_t n_runs,
                                                              int64_t w, const uint64_t* gbits,
                                                              const uint64_t* pbits,
-                                                             BandPrefix* prefix) {
-  band_count_row_any(table, runs, n_runs, w, gbits, pbits, prefix);
+                                                             BandWord* words) {
+  band_count_row_any(table, runs, n_runs, w, gbits, pbits, words);
 }
 
 const bool kPopcnt = __builtin_cpu_supports("popcnt");
 #endif
 
 void band_count_row(CellTable* table, const PairRun* runs, size_t n_runs, int64_t w,
-                    const uint64_t* gbits, const uint64_t* pbits, BandPrefix* prefix) {
+                    const uint64_t* gbits, const uint64_t* pbits, BandWord* words) {
 #if defined(PANOSEG_RUNTIME_SIMD)
-  if (kPopcnt) return band_count_row_popcnt(table, runs, n_runs, w, gbits, pbits, prefix);
+  if (kPopcnt) return band_count_row_popcnt(table, runs, n_runs, w, gbits, pbits, words);
 #endif
-  band_count_row_any(table, runs, n_runs, w, gbits, pbits, prefix);
+  band_count_row_any(table, runs, n_runs, w, gbits, pbits, words);
 }
 
 }  // namespace
@@ -624,13 +628,13 @@ struct RgbBandCounter::Impl {
       // band_count_row reads the word of a run's end.
       s->bits.assign(size_t((width + 64) / 64), ~uint64_t(0));
     }
-    prefix.resize(gt.bits.size());
+    words.resize(gt.bits.size());
   }
 
   void count_row(int64_t r, bool all_band) {
     const std::vector<PairRun>& runs = ring[size_t(r % (d + 1))];
     band_count_row(&band, runs.data(), runs.size(), w, all_band ? nullptr : gt.bits.data(),
-                   all_band ? nullptr : pred.bits.data(), prefix.data());
+                   all_band ? nullptr : pred.bits.data(), words.data());
   }
 
   int64_t h, w, d, y = 0;
@@ -638,7 +642,7 @@ struct RgbBandCounter::Impl {
   CellTable band;
   BandSide gt, pred;
   std::vector<std::vector<PairRun>> ring;  // row r's pair runs at r % (d + 1)
-  std::vector<BandPrefix> prefix;          // band_count_row's, one per word of the bits
+  std::vector<BandWord> words;             // band_count_row's, one per word of the bits
 };
 
 RgbBandCounter::RgbBandCounter(int64_t height, int64_t width, int64_t dilation,
