@@ -440,9 +440,12 @@ void band_side_row(BandSide* s, RunRow row, bool same, int64_t y, int64_t w, int
       for (int64_t x = lo; x < hi; ++x) st[x] = kNoStreak;
       set_bits(bits, lo, hi);
     };
-    const auto begin_streaks = [&](int64_t lo, int64_t hi) {  // queued to complete at y + 2d
+    // Queued to complete at y + 2d. `band`: the columns may be interior in row y - 1 - d (deep
+    // in the row above): their bits are set. (A column not deep in the row above has its band
+    // bit set: from the row its streak ended, or from the start.)
+    const auto begin_streaks = [&](int64_t lo, int64_t hi, bool band) {
       for (int64_t x = lo; x < hi; ++x) st[x] = yr;
-      set_bits(bits, lo, hi);
+      if (band) set_bits(bits, lo, hi);
       q[tail++ & qmask] = {yr, int32_t(lo), int32_t(hi)};
     };
     // One merge of the two ascending lists of disjoint spans: streaks begin on this row's deep
@@ -458,12 +461,13 @@ void band_side_row(BandSide* s, RunRow row, bool same, int64_t y, int64_t w, int
       if (c.id != p.id || c.lo >= p.hi || p.lo >= c.hi || (i + 1 < nc && p.hi > cur[i + 1].lo) ||
           (i + 1 < np && c.hi > prev[i + 1].lo))
         break;
+      // (Columns of c outside p were not deep in the row above: their band bits are set.)
       if (c.lo < p.lo)
-        begin_streaks(c.lo, p.lo);
+        begin_streaks(c.lo, p.lo, false);
       else if (p.lo < c.lo)
         end_streaks(p.lo, c.lo);
       if (p.hi < c.hi)
-        begin_streaks(p.hi, c.hi);
+        begin_streaks(p.hi, c.hi, false);
       else if (c.hi < p.hi)
         end_streaks(c.hi, p.hi);
       done = c.hi;
@@ -483,12 +487,12 @@ void band_side_row(BandSide* s, RunRow row, bool same, int64_t y, int64_t w, int
         const int64_t lo = std::max(int64_t(p.lo), done);
         if (lo < c.lo) end_streaks(lo, c.lo);
         if (p.id == c.id) {
-          if (p.lo > x) begin_streaks(x, p.lo);
+          if (p.lo > x) begin_streaks(x, p.lo, true);
           x = std::max(x, int64_t(p.hi));
         }
         if (p.hi > c.hi) break;  // its columns right of c: decided with the next spans of cur
       }
-      if (x < c.hi) begin_streaks(x, c.hi);
+      if (x < c.hi) begin_streaks(x, c.hi, true);
       done = c.hi;
     }
     for (; j < np; ++j) {
@@ -684,8 +688,9 @@ void RgbBandCounter::add_rows(RunRow gt, bool gt_same, RunRow pred, bool pred_sa
       x = e;
     }
   }
-  // Row y completes the window of row y - d.
-  if (m.y >= m.d) m.count_row(m.y - m.d, false);
+  // Row y completes the window of row y - d. (Before row 2d no streak has 2d + 1 rows: rows
+  // 0 .. d - 1 are all band, as their windows reach above the image.)
+  if (m.y >= m.d) m.count_row(m.y - m.d, m.y < 2 * m.d);
   ++m.y;
 }
 
