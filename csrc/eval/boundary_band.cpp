@@ -418,8 +418,8 @@ void band_side_row(BandSide* s, RunRow row, bool same, int64_t y, int64_t w, int
   uint64_t* const bits = s->bits.data();
   if (!same) {
     // This row's deep spans: [a + d, b - d) of each run longer than 2d. Ends clipped to the
-    // width and to ascending order: the spans stay inside the row and within the arrays'
-    // w / (2d + 1) + 1, whatever the runs say.
+    // width and to ascending order: the spans stay inside the row, and at most w / (2d + 1)
+    // (the arrays hold one more, for a sentinel), whatever the runs say.
     s->deep.swap(s->deep_prev);
     s->n_deep_prev = s->n_deep;
     DeepSpan* const cur = s->deep.data();
@@ -431,6 +431,7 @@ void band_side_row(BandSide* s, RunRow row, bool same, int64_t y, int64_t w, int
       if (b - a > 2 * d) cur[nc++] = {int32_t(a + d), int32_t(b - d), row.runs[k].id};
       a = std::max(a, b);
     }
+    cur[nc] = {INT32_MAX, INT32_MAX, 0};  // a sentinel after the last span (the fast merge)
     s->n_deep = nc;
     while (s->n_pending + size_t(nc + np) > s->pending.size()) grow_pending(s);
     StreakStart* const q = s->pending.data();
@@ -458,8 +459,8 @@ void band_side_row(BandSide* s, RunRow row, bool same, int64_t y, int64_t w, int
     // At the first span that does not, the general merge takes over.
     for (const int64_t n_pairs = std::min(nc, np); i < n_pairs; ++i) {
       const DeepSpan c = cur[i], p = prev[i];
-      if (c.id != p.id || c.lo >= p.hi || p.lo >= c.hi || (i + 1 < nc && p.hi > cur[i + 1].lo) ||
-          (i + 1 < np && c.hi > prev[i + 1].lo))
+      if (c.id != p.id || c.lo >= p.hi || p.lo >= c.hi || p.hi > cur[i + 1].lo ||
+          c.hi > prev[i + 1].lo)  // (i + 1 <= nc, np: a span or the sentinel)
         break;
       // (Columns of c outside p were not deep in the row above: their band bits are set.)
       if (c.lo < p.lo)
@@ -625,7 +626,7 @@ struct RgbBandCounter::Impl {
         band(mask->gt_index().size(), mask->pred_index().size()), ring(size_t(dilation + 1)) {
     for (BandSide* s : {&gt, &pred}) {
       s->start.assign(size_t(width), kNoStreak);
-      s->deep.resize(size_t(width / (2 * dilation + 1) + 1));
+      s->deep.resize(size_t(width / (2 * dilation + 1) + 2));  // + the sentinel
       s->deep_prev.resize(s->deep.size());
       s->pending.resize(256);  // grown as needed (band_side_row)
       // Nothing interior yet; one word more than the columns need when 64 divides the width:
