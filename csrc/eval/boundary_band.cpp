@@ -137,6 +137,9 @@ class CellTable {
       : rows_(n_gt + 2), cols_(n_pred + 2), dense_(rows_ * cols_ <= kDenseLimit) {
     if (dense_) matrix_.assign(size_t(rows_ * cols_), 0);
   }
+  // The dense matrix (row g + 2, column p + 2 of cols()), null for a hash map.
+  int64_t* dense_cells() { return dense_ ? matrix_.data() : nullptr; }
+  int64_t cols() const { return cols_; }
   void add(int32_t g, int32_t p, int64_t n) {
     if (n == 0) return;
     const int64_t cell = int64_t(g + 2) * cols_ + (p + 2);
@@ -325,219 +328,326 @@ struct PairRun {
   int32_t gs, ps;
 };
 
-// One map's state: its current row's runs, the last changed row's, per column the count of
-// consecutive rows ending here that are horizontally deep with one id (saturated at 2d + 1)
-// and the band bits of the row d above. Column arrays are padded to whole 64-column words
-// (padding columns stay not deep, so band).
-struct BandSide {
-  std::vector<IdRun> runs, prev;
-  std::vector<uint8_t> state;     // per column: kNotDeep, kDeepNew or kDeepKept (below)
-  std::vector<uint8_t> count8;    // the counts when 2d + 1 <= 255 (byte lanes)
-  std::vector<uint32_t> count32;  // else
-  std::vector<uint8_t> band;      // 1 where band (the 32-bit count path only)
-  std::vector<uint64_t> bits;     // band flags of row y - d
-  bool all_kept = false;          // no kDeepNew column (the row repeated its predecessor)
+// The deep columns [lo, hi) of one run of a row (a run longer than 2d) and the run's id.
+struct DeepSpan {
+  int32_t lo, hi;
+  uint32_t id;
 };
 
-// A column of a row: not horizontally deep (count 0); deep with another id than the pixel
-// above (count 1); deep with the same id as above (count + 1). One byte array for both facts:
-// half the stores of a deep array and a same-id array.
-constexpr uint8_t kNotDeep = 0x00, kDeepNew = 0x0F, kDeepKept = 0xFF;
+// Columns [lo, hi) whose streak began at row `row` (below): they turn interior in the band bits
+// of row `row` + d once row `row` + 2d is taken, unless their streak broke meanwhile.
+struct StreakStart {
+  int32_t row, lo, hi;
+};
 
-// Column arrays have this many bytes more than `padded`: fill() may write that far past a span.
-constexpr int64_t kFillSlack = 16;
+// A column's streak: the rows ending at the last row taken in which it is horizontally deep
+// with one id (the pixel of row y - d is interior iff the streak of row y began at row y - 2d
+// or before), kept per column as the row it began. It changes only where a row's deep spans
+// differ from the row above's: per row, a merge of the two rows' spans, and work on the
+// columns whose streak begins, ends or completes 2d + 1 rows, none on the others.
+constexpr int32_t kNoStreak = -1;  // not deep in the last row taken
 
-// GCC turns fill()'s store loop into a memset call, which costs more than the one or two
-// stores a span takes.
+// One map's state: per column its streak's first row (kNoStreak where not deep), the deep spans
+// of the last two rows taken (at most w / (2d + 1) a row: each is inside a run of 2d + 1 or
+// more columns), the streaks begun in the last 2d + 1 rows, oldest first (a ring), and the
+// band bits of row y - d, set where a streak breaks and cleared where one completes 2d + 1
+// rows. Bits are padded to whole 64-column words (one more when 64 divides w); padding
+// columns stay band.
+struct BandSide {
+  std::vector<DeepSpan> deep, deep_prev;
+  int64_t n_deep = 0, n_deep_prev = 0;
+  std::vector<int32_t> start;
+  // pending[(head + k) & (size - 1)], k < n_pending (size a power of two, doubled when a row
+  // could overfill it). Each row begins at most (spans of the row) + (spans of the row above)
+  // streaks: <= 2w over 2d + 1 rows.
+  std::vector<StreakStart> pending;
+  size_t head = 0, n_pending = 0;
+  std::vector<uint64_t> bits;
+};
+
+// GCC turns the short fill loops below into memset calls, which cost more than the few stores
+// a span takes.
 #if defined(__GNUC__) && !defined(__clang__)
 #define PANOSEG_NO_MEMSET_CALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #else
 #define PANOSEG_NO_MEMSET_CALLS
 #endif
 
-// p[0..n) = v, in 16-byte stores that may write up to 15 bytes past n (spans are short: ~10 a
-// row, and a memset call per span cost more than the stores). Only for arrays filled span
-// after span in ascending order (later spans overwrite the excess) with kFillSlack slack.
-PANOSEG_INLINE void fill(uint8_t* p, int64_t n, uint8_t v) {
-#if defined(__SSE2__)
-  const __m128i vv = _mm_set1_epi8(char(v));
-  for (int64_t i = 0; i < n; i += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(p + i), vv);
-#else
-  std::memset(p, v, size_t(n));
-#endif
+// Sets bits [lo, hi) (lo < hi).
+PANOSEG_INLINE void set_bits(uint64_t* bits, int64_t lo, int64_t hi) {
+  const int64_t wa = lo >> 6, wb = (hi - 1) >> 6;
+  const uint64_t first = ~uint64_t(0) << (lo & 63);
+  const uint64_t last = ~uint64_t(0) >> (63 - ((hi - 1) & 63));
+  if (wa == wb) {
+    bits[wa] |= first & last;
+    return;
+  }
+  bits[wa] |= first;
+  for (int64_t k = wa + 1; k < wb; ++k) bits[k] = ~uint64_t(0);
+  bits[wb] |= last;
 }
 
-#if defined(PANOSEG_RUNTIME_SIMD)
-// The depth counts of a row (limit 2d + 1 <= 255) and its band bits, 64 columns a step: as the
-// SSE2 loop in band_side_row.
-__attribute__((target("avx512f,avx512bw"))) void update_counts_avx512(
-    uint8_t* cnt, const uint8_t* st, uint64_t* bits, int64_t padded, uint8_t lim, uint8_t lim1) {
-  const __m512i vlim = _mm512_set1_epi8(char(lim)), vlim1 = _mm512_set1_epi8(char(lim1)),
-                one = _mm512_set1_epi8(1), kept = _mm512_set1_epi8(char(kDeepKept));
-  for (int64_t x = 0; x < padded; x += 64) {
-    const __m512i sv = _mm512_loadu_si512(reinterpret_cast<const void*>(st + x));
-    const __mmask64 is_kept = _mm512_cmpeq_epi8_mask(sv, kept);
-    const __mmask64 is_deep = _mm512_test_epi8_mask(sv, sv);
-    const __m512i k =
-        _mm512_maskz_mov_epi8(is_kept, _mm512_loadu_si512(reinterpret_cast<const void*>(cnt + x)));
-    const __m512i n = _mm512_maskz_add_epi8(is_deep, _mm512_min_epu8(k, vlim1), one);
-    _mm512_storeu_si512(reinterpret_cast<void*>(cnt + x), n);
-    bits[x / 64] = ~uint64_t(_mm512_cmpeq_epi8_mask(n, vlim));
+// Clears the band bits of the columns in [lo, hi) whose streak still began at `row`.
+PANOSEG_INLINE void complete(const int32_t* st, uint64_t* bits, int32_t row, int64_t lo,
+                             int64_t hi) {
+  for (int64_t x = lo; x < hi;) {
+    const int64_t k = x >> 6;
+    const int64_t e = std::min(hi, (k + 1) * 64);
+    uint64_t m = 0;
+    for (; x < e; ++x) m |= uint64_t(st[x] == row) << (x & 63);
+    bits[k] &= ~m;
   }
 }
 
-const bool kAvx512Counts = __builtin_cpu_supports("avx512bw");
-#endif
+// The ring twice the size, its entries moved to the front in order.
+void grow_pending(BandSide* s) {
+  std::vector<StreakStart> bigger(2 * s->pending.size());
+  for (size_t k = 0; k < s->n_pending; ++k)
+    bigger[k] = s->pending[(s->head + k) & (s->pending.size() - 1)];
+  s->pending.swap(bigger);
+  s->head = 0;
+}
 
 // Takes in row y of a map, as its runs (`same`: it equals row y - 1); afterwards s->bits holds
 // the band flags of row y - d (meaningful once y >= d).
-PANOSEG_SIMD_CLONES PANOSEG_NO_MEMSET_CALLS
-void band_side_row(BandSide* s, RunRow row, bool same, int64_t y, int64_t w, int64_t d,
-                   int64_t limit, int64_t padded) {
-  uint8_t* st = s->state.data();
+PANOSEG_NO_MEMSET_CALLS
+void band_side_row(BandSide* s, RunRow row, bool same, int64_t y, int64_t w, int64_t d) {
+  const int32_t yr = int32_t(y);  // y < height < 2^31
+  // Locals, not members, in the loops: stores to the arrays may not alias them.
+  int32_t* const st = s->start.data();
+  uint64_t* const bits = s->bits.data();
   if (!same) {
-    s->runs.swap(s->prev);
-    s->runs.assign(row.runs, row.runs + row.n);
-    // Per stretch [x, e) of one run of this row and one of the row above (`prev` holds the
-    // previous row's runs, as a repeated row keeps them; none above the first row): deep
-    // where the run spans x - d .. x + d, kept where the two ids agree.
-    const IdRun* c = s->runs.data();
-    const IdRun* p = y > 0 ? s->prev.data() : nullptr;
-    int64_t x = 0, a = 0;  // a: where the run of this row holding x starts
-    while (x < w) {
-      const int64_t b = c->end;
-      const int64_t e = p != nullptr && p->end < b ? p->end : b;
-      const uint8_t v = p != nullptr && c->id == p->id ? kDeepKept : kDeepNew;
-      // The deep part of the run, [a + d, b - d), clipped to [x, e).
-      const int64_t lo = std::min(std::max(x, a + d), e);
-      const int64_t hi = std::max(std::min(e, b - d), lo);
-      if (lo > x) fill(st + x, lo - x, kNotDeep);
-      if (hi > lo) fill(st + lo, hi - lo, v);
-      if (e > hi) fill(st + hi, e - hi, kNotDeep);
-      if (p != nullptr && p->end == e) ++p;
-      if (b == e) {
-        ++c;
-        a = b;
+    // This row's deep spans: [a + d, b - d) of each run longer than 2d. Ends clipped to the
+    // width and to ascending order: the spans stay inside the row, and at most w / (2d + 1)
+    // (the arrays hold one more, for a sentinel), whatever the runs say.
+    s->deep.swap(s->deep_prev);
+    s->n_deep_prev = s->n_deep;
+    DeepSpan* const cur = s->deep.data();
+    const DeepSpan* const prev = s->deep_prev.data();
+    const int64_t np = s->n_deep_prev;
+    int64_t a = 0, nc = 0;
+    for (int64_t k = 0; k < row.n; ++k) {
+      const int64_t b = std::min(int64_t(row.runs[k].end), w);
+      if (b - a > 2 * d) cur[nc++] = {int32_t(a + d), int32_t(b - d), row.runs[k].id};
+      a = std::max(a, b);
+    }
+    cur[nc] = {INT32_MAX, INT32_MAX, 0};  // a sentinel after the last span (the fast merge)
+    s->n_deep = nc;
+    while (s->n_pending + size_t(nc + np) > s->pending.size()) grow_pending(s);
+    StreakStart* const q = s->pending.data();
+    const size_t qmask = s->pending.size() - 1;
+    size_t tail = s->head + s->n_pending;
+    const auto end_streaks = [&](int64_t lo, int64_t hi) {  // not deep now
+      for (int64_t x = lo; x < hi; ++x) st[x] = kNoStreak;
+      set_bits(bits, lo, hi);
+    };
+    // Queued to complete at y + 2d. `band`: the columns may be interior in row y - 1 - d (deep
+    // in the row above): their bits are set. (A column not deep in the row above has its band
+    // bit set: from the row its streak ended, or from the start.)
+    const auto begin_streaks = [&](int64_t lo, int64_t hi, bool band) {
+      for (int64_t x = lo; x < hi; ++x) st[x] = yr;
+      if (band) set_bits(bits, lo, hi);
+      q[tail++ & qmask] = {yr, int32_t(lo), int32_t(hi)};
+    };
+    // One merge of the two ascending lists of disjoint spans: streaks begin on this row's deep
+    // columns that the row above's spans of the same id do not hold; they end on the row
+    // above's deep columns outside this row's spans.
+    int64_t i = 0;
+    int64_t done = 0;  // the row above's columns left of `done` are decided
+    // The common case first: the i-th spans of the two rows pair up (same id, overlapping,
+    // neither reaching the other row's next span), so streaks begin or end only at their ends.
+    // At the first span that does not, the general merge takes over.
+    for (const int64_t n_pairs = std::min(nc, np); i < n_pairs; ++i) {
+      const DeepSpan c = cur[i], p = prev[i];
+      if (c.id != p.id || c.lo >= p.hi || p.lo >= c.hi || p.hi > cur[i + 1].lo ||
+          c.hi > prev[i + 1].lo)  // (i + 1 <= nc, np: a span or the sentinel)
+        break;
+      // (Columns of c outside p were not deep in the row above: their band bits are set.)
+      if (c.lo < p.lo)
+        begin_streaks(c.lo, p.lo, false);
+      else if (p.lo < c.lo)
+        end_streaks(p.lo, c.lo);
+      if (p.hi < c.hi)
+        begin_streaks(p.hi, c.hi, false);
+      else if (c.hi < p.hi)
+        end_streaks(c.hi, p.hi);
+      done = c.hi;
+    }
+    int64_t j = i;
+    for (; i < nc; ++i) {
+      const DeepSpan c = cur[i];
+      // Spans above that end before c: deep no more, from `done` on.
+      for (; j < np && prev[j].hi <= c.lo; ++j) {
+        const int64_t lo = std::max(int64_t(prev[j].lo), done);
+        if (lo < prev[j].hi) end_streaks(lo, prev[j].hi);
       }
+      int64_t x = c.lo;  // c's columns left of x are decided
+      // Spans above that overlap c (only the first can start left of c.lo).
+      for (; j < np && prev[j].lo < c.hi; ++j) {
+        const DeepSpan p = prev[j];
+        const int64_t lo = std::max(int64_t(p.lo), done);
+        if (lo < c.lo) end_streaks(lo, c.lo);
+        if (p.id == c.id) {
+          if (p.lo > x) begin_streaks(x, p.lo, true);
+          x = std::max(x, int64_t(p.hi));
+        }
+        if (p.hi > c.hi) break;  // its columns right of c: decided with the next spans of cur
+      }
+      if (x < c.hi) begin_streaks(x, c.hi, true);
+      done = c.hi;
+    }
+    for (; j < np; ++j) {
+      const int64_t lo = std::max(int64_t(prev[j].lo), done);
+      if (lo < prev[j].hi) end_streaks(lo, prev[j].hi);
+    }
+    s->n_pending = tail - s->head;
+  }
+  // Streaks begun at row y - 2d that are unbroken have 2d + 1 rows now: interior in row y - d.
+  const int64_t due = y - 2 * d;
+  const StreakStart* const q = s->pending.data();
+  const size_t qmask = s->pending.size() - 1;
+  size_t head = s->head, n = s->n_pending;
+  for (; n > 0 && q[head].row <= due; --n) {
+    const StreakStart e = q[head];
+    head = (head + 1) & qmask;
+    complete(st, bits, e.row, e.lo, e.hi);
+  }
+  s->head = head;
+  s->n_pending = n;
+}
+
+// One 64-column word of a row's band bits (GT, prediction) and the band pixels before it (GT,
+// prediction, both).
+struct BandWord {
+  uint64_t g, p;
+  int64_t before_g, before_p, before_both;
+};
+
+// Counts one row's pair runs (ends ascending, the last the width w) into the band table, with
+// the two maps' band bits of the row (null: every pixel band; else (w + 64) / 64 words, bits
+// at and past w ignored) and `words` (room for as many). Each run's band pixel counts are
+// differences of the counts before its end and its start: per-word prefix sums and one masked
+// word. The four cells go straight into a dense table.
+template <bool kDense>
+PANOSEG_INLINE void band_count_row_impl(CellTable* table, const PairRun* runs, size_t n_runs,
+                                        int64_t w, const uint64_t* g, const uint64_t* p,
+                                        BandWord* words) {
+  const PairRun* const end = runs + n_runs;
+  if (g == nullptr) {
+    int64_t x = 0;
+    for (const PairRun* r = runs; r != end; ++r) {
+      const int64_t e = std::min(int64_t(r->end), w);
+      table->add(r->gs, r->ps, e - x);
       x = e;
     }
-    s->all_kept = false;
-  } else if (!s->all_kept) {  // the same row again: same runs and deep columns, all kept
-    for (int64_t x = 0; x < w; ++x) st[x] = st[x] == kNotDeep ? kNotDeep : kDeepKept;
-    s->all_kept = true;
+    return;
   }
-  // count = deep ? (kept ? min(count + 1, 2d + 1) : 1) : 0; interior iff 2d + 1.
-  if (limit <= 255) {
-    uint8_t* cnt = s->count8.data();
-    const uint8_t lim = uint8_t(limit), lim1 = uint8_t(limit - 1);
-    uint64_t* bits = s->bits.data();
-#if defined(PANOSEG_RUNTIME_SIMD)
-    if (kAvx512Counts) return update_counts_avx512(cnt, st, bits, padded, lim, lim1);
-#endif
-#if defined(__SSE2__)
-    // 16 columns a step, the band bits straight from the compare.
-    const __m128i vlim = _mm_set1_epi8(char(lim)), vlim1 = _mm_set1_epi8(char(lim1)),
-                  one = _mm_set1_epi8(1), kept = _mm_set1_epi8(char(kDeepKept)),
-                  zero = _mm_setzero_si128();
-    for (int64_t x = 0; x < padded; x += 64) {
-      uint64_t word = 0;
-      for (int j = 0; j < 4; ++j) {
-        const int64_t i = x + 16 * j;
-        __m128i* cp = reinterpret_cast<__m128i*>(cnt + i);
-        const __m128i sv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st + i));
-        const __m128i k = _mm_and_si128(_mm_loadu_si128(cp), _mm_cmpeq_epi8(sv, kept));
-        const __m128i n = _mm_andnot_si128(_mm_cmpeq_epi8(sv, zero),
-                                           _mm_add_epi8(_mm_min_epu8(k, vlim1), one));
-        _mm_storeu_si128(cp, n);
-        const unsigned interior = unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(n, vlim)));
-        word |= uint64_t(~interior & 0xFFFFu) << (16 * j);
-      }
-      bits[x / 64] = word;
+  const int64_t n_words = (w + 64) / 64;
+  int64_t cg = 0, cp = 0, cb = 0;
+  for (int64_t k = 0; k < n_words; ++k) {
+    words[k] = {g[k], p[k], cg, cp, cb};
+    cg += __builtin_popcountll(g[k]);
+    cp += __builtin_popcountll(p[k]);
+    cb += __builtin_popcountll(g[k] & p[k]);
+  }
+  int64_t* const cells = table->dense_cells();
+  const int64_t cols = table->cols();
+  int64_t x = 0, g0 = 0, p0 = 0, b0 = 0;  // x; band pixels before x
+  for (const PairRun* r = runs; r != end; ++r) {
+    const int64_t e = std::min(int64_t(r->end), w);  // (the ends are the decoder's: <= w)
+    const BandWord& bw = words[e >> 6];              // < (w + 64) / 64
+    const uint64_t m = ~(~uint64_t(0) << (e & 63));  // the word's columns before e
+    const uint64_t gm = bw.g & m, pm = bw.p & m;
+    const int64_t g1 = bw.before_g + __builtin_popcountll(gm);
+    const int64_t p1 = bw.before_p + __builtin_popcountll(pm);
+    const int64_t b1 = bw.before_both + __builtin_popcountll(gm & pm);
+    const int64_t both = b1 - b0, g_only = g1 - g0 - both, p_only = p1 - p0 - both;
+    const int64_t neither = e - x - both - g_only - p_only;
+    x = e;
+    g0 = g1;
+    p0 = p1;
+    b0 = b1;
+    // Interior pixels of a nonzero id get kInteriorKey (kUnknownSlot); VOID stays VOID.
+    if (kDense) {  // adding 0 to a cell changes nothing: no tests
+      int64_t* const row_g = cells + int64_t(r->gs + 2) * cols;
+      int64_t* const row_i = cells + (r->gs == kVoidSlot ? cols : 0);  // VOID's or kUnknownSlot's
+      const int64_t col_i = r->ps == kVoidSlot ? 1 : 0;                 // the same
+      row_g[r->ps + 2] += both;
+      row_g[col_i] += g_only;
+      row_i[r->ps + 2] += p_only;
+      row_i[col_i] += neither;
+    } else {
+      const int32_t gi = r->gs == kVoidSlot ? kVoidSlot : kUnknownSlot;
+      const int32_t pi = r->ps == kVoidSlot ? kVoidSlot : kUnknownSlot;
+      table->add(r->gs, r->ps, both);
+      table->add(r->gs, pi, g_only);
+      table->add(gi, r->ps, p_only);
+      table->add(gi, pi, neither);
     }
-#else
-    for (int64_t x = 0; x < padded; x += 64) {
-      uint64_t word = 0;
-      for (int j = 0; j < 64; ++j) {
-        const uint8_t v = st[x + j];
-        const uint8_t k = v == kDeepKept ? cnt[x + j] : 0;
-        const uint8_t n = v == kNotDeep ? 0 : uint8_t((k < lim1 ? k : lim1) + 1);
-        cnt[x + j] = n;
-        word |= uint64_t(n != lim) << j;
-      }
-      bits[x / 64] = word;
-    }
-#endif
-  } else {
-    uint32_t* cnt = s->count32.data();
-    uint8_t* band = s->band.data();
-    const uint32_t lim = uint32_t(limit), lim1 = lim - 1;  // 2d + 1 <= width < 2^31
-    for (int64_t x = 0; x < padded; ++x) {
-      const uint8_t v = st[x];
-      const uint32_t k = cnt[x] & (0u - uint32_t(v == kDeepKept));
-      const uint32_t n = (0u - uint32_t(v != kNotDeep)) & ((k < lim1 ? k : lim1) + 1);
-      cnt[x] = n;
-      band[x] = n != lim;
-    }
-    pack_flags(band, padded, s->bits.data());
   }
 }
 
-// Counts one row's pair runs into the band table, with the two maps' band bits of the row
-// (null: every pixel band).
-PANOSEG_SIMD_CLONES
-void band_count_row(CellTable* table, const PairRun* runs, size_t n_runs, const uint64_t* gbits,
-                    const uint64_t* pbits) {
-  int64_t x = 0;
-  for (size_t k = 0; k < n_runs; ++k) {
-    const PairRun& r = runs[k];
-    const int64_t n = r.end - x;
-    if (gbits == nullptr) {
-      table->add(r.gs, r.ps, n);
-    } else {
-      int64_t bg, bp, both;
-      count_bits(gbits, pbits, x, r.end, &bg, &bp, &both);
-      // Interior pixels of a nonzero id get kInteriorKey (kUnknownSlot); VOID stays VOID.
-      const int32_t g0 = r.gs == kVoidSlot ? kVoidSlot : kUnknownSlot;
-      const int32_t p0 = r.ps == kVoidSlot ? kVoidSlot : kUnknownSlot;
-      table->add(r.gs, r.ps, both);
-      table->add(r.gs, p0, bg - both);
-      table->add(g0, r.ps, bp - both);
-      table->add(g0, p0, n - bg - bp + both);
-    }
-    x = r.end;
-  }
+PANOSEG_INLINE void band_count_row_any(CellTable* table, const PairRun* runs, size_t n_runs,
+                                       int64_t w, const uint64_t* gbits, const uint64_t* pbits,
+                                       BandWord* words) {
+  if (table->dense_cells() != nullptr)
+    band_count_row_impl<true>(table, runs, n_runs, w, gbits, pbits, words);
+  else
+    band_count_row_impl<false>(table, runs, n_runs, w, gbits, pbits, words);
+}
+
+#if defined(PANOSEG_RUNTIME_SIMD)
+// With the popcnt instruction (neither the SSE2 baseline nor target("avx2") implies it: their
+// __builtin_popcountll is a dozen instructions).
+__attribute__((target("popcnt"))) void band_count_row_popcnt(CellTable* table,
+                                                             const PairRun* runs, size_t n_runs,
+                                                             int64_t w, const uint64_t* gbits,
+                                                             const uint64_t* pbits,
+                                                             BandWord* words) {
+  band_count_row_any(table, runs, n_runs, w, gbits, pbits, words);
+}
+
+const bool kPopcnt = __builtin_cpu_supports("popcnt");
+#endif
+
+void band_count_row(CellTable* table, const PairRun* runs, size_t n_runs, int64_t w,
+                    const uint64_t* gbits, const uint64_t* pbits, BandWord* words) {
+#if defined(PANOSEG_RUNTIME_SIMD)
+  if (kPopcnt) return band_count_row_popcnt(table, runs, n_runs, w, gbits, pbits, words);
+#endif
+  band_count_row_any(table, runs, n_runs, w, gbits, pbits, words);
 }
 
 }  // namespace
 
 struct RgbBandCounter::Impl {
   Impl(int64_t height, int64_t width, int64_t dilation, PairCounter* mask)
-      : h(height), w(width), d(dilation), limit(2 * dilation + 1), padded((width + 63) / 64 * 64),
-        mask(mask), band(mask->gt_index().size(), mask->pred_index().size()),
-        ring(size_t(dilation + 1)) {
+      : h(height), w(width), d(dilation), mask(mask),
+        band(mask->gt_index().size(), mask->pred_index().size()), ring(size_t(dilation + 1)) {
     for (BandSide* s : {&gt, &pred}) {
-      s->state.assign(size_t(padded + kFillSlack), kNotDeep);
-      if (limit <= 255) {
-        s->count8.assign(size_t(padded), 0);
-      } else {
-        s->count32.assign(size_t(padded), 0);
-        s->band.assign(size_t(padded), 0);
-      }
-      s->bits.assign(size_t(padded / 64), 0);
+      s->start.assign(size_t(width), kNoStreak);
+      s->deep.resize(size_t(width / (2 * dilation + 1) + 2));  // + the sentinel
+      s->deep_prev.resize(s->deep.size());
+      s->pending.resize(256);  // grown as needed (band_side_row)
+      // Nothing interior yet; one word more than the columns need when 64 divides the width:
+      // band_count_row reads the word of a run's end.
+      s->bits.assign(size_t((width + 64) / 64), ~uint64_t(0));
     }
+    words.resize(gt.bits.size());
   }
 
   void count_row(int64_t r, bool all_band) {
     const std::vector<PairRun>& runs = ring[size_t(r % (d + 1))];
-    band_count_row(&band, runs.data(), runs.size(), all_band ? nullptr : gt.bits.data(),
-                   all_band ? nullptr : pred.bits.data());
+    band_count_row(&band, runs.data(), runs.size(), w, all_band ? nullptr : gt.bits.data(),
+                   all_band ? nullptr : pred.bits.data(), words.data());
   }
 
-  int64_t h, w, d, limit, padded, y = 0;
+  int64_t h, w, d, y = 0;
   PairCounter* mask;
   CellTable band;
   BandSide gt, pred;
   std::vector<std::vector<PairRun>> ring;  // row r's pair runs at r % (d + 1)
+  std::vector<BandWord> words;             // band_count_row's, one per word of the bits
 };
 
 RgbBandCounter::RgbBandCounter(int64_t height, int64_t width, int64_t dilation,
@@ -551,8 +661,8 @@ void RgbBandCounter::add_rows(RunRow gt, bool gt_same, RunRow pred, bool pred_sa
   if (m.y >= m.h) return;  // the stream never passes more rows (it checks the data size)
   gt_same = gt_same && m.y > 0;
   pred_same = pred_same && m.y > 0;
-  band_side_row(&m.gt, gt, gt_same, m.y, m.w, m.d, m.limit, m.padded);
-  band_side_row(&m.pred, pred, pred_same, m.y, m.w, m.d, m.limit, m.padded);
+  band_side_row(&m.gt, gt, gt_same, m.y, m.w, m.d);
+  band_side_row(&m.pred, pred, pred_same, m.y, m.w, m.d);
   // This row's pair runs, counted into the mask table and kept until its band flags are known.
   const int64_t R = m.d + 1;
   std::vector<PairRun>& cur = m.ring[size_t(m.y % R)];
@@ -565,8 +675,8 @@ void RgbBandCounter::add_rows(RunRow gt, bool gt_same, RunRow pred, bool pred_sa
     }
   } else {
     cur.clear();
-    const IdRun* g = m.gt.runs.data();
-    const IdRun* p = m.pred.runs.data();
+    const IdRun* g = gt.runs;
+    const IdRun* p = pred.runs;
     int64_t x = 0;
     while (x < m.w) {
       const int32_t e = g->end < p->end ? g->end : p->end;
@@ -579,8 +689,9 @@ void RgbBandCounter::add_rows(RunRow gt, bool gt_same, RunRow pred, bool pred_sa
       x = e;
     }
   }
-  // Row y completes the window of row y - d.
-  if (m.y >= m.d) m.count_row(m.y - m.d, false);
+  // Row y completes the window of row y - d. (Before row 2d no streak has 2d + 1 rows: rows
+  // 0 .. d - 1 are all band, as their windows reach above the image.)
+  if (m.y >= m.d) m.count_row(m.y - m.d, m.y < 2 * m.d);
   ++m.y;
 }
 

@@ -62,9 +62,12 @@ inline bool band_covers_all(int64_t height, int64_t width, int64_t dilation) {
 
 // count_band_pairs for two maps that arrive as rows of runs (RgbRunDecoder), one row pair at a
 // time (PngPairStream with a dilation): the same band table and, into `mask`, the same mask
-// table, without either map ever being stored. A row's band flags are known d rows later (its (2d+1)-row window is then complete),
-// so the pair runs (end, slots) of the last d + 1 rows are kept, and per image its runs, a
-// per-column count of deep rows and a few row buffers: O(d * runs + width) memory in all.
+// table, without either map ever being stored. A row's band flags are known d rows later (its
+// (2d+1)-row window is then complete), so the pair runs (end, slots) of the last d + 1 rows
+// are kept; per map, the deep spans of the last row, per column the row its current run of
+// deep rows with one id began, and those begun in the last 2d rows: O(d * runs + width) memory
+// in all. Per row, the work follows the runs (spans that change between rows, pair runs), not
+// the width.
 // Only for 2d + 1 <= min(height, width) (band_covers_all: the band table is the mask table).
 // Allocates its row buffers when constructed: make it once a row's bytes exist.
 class RgbBandCounter {
