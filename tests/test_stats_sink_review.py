@@ -288,3 +288,28 @@ def test_a_sink_refused_by_add_sink_keeps_its_images(tmp_path):
     stats = PQStats(job.categories)
     stats.add_sink(sink)  # nothing was drained by the refusal
     assert stats.n_images == 2
+
+
+def test_the_summary_of_one_pass_equals_three_group_averages():
+    # PQStats.summarize computes All / Things / Stuff in one pass over the categories
+    # (stats.pq_summary): the same floats, keys and key order as pq_average per group.
+    from panoseg.evaluation.stats import GROUPS, pq_average, pq_summary
+
+    rng = np.random.default_rng(7)
+    categories = [{"id": 3 * k + 1, "name": str(k), "isthing": int(rng.random() < 0.5)}
+                  for k in range(40)]
+    stats = PQStats(categories)
+    for trial in range(200):
+        n = len(categories)
+        tp, fp, fn = (rng.integers(0, 4, n) * (rng.random(n) < 0.6) for _ in range(3))
+        iou = rng.random(n) * tp
+        if trial % 40 == 0:  # a group with no category counted
+            tp[:] = fp[:] = fn[:] = 0
+        expected = {}
+        for name, isthing in GROUPS:
+            expected[name], per_class = pq_average(tp, fp, fn, iou, stats.categories, isthing)
+            if name == "All":
+                expected["per_class"] = per_class
+        got = pq_summary(tp, fp, fn, iou, stats.categories)
+        assert pickle.dumps(got) == pickle.dumps(expected)
+        assert list(got) == list(expected) == ["All", "per_class", "Things", "Stuff"]

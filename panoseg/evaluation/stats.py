@@ -81,6 +81,39 @@ def pq_average(tp, fp, fn, iou, categories: Categories, isthing):
     return summary, {categories.entries[k]["id"]: v for k, v in per_index.items()}
 
 
+def pq_summary(tp, fp, fn, iou, categories: Categories) -> dict:
+    """panopticapi's result dict (``All``, ``per_class``, ``Things``, ``Stuff``, in that order):
+    :func:`pq_average` of the three groups of :data:`GROUPS` from one pass over the categories,
+    each group summing its categories' values in category order, so the floats are the same.
+    (It is what is left serial at the end of an evaluation: one pass, not three.)"""
+    tp, fp, fn, iou = (np.asarray(a).tolist() for a in (tp, fp, fn, iou))
+    flags = np.asarray(categories.isthing).tolist()
+    sums = {None: [0.0, 0.0, 0.0, 0], True: [0.0, 0.0, 0.0, 0], False: [0.0, 0.0, 0.0, 0]}
+    per_class = {}
+    for k, entry in enumerate(categories.entries):
+        t, p, f, s = int(tp[k]), int(fp[k]), int(fn[k]), float(iou[k])
+        if t + p + f == 0:
+            per_class[entry["id"]] = {"pq": 0.0, "sq": 0.0, "rq": 0.0}
+            continue
+        denom = t + 0.5 * p + 0.5 * f
+        pq_c, sq_c, rq_c = s / denom, (s / t if t != 0 else 0.0), t / denom
+        per_class[entry["id"]] = {"pq": pq_c, "sq": sq_c, "rq": rq_c}
+        for group in (sums[None], sums[bool(flags[k])]):
+            group[0] += pq_c
+            group[1] += sq_c
+            group[2] += rq_c
+            group[3] += 1
+    results = {}
+    for name, isthing in GROUPS:
+        pq, sq, rq, n = sums[isthing]
+        # n == 0: documented, panopticapi divides by zero here (as class_average).
+        results[name] = ({"pq": pq / n, "sq": sq / n, "rq": rq / n, "n": n} if n else
+                         {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0})
+        if name == "All":
+            results["per_class"] = per_class
+    return results
+
+
 def _exact_terms(terms: list) -> list:
     """Few floats, largest first, whose exact sum equals that of ``terms`` (the first is the
     correctly rounded sum): repeated :func:`math.fsum` of the remainder, each step exact."""
@@ -531,25 +564,14 @@ class PQStats:
         ``{"All": {"pq", "sq", "rq", "n"}, "Things": {...}, "Stuff": {...},
         "per_class": {category_id: {"pq", "sq", "rq"}}}`` with values in 0..1.
         """
-        results = {}
-        for name, isthing in GROUPS:
-            results[name], per_class = pq_average(self.tp, self.fp, self.fn, self.iou,
-                                                   self.categories, isthing)
-            if name == "All":
-                results["per_class"] = per_class
-        return results
+        return pq_summary(self.tp, self.fp, self.fn, self.iou, self.categories)
 
     def summarize_segm(self) -> dict:
         """With ``iou_type="boundary"``: the mask PQ of the same pass, as :meth:`summarize`."""
         if self.iou_type != "boundary":
             return self.summarize()
-        results = {}
-        for name, isthing in GROUPS:
-            results[name], per_class = pq_average(self.segm_tp, self.segm_fp, self.segm_fn,
-                                                   self.segm_iou, self.categories, isthing)
-            if name == "All":
-                results["per_class"] = per_class
-        return results
+        return pq_summary(self.segm_tp, self.segm_fp, self.segm_fn, self.segm_iou,
+                          self.categories)
 
     def per_category(self) -> list:
         """One dict per category: id, name, isthing, tp, fp, fn, iou_sum, pq, sq, rq."""
