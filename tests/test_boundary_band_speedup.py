@@ -5,28 +5,17 @@ runs of a row, spans that appear, split, merge and vanish, repeated rows) agains
 on the decoded maps, which computes the bands with a per-pixel scan."""
 import numpy as np
 import pytest
-from pngtools import encode
+from test_boundary_stream import _raw
+from test_boundary_stream import _tables as _stream_tables
 
 from panoseg import _core
-from panoseg.io.png import inflate
 
 N_CAT = 3
 ISTHING = np.array([1, 0, 1], np.uint8)
 
 
-def _raw(ids, rng):
-    h = ids.shape[0]
-    rgb = np.stack([ids & 255, (ids >> 8) & 255, ids >> 16], -1).astype(np.uint8)
-    return inflate(encode(rgb, filters=[int(f) for f in rng.integers(0, 5, h)]))[2]
-
-
 def _tables(rng, gt, pred):
-    gt_ids = np.array([i for i in np.unique(gt) if i], np.uint32)
-    pred_ids = np.array([i for i in np.unique(pred) if i], np.uint32)
-    return (gt_ids, rng.integers(0, N_CAT, len(gt_ids)).astype(np.int32),
-            (rng.random(len(gt_ids)) < 0.2).astype(np.uint8),
-            np.array([(gt == i).sum() for i in gt_ids], np.float64),
-            pred_ids, rng.integers(0, N_CAT, len(pred_ids)).astype(np.int32), N_CAT)
+    return _stream_tables(rng, gt, pred, N_CAT)
 
 
 def _drifting(rng, h, w, k):

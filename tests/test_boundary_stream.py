@@ -36,13 +36,14 @@ def _ids(labels, rng):
     return lut[labels].astype(np.uint32)
 
 
-def _tables(rng, gt, pred):
+def _tables(rng, gt, pred, n_cat=N_CAT):
+    """Segment tables of the two maps' ids (random categories, 20% crowd, exact GT areas)."""
     gt_ids = np.array([i for i in np.unique(gt) if i], np.uint32)
     pred_ids = np.array([i for i in np.unique(pred) if i], np.uint32)
-    return (gt_ids, rng.integers(0, N_CAT, len(gt_ids)).astype(np.int32),
+    return (gt_ids, rng.integers(0, n_cat, len(gt_ids)).astype(np.int32),
             (rng.random(len(gt_ids)) < 0.2).astype(np.uint8),
             np.array([(gt == i).sum() for i in gt_ids], np.float64),
-            pred_ids, rng.integers(0, N_CAT, len(pred_ids)).astype(np.int32), N_CAT)
+            pred_ids, rng.integers(0, n_cat, len(pred_ids)).astype(np.int32), n_cat)
 
 
 def _raw(ids, rng, filters=None):
