@@ -11,8 +11,10 @@ namespace {
 constexpr int kIntStart[kIntFields] = {0, 1, 2, 3, 4, 5, 6, 7, 10, 13, 16, 17, 18};
 constexpr int kIntWidth = 19;
 
-bool has_length(const std::vector<int64_t>& v, size_t n) { return v.size() == n; }
-bool has_length(const std::vector<double>& v, size_t n) { return v.size() == n; }
+template <typename T>
+bool has_length(const std::vector<T>& v, size_t n) {
+  return v.size() == n;
+}
 
 void add_ints(const std::vector<int64_t>& from, int64_t* to) {
   for (size_t k = 0; k < from.size(); ++k) to[k] += from[k];

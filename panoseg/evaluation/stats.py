@@ -59,20 +59,32 @@ def class_average(tp, fp, fn, iou, isthing_flags, isthing):
     for k in range(len(tp)):
         if isthing is not None and bool(isthing_flags[k]) != isthing:
             continue
-        t, p, f, s = int(tp[k]), int(fp[k]), int(fn[k]), float(iou[k])
-        if t + p + f == 0:
+        values = _class_values(int(tp[k]), int(fp[k]), int(fn[k]), float(iou[k]))
+        if values is None:
             per_class[k] = {"pq": 0.0, "sq": 0.0, "rq": 0.0}
             continue
+        pq_c, sq_c, rq_c = values
         n += 1
-        denom = t + 0.5 * p + 0.5 * f
-        pq_c, sq_c, rq_c = s / denom, (s / t if t != 0 else 0.0), t / denom
         per_class[k] = {"pq": pq_c, "sq": sq_c, "rq": rq_c}
         pq += pq_c
         sq += sq_c
         rq += rq_c
+    return _group_average(pq, sq, rq, n), per_class
+
+
+def _class_values(t: int, p: int, f: int, s: float):
+    """panopticapi's pq, sq, rq of one category, or None when it has no segment at all."""
+    if t + p + f == 0:
+        return None
+    denom = t + 0.5 * p + 0.5 * f
+    return s / denom, (s / t if t != 0 else 0.0), t / denom
+
+
+def _group_average(pq: float, sq: float, rq: float, n: int) -> dict:
+    """A group's summary from its categories' sums and count."""
     if n == 0:  # documented: panopticapi divides by zero here
-        return {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0}, per_class
-    return {"pq": pq / n, "sq": sq / n, "rq": rq / n, "n": n}, per_class
+        return {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0}
+    return {"pq": pq / n, "sq": sq / n, "rq": rq / n, "n": n}
 
 
 def pq_average(tp, fp, fn, iou, categories: Categories, isthing):
@@ -91,12 +103,11 @@ def pq_summary(tp, fp, fn, iou, categories: Categories) -> dict:
     sums = {None: [0.0, 0.0, 0.0, 0], True: [0.0, 0.0, 0.0, 0], False: [0.0, 0.0, 0.0, 0]}
     per_class = {}
     for k, entry in enumerate(categories.entries):
-        t, p, f, s = int(tp[k]), int(fp[k]), int(fn[k]), float(iou[k])
-        if t + p + f == 0:
+        values = _class_values(int(tp[k]), int(fp[k]), int(fn[k]), float(iou[k]))
+        if values is None:
             per_class[entry["id"]] = {"pq": 0.0, "sq": 0.0, "rq": 0.0}
             continue
-        denom = t + 0.5 * p + 0.5 * f
-        pq_c, sq_c, rq_c = s / denom, (s / t if t != 0 else 0.0), t / denom
+        pq_c, sq_c, rq_c = values
         per_class[entry["id"]] = {"pq": pq_c, "sq": sq_c, "rq": rq_c}
         for group in (sums[None], sums[bool(flags[k])]):
             group[0] += pq_c
@@ -105,10 +116,7 @@ def pq_summary(tp, fp, fn, iou, categories: Categories) -> dict:
             group[3] += 1
     results = {}
     for name, isthing in GROUPS:
-        pq, sq, rq, n = sums[isthing]
-        # n == 0: documented, panopticapi divides by zero here (as class_average).
-        results[name] = ({"pq": pq / n, "sq": sq / n, "rq": rq / n, "n": n} if n else
-                         {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0})
+        results[name] = _group_average(*sums[isthing])
         if name == "All":
             results["per_class"] = per_class
     return results
@@ -153,6 +161,13 @@ def _float_field(name: str, doc: str) -> property:
         self.__dict__[key] = value
 
     return property(get, set, doc=doc)
+
+
+def _int_shape(name: str, n: int) -> tuple:
+    """The shape of PQStats' integer field ``name`` over n categories."""
+    if name.startswith("size_"):
+        return (n, 3)
+    return (n, n + 1) if name == "confusion" else (n,)
 
 
 def _int_field(name: str, doc: str) -> property:
@@ -328,8 +343,7 @@ class PQStats:
         n_int = len(self._INT)
         layouts: dict = {}  # the sizes of an image's arrays (None: absent) -> its images
         for arrays in images:
-            key = tuple(None if a is None else a.size if isinstance(a, np.ndarray) else np.size(a)
-                        for a in arrays[:-1])
+            key = tuple(None if a is None else np.size(a) for a in arrays[:-1])
             layouts.setdefault(key, []).append(arrays)
         for key, group in layouts.items():
             ints = [k for k in range(n_int) if key[k] is not None]
@@ -355,9 +369,14 @@ class PQStats:
                     self._push(cells[nonzero % len(cells)], block[nonzero])
         confusions = [arrays[-1] for arrays in images if arrays[-1] is not None]
         if confusions:
-            gt = np.concatenate([g for g, _ in confusions])
-            pred = np.concatenate([p for _, p in confusions])
-            np.add.at(self.__dict__["_i_confusion"], (gt, np.where(pred < 0, n, pred)), 1)
+            self._add_confusion(np.concatenate([g for g, _ in confusions]),
+                                np.concatenate([p for _, p in confusions]))
+
+    def _add_confusion(self, gt: np.ndarray, pred: np.ndarray) -> None:
+        """Counts unmatched GT segments: categories ``gt`` and of their most-overlapping
+        prediction ``pred`` (-1: none, column n)."""
+        n = len(self.categories)
+        np.add.at(self.__dict__["_i_confusion"], (gt, np.where(pred < 0, n, pred)), 1)
 
     def _flush(self, field: Optional[int] = None) -> None:
         """Folds the pending additions (of float field ``field`` only, if given) into the exact
@@ -426,9 +445,7 @@ class PQStats:
                                for g, cell in (state.get("_exact") or {}).items()}
         for name in self._EXTRA:  # pickled before the field existed
             if name not in self._FLOAT:
-                shape = (n, 3) if name.startswith("size_") else (
-                    (n, n + 1) if name == "confusion" else n)
-                state.setdefault(name, np.zeros(shape, np.int64))
+                state.setdefault(name, np.zeros(_int_shape(name, n), np.int64))
         for name in self._INT + ("confusion",):
             state["_i_" + name] = state.pop(name)
         self.__dict__.update(state)
@@ -538,7 +555,7 @@ class PQStats:
                              f"added to PQStats of iou_type {self.iou_type!r}")
         n = len(self.categories)
         fields = [self.__dict__["_i_" + name] for name in self._INT]
-        shapes = [(n, 3) if name.startswith("size_") else (n,) for name in self._INT]
+        shapes = [_int_shape(name, n) for name in self._INT]
         for name, field, shape in zip(self._INT, fields, shapes):  # before anything changes
             if field.shape != shape:
                 raise ValueError(f"PQStats.{name} has shape {field.shape}, not {shape}")
@@ -551,8 +568,7 @@ class PQStats:
             field += ints[start:start + size].reshape(shape)
             start += size
         if len(confusion_gt):
-            np.add.at(self.__dict__["_i_confusion"],
-                      (confusion_gt, np.where(confusion_pred < 0, n, confusion_pred)), 1)
+            self._add_confusion(confusion_gt, confusion_pred)
         if len(cells):
             self._push(cells, values)
         self.n_images += n_images
