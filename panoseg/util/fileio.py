@@ -7,8 +7,10 @@ which object stores cannot do; write them to a shared filesystem instead.
 """
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
+import stat
 
 
 def is_url(path) -> bool:
@@ -17,7 +19,8 @@ def is_url(path) -> bool:
 
 
 def read_bytes(path) -> bytes:
-    """The whole file. Raises OSError (FileNotFoundError, ...) like ``open`` does."""
+    """The whole file. Raises OSError (FileNotFoundError, ...) like ``open`` does; a local path
+    must name a regular file (a FIFO would block until a writer comes, a device read forever)."""
     if is_url(path):
         try:
             import fsspec
@@ -31,7 +34,24 @@ def read_bytes(path) -> bytes:
             raise
         except Exception as e:  # noqa: BLE001 - the filesystems raise many kinds of errors
             raise OSError(str(e)) from None
-    with open(_local(path), "rb") as f:
+    # Opened without blocking: opening a FIFO would wait for a writer. A pipe is then read
+    # (an orphan FIFO reads as empty: no writer, at once end of file, no hang), a device or a
+    # socket is refused (/dev/zero never ends, a terminal waits for typing).
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(_local(path), flags | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        if stat.S_ISFIFO(mode):
+            os.set_blocking(fd, True)  # a writer's data is waited for, not EAGAIN
+        elif not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file or pipe (a device or socket)", path)
+        f = open(fd, "rb")  # owns fd from here
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
         return f.read()
 
 

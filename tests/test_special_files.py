@@ -1,0 +1,124 @@
+"""Inputs that are not regular files: a FIFO without a writer never hangs the evaluator (it reads
+as empty and is named in one error line), a pipe with a writer is read, a device is refused."""
+import os
+import sys
+import threading
+
+import pytest
+
+import panoseg
+from panoseg.cli import main
+from panoseg.errors import PanopticFormatError
+from panoseg.util.fileio import read_bytes
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+
+PNG_A = "000000142238.png"
+
+
+def in_thread(fn, timeout=20):
+    """fn's result, or its exception, from a daemon thread; fails if it is still running after
+    ``timeout`` seconds (a hang)."""
+    out = []
+
+    def run():
+        try:
+            out.append(("ok", fn()))
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            out.append(("error", e))
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), "blocked"
+    return out[0]
+
+
+def test_fifo_without_writer_reads_as_empty(tmp_path):
+    fifo = tmp_path / "f.json"
+    os.mkfifo(fifo)
+    assert in_thread(lambda: read_bytes(str(fifo))) == ("ok", b"")
+
+
+def test_pipe_with_writer_is_read(tmp_path):
+    fifo = tmp_path / "f.json"
+    os.mkfifo(fifo)
+    payload = b"x" * 200_000  # more than a pipe holds: the reader must wait for the rest
+    # A writer that is there before the reader opens: a reader that never reads is opened
+    # first, so that opening the write end does not wait.
+    idle_reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    write_end = os.open(fifo, os.O_WRONLY)
+
+    def write():
+        with os.fdopen(write_end, "wb") as f:
+            f.write(payload)
+
+    writer = threading.Thread(target=write, daemon=True)
+    try:
+        writer.start()
+        assert in_thread(lambda: read_bytes(str(fifo))) == ("ok", payload)
+    finally:
+        writer.join(5)
+        os.close(idle_reader)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_device_and_directory_refused(tmp_path):
+    with pytest.raises(OSError, match="not a regular file or pipe"):
+        read_bytes("/dev/zero")  # would never end
+    with pytest.raises(IsADirectoryError):
+        read_bytes(str(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        read_bytes(str(tmp_path / "missing"))
+
+
+def test_eval_with_fifo_png_fails_in_one_line(sample_copy, capsys):
+    path = sample_copy / "pred" / PNG_A
+    path.unlink()
+    os.mkfifo(path)
+    kind, error = in_thread(lambda: panoseg.pq_compute(sample_copy / "gt.json",
+                                                       sample_copy / "pred.json", workers=2))
+    assert kind == "error" and isinstance(error, PanopticFormatError), error
+    assert PNG_A in str(error) and "142238" in str(error)
+    kind, code = in_thread(lambda: main(["eval", "--gt-json-file", str(sample_copy / "gt.json"),
+                                         "--pred-json-file", str(sample_copy / "pred.json"),
+                                         "--no-progress", "--json-out",
+                                         str(sample_copy / "out" / "r.json")]))
+    assert (kind, code) == ("ok", 1)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and PNG_A in err
+    assert not (sample_copy / "out" / "r.json").exists()
+
+
+def test_eval_with_fifo_json_fails_in_one_line(sample_copy, capsys):
+    gt = sample_copy / "gt.json"
+    gt.unlink()
+    os.mkfifo(gt)
+    kind, code = in_thread(lambda: main(["eval", "--gt-json-file", str(gt), "--pred-json-file",
+                                         str(sample_copy / "pred.json"), "--no-progress"]))
+    assert (kind, code) == ("ok", 1)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "gt.json" in err and "malformed JSON" in err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/dev/fd pipes")
+def test_eval_reads_json_from_a_pipe(sample_copy):
+    """``--pred-json-file <(cat pred.json)``: the shell passes /dev/fd/N, a pipe."""
+    read_end, write_end = os.pipe()
+    data = (sample_copy / "pred.json").read_bytes()
+
+    def write():
+        with os.fdopen(write_end, "wb") as f:
+            f.write(data)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        kind, got = in_thread(lambda: panoseg.pq_compute(
+            sample_copy / "gt.json", f"/dev/fd/{read_end}", gt_folder=sample_copy / "gt",
+            pred_folder=sample_copy / "pred"))
+    finally:
+        writer.join(5)
+        os.close(read_end)
+    assert kind == "ok", got
+    assert got["All"]["pq"] == 1.0
