@@ -41,6 +41,7 @@ import threading
 from typing import Optional
 
 from ..util.atomic import atomic_open
+from ..util.fileio import read_bytes
 
 FORMAT = "panoseg-semantic-checkpoint"
 VERSION = 1
@@ -184,8 +185,7 @@ def read_checkpoint_spec(params_path) -> Optional[dict]:
     """
     path = sidecar_path(params_path)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_bytes(path)
     except FileNotFoundError:
         return None
     except OSError as e:

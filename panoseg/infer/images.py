@@ -18,6 +18,7 @@ from PIL import Image
 
 from ..io.panoptic_json import load_json
 from ..io.paths import png_name
+from ..util.fileio import read_bytes
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -59,8 +60,7 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS * 2 < max_pixels:
         Image.MAX_IMAGE_PIXELS = max_pixels
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_bytes(path)  # a FIFO or device is not waited on or read forever
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
