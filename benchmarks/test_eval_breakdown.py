@@ -5,7 +5,7 @@ benchmarks/evalbench.py), each stage is timed on its own, best of
 ``PANOSEG_BENCH_BREAKDOWN_ROUNDS`` (default 5), the stages interleaved:
 
 * files: ``panoseg._core.match_png_files`` on the two paths, as ``pq_compute`` calls it: one
-  C++ call that reads both files, checks their chunks, inflates them (zlib-ng, 64 KB pieces) and
+  C++ call that reads both files, checks their chunks, inflates them (zlib-ng, 256 KB pieces) and
   decodes each scanline straight to runs (csrc/io/png_row_runs.cpp), counts and matches them as
   they come, and adds the image's statistics to a ``StatsSink`` (no result arrays);
 * raw: ``_core.match_png`` on the already inflated data (the same decode, count and match);

@@ -32,6 +32,8 @@ import evalbench as eb
 import pytest
 from conftest import report
 
+from panoseg import _core
+
 HARNESS = os.path.join(eb.HERE, "time_eval.py")
 
 # (tool, threads) timed at every size, in this order.
@@ -319,14 +321,14 @@ def _summarize(machine):
     report("eval by image size: results file", [path])
 
 
-#: Inflated bytes per piece and PNG in the evaluator's core (csrc/eval/png_pair_file.cpp).
-CORE_PIECE = 1 << 16
+#: Inflated bytes per piece and PNG in the evaluator's core (csrc/eval/png_pair_file.hpp).
+CORE_PIECE = _core.PNG_PIECE_BYTES
 
 
 def _memory_lines(payload):
     _, h, w = eb.SIZES[MEMORY_SIZE]
-    # In flight per thread, per PNG: one piece of inflated data (the core's 64 KB,
-    # csrc/eval/png_pair_file.cpp kPieceBytes: it never holds a whole image), zlib-ng's state
+    # In flight per thread, per PNG: one piece of inflated data (the core's 256 KB,
+    # csrc/eval/png_pair_file.hpp kPngPieceBytes: it never holds a whole image), zlib-ng's state
     # and window (~45 KB), the rows the decoder keeps, and the compressed file bytes.
     row = 3 * w + 1
     inflated_per_image = 2 * (min(CORE_PIECE, row * h) + 45 * 2**10 + 4 * (row + 32))

@@ -25,6 +25,8 @@ sys.path.insert(0, HERE)
 import fuzz_eval  # noqa: E402  (the eval input format)
 import fuzz_png_files  # noqa: E402  (the png_files input format)
 
+from panoseg import _core  # noqa: E402
+
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -326,17 +328,19 @@ def png_files_seeds() -> dict:
         b"IDAT", zlib.compress(raw, 9)[:-4]) + chunk(b"IEND", b""))
     seeds["reg-pred-size.bin"] = encode(good, png(one[:, :3]))
     # Needless fallbacks of the core's reader (tests/test_png_read_core.py): streams cut right
-    # after their last code, which zlib-ng decodes at the end of a 64 KB piece (no room to write
-    # it), all input then consumed.
-    rows = 65536 // 61 + 1  # 20 wide: 1074 rows per piece, the last row alone in the last one
-    zeros = png(np.zeros((rows, 20, 3), np.uint8))
-    seeds["reg-cut-after-last-code-20x1075.bin"] = encode(
-        SIGNATURE + ihdr(20, rows) + chunk(b"IDAT", fixed_huffman_zeros(rows * 61, True, 100))
-        + chunk(b"IEND", b""), zeros)
-    wide = png(np.zeros((1, 65536, 3), np.uint8))
-    seeds["reg-cut-after-last-literal-65536x1.bin"] = encode(
-        wide, SIGNATURE + ihdr(65536, 1) + chunk(b"IDAT", fixed_huffman_zeros(196609, True))
-        + chunk(b"IEND", b""), 1, 0)
+    # after their last code, which zlib-ng decodes at the end of a piece (no room to write it),
+    # all input then consumed. For the core's pieces (PNG_PIECE_BYTES) and for 64 KB ones.
+    for piece in sorted({_core.PNG_PIECE_BYTES, 65536}):
+        rows = piece // 61 + 1  # 20 wide: the last row alone in the last piece
+        zeros = png(np.zeros((rows, 20, 3), np.uint8))
+        seeds[f"reg-cut-after-last-code-20x{rows}.bin"] = encode(
+            SIGNATURE + ihdr(20, rows) + chunk(b"IDAT", fixed_huffman_zeros(rows * 61, True, 100))
+            + chunk(b"IEND", b""), zeros)
+        wide = png(np.zeros((1, piece, 3), np.uint8))  # 3 pieces and 1 byte
+        seeds[f"reg-cut-after-last-literal-{piece}x1.bin"] = encode(
+            wide, SIGNATURE + ihdr(piece, 1) + chunk(b"IDAT", fixed_huffman_zeros(3 * piece + 1,
+                                                                                  True))
+            + chunk(b"IEND", b""), 1, 0)
     return seeds
 
 

@@ -147,6 +147,7 @@ cdef extern from "eval/boundary_band.hpp" namespace "panoseg" nogil:
 
 
 cdef extern from "eval/png_pair_file.hpp" namespace "panoseg" nogil:
+    const size_t kPngPieceBytes
     int64_t boundary_dilation(int64_t height, int64_t width, double ratio)
     cdef cppclass PngPairLimits:
         int64_t max_pixels, gt_height, gt_width

@@ -43,6 +43,7 @@ merge_rles_png             rle_decode_intervals, panoptic_merge,  io/rle.hpp,
                            png_encode_sparse_rgb, run_stats       io/png_deflate.hpp
 segment_labels             ids_to_labels                          semantic/label_map.hpp
 MAX_SEGMENT_ID             kMaxSegmentId                          io/rgb_id.hpp
+PNG_PIECE_BYTES            kPngPieceBytes                         eval/png_pair_file.hpp
 MAX_SIDE                   (the wrappers' size checks)            -
 MAX_PIXELS                 (the wrappers' size checks)            -
 CoreError and subclasses   Status, StatusCode, StatusWhere        common/status.hpp
@@ -65,6 +66,7 @@ import numpy as np
 import numpy.typing as npt
 
 MAX_SEGMENT_ID: int
+PNG_PIECE_BYTES: int  # inflated bytes per piece and PNG in match_png_files
 MAX_SIDE: int  # the largest image side a kernel takes (sizes never overflow int64)
 MAX_PIXELS: int  # the largest pixel count a kernel takes
 

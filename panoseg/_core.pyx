@@ -44,6 +44,8 @@ class _Numpy:
 np = _Numpy()
 
 MAX_SEGMENT_ID = kMaxSegmentId
+#: Inflated bytes per piece and PNG in match_png_files (tests place piece boundaries with it).
+PNG_PIECE_BYTES = kPngPieceBytes
 
 
 # ------------------------------------------------------------------------------------------------

@@ -303,10 +303,17 @@ def test_pillow_files(options):
                  GT_T, PRED_T) == "dict"
 
 
-@pytest.mark.parametrize("shape,level", [((300, 200), 1), ((1075, 20), 6), ((73, 1000), 0),
-                                         ((2, 30000), 2), ((40000, 1), 9)])
+PIECE = _core.PNG_PIECE_BYTES  # the core inflates this many bytes per piece and PNG
+
+
+@pytest.mark.parametrize("shape,level", [
+    ((PIECE // 601 * 3 + 7, 200), 1),  # 3+ pieces of whole 601-byte rows
+    ((PIECE // 61 + 1, 20), 6),  # the last row alone in the second piece
+    ((PIECE // 3001 * 4, 1000), 0),
+    ((3, PIECE // 3 + 10000), 2),  # rows longer than a piece: split
+    ((PIECE // 4 * 3, 1), 9)])
 def test_many_pieces(shape, level):
-    """Images of several 64 KB pieces (rows split between pieces or not), random ids."""
+    """Images of several pieces (rows split between pieces or not), random ids."""
     rng = np.random.default_rng(shape[0])
     h, w = shape
     gt = np.repeat(rng.integers(0, 6, (h, 1)), w, 1).astype(np.uint32)
@@ -358,15 +365,15 @@ def test_valid_crafted(name):
 @pytest.mark.parametrize("eob,adler", [(True, True), (True, False), (False, False)])
 @pytest.mark.parametrize("last", [100, 61, 62, 258])
 def test_stream_cut_after_last_code_across_pieces(eob, adler, last):
-    """A 20x1075 all-zero image: its last row alone is the core's last 64 KB piece (1074 rows
-    of 61 bytes fill the first). The stream's last code is a match of ``last`` bytes that
+    """A 20-wide all-zero image whose last row alone is the core's last piece (the rows of 61
+    bytes that fit fill the first: 4297 of them in 256 KB). The stream's last code is a match of ``last`` bytes that
     starts at or before that piece boundary (it straddles it when ``last`` > 61), and in the
     (False, False) case the stream ends right after that code (no end-of-block code, no
     Adler-32). The Python reader accepts every variant: its inflater, called again without
     input, writes the match's pending bytes. So must the core (KNOWN BUG in
     PngInflater::read: with all input consumed it returns false before letting zlib-ng
     drain the decoded but unwritten match: a needless fallback)."""
-    w, h = 20, 1075
+    w, h = 20, PIECE // 61 + 1
     total = h * (3 * w + 1)
     raw = bytes(total)
     stream = fixed_huffman_stream(zero_runs(total, last), eob=eob,
@@ -381,12 +388,12 @@ def test_stream_cut_after_last_code_across_pieces(eob, adler, last):
 
 @pytest.mark.parametrize("eob", [True, False])
 def test_stream_cut_after_last_literal_across_pieces(eob):
-    """A 65536x1 image: rows longer than a piece are cut in 65536-byte pieces, so its 196609
-    bytes end in a 1-byte piece. The stream's last code, a literal, is that byte; zlib-ng
-    decodes it at the end of the previous piece (with no room left to write it). With the
-    stream cut right after it (``eob`` False) that literal is pending with all input consumed
-    (the same KNOWN BUG as above)."""
-    w, h = 65536, 1
+    """A PIECEx1 image: rows longer than a piece are cut in PIECE-byte pieces, so its
+    3 * PIECE + 1 bytes end in a 1-byte piece. The stream's last code, a literal, is that byte;
+    zlib-ng decodes it at the end of the previous piece (with no room left to write it). With
+    the stream cut right after it (``eob`` False) that literal is pending with all input
+    consumed (the same KNOWN BUG as above)."""
+    w, h = PIECE, 1
     total = 3 * w + 1
     stream = fixed_huffman_stream(zero_runs(total - 1, 200) + [("lit", 0)], eob=eob)
     zeros = np.zeros((h, w), np.uint32)

@@ -11,10 +11,6 @@ namespace panoseg {
 
 namespace {
 
-// Inflated bytes per piece and side: small enough that both pieces stay in the L2 cache while
-// they are decoded; whole rows where a row fits, so that rows are rarely split between pieces.
-constexpr size_t kPieceBytes = size_t(1) << 16;
-
 // File buffers up to this capacity stay with their thread between images (a 4096x2048
 // panoptic PNG is ~0.1-1 MB).
 constexpr size_t kKeepFileBytes = size_t(16) << 20;
@@ -78,7 +74,8 @@ Status count_pairs_png_files(const uint8_t* gt_png, size_t gt_size, const uint8_
   if (!stream.status().ok()) return stream.status();
   const size_t line = size_t(3 * w + 1);
   const size_t total = line * size_t(h);  // <= 3 * 2^40 + 2^31 (common/checked.hpp)
-  const size_t piece = line <= kPieceBytes ? kPieceBytes / line * line : kPieceBytes;
+  const size_t piece =
+      line <= kPngPieceBytes ? kPngPieceBytes / line * line : kPngPieceBytes;
   r.gt_piece.resize(piece);
   r.pred_piece.resize(piece);
   if (!r.gt.start(r.gt_file, total)) return png_file_error(StatusWhere::kGt);
