@@ -63,9 +63,10 @@ def _assert_matches_per_pixel(gt, pred, gt_filters, pred_filters, same_categorie
         assert np.array_equal(np.asarray(fast[key]), np.asarray(slow[key])), key
 
 
-# Widths whose rows end inside, at and just past the 64-byte blocks of the nonzero-residual
-# scan (a pixel is 3 bytes: pixel 21 straddles bytes 63 and 64), and wide rows.
-@pytest.mark.parametrize("width", [1, 2, 20, 21, 22, 42, 43, 64, 85, 86, 107, 300, 641])
+# Widths whose rows end inside, at and just past the blocks of the nonzero-residual scan: 64
+# bytes in the SSE2 and AVX2 scans (a pixel is 3 bytes: pixel 21 straddles bytes 63 and 64), 63
+# bytes (21 whole pixels, the last step a masked load) in the AVX-512 one; and wide rows.
+@pytest.mark.parametrize("width", [1, 2, 20, 21, 22, 42, 43, 63, 64, 84, 85, 86, 107, 300, 641])
 @pytest.mark.parametrize("filters", ["none", "sub", "up", "average", "paeth", "mixed"])
 def test_row_runs_at_scan_block_edges(width, filters):
     """Isolated changed pixels and ids differing in one channel only, at the pixels whose
@@ -80,7 +81,7 @@ def test_row_runs_at_scan_block_edges(width, filters):
         row = np.repeat(base[rng.integers(0, len(base), len(edges) + 1)],
                         np.diff(np.concatenate([[0], edges, [width]])))
         gt[y] = row if y % 3 else (gt[y - 1] if y else row)
-        for x in (20, 21, 22, 42, 43, 63, 64, width - 1):
+        for x in (20, 21, 22, 41, 42, 43, 62, 63, 64, 83, 84, width - 1):
             if x < width and rng.random() < 0.5:
                 gt[y, x] = base[rng.integers(0, len(base))] ^ (1 << int(rng.integers(0, 24)))
     pred = gt.copy()

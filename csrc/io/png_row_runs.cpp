@@ -78,16 +78,43 @@ __attribute__((target("avx2"))) int64_t nonzero_pixels_avx2(const uint8_t* s, in
   return count;
 }
 
-__attribute__((target("avx512f,avx512bw"))) int64_t nonzero_pixels_avx512(const uint8_t* s,
-                                                                          int64_t n,
-                                                                          int32_t* out) {
-  int64_t count = 0, last = -1, k = 0;
-  for (; k + 64 <= n; k += 64) {
+// The pixels of 21 (63 bytes, whole pixels) at pixel x whose bytes have a set bit in m (bit i:
+// byte 3x + i nonzero), compressed into out: no branch per pixel, no division.
+__attribute__((target("avx512f,avx512bw,popcnt,bmi2"))) PANOSEG_INLINE void
+pixels_from_bits_avx512(uint64_t m, int32_t x, int32_t* out, int64_t* count) {
+  constexpr uint64_t kFirstBytes = 0x1249249249249249ull;  // bit 3j: pixel j's first byte
+  const __m512i low = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i high = _mm512_add_epi32(low, _mm512_set1_epi32(16));
+  const __m512i base = _mm512_set1_epi32(x);
+  const uint64_t pixels = _pext_u64(m | (m >> 1) | (m >> 2), kFirstBytes);  // 21 bits
+  const __mmask16 a = __mmask16(pixels), b = __mmask16(pixels >> 16);
+  const int na = __builtin_popcount(unsigned(a)), nb = __builtin_popcount(unsigned(b));
+  _mm512_mask_storeu_epi32(out + *count, __mmask16((1u << na) - 1u),
+                           _mm512_maskz_compress_epi32(a, _mm512_add_epi32(base, low)));
+  _mm512_mask_storeu_epi32(out + *count + na, __mmask16((1u << nb) - 1u),
+                           _mm512_maskz_compress_epi32(b, _mm512_add_epi32(base, high)));
+  *count += na + nb;
+}
+
+// 63 bytes (21 whole pixels) a step, so each pixel's three bytes are tested together; most
+// steps are all zero. The full steps read one byte more, within the row (the next step's first:
+// the fold above never carries bit 63 to a pixel's bit), the last step only its bytes (a masked
+// load).
+__attribute__((target("avx512f,avx512bw,popcnt,bmi2"))) int64_t nonzero_pixels_avx512(
+    const uint8_t* s, int64_t n, int32_t* out) {
+  int64_t count = 0, k = 0;
+  int32_t x = 0;  // < width < 2^31
+  for (; k + 64 <= n; k += 63, x += 21) {
     const __m512i v = _mm512_loadu_si512(reinterpret_cast<const void*>(s + k));
     const uint64_t m = _mm512_test_epi8_mask(v, v);
-    if (m != 0) pixels_from_bits(k, m, out, &count, &last);
+    if (m != 0) pixels_from_bits_avx512(m, x, out, &count);
   }
-  nonzero_tail(s, k, n, out, &count, &last);
+  if (k < n) {  // n - k < 64 bytes, whole pixels (n and k are multiples of 3)
+    const __mmask64 left = __mmask64((uint64_t(1) << (n - k)) - 1u);
+    const __m512i v = _mm512_maskz_loadu_epi8(left, s + k);
+    const uint64_t m = _mm512_test_epi8_mask(v, v);
+    if (m != 0) pixels_from_bits_avx512(m, x, out, &count);
+  }
   return count;
 }
 #endif
@@ -96,7 +123,8 @@ using NonzeroScan = int64_t (*)(const uint8_t*, int64_t, int32_t*);
 
 NonzeroScan pick_nonzero_scan() {
 #if defined(PANOSEG_RUNTIME_SIMD)
-  if (__builtin_cpu_supports("avx512bw")) return nonzero_pixels_avx512;
+  if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("bmi2"))
+    return nonzero_pixels_avx512;
   if (__builtin_cpu_supports("avx2")) return nonzero_pixels_avx2;
 #endif
   return nonzero_pixels_sse2;
