@@ -36,12 +36,6 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     flight, so memory does not grow with the number of items. The kernels release the GIL,
     which is what makes threads pay off. The first exception (in input order) is re-raised in
     the caller and the tasks not yet started are cancelled.
-
-    The threads are pooled: when the map ends (exhausted, failed or closed) every one of them
-    has finished its last task, and they wait, idle, for the next map (at most
-    ``2 * default_workers()`` wait; more threads end). A thread started afresh costs a call
-    ~0.5 ms at 2 threads, with its first image's allocations and page faults; repeated
-    evaluations in one process (tuning, benchmarks, a service) no longer pay it.
     """
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
@@ -53,15 +47,16 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
         yield from map(fn, items)
         return
     tasks: SimpleQueue = SimpleQueue()
-    finished = threading.Semaphore(0)  # released by each thread once it is done with `tasks`
-    n_threads = 0
+    threads = []
     pending: deque = deque()
     try:
         for chunk in _chunks(items, batch, total, workers):
             task = _Task(fn, chunk)
-            if n_threads < workers:  # one thread per task until there are ``workers``
-                _hire(n_threads).inbox.put((tasks, finished))  # a failed start is raised
-                n_threads += 1
+            if len(threads) < workers:  # one thread per task until there are ``workers``
+                thread = threading.Thread(target=_work, args=(tasks,), daemon=True,
+                                          name=f"panoseg_{len(threads)}")
+                thread.start()  # listed once started: a failed start is the error raised
+                threads.append(thread)
             tasks.put(task)
             pending.append(task)
             if len(pending) >= 2 * workers:
@@ -71,10 +66,10 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     finally:
         for task in pending:
             task.cancelled = True
-        for _ in range(n_threads):
+        for _ in threads:
             tasks.put(None)
-        for _ in range(n_threads):
-            finished.acquire()
+        for thread in threads:
+            thread.join()
 
 
 class _Task:
@@ -112,66 +107,12 @@ class _Task:
 
 
 def _work(tasks: SimpleQueue) -> None:
-    """Runs one map's tasks until it gets None."""
+    """A worker thread of :func:`ordered_map`: runs tasks until it gets None."""
     while True:
         task = tasks.get()
         if task is None:
             return
         task.run()
-
-
-class _Worker:
-    """A pooled thread: serves one map at a time (its task queue), then waits in ``_idle``."""
-
-    __slots__ = ("inbox",)
-
-    def __init__(self, name: str):
-        self.inbox: SimpleQueue = SimpleQueue()  # (tasks, finished) of the next map
-        threading.Thread(target=self._serve, daemon=True, name=name).start()
-
-    def _serve(self) -> None:
-        while True:
-            tasks, finished = self.inbox.get()
-            try:
-                _work(tasks)
-            finally:
-                _local.__dict__.pop("buffers", None)  # thread_buffer's scratch: not kept idle
-                parked = _park(self)  # before `finished`: the next map may hire it at once
-                finished.release()
-            if not parked:
-                return
-
-
-_idle: list = []  # idle _Workers, the most recently parked last
-_idle_lock = threading.Lock()
-
-
-def _hire(k: int) -> _Worker:
-    """An idle pooled thread, or a new one (named panoseg_k)."""
-    with _idle_lock:
-        if _idle:
-            return _idle.pop()
-    return _Worker(f"panoseg_{k}")
-
-
-def _park(worker: _Worker) -> bool:
-    """Puts a thread done with its map back into the pool; False when the pool is full."""
-    with _idle_lock:
-        if len(_idle) >= 2 * default_workers():
-            return False
-        _idle.append(worker)
-        return True
-
-
-def _forget_idle() -> None:
-    """In a forked child: the parent's pooled threads do not exist there."""
-    global _idle_lock
-    _idle_lock = threading.Lock()  # (it may have been held by a parent thread at the fork)
-    _idle.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_idle)
 
 
 def _chunks(items: Iterable[T], size: int, total: Optional[int] = None,
