@@ -1,17 +1,26 @@
-"""Inputs that are not regular files: a FIFO without a writer never hangs the evaluator (it reads
-as empty and is named in one error line), a pipe with a writer is read, a device is refused."""
+"""Inputs that are not regular files: a FIFO without a writer never hangs the evaluator (after
+``FIFO_WRITER_WAIT_S`` it is named in one error line), a pipe whose writer is there or comes
+within that time is read, a device is refused without being opened."""
 import os
 import sys
 import threading
+import time
 
 import pytest
 
 import panoseg
 from panoseg.cli import main
 from panoseg.errors import PanopticFormatError
+from panoseg.util import fileio
 from panoseg.util.fileio import read_bytes
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+
+
+@pytest.fixture
+def short_wait(monkeypatch):
+    """A FIFO's writer is waited for 0.3 s instead of 30."""
+    monkeypatch.setattr(fileio, "FIFO_WRITER_WAIT_S", 0.3)
 
 PNG_A = "000000142238.png"
 
@@ -34,10 +43,45 @@ def in_thread(fn, timeout=20):
     return out[0]
 
 
-def test_fifo_without_writer_reads_as_empty(tmp_path):
+def test_fifo_without_writer_is_an_error_not_a_hang(tmp_path, short_wait):
     fifo = tmp_path / "f.json"
     os.mkfifo(fifo)
+    kind, error = in_thread(lambda: read_bytes(str(fifo)))
+    assert kind == "error" and isinstance(error, OSError), error
+    assert "FIFO without a writer" in error.strerror and error.filename == str(fifo)
+
+
+def test_fifo_writer_that_comes_later_is_read(tmp_path, monkeypatch):
+    """``mkfifo p; panoseg eval --pred-json-file p & producer > p``: the reader opens first."""
+    monkeypatch.setattr(fileio, "FIFO_WRITER_WAIT_S", 10.0)
+    fifo = tmp_path / "f.json"
+    os.mkfifo(fifo)
+    payload = b"y" * 150_000
+
+    def write_later():
+        time.sleep(0.3)
+        with open(fifo, "wb") as f:  # the reader is waiting: this open does not block
+            f.write(payload)
+
+    writer = threading.Thread(target=write_later, daemon=True)
+    writer.start()
+    assert in_thread(lambda: read_bytes(str(fifo))) == ("ok", payload)
+    writer.join(5)
+
+
+def test_fifo_whose_writer_closes_without_data_reads_as_empty(tmp_path, monkeypatch):
+    monkeypatch.setattr(fileio, "FIFO_WRITER_WAIT_S", 10.0)
+    fifo = tmp_path / "f.json"
+    os.mkfifo(fifo)
+
+    def open_and_close_later():
+        time.sleep(0.3)
+        open(fifo, "wb").close()
+
+    writer = threading.Thread(target=open_and_close_later, daemon=True)
+    writer.start()
     assert in_thread(lambda: read_bytes(str(fifo))) == ("ok", b"")
+    writer.join(5)
 
 
 def test_pipe_with_writer_is_read(tmp_path):
@@ -64,22 +108,23 @@ def test_pipe_with_writer_is_read(tmp_path):
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
 def test_device_and_directory_refused(tmp_path):
-    with pytest.raises(OSError, match="not a regular file or pipe"):
-        read_bytes("/dev/zero")  # would never end
+    for device in ("/dev/zero", "/dev/null"):  # the first would never end
+        with pytest.raises(OSError, match="not a regular file or pipe"):
+            read_bytes(device)
     with pytest.raises(IsADirectoryError):
         read_bytes(str(tmp_path))
     with pytest.raises(FileNotFoundError):
         read_bytes(str(tmp_path / "missing"))
 
 
-def test_eval_with_fifo_png_fails_in_one_line(sample_copy, capsys):
+def test_eval_with_fifo_png_fails_in_one_line(sample_copy, capsys, short_wait):
     path = sample_copy / "pred" / PNG_A
     path.unlink()
     os.mkfifo(path)
     kind, error = in_thread(lambda: panoseg.pq_compute(sample_copy / "gt.json",
                                                        sample_copy / "pred.json", workers=2))
     assert kind == "error" and isinstance(error, PanopticFormatError), error
-    assert PNG_A in str(error) and "142238" in str(error)
+    assert PNG_A in str(error) and "142238" in str(error) and "FIFO without a writer" in str(error)
     kind, code = in_thread(lambda: main(["eval", "--gt-json-file", str(sample_copy / "gt.json"),
                                          "--pred-json-file", str(sample_copy / "pred.json"),
                                          "--no-progress", "--json-out",
@@ -90,7 +135,7 @@ def test_eval_with_fifo_png_fails_in_one_line(sample_copy, capsys):
     assert not (sample_copy / "out" / "r.json").exists()
 
 
-def test_eval_with_fifo_json_fails_in_one_line(sample_copy, capsys):
+def test_eval_with_fifo_json_fails_in_one_line(sample_copy, capsys, short_wait):
     gt = sample_copy / "gt.json"
     gt.unlink()
     os.mkfifo(gt)
@@ -98,7 +143,7 @@ def test_eval_with_fifo_json_fails_in_one_line(sample_copy, capsys):
                                          str(sample_copy / "pred.json"), "--no-progress"]))
     assert (kind, code) == ("ok", 1)
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "gt.json" in err and "malformed JSON" in err
+    assert "Traceback" not in err and "gt.json" in err and "FIFO without a writer" in err
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/dev/fd pipes")

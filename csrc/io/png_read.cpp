@@ -37,9 +37,13 @@ zng_stream* as_stream(void* p) { return static_cast<zng_stream*>(p); }
 bool read_file(const char* path, size_t max_bytes, std::vector<uint8_t>* out) {
   out->clear();
 #if defined(__unix__) || defined(__APPLE__)
-  // Opened without blocking and read only when it is a regular file: a FIFO or device is left
-  // to the caller's reader (fopen would wait for a FIFO's writer, then take its data).
-  const int fd = ::open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  // Only a regular file is opened: a FIFO or device is left to the caller's reader (opening a
+  // FIFO, even without blocking, would release a writer waiting in its open() only to leave it
+  // without a reader; opening some devices has effects). Opened without blocking all the same,
+  // and checked again, should the path change in between.
+  struct stat before;
+  if (::stat(path, &before) != 0 || !S_ISREG(before.st_mode)) return false;
+  const int fd = ::open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return false;
   struct stat st;
   bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&

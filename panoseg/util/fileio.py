@@ -8,8 +8,10 @@ which object stores cannot do; write them to a shared filesystem instead.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import posixpath
+import select
 import stat
 
 
@@ -19,8 +21,9 @@ def is_url(path) -> bool:
 
 
 def read_bytes(path) -> bytes:
-    """The whole file. Raises OSError (FileNotFoundError, ...) like ``open`` does; a local path
-    must name a regular file (a FIFO would block until a writer comes, a device read forever)."""
+    """The whole file. Raises OSError (FileNotFoundError, ...) like ``open`` does. A local path
+    must name a regular file or a pipe; a FIFO's writer must send data or close within
+    ``FIFO_WRITER_WAIT_S`` (no hang on a FIFO nobody writes), a device is refused."""
     if is_url(path):
         try:
             import fsspec
@@ -34,25 +37,53 @@ def read_bytes(path) -> bytes:
             raise
         except Exception as e:  # noqa: BLE001 - the filesystems raise many kinds of errors
             raise OSError(str(e)) from None
-    # Opened without blocking: opening a FIFO would wait for a writer. A pipe is then read
-    # (an orphan FIFO reads as empty: no writer, at once end of file, no hang), a device or a
-    # socket is refused (/dev/zero never ends, a terminal waits for typing).
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(_local(path), flags | getattr(os, "O_BINARY", 0))
+    local = _local(path)
+    # Checked before opening: a device is never opened (opening has effects for some, a
+    # terminal may become the controlling one), a folder is named as open() names it.
+    mode = os.stat(local).st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), local)
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        raise OSError(errno.EINVAL, "not a regular file or pipe (a device or socket)", local)
+    # Opened without blocking: opening a FIFO would wait for a writer, for ever if none comes.
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    flags = (os.O_RDONLY | nonblocking | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+             | getattr(os, "O_BINARY", 0))
+    fd = os.open(local, flags)
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        mode = os.fstat(fd).st_mode  # (what was opened, should the path have changed)
         if stat.S_ISFIFO(mode):
-            os.set_blocking(fd, True)  # a writer's data is waited for, not EAGAIN
+            if nonblocking:
+                _wait_for_writer(fd, local)
         elif not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, "not a regular file or pipe (a device or socket)", path)
-        f = open(fd, "rb")  # owns fd from here
+            raise OSError(errno.EINVAL, "not a regular file or pipe (a device or socket)", local)
+        f = io.FileIO(fd, "rb")  # owns fd once made (a failed FileIO leaves it to us)
     except BaseException:
         os.close(fd)
         raise
     with f:
-        return f.read()
+        return f.readall()
+
+
+#: Seconds :func:`read_bytes` waits for a FIFO's writer to send data or close (a pipe whose
+#: writer never comes would otherwise hang the reader).
+FIFO_WRITER_WAIT_S = 30.0
+
+
+def _wait_for_writer(fd: int, path) -> None:
+    """Waits until the FIFO opened without blocking at ``fd`` has data or its writer closed,
+    then makes it blocking (the rest is read as it comes); an OSError after
+    FIFO_WRITER_WAIT_S seconds without either."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        ready = poller.poll(max(0, int(FIFO_WRITER_WAIT_S * 1000)))
+    else:  # pragma: no cover - no poll()
+        ready = select.select([fd], [], [], FIFO_WRITER_WAIT_S)[0]
+    if not ready:
+        raise OSError(errno.ETIMEDOUT, f"a FIFO without a writer (waited {FIFO_WRITER_WAIT_S:g} "
+                      "s for one)", path)
+    os.set_blocking(fd, True)
 
 
 def _local(path):
