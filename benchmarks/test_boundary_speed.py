@@ -1,10 +1,12 @@
 """Boundary PQ and semantic metrics: what they cost over mask PQ, and boundary-iou-api's time.
 
 Same generated data, same run, all cores (the reference: one process per core; panoseg: one
-thread per core). The three panoseg variants run in turn, round after round, ``ROUNDS`` rounds
-(default 15), and each keeps its best: they then see the same spells of this machine, whose speed
-drifts by +-20% from one second to the next, and a 30-50 ms timing needs many rounds to find its
-floor. The reference takes the best of ``REF_ROUNDS`` (default 2; ~2 s each at 640x480):
+thread per core). Every tool is timed the same way, so that no one gets a luckier estimate:
+``ROUNDS`` rounds (default 3), each timing the four in turn, each of them as the mean over a
+block of back-to-back runs of at least ``BLOCK_S`` seconds (default 0.5; one run of the
+reference, ~2 s at 640x480, is a block by itself); each keeps its best block. (This machine's
+speed swings by +-20% from one second to the next: the best of many single 30 ms runs would
+pick its fast moments, the reference's one 2 s run averages over them.)
 
 * panoseg mask PQ without the extra statistics (``extra=False``: plain PQ);
 * panoseg mask PQ with them (PQ-dagger, covering, sizes, confusion and the semantic counts, what
@@ -29,31 +31,31 @@ from panoseg.util.parallel import default_workers
 
 from conftest import report
 
-ROUNDS = int(os.environ.get("PANOSEG_BENCH_ROUNDS", "15"))
-REF_ROUNDS = int(os.environ.get("PANOSEG_BENCH_REF_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("PANOSEG_BENCH_ROUNDS", "3"))
+BLOCK_S = float(os.environ.get("PANOSEG_BENCH_BLOCK_S", "0.5"))
 SETS = {"640x480": (480, 640, int(os.environ.get("PANOSEG_BENCH_BOUNDARY_SMALL", "60"))),
         "2048x1024": (1024, 2048, int(os.environ.get("PANOSEG_BENCH_BOUNDARY_LARGE", "20")))}
 REFERENCE = Path(__file__).parents[1] / "tests" / "reference" / "boundary-iou-api"
 ROWS = []
 
 
-def best_of(fn, rounds=ROUNDS):
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
+def block_mean(fn, seconds=BLOCK_S):
+    """The mean time of back-to-back runs of ``fn`` for at least ``seconds``."""
+    runs, start = 0, time.perf_counter()
+    while True:
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        runs += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return elapsed / runs
 
 
-def best_of_interleaved(fns, rounds=ROUNDS):
-    """The best time of each function, the functions called in turn, round after round."""
+def best_blocks(fns, rounds=ROUNDS):
+    """Each function's best block mean, the functions timed in turn, round after round."""
     best = [float("inf")] * len(fns)
     for _ in range(rounds):
         for k, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[k] = min(best[k], time.perf_counter() - start)
+            best[k] = min(best[k], block_mean(fn))
     return best
 
 
@@ -64,11 +66,9 @@ def test_boundary_and_semantic_cost(tmp_path_factory, name):
                       seed=0)
     workers = default_workers()
     args = (ds.gt_json, ds.pred_json)
-    plain, full, boundary = best_of_interleaved([
-        lambda: evaluate(*args, workers=workers, extra=False),
-        lambda: evaluate(*args, workers=workers),
-        lambda: evaluate(*args, workers=workers, iou_type="boundary")])
-    ref = None
+    variants = [lambda: evaluate(*args, workers=workers, extra=False),
+                lambda: evaluate(*args, workers=workers),
+                lambda: evaluate(*args, workers=workers, iou_type="boundary")]
     try:
         import cv2  # noqa: F401
         sys.path.insert(0, str(REFERENCE))
@@ -78,9 +78,11 @@ def test_boundary_and_semantic_cost(tmp_path_factory, name):
             with contextlib.redirect_stdout(io.StringIO()):
                 evaluation.pq_compute(str(ds.gt_json), str(ds.pred_json), iou_type="boundary",
                                       dilation_ratio=0.02)
-        ref = best_of(run_reference, rounds=REF_ROUNDS)
+        variants.append(run_reference)
     except ImportError as e:
         print(f"boundary-iou-api not runnable here: {e}")
+    plain, full, boundary, *ref = best_blocks(variants)
+    ref = ref[0] if ref else None
     ROWS.append((name, n, plain, full, boundary, ref))
     lines = ["| images | plain PQ | PQ + extra + semantic | Boundary PQ | boundary-iou-api | "
              "extra / plain | boundary / mask | reference / boundary |",
@@ -89,5 +91,5 @@ def test_boundary_and_semantic_cost(tmp_path_factory, name):
         lines.append(f"| {k} x {nm} | {p:.3f} s | {f:.3f} s | {b:.3f} s | "
                      f"{'-' if r is None else f'{r:.2f} s'} | {f / p:.2f}x | {b / f:.2f}x | "
                      f"{'-' if r is None else f'{r / b:.0f}x'} |")
-    report(f"Boundary PQ and semantic metrics ({workers} workers, best of {ROUNDS} interleaved "
-           f"rounds; the reference best of {REF_ROUNDS})", lines)
+    report(f"Boundary PQ and semantic metrics ({workers} workers; each tool's best of {ROUNDS} "
+           f"interleaved rounds of >= {BLOCK_S:g} s blocks)", lines)
