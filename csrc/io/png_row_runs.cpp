@@ -78,8 +78,8 @@ __attribute__((target("avx2"))) int64_t nonzero_pixels_avx2(const uint8_t* s, in
   return count;
 }
 
-// The pixels of 21 (63 bytes, whole pixels) at pixel x whose bytes have a set bit in m (bit i:
-// byte 3x + i nonzero), compressed into out: no branch per pixel, no division.
+// Of the 21 pixels from pixel x on (63 bytes), those with a nonzero byte (bit i of m: byte
+// 3x + i is nonzero), appended to out by a compress: no branch per pixel, no division.
 __attribute__((target("avx512f,avx512bw,popcnt,bmi2"))) PANOSEG_INLINE void
 pixels_from_bits_avx512(uint64_t m, int32_t x, int32_t* out, int64_t* count) {
   constexpr uint64_t kFirstBytes = 0x1249249249249249ull;  // bit 3j: pixel j's first byte
