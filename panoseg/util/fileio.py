@@ -39,12 +39,8 @@ def read_bytes(path) -> bytes:
             raise OSError(str(e)) from None
     local = _local(path)
     # Checked before opening: a device is never opened (opening has effects for some, a
-    # terminal may become the controlling one), a folder is named as open() names it.
-    mode = os.stat(local).st_mode
-    if stat.S_ISDIR(mode):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), local)
-    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-        raise OSError(errno.EINVAL, "not a regular file or pipe (a device or socket)", local)
+    # terminal may become the controlling one).
+    _check_kind(os.stat(local).st_mode, local)
     # Opened without blocking: opening a FIFO would wait for a writer, for ever if none comes.
     nonblocking = getattr(os, "O_NONBLOCK", 0)
     flags = (os.O_RDONLY | nonblocking | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
@@ -52,17 +48,24 @@ def read_bytes(path) -> bytes:
     fd = os.open(local, flags)
     try:
         mode = os.fstat(fd).st_mode  # (what was opened, should the path have changed)
-        if stat.S_ISFIFO(mode):
-            if nonblocking:
-                _wait_for_writer(fd, local)
-        elif not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, "not a regular file or pipe (a device or socket)", local)
+        _check_kind(mode, local)
+        if stat.S_ISFIFO(mode) and nonblocking:
+            _wait_for_writer(fd, local)
         f = io.FileIO(fd, "rb")  # owns fd once made (a failed FileIO leaves it to us)
     except BaseException:
         os.close(fd)
         raise
     with f:
         return f.readall()
+
+
+def _check_kind(mode: int, path) -> None:
+    """Only a regular file or a pipe is read: a folder is named as open() names it, a device or
+    a socket refused."""
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        raise OSError(errno.EINVAL, "not a regular file or pipe (a device or socket)", path)
 
 
 #: Seconds :func:`read_bytes` waits for a FIFO's writer to send data or close (a pipe whose
