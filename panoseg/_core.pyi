@@ -45,6 +45,7 @@ segment_labels             ids_to_labels                          semantic/label
 MAX_SEGMENT_ID             kMaxSegmentId                          io/rgb_id.hpp
 PNG_PIECE_BYTES            kPngPieceBytes                         eval/png_pair_file.hpp
 MAX_SIDE                   (the wrappers' size checks)            -
+max_png_file_bytes         (the wrappers' size checks)            -
 MAX_PIXELS                 (the wrappers' size checks)            -
 CoreError and subclasses   Status, StatusCode, StatusWhere        common/status.hpp
 =========================  =====================================  ============================
@@ -121,6 +122,7 @@ def match_png(gt_raw: bytes, pred_raw: bytes, height: int, width: int,
               pred_ids: npt.NDArray[np.uint32], pred_category: npt.NDArray[np.int32],
               n_categories: int, category_isthing: Optional[npt.NDArray[np.uint8]] = ...
               ) -> Optional[Dict[str, np.ndarray]]: ...
+def max_png_file_bytes(max_pixels: int) -> int: ...
 def match_png_files(gt_png: Union[bytes, str], pred_png: Union[bytes, str], max_pixels: int,
                     gt_size: Optional[Tuple[int, int]], gt_ids: npt.NDArray[np.uint32],
                     gt_category: npt.NDArray[np.int32], gt_iscrowd: npt.NDArray[np.uint8],

@@ -1020,6 +1020,13 @@ cdef class StatsSink:
                 _vec(t.confusion_pred), _vec(t.cells), _vec(t.values))
 
 
+def max_png_file_bytes(max_pixels):
+    """The largest PNG file read for an image of at most ``max_pixels`` pixels (capped at
+    MAX_PIXELS): 4 bytes a pixel (RGBA, the widest pixels a panoptic reader takes; deflate adds
+    ~0.01%) plus 64 MiB of other chunks. A larger file is refused before it is read whole."""
+    return 4 * min(max(int(max_pixels), 0), MAX_PIXELS) + (64 << 20)
+
+
 def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
                     const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
                     const uint32_t[::1] pred_ids, const int32_t[::1] pred_category,
@@ -1027,7 +1034,7 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
                     StatsSink sink=None):
     """One image evaluated straight from its two PNG files, in one call without the GIL:
     ``gt_png`` / ``pred_png`` are the files' bytes or local paths (``str``: the core reads the
-    file, at most 4 ``max_pixels`` + 64 MiB bytes; a larger one comes back as None); chunks and
+    file, at most :func:`max_png_file_bytes` bytes; a larger one comes back as None); chunks and
     checksums checked, both headers checked (8-bit RGB, not interlaced, at most
     ``max_pixels`` pixels, the GT of ``gt_size`` = (height, width) unless None, the prediction
     of the GT's size) before either is inflated (zlib-ng, a piece at a time, never whole), then
@@ -1087,7 +1094,7 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
         if b"\0" in gt_path or b"\0" in pred_path:
             return None  # not a path the C library can open: the caller's reader says so
         gp, pp = gt_path, pred_path
-        max_file = 4 * <size_t>min(limits.max_pixels, MAX_PIXELS) + (<size_t>64 << 20)
+        max_file = max_png_file_bytes(limits.max_pixels)
     else:
         gt_data, pred_data = gt_png, pred_png
         ng, npr = gt_data.shape[0], pred_data.shape[0]

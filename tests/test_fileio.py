@@ -45,3 +45,12 @@ def test_helpers(tmp_path):
     assert is_dir("file://" + str(tmp_path)) and is_dir("s3://bucket/anything")
     (tmp_path / "a").write_bytes(b"xyz")
     assert read_bytes(str(tmp_path / "a")) == b"xyz" == read_bytes("file://" + str(tmp_path / "a"))
+
+
+def test_url_reads_are_bounded():
+    fs = fsspec.filesystem("memory")
+    with fs.open("/bucket/big.bin", "wb") as f:
+        f.write(b"q" * 3_000_001)  # three reads of a block, and one byte
+    assert read_bytes("memory://bucket/big.bin", 3_000_001) == b"q" * 3_000_001
+    with pytest.raises(OSError, match="more than the limit of 3,000,000 bytes"):
+        read_bytes("memory://bucket/big.bin", 3_000_000)

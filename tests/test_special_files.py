@@ -167,3 +167,80 @@ def test_eval_reads_json_from_a_pipe(sample_copy):
         os.close(read_end)
     assert kind == "ok", got
     assert got["All"]["pq"] == 1.0
+
+
+def test_pipe_longer_than_the_limit_is_an_error(tmp_path):
+    """``<(yes)``: a pipe that never ends is refused once it passed the limit, not read until
+    memory runs out; what was read is bounded by the limit plus one block."""
+    read_end, write_end = os.pipe()
+    stop = threading.Event()
+
+    def write_forever():
+        with os.fdopen(write_end, "wb") as f:
+            try:
+                while not stop.is_set():
+                    f.write(b"y\n" * 32768)
+            except (BrokenPipeError, OSError):
+                pass  # the reader gave up: what `yes` sees too
+
+    writer = threading.Thread(target=write_forever, daemon=True)
+    writer.start()
+    try:
+        kind, error = in_thread(lambda: read_bytes(f"/dev/fd/{read_end}", 3_000_000))
+    finally:
+        stop.set()
+        os.close(read_end)
+        writer.join(5)
+    assert kind == "error" and isinstance(error, OSError), error
+    assert error.strerror == "more than the limit of 3,000,000 bytes"
+
+
+@pytest.mark.parametrize("size, ok", [(999, True), (1000, True), (1001, False)])
+def test_file_and_pipe_limits_are_exact(tmp_path, size, ok):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"z" * size)
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "wb") as f:
+        f.write(b"z" * size)  # < a pipe's capacity: no reader needed
+    try:
+        for source in (str(path), f"/dev/fd/{read_end}"):
+            if ok:
+                assert read_bytes(source, 1000) == b"z" * size
+            else:
+                with pytest.raises(OSError, match="more than the limit of 1,000 bytes"):
+                    read_bytes(source, 1000)
+    finally:
+        os.close(read_end)
+    if not ok:  # a regular file is refused from its size, before it is read
+        with pytest.raises(OSError, match=f"^.*{size:,} bytes, more than the limit"):
+            read_bytes(str(path), 1000)
+    assert read_bytes(str(path), size) == b"z" * size
+    assert read_bytes(str(path)) == b"z" * size  # the default limit: fileio.MAX_FILE_BYTES
+
+
+def test_eval_with_oversized_png_and_json_fails_in_one_line(sample_copy, capsys, monkeypatch):
+    """A PNG larger than any PNG of ``--max-pixels`` pixels could be, and a JSON above the
+    limit: one line each, naming the file, nothing written."""
+    png = sample_copy / "pred" / PNG_A
+    out = sample_copy / "out" / "r.json"
+    argv = ["eval", "--gt-json-file", str(sample_copy / "gt.json"), "--pred-json-file",
+            str(sample_copy / "pred.json"), "--no-progress", "--json-out", str(out)]
+    from panoseg import _core
+    limit = _core.max_png_file_bytes(300_000)  # the images are 640x427: 273,280 pixels
+    with open(png, "ab") as f:  # (no chunk holds this: the size alone refuses it)
+        f.truncate(limit + 1)
+    assert main(argv + ["--max-pixels", "300000"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert PNG_A in err and "more than the limit" in err and "142238" in err, err
+    assert not out.exists()
+    (sample_copy / "gt" / PNG_A).replace(png)  # a sound PNG again (GT = prediction)
+    pred_json = sample_copy / "pred.json"
+    with open(pred_json, "a") as f:
+        f.write(" " * 10)  # (still the same JSON)
+    monkeypatch.setattr(fileio, "MAX_FILE_BYTES", (sample_copy / "gt.json").stat().st_size)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "pred.json" in err, err
+    assert "cannot read JSON" in err and "more than the limit" in err, err
+    assert not out.exists()

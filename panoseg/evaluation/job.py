@@ -200,7 +200,8 @@ class EvaluationJob:
         gt_data, pred_data = gt_png, pred_png
         if is_url(gt_png) or is_url(pred_png) or not isinstance(gt_png, str):
             try:
-                gt_data, pred_data = read_bytes(gt_png), read_bytes(pred_png)
+                limit = _core.max_png_file_bytes(self.max_pixels)
+                gt_data, pred_data = read_bytes(gt_png, limit), read_bytes(pred_png, limit)
             except OSError:
                 return None  # the long way says which file and why
         ratio = self.dilation_ratio if self.iou_type == "boundary" else 0.0

@@ -61,11 +61,19 @@ def read_ids(path, max_pixels: Optional[int] = None,
     PanopticFormatError
         The file is missing, not a PNG, corrupt, or not an 8-bit RGB image.
     """
+    data = read_png_file(path, max_pixels)
+    return decode_ids(data, name=path, max_pixels=max_pixels, check_size=check_size)
+
+
+def read_png_file(path, max_pixels: Optional[int] = None) -> bytes:
+    """A PNG file's bytes; a file larger than any PNG of ``max_pixels`` pixels could be
+    (:func:`panoseg._core.max_png_file_bytes`) is refused before it is read whole. Errors are a
+    :class:`PanopticFormatError` naming the file."""
+    limit = _core.max_png_file_bytes(MAX_PIXELS if max_pixels is None else max_pixels)
     try:
-        data = read_bytes(path)
+        return read_bytes(path, limit)
     except OSError as e:
         raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
-    return decode_ids(data, name=path, max_pixels=max_pixels, check_size=check_size)
 
 
 def decode_ids(data: bytes, name="<bytes>", max_pixels: Optional[int] = None,
@@ -88,10 +96,7 @@ def read_inflated(path, max_pixels: Optional[int] = None,
     :func:`read_ids`, once its size is known to be the expected one). The evaluator hands this to the core, which reconstructs the rows of the
     GT and the prediction together without storing either id map.
     """
-    try:
-        data = read_bytes(path)
-    except OSError as e:
-        raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
+    data = read_png_file(path, max_pixels)
     return inflate(data, path, max_pixels, check_size)
 
 
@@ -224,10 +229,7 @@ def _checked_inflate(data: bytes, name, max_pixels, check_size, channels_of: dic
 def read_image_data(path, max_pixels: Optional[int] = None,
                     check_size: Optional[Callable[[int, int], None]] = None) -> PngImageData:
     """A panoptic PNG file's :class:`PngImageData` (header checked, nothing inflated yet)."""
-    try:
-        data = read_bytes(path)
-    except OSError as e:
-        raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
+    data = read_png_file(path, max_pixels)
     return PngImageData(data, path, max_pixels, check_size)
 
 
@@ -238,10 +240,7 @@ def read_channels(path, max_pixels: Optional[int] = None,
     array, with the checks of :func:`inflate` first (chunks as strict as for panoptic PNGs,
     the size against ``max_pixels`` and ``check_size``, the stream bounded by the header);
     only then does Pillow decode it."""
-    try:
-        data = read_bytes(path)
-    except OSError as e:
-        raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
+    data = read_png_file(path, max_pixels)
     _checked_inflate(data, path, max_pixels, check_size, {4: 2, 2: 3, 6: 4}, rule)
     return _pillow_array(data, path)
 
