@@ -160,9 +160,13 @@ cdef extern from "eval/png_pair_file.hpp" namespace "panoseg" nogil:
                                  const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
                                  int64_t n_pred, PngPairCount* out) except +
     Status count_pairs_png_paths(const char* gt_path, const char* pred_path,
-                                 size_t max_file_bytes, const PngPairLimits& limits,
+                                 const PngPairLimits& limits,
                                  const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
                                  int64_t n_pred, PngPairCount* out) except +
+
+
+cdef extern from "io/png_read.hpp" namespace "panoseg" nogil:
+    uint64_t png_file_limit(int64_t pixels)
 
 
 cdef extern from "eval/extra_metrics.hpp" namespace "panoseg" nogil:

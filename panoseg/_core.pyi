@@ -45,7 +45,7 @@ segment_labels             ids_to_labels                          semantic/label
 MAX_SEGMENT_ID             kMaxSegmentId                          io/rgb_id.hpp
 PNG_PIECE_BYTES            kPngPieceBytes                         eval/png_pair_file.hpp
 MAX_SIDE                   (the wrappers' size checks)            -
-max_png_file_bytes         (the wrappers' size checks)            -
+max_png_file_bytes         png_file_limit                         io/png_read.hpp
 MAX_PIXELS                 (the wrappers' size checks)            -
 CoreError and subclasses   Status, StatusCode, StatusWhere        common/status.hpp
 =========================  =====================================  ============================

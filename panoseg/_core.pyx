@@ -1024,7 +1024,7 @@ def max_png_file_bytes(max_pixels):
     """The largest PNG file read for an image of at most ``max_pixels`` pixels (capped at
     MAX_PIXELS): 4 bytes a pixel (RGBA, the widest pixels a panoptic reader takes; deflate adds
     ~0.01%) plus 64 MiB of other chunks. A larger file is refused before it is read whole."""
-    return 4 * min(max(int(max_pixels), 0), MAX_PIXELS) + (64 << 20)
+    return png_file_limit(min(max(int(max_pixels), 0), MAX_PIXELS))
 
 
 def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
@@ -1034,8 +1034,9 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
                     StatsSink sink=None):
     """One image evaluated straight from its two PNG files, in one call without the GIL:
     ``gt_png`` / ``pred_png`` are the files' bytes or local paths (``str``: the core reads the
-    file, at most :func:`max_png_file_bytes` bytes; a larger one comes back as None); chunks and
-    checksums checked, both headers checked (8-bit RGB, not interlaced, at most
+    file; one without the PNG signature, or larger than :func:`max_png_file_bytes` of
+    ``max_pixels`` or of the size its IHDR gives, comes back as None, unread past its head);
+    chunks and checksums checked, both headers checked (8-bit RGB, not interlaced, at most
     ``max_pixels`` pixels, the GT of ``gt_size`` = (height, width) unless None, the prediction
     of the GT's size) before either is inflated (zlib-ng, a piece at a time, never whole), then
     what :class:`PngPairMatcher`'s ``finish()`` returns; ``dilation_ratio`` > 0: Boundary PQ
@@ -1085,7 +1086,7 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
     cdef bytes gt_path, pred_path
     cdef const char* gp = NULL
     cdef const char* pp = NULL
-    cdef size_t ng = 0, npr = 0, max_file = 0
+    cdef size_t ng = 0, npr = 0
     cdef cbool paths = isinstance(gt_png, str)
     if paths != isinstance(pred_png, str):
         raise TypeError("gt_png and pred_png must both be paths (str) or both bytes")
@@ -1094,13 +1095,12 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
         if b"\0" in gt_path or b"\0" in pred_path:
             return None  # not a path the C library can open: the caller's reader says so
         gp, pp = gt_path, pred_path
-        max_file = max_png_file_bytes(limits.max_pixels)
     else:
         gt_data, pred_data = gt_png, pred_png
         ng, npr = gt_data.shape[0], pred_data.shape[0]
     with nogil:
         if paths:
-            st = count_pairs_png_paths(gp, pp, max_file, limits, gt.ids, gt.n, pred.ids, pred.n,
+            st = count_pairs_png_paths(gp, pp, limits, gt.ids, gt.n, pred.ids, pred.n,
                                        &counted)
         else:
             st = count_pairs_png_files(&gt_data[0] if ng else NULL, ng,

@@ -172,25 +172,12 @@ def test_eval_reads_json_from_a_pipe(sample_copy):
 def test_pipe_longer_than_the_limit_is_an_error(tmp_path):
     """``<(yes)``: a pipe that never ends is refused once it passed the limit, not read until
     memory runs out; what was read is bounded by the limit plus one block."""
-    read_end, write_end = os.pipe()
-    stop = threading.Event()
-
-    def write_forever():
-        with os.fdopen(write_end, "wb") as f:
-            try:
-                while not stop.is_set():
-                    f.write(b"y\n" * 32768)
-            except (BrokenPipeError, OSError):
-                pass  # the reader gave up: what `yes` sees too
-
-    writer = threading.Thread(target=write_forever, daemon=True)
-    writer.start()
+    read_end, stop = writing_forever(b"y\n" * 32768)
     try:
         kind, error = in_thread(lambda: read_bytes(f"/dev/fd/{read_end}", 3_000_000))
     finally:
         stop.set()
         os.close(read_end)
-        writer.join(5)
     assert kind == "error" and isinstance(error, OSError), error
     assert error.strerror == "more than the limit of 3,000,000 bytes"
 
@@ -244,3 +231,130 @@ def test_eval_with_oversized_png_and_json_fails_in_one_line(sample_copy, capsys,
     assert len(err.strip().splitlines()) == 1 and "pred.json" in err, err
     assert "cannot read JSON" in err and "more than the limit" in err, err
     assert not out.exists()
+
+
+def test_limit_must_be_a_non_negative_integer(tmp_path):
+    (tmp_path / "f").write_bytes(b"")
+    for bad in (-1, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="max_bytes must be an integer >= 0"):
+            read_bytes(str(tmp_path / "f"), bad)
+    assert read_bytes(str(tmp_path / "f"), 0) == b""
+
+
+def test_default_limit_can_be_raised_from_the_environment(tmp_path, monkeypatch):
+    path = tmp_path / "f"
+    path.write_bytes(b"w" * 100)
+    monkeypatch.setattr(fileio, "MAX_FILE_BYTES", 99)
+    with pytest.raises(OSError, match=r"more than the limit of 99 bytes \(PANOSEG_MAX_FILE_BYTES\)"):
+        read_bytes(str(path))
+    monkeypatch.setenv("PANOSEG_MAX_FILE_BYTES", "100")
+    assert read_bytes(str(path)) == b"w" * 100
+
+
+def test_running_out_of_memory_names_the_file(tmp_path, monkeypatch):
+    def no_memory(*args):
+        raise MemoryError
+    monkeypatch.setattr(fileio, "_read", no_memory)
+    with pytest.raises(OSError, match="not enough memory to read it") as info:
+        read_bytes(str(tmp_path / "big.json"))
+    assert info.value.filename == str(tmp_path / "big.json")
+
+
+def writing_forever(chunk: bytes):
+    """A pipe (read end, stop) whose writer thread sends ``chunk`` until stopped."""
+    read_end, write_end = os.pipe()
+    stop = threading.Event()
+
+    def write():
+        try:
+            with os.fdopen(write_end, "wb") as f:
+                while not stop.is_set():
+                    f.write(chunk)
+        except OSError:
+            pass  # the reader closed its end (also seen by the flush at the close)
+
+    threading.Thread(target=write, daemon=True).start()
+    return read_end, stop
+
+
+def test_head_check_stops_reading_garbage(tmp_path):
+    """What ``head_check`` sees: HEAD_BYTES bytes (all of a shorter input); None returns them
+    alone, a limit applies to the whole input."""
+    seen = []
+
+    def stop(head):
+        seen.append(len(head))
+        return None
+
+    read_end, halt = writing_forever(b"g" * 4096)
+    try:
+        data = in_thread(lambda: read_bytes(f"/dev/fd/{read_end}", 10**9, stop))
+    finally:
+        halt.set()
+        os.close(read_end)
+    assert data == ("ok", b"g" * fileio.HEAD_BYTES) and seen == [fileio.HEAD_BYTES]
+    path = tmp_path / "f"
+    path.write_bytes(b"h" * 200_000)
+    assert read_bytes(str(path), 10**9, stop) == b"h" * fileio.HEAD_BYTES
+    with pytest.raises(OSError, match="200,000 bytes, more than the limit of 150,000 bytes"):
+        read_bytes(str(path), 10**9, lambda head: 150_000)
+    assert read_bytes(str(path), 10**9, lambda head: 200_000) == b"h" * 200_000
+    path.write_bytes(b"short")
+    assert read_bytes(str(path), 10**9, stop) == b"short"
+
+
+def test_eval_stops_at_once_on_endless_garbage(sample_copy, capsys):
+    """``--pred-json-file <(yes)`` and a FIFO PNG fed by ``yes``: one error line from the first
+    bytes, not after reading gigabytes up to the limit."""
+    gt = ["--gt-json-file", str(sample_copy / "gt.json"), "--no-progress"]
+    read_end, halt = writing_forever(b"y\n" * 32768)
+    try:
+        kind, code = in_thread(lambda: main(["eval", *gt, "--pred-json-file",
+                                             f"/dev/fd/{read_end}", "--pred-folder",
+                                             str(sample_copy / "pred")]))
+    finally:
+        halt.set()
+        os.close(read_end)
+    assert (kind, code) == ("ok", 1)
+    err = capsys.readouterr().err
+    assert "malformed JSON" in err and len(err.strip().splitlines()) == 1, err
+    png = sample_copy / "pred" / PNG_A
+    png.unlink()
+    os.mkfifo(png)
+    stop = threading.Event()
+
+    def feed():
+        try:
+            with open(png, "wb") as f:
+                while not stop.is_set():
+                    f.write(b"y\n" * 32768)
+        except OSError:
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        kind, code = in_thread(lambda: main(["eval", *gt, "--pred-json-file",
+                                             str(sample_copy / "pred.json")]))
+    finally:
+        stop.set()
+    assert (kind, code) == ("ok", 1)
+    err = capsys.readouterr().err
+    assert "not a PNG file (bad signature)" in err and PNG_A in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_png_longer_than_its_header_allows_is_refused(sample_copy, capsys):
+    """A PNG file more than 64 MiB longer than 4 bytes a pixel of the size its IHDR gives is
+    refused from its size, by the core's reader and the Python one alike."""
+    from panoseg import _core
+
+    png = sample_copy / "pred" / PNG_A
+    limit = _core.max_png_file_bytes(640 * 427)
+    with open(png, "ab") as f:
+        f.truncate(limit)  # trailing bytes after IEND, up to the limit: still read
+    assert panoseg.pq_compute(sample_copy / "gt.json", sample_copy / "pred.json")["All"]["pq"] == 1
+    with open(png, "ab") as f:
+        f.truncate(limit + 1)
+    with pytest.raises(PanopticFormatError, match=f"more than the limit of {limit:,} bytes"):
+        panoseg.pq_compute(sample_copy / "gt.json", sample_copy / "pred.json")

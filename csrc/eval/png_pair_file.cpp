@@ -95,7 +95,7 @@ Status count_pairs_png_files(const uint8_t* gt_png, size_t gt_size, const uint8_
   return ok_status();
 }
 
-Status count_pairs_png_paths(const char* gt_path, const char* pred_path, size_t max_file_bytes,
+Status count_pairs_png_paths(const char* gt_path, const char* pred_path,
                              const PngPairLimits& limits, const uint32_t* gt_ids, int64_t n_gt,
                              const uint32_t* pred_ids, int64_t n_pred, PngPairCount* out) {
   ThreadReader& r = thread_reader();
@@ -108,9 +108,9 @@ Status count_pairs_png_paths(const char* gt_path, const char* pred_path, size_t 
         if (v->capacity() > kKeepFileBytes) std::vector<uint8_t>().swap(*v);
     }
   } release{r};
-  if (gt_path == nullptr || !read_file(gt_path, max_file_bytes, &r.gt_bytes))
+  if (gt_path == nullptr || !read_png_file(gt_path, limits.max_pixels, &r.gt_bytes))
     return png_file_error(StatusWhere::kGt);
-  if (pred_path == nullptr || !read_file(pred_path, max_file_bytes, &r.pred_bytes))
+  if (pred_path == nullptr || !read_png_file(pred_path, limits.max_pixels, &r.pred_bytes))
     return png_file_error(StatusWhere::kPred);
   return count_pairs_png_files(r.gt_bytes.data(), r.gt_bytes.size(), r.pred_bytes.data(),
                                r.pred_bytes.size(), limits, gt_ids, n_gt, pred_ids, n_pred, out);

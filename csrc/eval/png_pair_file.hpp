@@ -45,9 +45,9 @@ Status count_pairs_png_files(const uint8_t* gt_png, size_t gt_size, const uint8_
                              const uint32_t* gt_ids, int64_t n_gt, const uint32_t* pred_ids,
                              int64_t n_pred, PngPairCount* out);
 
-// The same, the files read by the core (io/png_read.hpp's read_file; each at most
-// `max_file_bytes`); kPngFile also for a file that cannot be read.
-Status count_pairs_png_paths(const char* gt_path, const char* pred_path, size_t max_file_bytes,
+// The same, the files read by the core (io/png_read.hpp's read_png_file, with
+// limits.max_pixels); kPngFile also for a file that cannot be read or is refused there.
+Status count_pairs_png_paths(const char* gt_path, const char* pred_path,
                              const PngPairLimits& limits, const uint32_t* gt_ids, int64_t n_gt,
                              const uint32_t* pred_ids, int64_t n_pred, PngPairCount* out);
 

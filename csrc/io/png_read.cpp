@@ -34,8 +34,26 @@ zng_stream* as_stream(void* p) { return static_cast<zng_stream*>(p); }
 
 }  // namespace
 
-bool read_file(const char* path, size_t max_bytes, std::vector<uint8_t>* out) {
+namespace {
+
+// The most bytes a PNG file starting with `head` (n bytes, n < 33 only for a shorter file) is
+// read up to: 0 (refused) without the signature; see read_png_file.
+uint64_t png_head_limit(const uint8_t* head, size_t n, int64_t max_pixels) {
+  if (n < 8 || std::memcmp(head, kSignature, 8) != 0) return 0;
+  if (n >= 33 && is_type(head + 12, "IHDR") && head[24] == 8) {
+    const int64_t pixels = int64_t(be32(head + 16)) * int64_t(be32(head + 20));  // < 2^64
+    if (pixels >= 0 && pixels <= max_pixels) return png_file_limit(pixels);
+  }
+  return png_file_limit(max_pixels);
+}
+
+constexpr size_t kHeadBytes = 33;  // the signature and the IHDR chunk
+
+}  // namespace
+
+bool read_png_file(const char* path, int64_t max_pixels, std::vector<uint8_t>* out) {
   out->clear();
+  uint8_t head[kHeadBytes];
 #if defined(__unix__) || defined(__APPLE__)
   // Only a regular file is opened: a FIFO or device is left to the caller's reader (opening a
   // FIFO, even without blocking, would release a writer waiting in its open() only to leave it
@@ -45,25 +63,32 @@ bool read_file(const char* path, size_t max_bytes, std::vector<uint8_t>* out) {
   if (::stat(path, &before) != 0 || !S_ISREG(before.st_mode)) return false;
   const int fd = ::open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return false;
+  // Reads n bytes to dst; false at an error or the end of the file before n.
+  const auto read_all = [fd](uint8_t* dst, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+      const ssize_t k = ::read(fd, dst + got, n - got);
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) return false;
+      got += size_t(k);
+    }
+    return true;
+  };
   struct stat st;
-  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
-            uint64_t(st.st_size) <= max_bytes;
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0;
+  const uint64_t size = ok ? uint64_t(st.st_size) : 0;
+  const size_t nh = size < kHeadBytes ? size_t(size) : kHeadBytes;
+  ok = ok && read_all(head, nh) && size <= png_head_limit(head, nh, max_pixels);
   if (ok) {
     try {
-      out->resize(size_t(st.st_size));
+      out->resize(size_t(size));
     } catch (...) {
       ::close(fd);
       throw;
     }
-    size_t got = 0;
-    while (ok && got < out->size()) {
-      const ssize_t n = ::read(fd, out->data() + got, out->size() - got);
-      if (n < 0 && errno == EINTR) continue;
-      ok = n > 0;
-      if (ok) got += size_t(n);
-    }
+    std::memcpy(out->data(), head, nh);
     uint8_t more;  // the file grew since fstat (being written): not this reader's business
-    ok = ok && ::read(fd, &more, 1) == 0;
+    ok = read_all(out->data() + nh, out->size() - nh) && ::read(fd, &more, 1) == 0;
   }
   ::close(fd);
   return ok;
@@ -72,10 +97,14 @@ bool read_file(const char* path, size_t max_bytes, std::vector<uint8_t>* out) {
   if (!f) return false;
   bool ok = std::fseek(f.get(), 0, SEEK_END) == 0;
   const long size = ok ? std::ftell(f.get()) : -1;
-  ok = size >= 0 && uint64_t(size) <= max_bytes && std::fseek(f.get(), 0, SEEK_SET) == 0;
+  ok = size >= 0 && std::fseek(f.get(), 0, SEEK_SET) == 0;
+  const size_t nh = ok && size_t(size) < kHeadBytes ? size_t(size) : kHeadBytes;
+  ok = ok && std::fread(head, 1, nh, f.get()) == nh &&
+       uint64_t(size) <= png_head_limit(head, nh, max_pixels);
   if (ok) {
     out->resize(size_t(size));
-    ok = size == 0 || std::fread(out->data(), 1, out->size(), f.get()) == out->size();
+    std::memcpy(out->data(), head, nh);
+    ok = std::fread(out->data() + nh, 1, out->size() - nh, f.get()) == out->size() - nh;
     ok = ok && std::fgetc(f.get()) == EOF;
   }
   return ok;

@@ -14,12 +14,25 @@
 #include <utility>
 #include <vector>
 
+#include "common/checked.hpp"
+
 namespace panoseg {
 
-// Reads the whole file at `path` into `out` (resized to the file's size, its capacity kept for
-// the next file). False when it cannot be opened or read, or holds more than `max_bytes` bytes
-// (checked before anything is allocated); the caller's own reader then says what is wrong.
-bool read_file(const char* path, size_t max_bytes, std::vector<uint8_t>* out);
+// The largest PNG file read for an image of at most `pixels` pixels (capped at kMaxPixels): 4
+// bytes a pixel (RGBA, the widest 8-bit pixels a panoptic reader takes; deflate adds ~0.01%)
+// plus 64 MiB of other chunks. (panoseg._core.max_png_file_bytes: the Python readers' limit.)
+inline uint64_t png_file_limit(int64_t pixels) {
+  const int64_t p = pixels < 0 ? 0 : (pixels > kMaxPixels ? kMaxPixels : pixels);
+  return 4 * uint64_t(p) + (uint64_t(64) << 20);
+}
+
+// Reads the whole PNG file at `path` into `out` (resized to the file's size, its capacity kept
+// for the next file). Its first bytes are read first: without the PNG signature it is not read
+// further, and at most png_file_limit(max_pixels) bytes are read, or png_file_limit(width *
+// height) when its IHDR gives an 8-bit image of at most max_pixels pixels (checked before the
+// rest is allocated). False when it cannot be opened or read, or is refused so; the caller's
+// own reader then says what is wrong.
+bool read_png_file(const char* path, int64_t max_pixels, std::vector<uint8_t>* out);
 
 // A PNG's header and where its image data lies in the file's bytes.
 struct PngFile {

@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 def read_json(path):
     """Reads any JSON value; a failure becomes a :class:`PanopticFormatError` naming the file."""
     try:
-        data = read_bytes(path)
+        data = read_bytes(path, head_check=_json_head)
         # The parsers make tens of thousands of dicts and lists that form no cycles: the cyclic
         # collector, run every few hundred of them, only costs time here (~25% of the parse).
         collecting = gc.isenabled()
@@ -47,6 +47,22 @@ def read_json(path):
         raise PanopticFormatError(f"malformed JSON ({e})", file=path) from None
     except RecursionError:  # the stdlib parser recurses per nesting level
         raise PanopticFormatError("malformed JSON (nested too deeply)", file=path) from None
+
+
+#: The first byte of a JSON text after blanks: a value's, or a UTF-8/16/32 encoding's (a BOM,
+#: or the NUL of a 16/32-bit character), which the stdlib parser decodes.
+_JSON_STARTS = frozenset(b'{["-0123456789tfn\x00\xef\xfe\xff')
+
+
+def _json_head(head: bytes):
+    """read_bytes' ``head_check``: None (read no further) when the first byte after blanks can
+    start no JSON text, which the parser then reports from the head alone (``<(yes)`` is an
+    error at once, not after the size limit); else no tighter limit."""
+    text = head.lstrip(b" \t\r\n")
+    # (Four NULs start no text in any encoding: a UTF-32 character has at most three.)
+    if text and (text[0] not in _JSON_STARTS or text.startswith(b"\0\0\0\0")):
+        return None
+    return 1 << 62
 
 
 def load_json(path) -> dict:

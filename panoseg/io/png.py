@@ -69,11 +69,26 @@ def read_png_file(path, max_pixels: Optional[int] = None) -> bytes:
     """A PNG file's bytes; a file larger than any PNG of ``max_pixels`` pixels could be
     (:func:`panoseg._core.max_png_file_bytes`) is refused before it is read whole. Errors are a
     :class:`PanopticFormatError` naming the file."""
-    limit = _core.max_png_file_bytes(MAX_PIXELS if max_pixels is None else max_pixels)
+    max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
     try:
-        return read_bytes(path, limit)
+        return read_bytes(path, _core.max_png_file_bytes(max_pixels),
+                          lambda head: _head_limit(head, max_pixels))
     except OSError as e:
         raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
+
+
+def _head_limit(head: bytes, max_pixels: int):
+    """read_bytes' ``head_check`` for a PNG: None (read no further) without the PNG signature,
+    which the parser reports first whatever follows (a pipe of garbage is not read up to the
+    limit); the limit for the size the IHDR gives, where it gives an 8-bit image within
+    ``max_pixels`` (its file cannot be larger); else the limit for ``max_pixels``."""
+    if head[:8] != _SIGNATURE:
+        return None
+    if len(head) >= 33 and head[12:16] == b"IHDR" and head[24] == 8:
+        width, height = struct.unpack_from(">II", head, 16)
+        if width * height <= max_pixels:
+            return _core.max_png_file_bytes(width * height)
+    return _core.max_png_file_bytes(max_pixels)
 
 
 def decode_ids(data: bytes, name="<bytes>", max_pixels: Optional[int] = None,

@@ -13,7 +13,7 @@ import os
 import posixpath
 import select
 import stat
-from typing import Optional
+from typing import Callable, Optional
 
 
 def is_url(path) -> bool:
@@ -23,20 +23,51 @@ def is_url(path) -> bool:
 
 #: The most bytes :func:`read_bytes` reads from one file unless told otherwise: far above any
 #: COCO panoptic JSON (the train set's is ~0.5 GB), but a bound, so that a pipe that never ends
-#: (``<(yes)``) or a mistaken huge file is an error, not all of memory.
+#: or a mistaken huge file is an error, not all of memory. The environment variable
+#: ``PANOSEG_MAX_FILE_BYTES`` sets another.
 MAX_FILE_BYTES = 4 << 30
 
-#: Bytes asked of a pipe or URL per read: what comes is kept in blocks, never more than the
-#: limit (plus one block) before the limit is found to be passed.
+#: Bytes asked of a pipe or URL per read.
 _BLOCK = 1 << 20
 
+#: Bytes a ``head_check`` sees (fewer only when the file is shorter).
+HEAD_BYTES = 1 << 16
 
-def read_bytes(path, max_bytes: Optional[int] = None) -> bytes:
-    """The whole file, of at most ``max_bytes`` bytes (default :data:`MAX_FILE_BYTES`; more: an
-    OSError, ``EFBIG``, before more than that is read into memory). Raises OSError (FileNotFoundError, ...) like ``open`` does.
-    A local path must name a regular file or a pipe; a FIFO's writer must send data or close
-    within ``FIFO_WRITER_WAIT_S`` (no hang on a FIFO nobody writes), a device is refused."""
-    max_bytes = MAX_FILE_BYTES if max_bytes is None else int(max_bytes)
+
+def default_max_bytes() -> int:
+    """:data:`MAX_FILE_BYTES`, or ``PANOSEG_MAX_FILE_BYTES`` when set to a positive integer."""
+    text = os.environ.get("PANOSEG_MAX_FILE_BYTES", "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else MAX_FILE_BYTES
+
+
+def read_bytes(path, max_bytes: Optional[int] = None,
+               head_check: Optional[Callable[[bytes], Optional[int]]] = None) -> bytes:
+    """The whole file, of at most ``max_bytes`` bytes (default :func:`default_max_bytes`).
+
+    A longer one is an OSError (``EFBIG``) raised before more than that is held in memory (a
+    regular file: from its size, before it is read). ``head_check``, if given, sees the first
+    :data:`HEAD_BYTES` bytes before the rest is read and returns the most bytes a file with that
+    head can sound (a tighter limit), or None when the head already shows the file is not one
+    the caller reads: then only the head is returned, for the caller's parser to name the
+    problem (garbage is not read up to the limit first).
+
+    Raises OSError (FileNotFoundError, ...) like ``open`` does, also for running out of
+    memory. A local path must name a regular file or a pipe; a FIFO's writer must send data or
+    close within ``FIFO_WRITER_WAIT_S`` (no hang on a FIFO nobody writes), a device is refused.
+    """
+    if max_bytes is None:
+        max_bytes, hint = default_max_bytes(), " (PANOSEG_MAX_FILE_BYTES)"
+    elif isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+        raise ValueError(f"max_bytes must be an integer >= 0, got {max_bytes!r}")
+    else:
+        hint = ""
+    try:
+        return _read(path, max_bytes, head_check, hint)
+    except MemoryError:
+        raise OSError(errno.ENOMEM, "not enough memory to read it", _local(path)) from None
+
+
+def _read(path, max_bytes: int, head_check, hint: str) -> bytes:
     if is_url(path):
         try:
             import fsspec
@@ -45,7 +76,7 @@ def read_bytes(path, max_bytes: Optional[int] = None) -> bytes:
                           "filesystem's package, e.g. s3fs)") from None
         try:
             with fsspec.open(path, "rb") as f:
-                return _read_capped(f, max_bytes, path)
+                return _read_stream(f, max_bytes, head_check, path, hint)
         except (FileNotFoundError, _TooLarge):
             raise
         except Exception as e:  # noqa: BLE001 - the filesystems raise many kinds of errors
@@ -56,47 +87,74 @@ def read_bytes(path, max_bytes: Optional[int] = None) -> bytes:
     info = os.stat(local)
     _check_kind(info.st_mode, local)
     if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
-        raise _TooLarge(max_bytes, local, info.st_size)
+        raise _TooLarge(max_bytes, local, hint, info.st_size)
     # Opened without blocking: opening a FIFO would wait for a writer, for ever if none comes.
     nonblocking = getattr(os, "O_NONBLOCK", 0)
     flags = (os.O_RDONLY | nonblocking | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
              | getattr(os, "O_BINARY", 0))
     fd = os.open(local, flags)
     try:
-        mode = os.fstat(fd).st_mode  # (what was opened, should the path have changed)
-        _check_kind(mode, local)
-        if stat.S_ISFIFO(mode) and nonblocking:
+        info = os.fstat(fd)  # (what was opened, should the path have changed)
+        _check_kind(info.st_mode, local)
+        if stat.S_ISFIFO(info.st_mode) and nonblocking:
             _wait_for_writer(fd, local)
         f = io.FileIO(fd, "rb")  # owns fd once made (a failed FileIO leaves it to us)
     except BaseException:
         os.close(fd)
         raise
     with f:
-        if stat.S_ISREG(mode):  # its size is known: one read (+1 byte: it may have grown)
-            return _read_capped(f, max_bytes, local, os.fstat(f.fileno()).st_size + 1)
-        return _read_capped(f, max_bytes, local)
+        if not (stat.S_ISREG(info.st_mode) and info.st_size > 0):
+            return _read_stream(f, max_bytes, head_check, local, hint)  # (procfs: size 0)
+        if head_check is not None and info.st_size > HEAD_BYTES:
+            limit = head_check(f.read(HEAD_BYTES))
+            if limit is None:
+                f.seek(0)
+                return f.read(HEAD_BYTES)
+            max_bytes = min(max_bytes, limit)
+            if info.st_size > max_bytes:
+                raise _TooLarge(max_bytes, local, "", info.st_size)
+            f.seek(0)
+        # Its size is known and within the limit: read whole (readall() grows one buffer, no
+        # copy), then checked again in case it grew since.
+        data = f.readall()
+        if len(data) > max_bytes:
+            raise _TooLarge(max_bytes, local, hint)
+        return data
 
 
 class _TooLarge(OSError):
-    def __init__(self, max_bytes: int, path, size=None):
+    def __init__(self, max_bytes: int, path, hint: str = "", size=None):
         size = "" if size is None else f"{size:,} bytes, "
-        super().__init__(errno.EFBIG, f"{size}more than the limit of {max_bytes:,} bytes", path)
+        super().__init__(errno.EFBIG, f"{size}more than the limit of {max_bytes:,} bytes{hint}",
+                         path)
 
 
-def _read_capped(f, max_bytes: int, path, first: int = _BLOCK) -> bytes:
-    """Reads ``f`` to its end, asking ``first`` bytes, then blocks of _BLOCK; a _TooLarge once
-    more than ``max_bytes`` came."""
-    blocks, total = [], 0
-    ask = max(1, min(first, max_bytes + 1))
+def _read_stream(f, max_bytes: int, head_check, path, hint: str) -> bytes:
+    """Reads a pipe or URL to its end in blocks, kept in one growing buffer (BytesIO: its
+    value is handed over without a copy), a _TooLarge once more than ``max_bytes`` came. With
+    ``head_check``, the first HEAD_BYTES bytes (or all, if fewer) are checked first."""
+    out = io.BytesIO()
+    total = 0
+    checked = head_check is None
     while True:
-        block = f.read(ask)
+        ask = HEAD_BYTES - total if not checked else _BLOCK
+        block = f.read(max(1, min(ask, max_bytes + 1 - total)))
+        if block:
+            out.write(block)
+            total += len(block)
+            if total > max_bytes:
+                raise _TooLarge(max_bytes, path, hint)
+        if not checked and (total >= HEAD_BYTES or not block):
+            checked = True
+            limit = head_check(out.getvalue())
+            if limit is None:
+                return out.getvalue()
+            if limit < max_bytes:
+                max_bytes, hint = limit, ""
+                if total > max_bytes:
+                    raise _TooLarge(max_bytes, path)
         if not block:
-            return b"".join(blocks) if len(blocks) != 1 else blocks[0]
-        blocks.append(block)
-        total += len(block)
-        if total > max_bytes:
-            raise _TooLarge(max_bytes, path)
-        ask = min(_BLOCK, max_bytes + 1 - total)
+            return out.getvalue()
 
 
 def _check_kind(mode: int, path) -> None:
