@@ -81,6 +81,11 @@ def test_bad_scores(inputs, tmp_path, capsys, score):
     expect(inputs, tmp_path, capsys, "instseg.json", "results[2]: score")
 
 
+def test_missing_score(inputs, tmp_path, capsys):
+    edit(inputs.instseg_json, lambda d: d[2].pop("score"))
+    expect(inputs, tmp_path, capsys, "instseg.json", "results[2] has no 'score'")
+
+
 def test_unknown_category(inputs, tmp_path, capsys):
     edit(inputs.semseg_json, lambda d: d[1].update(category_id=4242))
     expect(inputs, tmp_path, capsys, "semseg.json", "results[1]", "unknown category_id 4242")

@@ -201,7 +201,9 @@ class SegmentTable:
                 fail(f"segments_info[{k}] is not an object")
             seg_id = seg.get("id")
             if not is_int(seg_id):
-                fail(f"segments_info[{k}] has no integer 'id' (got {seg_id!r})")
+                fail(f"segments_info[{k}] has no integer 'id'" if seg_id is None else
+                     f"segments_info[{k}]: 'id' {json_value(seg_id)} is not an integer in "
+                     f"1..{MAX_SEGMENT_ID}")
             if not 1 <= seg_id <= MAX_SEGMENT_ID:
                 fail(f"id must lie in 1..{MAX_SEGMENT_ID} (0 is VOID)", seg_id)
             if seg_id in seen:

@@ -130,10 +130,12 @@ class MergeJob:
                 raise PanopticFormatError(f"results[{k}]: category_id {r['category_id']} is a stuff "
                                           "category, instances must be things", **where)
             score = r.get("score")
+            if "score" not in r:
+                raise PanopticFormatError(f"results[{k}] has no 'score'", **where)
             if isinstance(score, bool) or not isinstance(score, (int, float)) \
                     or not math.isfinite(score) or not 0.0 <= score <= 1.0:
-                raise PanopticFormatError(f"results[{k}]: score {score!r} is not a number in [0, 1]",
-                                          **where)
+                raise PanopticFormatError(f"results[{k}]: score {json_value(score)} is not a "
+                                          "number in [0, 1]", **where)
             instances[r["image_id"]].append(r)
         semantic = defaultdict(list)
         for k, r in enumerate(_load_list(files["semseg"], "annotations")):
