@@ -54,3 +54,27 @@ def test_url_reads_are_bounded():
     assert read_bytes("memory://bucket/big.bin", 3_000_001) == b"q" * 3_000_001
     with pytest.raises(OSError, match="more than the limit of 3,000,000 bytes"):
         read_bytes("memory://bucket/big.bin", 3_000_000)
+
+
+def test_png_limits_apply_to_urls_too(monkeypatch):
+    """A PNG read through a URL has the limits of a local one: the size its IHDR allows, the
+    signature from its first bytes."""
+    from panoseg import _core
+
+    monkeypatch.delenv("PANOSEG_MAX_FILE_BYTES", raising=False)
+    fs = fsspec.filesystem("memory")
+    upload(fs, os.path.join(SAMPLE, "panoptic_examples"), "/b2/gt")
+    upload(fs, os.path.join(SAMPLE, "panoptic_examples"), "/b2/pred")
+    for name in ("gt", "pred"):
+        with open(os.path.join(SAMPLE, "panoptic_examples.json"), "rb") as f, \
+                fs.open(f"/b2/{name}.json", "wb") as g:
+            g.write(f.read())
+    png = "/b2/pred/000000142238.png"
+    data = fs.cat(png)
+    limit = _core.max_png_file_bytes(640 * 427)
+    fs.pipe(png, data + b"\0" * (limit + 1 - len(data)))
+    with pytest.raises(PanopticFormatError, match=f"more than the limit of {limit:,} bytes"):
+        pq_compute("memory://b2/gt.json", "memory://b2/pred.json")
+    fs.pipe(png, b"GIF89a" + b"\0" * 100_000)
+    with pytest.raises(PanopticFormatError, match="not a PNG file"):
+        pq_compute("memory://b2/gt.json", "memory://b2/pred.json")

@@ -25,14 +25,11 @@ def test_deeply_nested_json(sample_copy, capsys):
 
 @pytest.mark.parametrize("bad, shown", [
     ("1180591620717411303424", "<a number beyond the 64-bit range>"),  # 2**70: a float to orjson
-    ('"7"', "'7'"), ("7.5", "7.5"), ("null", None)])
+    ('"7"', "'7'"), ("7.5", "7.5"), ("null", "None")])
 def test_segment_id_of_another_type(sample_copy, capsys, bad, shown):
     text = (sample_copy / "pred.json").read_text()
     first = text.index('"id": ', text.index('"segments_info"'))
     end = text.index(",", first)
     (sample_copy / "pred.json").write_text(text[:first] + '"id": ' + bad + text[end:])
-    if shown is None:
-        expect_error(sample_copy, capsys, "pred.json", "segments_info[0] has no integer 'id'")
-    else:
-        expect_error(sample_copy, capsys, "pred.json", f"segments_info[0]: 'id' {shown} is not "
-                     "an integer in 1..16777215")
+    expect_error(sample_copy, capsys, "pred.json",
+                 f"segments_info[0] has no integer 'id' (got {shown})")

@@ -1,6 +1,7 @@
 """Inputs that are not regular files: a FIFO without a writer never hangs the evaluator (after
 ``FIFO_WRITER_WAIT_S`` it is named in one error line), a pipe whose writer is there or comes
 within that time is read, a device is refused without being opened."""
+import json
 import os
 import sys
 import threading
@@ -23,6 +24,12 @@ def short_wait(monkeypatch):
     monkeypatch.setattr(fileio, "FIFO_WRITER_WAIT_S", 0.3)
 
 PNG_A = "000000142238.png"
+
+
+@pytest.fixture(autouse=True)
+def default_limits(monkeypatch):
+    """The default file size limit, whatever the environment says."""
+    monkeypatch.delenv("PANOSEG_MAX_FILE_BYTES", raising=False)
 
 
 def in_thread(fn, timeout=20):
@@ -358,3 +365,74 @@ def test_png_longer_than_its_header_allows_is_refused(sample_copy, capsys):
         f.truncate(limit + 1)
     with pytest.raises(PanopticFormatError, match=f"more than the limit of {limit:,} bytes"):
         panoseg.pq_compute(sample_copy / "gt.json", sample_copy / "pred.json")
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "8G", "\u00b2", "1e9"])
+def test_a_bad_limit_in_the_environment_is_named(tmp_path, monkeypatch, capsys, value):
+    (tmp_path / "f").write_bytes(b"x")
+    monkeypatch.setenv("PANOSEG_MAX_FILE_BYTES", value)
+    with pytest.raises(ValueError, match="PANOSEG_MAX_FILE_BYTES=.*expected a number of bytes"):
+        read_bytes(str(tmp_path / "f"))
+    assert main(["eval", "--gt-json-file", str(tmp_path / "f"), "--pred-json-file",
+                 str(tmp_path / "f"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "PANOSEG_MAX_FILE_BYTES" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_png_with_more_metadata_than_the_limit_is_read_when_raised(sample_copy, monkeypatch):
+    """The limit from a PNG's size is 64 MiB over 4 bytes a pixel: a PNG with more ancillary
+    data is refused, naming the cause, unless PANOSEG_MAX_FILE_BYTES raises it."""
+    import struct
+    import zlib
+
+    from panoseg import _core
+
+    png = sample_copy / "pred" / PNG_A
+    data = png.read_bytes()
+    size = _core.max_png_file_bytes(640 * 427) - len(data) + 1
+    text = b"Comment\0" + b"t" * (size - 8 - 12)  # a tEXt chunk of `size` bytes, after IHDR
+    chunk = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(
+        ">I", zlib.crc32(b"tEXt" + text))
+    png.write_bytes(data[:33] + chunk + data[33:])
+    assert png.stat().st_size == _core.max_png_file_bytes(640 * 427) + 1
+    with pytest.raises(PanopticFormatError, match="for a PNG of its size .PANOSEG_MAX_FILE_BYTES"):
+        panoseg.pq_compute(sample_copy / "gt.json", sample_copy / "pred.json")
+    monkeypatch.setenv("PANOSEG_MAX_FILE_BYTES", str(10**9))
+    assert panoseg.pq_compute(sample_copy / "gt.json", sample_copy / "pred.json")["All"]["pq"] == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/dev/fd pipes")
+def test_merge_reads_json_from_pipes(tmp_path):
+    """``panoseg merge --instseg-json-file <(cat instseg.json)``: the direct path leaves a pipe
+    to the full path (reading it would drain it), whose result is the same."""
+    from panoseg.testing.synthetic import make_merge_inputs
+
+    inputs = make_merge_inputs(tmp_path / "in", n_images=3, height=40, width=50, seed=1)
+    data = json.loads(open(inputs.instseg_json).read())
+    data[0]["score"] = 1  # an int: the direct path declines it, the full path takes it
+    open(inputs.instseg_json, "w").write(json.dumps(data))
+    args = ["--semseg-json-file", inputs.semseg_json, "--images-json-file", inputs.images_json,
+            "--categories-json-file", inputs.categories_json, "--no-progress"]
+    assert main(["merge", *args, "--instseg-json-file", inputs.instseg_json,
+                 "--panoptic-json-file", str(tmp_path / "a" / "p.json")]) == 0
+    read_end, write_end = os.pipe()
+
+    def write():
+        with os.fdopen(write_end, "wb") as f:
+            f.write(open(inputs.instseg_json, "rb").read())
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        kind, code = in_thread(lambda: main(["merge", *args, "--instseg-json-file",
+                                             f"/dev/fd/{read_end}", "--panoptic-json-file",
+                                             str(tmp_path / "b" / "p.json")]))
+    finally:
+        writer.join(5)
+        os.close(read_end)
+    assert (kind, code) == ("ok", 0)
+    a, b = (json.loads((tmp_path / x / "p.json").read_text()) for x in "ab")
+    assert a == b
+    for ann in a["annotations"]:
+        name = ann["file_name"]
+        assert (tmp_path / "a" / "p" / name).read_bytes() == (tmp_path / "b" / "p" / name).read_bytes()

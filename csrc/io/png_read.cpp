@@ -41,8 +41,8 @@ namespace {
 uint64_t png_head_limit(const uint8_t* head, size_t n, int64_t max_pixels) {
   if (n < 8 || std::memcmp(head, kSignature, 8) != 0) return 0;
   if (n >= 33 && is_type(head + 12, "IHDR") && head[24] == 8) {
-    const int64_t pixels = int64_t(be32(head + 16)) * int64_t(be32(head + 20));  // < 2^64
-    if (pixels >= 0 && pixels <= max_pixels) return png_file_limit(pixels);
+    const uint64_t pixels = uint64_t(be32(head + 16)) * be32(head + 20);  // < 2^64
+    if (max_pixels >= 0 && pixels <= uint64_t(max_pixels)) return png_file_limit(int64_t(pixels));
   }
   return png_file_limit(max_pixels);
 }
@@ -86,9 +86,10 @@ bool read_png_file(const char* path, int64_t max_pixels, std::vector<uint8_t>* o
       ::close(fd);
       throw;
     }
-    std::memcpy(out->data(), head, nh);
+    if (nh > 0) std::memcpy(out->data(), head, nh);  // (data() may be null when empty)
     uint8_t more;  // the file grew since fstat (being written): not this reader's business
-    ok = read_all(out->data() + nh, out->size() - nh) && ::read(fd, &more, 1) == 0;
+    ok = (out->size() == nh || read_all(out->data() + nh, out->size() - nh)) &&
+         ::read(fd, &more, 1) == 0;
   }
   ::close(fd);
   return ok;
@@ -103,8 +104,9 @@ bool read_png_file(const char* path, int64_t max_pixels, std::vector<uint8_t>* o
        uint64_t(size) <= png_head_limit(head, nh, max_pixels);
   if (ok) {
     out->resize(size_t(size));
-    std::memcpy(out->data(), head, nh);
-    ok = std::fread(out->data() + nh, 1, out->size() - nh, f.get()) == out->size() - nh;
+    if (nh > 0) std::memcpy(out->data(), head, nh);
+    ok = out->size() == nh ||
+         std::fread(out->data() + nh, 1, out->size() - nh, f.get()) == out->size() - nh;
     ok = ok && std::fgetc(f.get()) == EOF;
   }
   return ok;

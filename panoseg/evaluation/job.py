@@ -21,14 +21,14 @@ from ..io.panoptic_json import (
     load_panoptic_json,
 )
 from ..io.paths import segmentation_folder
-from ..io.png import MAX_PIXELS, read_ids, read_image_data
+from ..io.png import MAX_PIXELS, read_ids, read_image_data, read_png_file
 from ..util.cluster import (
     chunk_bounds,
     gather_in_order,
     require_workers,
     worker_threads,
 )
-from ..util.fileio import is_url, join, read_bytes
+from ..util.fileio import is_url, join
 from ..util.parallel import default_workers, ordered_map
 from ..util.progress import progress_bar
 from .bootstrap import PerImageStats
@@ -200,9 +200,9 @@ class EvaluationJob:
         gt_data, pred_data = gt_png, pred_png
         if is_url(gt_png) or is_url(pred_png) or not isinstance(gt_png, str):
             try:
-                limit = _core.max_png_file_bytes(self.max_pixels)
-                gt_data, pred_data = read_bytes(gt_png, limit), read_bytes(pred_png, limit)
-            except OSError:
+                gt_data = read_png_file(gt_png, self.max_pixels)
+                pred_data = read_png_file(pred_png, self.max_pixels)
+            except PanopticFormatError:
                 return None  # the long way says which file and why
         ratio = self.dilation_ratio if self.iou_type == "boundary" else 0.0
         categories = self.categories

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import PanopticFormatError
-from ..util.fileio import read_bytes
+from ..util.fileio import json_head_check, read_bytes
 from .categories import Categories, is_int, json_value
 from .codec import MAX_SEGMENT_ID
 from .paths import default_folder  # noqa: F401  (re-exported: its old home)
@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 def read_json(path):
     """Reads any JSON value; a failure becomes a :class:`PanopticFormatError` naming the file."""
     try:
-        data = read_bytes(path, head_check=_json_head)
+        data = read_bytes(path, head_check=json_head_check)
         # The parsers make tens of thousands of dicts and lists that form no cycles: the cyclic
         # collector, run every few hundred of them, only costs time here (~25% of the parse).
         collecting = gc.isenabled()
@@ -47,22 +47,6 @@ def read_json(path):
         raise PanopticFormatError(f"malformed JSON ({e})", file=path) from None
     except RecursionError:  # the stdlib parser recurses per nesting level
         raise PanopticFormatError("malformed JSON (nested too deeply)", file=path) from None
-
-
-#: The first byte of a JSON text after blanks: a value's, or a UTF-8/16/32 encoding's (a BOM,
-#: or the NUL of a 16/32-bit character), which the stdlib parser decodes.
-_JSON_STARTS = frozenset(b'{["-0123456789tfn\x00\xef\xfe\xff')
-
-
-def _json_head(head: bytes):
-    """read_bytes' ``head_check``: None (read no further) when the first byte after blanks can
-    start no JSON text, which the parser then reports from the head alone (``<(yes)`` is an
-    error at once, not after the size limit); else no tighter limit."""
-    text = head.lstrip(b" \t\r\n")
-    # (Four NULs start no text in any encoding: a UTF-32 character has at most three.)
-    if text and (text[0] not in _JSON_STARTS or text.startswith(b"\0\0\0\0")):
-        return None
-    return 1 << 62
 
 
 def load_json(path) -> dict:
@@ -201,9 +185,7 @@ class SegmentTable:
                 fail(f"segments_info[{k}] is not an object")
             seg_id = seg.get("id")
             if not is_int(seg_id):
-                fail(f"segments_info[{k}] has no integer 'id'" if seg_id is None else
-                     f"segments_info[{k}]: 'id' {json_value(seg_id)} is not an integer in "
-                     f"1..{MAX_SEGMENT_ID}")
+                fail(f"segments_info[{k}] has no integer 'id' (got {json_value(seg_id)})")
             if not 1 <= seg_id <= MAX_SEGMENT_ID:
                 fail(f"id must lie in 1..{MAX_SEGMENT_ID} (0 is VOID)", seg_id)
             if seg_id in seen:

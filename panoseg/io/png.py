@@ -9,6 +9,7 @@ Pillow; the ids are identical either way.
 """
 from __future__ import annotations
 
+import errno
 import struct
 import zlib as _stdlib_zlib
 from typing import Callable, Optional
@@ -18,7 +19,7 @@ import numpy as np
 from .. import _core
 from ..errors import PanopticFormatError
 from ..util.atomic import atomic_write_bytes
-from ..util.fileio import read_bytes
+from ..util.fileio import env_max_bytes, read_bytes
 from ..util.limits import MAX_PIXELS
 from ..util.parallel import thread_buffer
 from .codec import as_id_map
@@ -71,10 +72,18 @@ def read_png_file(path, max_pixels: Optional[int] = None) -> bytes:
     :class:`PanopticFormatError` naming the file."""
     max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
     try:
-        return read_bytes(path, _core.max_png_file_bytes(max_pixels),
-                          lambda head: _head_limit(head, max_pixels))
+        raised = env_max_bytes() or 0  # a PNG with more metadata than 64 MiB, say
+
+        def head_limit(head):
+            limit = _head_limit(head, max_pixels)
+            return limit if limit is None else max(limit, raised)
+
+        return read_bytes(path, max(_core.max_png_file_bytes(max_pixels), raised), head_limit)
     except OSError as e:
-        raise PanopticFormatError(f"cannot read PNG: {e.strerror or e}", file=path) from None
+        reason = e.strerror or e
+        if e.errno == errno.EFBIG:
+            reason = f"{reason} for a PNG of its size (PANOSEG_MAX_FILE_BYTES raises the limit)"
+        raise PanopticFormatError(f"cannot read PNG: {reason}", file=path) from None
 
 
 def _head_limit(head: bytes, max_pixels: int):

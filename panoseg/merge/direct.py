@@ -34,7 +34,7 @@ import zlib
 from .. import _core
 from ..io.paths import default_folder, make_parents, png_name, png_output_paths
 from ..util.atomic import atomic_write_bytes
-from ..util.fileio import read_bytes
+from ..util.fileio import json_head_check, read_bytes, rereadable
 from ..util.limits import CORE_MAX_PIXELS, CORE_MAX_SIDE, MAX_PIXELS
 from ..util.parallel import ordered_map
 from ..util.progress import progress_bar
@@ -69,8 +69,10 @@ def _read(path, all_ints: bool = True):
     by :func:`_int64`; ``all_ints`` False skips that check for the results files, where such
     an integer can only be an id, size or score that fails this module's tests either way, or a
     value never used. Anything ``read_json`` would report is left to it."""
+    if not rereadable(path):
+        raise _NotDirect  # a pipe is read once, by the full path (it would find it drained)
     try:
-        data = read_bytes(path)
+        data = read_bytes(path, head_check=json_head_check)
         return json.loads(data, parse_int=_int64) if all_ints else json.loads(data)
     except Exception:  # noqa: BLE001 - whatever it is, the full path says it properly
         raise _NotDirect from None

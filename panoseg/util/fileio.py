@@ -34,10 +34,21 @@ _BLOCK = 1 << 20
 HEAD_BYTES = 1 << 16
 
 
-def default_max_bytes() -> int:
-    """:data:`MAX_FILE_BYTES`, or ``PANOSEG_MAX_FILE_BYTES`` when set to a positive integer."""
+def env_max_bytes() -> Optional[int]:
+    """``PANOSEG_MAX_FILE_BYTES`` (bytes, a positive integer), None when unset or empty; a
+    ValueError naming it for any other value."""
     text = os.environ.get("PANOSEG_MAX_FILE_BYTES", "").strip()
-    return int(text) if text.isdigit() and int(text) > 0 else MAX_FILE_BYTES
+    if not text:
+        return None
+    if not (text.isascii() and text.isdecimal() and int(text) > 0):
+        raise ValueError(f"PANOSEG_MAX_FILE_BYTES={text!r}: expected a number of bytes > 0")
+    return int(text)
+
+
+def default_max_bytes() -> int:
+    """:data:`MAX_FILE_BYTES`, or ``PANOSEG_MAX_FILE_BYTES`` when set."""
+    limit = env_max_bytes()
+    return MAX_FILE_BYTES if limit is None else limit
 
 
 def read_bytes(path, max_bytes: Optional[int] = None,
@@ -77,7 +88,7 @@ def _read(path, max_bytes: int, head_check, hint: str) -> bytes:
         try:
             with fsspec.open(path, "rb") as f:
                 return _read_stream(f, max_bytes, head_check, path, hint)
-        except (FileNotFoundError, _TooLarge):
+        except (FileNotFoundError, _TooLarge, MemoryError):
             raise
         except Exception as e:  # noqa: BLE001 - the filesystems raise many kinds of errors
             raise OSError(str(e)) from None
@@ -155,6 +166,33 @@ def _read_stream(f, max_bytes: int, head_check, path, hint: str) -> bytes:
                     raise _TooLarge(max_bytes, path)
         if not block:
             return out.getvalue()
+
+
+#: The first byte of a JSON text after blanks: a value's, or a UTF-8/16/32 encoding's (a BOM,
+#: or the NUL of a 16/32-bit character), which the stdlib parser decodes.
+_JSON_STARTS = frozenset(b'{["-0123456789tfn\x00\xef\xfe\xff')
+
+
+def json_head_check(head: bytes):
+    """read_bytes' ``head_check``: None (read no further) when the first byte after blanks can
+    start no JSON text, which the parser then reports from the head alone (``<(yes)`` is an
+    error at once, not after the size limit); else no tighter limit."""
+    text = head.lstrip(b" \t\r\n")
+    # (Four NULs start no text in any encoding: a UTF-32 character has at most three.)
+    if text and (text[0] not in _JSON_STARTS or text.startswith(b"\0\0\0\0")):
+        return None
+    return 1 << 62
+
+
+def rereadable(path) -> bool:
+    """Whether reading ``path`` twice gives the same bytes twice as far as panoseg can tell: a
+    URL or a regular file, not a pipe (what a first read took is gone)."""
+    if is_url(path):
+        return True
+    try:
+        return stat.S_ISREG(os.stat(_local(path)).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def _check_kind(mode: int, path) -> None:
