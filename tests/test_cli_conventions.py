@@ -8,6 +8,7 @@ import json
 import pytest
 
 from panoseg.cli import build_parser, main
+from panoseg.cli.common import output_file, output_folder
 from panoseg.io.categories import coco_panoptic_categories
 from panoseg.testing.synthetic import make_dataset, make_merge_inputs
 
@@ -51,6 +52,8 @@ def _value(action):
         return str(next(iter(action.choices)))
     if action.nargs in ("+", "*"):
         return "A,B"
+    if action.type in (output_file, output_folder):
+        return "out-" + action.dest  # one path per output: two outputs on one file are refused
     for value in ("1", "0.5", "A,B", "local:1", "x"):
         try:
             if action.type is None or action.type(value) is not None:

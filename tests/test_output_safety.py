@@ -379,3 +379,416 @@ def test_memory_error_is_one_line(monkeypatch, capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.startswith("panoseg eval: error: out of memory") and err.count("\n") == 1
     assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------------------------
+# special files as outputs: FIFOs, pipes, character devices are written directly, never renamed
+# over; block devices and sockets are refused (issue: /dev/null replaced by a regular file)
+# ---------------------------------------------------------------------------------------------
+def _reader(path_or_fd, into: list):
+    """A thread reading a FIFO (a path) or a pipe (a descriptor) to its end into ``into``."""
+    import threading
+
+    def read():
+        if isinstance(path_or_fd, int):
+            chunks = []
+            while True:
+                chunk = os.read(path_or_fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            into.append(b"".join(chunks))
+        else:
+            with open(path_or_fd, "rb") as f:
+                into.append(f.read())
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def _is_fifo(path) -> bool:
+    import stat
+
+    return stat.S_ISFIFO(os.lstat(path).st_mode)
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.fixture
+def unix_socket(tmp_path):
+    import socket
+
+    path = tmp_path / "sock"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    yield path
+    sock.close()
+
+
+def test_atomic_writers_write_a_fifo_directly(fifo, tmp_path):
+    got = []
+    thread = _reader(fifo, got)
+    atomic_write_bytes(fifo, b"bytes")
+    thread.join(10)
+    thread = _reader(fifo, got)
+    with atomic_open(fifo, "w") as f:
+        f.write("text")
+    thread.join(10)
+    assert got == [b"bytes", b"text"]
+    assert _is_fifo(fifo) and os.listdir(tmp_path) == ["fifo"]  # no temporary file left
+
+
+def test_atomic_writers_write_a_pipe_by_its_fd_path():
+    def write_bytes(path):
+        atomic_write_bytes(path, b"through /dev/fd")
+
+    def write_text(path):
+        with atomic_open(path, "w") as f:
+            f.write("through /dev/fd")
+
+    for write in (write_bytes, write_text):
+        r, w = os.pipe()
+        try:
+            got = []
+            thread = _reader(r, got)
+            write(f"/dev/fd/{w}")
+            os.close(w)
+            w = -1
+            thread.join(10)
+            assert got == [b"through /dev/fd"]
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
+
+
+def test_atomic_writers_refuse_a_socket(unix_socket):
+    import stat
+
+    def write_text():
+        with atomic_open(unix_socket, "w") as f:
+            f.write("x")
+
+    for write in (lambda: atomic_write_bytes(unix_socket, b"x"), write_text):
+        with pytest.raises(OSError, match="not a regular file \\(a socket\\)") as e:
+            write()
+        assert e.value.filename == str(unix_socket)
+    assert stat.S_ISSOCK(os.lstat(unix_socket).st_mode)
+
+
+def test_check_output_accepts_streams_refuses_sockets(fifo, unix_socket):
+    from panoseg.cli.common import OutputPathError, check_output
+
+    check_output("--json-out", fifo)
+    if os.path.exists("/dev/null"):
+        check_output("--json-out", "/dev/null")  # not "the folder /dev is not writable"
+    with pytest.raises(OutputPathError, match="--json-out .*sock: is not a regular file"):
+        check_output("--json-out", unix_socket)
+
+
+def test_eval_json_out_fifo(dataset, fifo, capsys):
+    got = []
+    thread = _reader(fifo, got)
+    assert run_eval(dataset, "--json-out", str(fifo)) == 0
+    thread.join(10)
+    assert "All" in json.loads(got[0]) and _is_fifo(fifo)
+    assert "error" not in capsys.readouterr().err
+
+
+def test_eval_json_out_pipe_fd_and_per_image(dataset, capsys):
+    r, w = os.pipe()
+    try:
+        got = []
+        thread = _reader(r, got)
+        assert run_eval(dataset, "--json-out", f"/dev/fd/{w}", "--per-image",
+                        f"/dev/fd/{w}") == 0  # a stream takes both outputs
+        os.close(w)
+        w = -1
+        thread.join(10)
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+    text = got[0].decode()
+    assert text.count('"image_id"') >= 3 and '"All"' in text
+    assert "error" not in capsys.readouterr().err
+
+
+def test_eval_json_out_dev_null(dataset, capsys):
+    import stat
+
+    if not (os.path.exists("/dev/null") and stat.S_ISCHR(os.stat("/dev/null").st_mode)):
+        pytest.skip("/dev/null is not a character device here")
+    assert run_eval(dataset, "--json-out", "/dev/null", "--per-image", "/dev/null") == 0
+    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+    assert "error" not in capsys.readouterr().err
+
+
+def test_eval_json_out_socket_is_refused(dataset, unix_socket, capsys):
+    assert run_eval(dataset, "--json-out", str(unix_socket)) == 1
+    line = one_error_line(capsys, "panoseg eval")
+    assert "--json-out" in line and str(unix_socket) in line and "not a regular file" in line
+
+
+def test_eval_json_out_dev_stdout_into_a_file(dataset, tmp_path):
+    """``--json-out /dev/stdout > out.txt``: the tables, then the JSON, in the file; the
+    /dev/stdout link itself untouched (a rename would replace it)."""
+    import subprocess
+    import sys
+
+    if not os.path.islink("/dev/stdout"):
+        pytest.skip("no /dev/stdout link here")
+    before = os.readlink("/dev/stdout")
+    out = tmp_path / "out.txt"
+    with open(out, "wb") as f:
+        proc = subprocess.run([sys.executable, "-m", "panoseg", "eval", "--gt-json-file",
+                               dataset.gt_json, "--pred-json-file", dataset.pred_json,
+                               "--no-progress", "--json-out", "/dev/stdout"],
+                              stdout=f, stderr=subprocess.PIPE, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    table_end = text.index("Semantic |")
+    assert json.loads(text[text.index("{", table_end):])["n_images"] == 3
+    assert os.readlink("/dev/stdout") == before
+
+
+# ---------------------------------------------------------------------------------------------
+# an output never replaces an input
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def fresh(tmp_path):
+    """A dataset of one's own: a failing test may overwrite it."""
+    return make_dataset(tmp_path / "ds", n_images=2, height=16, width=16)
+
+
+def snapshot(*paths) -> dict:
+    out = {}
+    for path in paths:
+        path = Path(path)
+        for p in ([path] if path.is_file() else sorted(path.rglob("*"))):
+            out[str(p)] = p.read_bytes() if p.is_file() else None
+    return out
+
+
+def refused(capsys, prefix, *needles) -> str:
+    """The one error line of a command refused before any work, holding every needle."""
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no table: refused before any work
+    lines = [x for x in captured.err.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith(prefix + ": error: "), captured.err
+    assert "Traceback" not in captured.err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize("flag, target", [
+    ("--json-out", "pred_json"), ("--json-out", "./PRED_DIR/../pred.json"),
+    ("--per-image", "gt_json"), ("--json-out", "symlink"), ("--json-out", "hardlink")])
+def test_eval_output_file_is_an_input_file(fresh, tmp_path, capsys, flag, target):
+    path = {"pred_json": fresh.pred_json, "gt_json": fresh.gt_json,
+            "./PRED_DIR/../pred.json": os.path.join(fresh.pred_folder, "..", "pred.json")
+            }.get(target)
+    if target == "symlink":
+        path = tmp_path / "link.json"
+        path.symlink_to(fresh.pred_json)
+    elif target == "hardlink":
+        path = tmp_path / "hard.json"
+        os.link(fresh.pred_json, path)
+    before = snapshot(fresh.gt_json, fresh.pred_json)
+    assert run_eval(fresh, flag, str(path)) == 1
+    in_flag = "--gt-json-file" if target == "gt_json" else "--pred-json-file"
+    line = refused(capsys, "panoseg eval", flag, in_flag, str(path), "input")
+    assert "refusing to overwrite" in line
+    assert snapshot(fresh.gt_json, fresh.pred_json) == before
+
+
+@pytest.mark.parametrize("which", ["gt", "pred", "explicit"])
+def test_eval_report_into_a_png_folder(fresh, capsys, which):
+    folder = fresh.gt_folder if which == "gt" else fresh.pred_folder
+    extra = ["--pred-folder", fresh.pred_folder] if which == "explicit" else []
+    before = snapshot(folder)
+    assert run_eval(fresh, "--report", folder, *extra) == 1
+    in_flag = "--gt-folder" if which == "gt" else "--pred-folder"
+    line = refused(capsys, "panoseg eval", "--report", in_flag)
+    assert ("(default, from" in line) == (which != "explicit")
+    assert snapshot(folder) == before
+
+
+def test_eval_report_elsewhere_still_works(fresh, tmp_path, capsys):
+    assert run_eval(fresh, "--report", str(tmp_path / "rep"), "--gt-folder",
+                    fresh.gt_folder) == 0
+    capsys.readouterr()
+    assert (tmp_path / "rep" / "report.json").is_file()
+
+
+@pytest.mark.parametrize("explicit", [False, True])
+def test_viz_output_folder_is_the_png_folder(fresh, capsys, explicit):
+    extra = ["--segmentations-folder", fresh.gt_folder] if explicit else []
+    before = snapshot(fresh.gt_folder)
+    assert main(["viz", "--panoptic-json-file", fresh.gt_json, "--output-folder",
+                 fresh.gt_folder + "/.", "--no-progress", *extra]) == 1
+    refused(capsys, "panoseg viz", "--output-folder", "--segmentations-folder",
+            "refusing to overwrite the inputs")
+    assert snapshot(fresh.gt_folder) == before
+
+
+def test_viz_output_folder_is_the_compare_folder(fresh, capsys):
+    assert main(["viz", "--panoptic-json-file", fresh.gt_json, "--compare-json-file",
+                 fresh.pred_json, "--output-folder", fresh.pred_folder, "--no-progress"]) == 1
+    refused(capsys, "panoseg viz", "--output-folder", "--compare-folder")
+
+
+def test_compare_report_into_a_pred_folder(fresh, capsys):
+    assert main(["compare", "--gt-json-file", fresh.gt_json, "--pred", fresh.pred_json,
+                 "--pred", f"{fresh.pred_json}:{fresh.gt_folder}", "--report", fresh.gt_folder,
+                 "--no-progress"]) == 1
+    refused(capsys, "panoseg compare", "--report", "the input folder of --")
+    assert main(["compare", "--gt-json-file", fresh.gt_json, "--pred", fresh.gt_json,
+                 "--pred", fresh.pred_json, "--json-out", fresh.pred_json,
+                 "--no-progress"]) == 1
+    refused(capsys, "panoseg compare", "--json-out", "--pred")
+
+
+def test_merge_json_out_is_an_input(merge_inputs, capsys):
+    before = snapshot(merge_inputs.images_json)
+    assert run_merge(merge_inputs, merge_inputs.images_json) == 1
+    refused(capsys, "panoseg merge", "--json-out", "--images-json-file")
+    assert snapshot(merge_inputs.images_json) == before
+
+
+def test_convert_default_png_folder_is_the_input_folder(tmp_path, capsys):
+    """2ch-to-panoptic --input-folder X --json-out X.json: the PNGs would go into X."""
+    src = images_json(tmp_path, ["a.jpg"], size=False)
+    (tmp_path / "two").mkdir()
+    assert main(["convert", "2ch-to-panoptic", "--input-folder", str(tmp_path / "two"),
+                 "--images-json-file", str(src), "--json-out", str(tmp_path / "two.json"),
+                 "--no-progress"]) == 1
+    refused(capsys, "panoseg convert 2ch-to-panoptic", "--segmentations-folder (default, from "
+            "--json-out)", "--input-folder")
+
+
+@pytest.mark.parametrize("argv, needles", [
+    (["infer", "--images", "{d}/imgs", "--json-out", "{d}/imgs.json"],
+     ["--out-folder (default, from --json-out)", "--images"]),
+    (["infer", "--images", "{d}/list.txt", "--json-out", "{d}/list.txt"],
+     ["--json-out", "--images"]),
+    (["infer", "--images", "{d}/imgs", "--images-json", "{d}/gt.json", "--json-out", "{d}/o.json",
+      "--timings-json", "{d}/gt.json"], ["--timings-json", "--images-json"]),
+    (["train-semantic", "--train-images", "{d}/imgs", "--train-json", "{d}/gt.json",
+      "--out-dir", "{d}/gt"], ["--out-dir", "--train-folder (default, from --train-json)"]),
+    (["train-semantic", "--train-images", "{d}/imgs", "--train-json", "{d}/gt.json",
+      "--out-dir", "{d}/x", "--json-out", "{d}/gt.json"], ["--json-out", "--train-json"]),
+    (["tune", "--semseg-json-file", "{d}/s.json", "--instseg-json-file", "{d}/i.json",
+      "--images-json-file", "{d}/im.json", "--categories-json-file", "{d}/c.json",
+      "--gt-json-file", "{d}/gt.json", "--json-out", "{d}/s.json"],
+     ["--json-out", "--semseg-json-file"]),
+    (["convert", "panoptic-to-detection", "--input-json-file", "{d}/gt.json", "--json-out",
+      "{d}/gt.json"], ["--json-out", "--input-json-file"]),
+    (["convert", "detection-to-panoptic", "--input-json-file", "{d}/gt.json", "--json-out",
+      "{d}/o.json", "--segmentations-folder", "{d}/x", "--categories-json-file",
+      "{d}/o.json"], ["--json-out", "--categories-json-file"]),
+    (["convert", "panoptic-to-semantic", "--input-json-file", "{d}/gt.json",
+      "--semantic-seg-folder", "{d}/gt"],
+     ["--semantic-seg-folder", "--segmentations-folder (default, from --input-json-file)"]),
+], ids=lambda v: " ".join(v[:2]) if isinstance(v, list) and v and v[0][0] != "-" else None)
+def test_every_command_refuses_outputs_onto_inputs(tmp_path, argv, needles):
+    """Checked from the parsed flags alone (infer and train need MXNet to run)."""
+    from panoseg.cli import build_parser
+    from panoseg.cli.common import OutputPathError, check_outputs
+
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "list.txt").write_text("a.jpg\n")
+    args = build_parser().parse_args([a.replace("{d}", str(tmp_path)) for a in argv])
+    with pytest.raises(OutputPathError) as e:
+        check_outputs(args)
+    for needle in needles:
+        assert needle in str(e.value), (needle, str(e.value))
+
+
+# ---------------------------------------------------------------------------------------------
+# two outputs on one file: a usage error
+# ---------------------------------------------------------------------------------------------
+def usage_error(capsys, argv) -> str:
+    from panoseg.cli import build_parser
+
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+def test_two_output_files_on_one_path(dataset, tmp_path, capsys):
+    out = tmp_path / "out"
+    base = ["eval", "--gt-json-file", dataset.gt_json, "--pred-json-file", dataset.pred_json]
+    line = usage_error(capsys, base + ["--json-out", str(out / "same.txt"), "--per-image",
+                                       str(out / "." / "same.txt")])
+    assert "--json-out and --per-image name the same file" in line
+    with pytest.raises(SystemExit) as e:
+        main(base + ["--json-out", str(out / "same.txt"), "--per-image", str(out / "same.txt")])
+    assert e.value.code == 2 and not out.exists()  # refused before anything was made
+    capsys.readouterr()
+    line = usage_error(capsys, base + ["--json-out", str(out / "rep"), "--report",
+                                       str(out / "rep")])
+    assert "--json-out" in line and "also the folder of --report" in line
+
+
+@pytest.mark.parametrize("name", ["report.json", "index.html"])
+def test_output_file_that_report_writes(dataset, tmp_path, capsys, name):
+    rep = tmp_path / "rep"
+    for command in (["eval", "--gt-json-file", dataset.gt_json, "--pred-json-file",
+                     dataset.pred_json],
+                    ["compare", "--gt-json-file", dataset.gt_json, "--pred", dataset.pred_json,
+                     "--pred", dataset.pred_json]):
+        line = usage_error(capsys, command + ["--json-out", str(rep / name), "--report",
+                                              str(rep)])
+        assert "--json-out" in line and "--report" in line and name in line
+    # another name in the report folder is fine
+    assert run_eval(dataset, "--json-out", str(rep / "results.json"), "--report", str(rep)) == 0
+    capsys.readouterr()
+    assert {"results.json", "report.json", "index.html"} <= set(os.listdir(rep))
+
+
+def test_infer_timings_into_intermediate(tmp_path, capsys):
+    line = usage_error(capsys, ["infer", "--images", str(tmp_path), "--json-out",
+                                str(tmp_path / "o.json"), "--save-intermediate",
+                                str(tmp_path / "mid"), "--timings-json",
+                                str(tmp_path / "mid" / "images.json")])
+    assert "--timings-json" in line and "--save-intermediate" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# viz: a bad PNG after some pictures were written says what stays
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bad, written", [(1, 1), (0, 0)])
+def test_viz_error_says_which_pictures_stay(fresh, tmp_path, capsys, bad, written):
+    anns = json.loads(Path(fresh.pred_json).read_text())["annotations"]
+    (Path(fresh.pred_folder) / anns[bad]["file_name"]).write_bytes(b"garbage")
+    out = tmp_path / "vizbad"
+    assert main(["viz", "--panoptic-json-file", fresh.gt_json, "--compare-json-file",
+                 fresh.pred_json, "--output-folder", str(out), "--no-progress",
+                 "--workers", "1"]) == 1
+    line = one_error_line(capsys, "panoseg viz")
+    assert "not a PNG file" in line
+    if written:
+        assert f"{written} of 2 pictures were written to {out} before the error" in line
+    else:
+        assert "written" not in line
+    assert len(os.listdir(out)) == written  # complete pictures only, no temporary file
+
+
+def test_error_line_keeps_notes():
+    from panoseg.cli.common import error_line
+
+    e = ValueError("bad\nthing")
+    e.__notes__ = ["2 files\nwritten"]
+    assert error_line(e) == "bad thing; 2 files written"

@@ -16,7 +16,11 @@ The conventions live here once, so that every flag added anywhere inherits them:
   declared with ``type=`` :func:`output_file` or :func:`output_folder`, and checked by
   :func:`check_outputs` *before* the command runs: not a folder where a file goes (nor a file
   where a folder goes), missing parent folders created, the folder writable; a problem exits 1
-  with one line naming the flag and the path;
+  with one line naming the flag and the path. Input flags are declared with :func:`input_file`
+  / :func:`input_folder` / :func:`input_path` (and a PNG folder derived from a JSON path with
+  :meth:`CommandParser.default_folder`): an output on an input exits 1 too
+  (:func:`check_not_inputs`); two outputs on one file are a usage error
+  (:meth:`CommandParser.writes` names the files an output folder gets);
 * ``--workers``, ``--no-progress`` and ``--dask`` mean the same in every command
   (:func:`add_run_options`); the results JSON is written by ``--json-out`` (older names stay
   as aliases).
@@ -40,8 +44,8 @@ EPILOG = ("Flags take dashes or underscores alike (--gt-json-file = --gt_json_fi
           "Exit status: 0 done, 1 bad input (or an internal error), 2 usage error.")
 
 def error_line(e: BaseException) -> str:
-    """The one line an error is reported as: its text on one line, never empty; an
-    ``OSError`` as ``FILE: what happened`` (no ``[Errno N]``)."""
+    """The one line an error is reported as: its text on one line, never empty, followed by its
+    notes (``__notes__``); an ``OSError`` as ``FILE: what happened`` (no ``[Errno N]``)."""
     if isinstance(e, MemoryError):  # its text is usually empty or an allocator's detail
         detail = " ".join(str(e).split())
         return "out of memory" + (f" ({detail})" if detail else "") + \
@@ -51,6 +55,10 @@ def error_line(e: BaseException) -> str:
         message = ": ".join([str(n) for n in names] + [e.strerror])
     else:
         message = str(e)
+    # Notes (BaseException.add_note, or __notes__ set by hand before 3.11) say what the error
+    # left behind, e.g. the outputs written before it.
+    notes = [str(n) for n in getattr(e, "__notes__", None) or () if str(n).strip()]
+    message = "; ".join([message] + notes) if message else "; ".join(notes)
     message = " ".join(message.split())  # one line, whatever the exception's text
     return message or f"{type(e).__name__} (no message)"
 
@@ -70,6 +78,8 @@ class CommandParser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._needs = []  # (flag, other flag, value of the other or None)
+        self._default_folders = []  # (folder flag, JSON flag whose X.json gives X)
+        self._writes = []  # (output folder flag, names of the files the command writes there)
         self._has_subcommands = False
 
     # ---------------------------------------------------------------- declaring
@@ -82,6 +92,18 @@ class CommandParser(argparse.ArgumentParser):
         """Declares that ``flag`` has no effect unless ``other`` is given (with ``value`` when
         not None): giving it alone is then a usage error, not silently ignored."""
         self._needs.append((flag, other, value))
+
+    def default_folder(self, folder_flag: str, json_flag: str) -> None:
+        """Declares that ``folder_flag``, when not given, is ``X`` if ``json_flag`` is
+        ``X.json`` (the command derives it so): the derived folder is then compared with the
+        other inputs and outputs (:func:`check_not_inputs`) as if given."""
+        self._default_folders.append((folder_flag, json_flag))
+
+    def writes(self, folder_flag: str, *names: str) -> None:
+        """Declares the files of fixed ``names`` that the command writes in the output folder
+        ``folder_flag`` (``--report``: ``index.html``, ``report.json``): an output file flag
+        naming one of them is a usage error, not an output silently replaced by another."""
+        self._writes.append((folder_flag, names))
 
     # ---------------------------------------------------------------- parsing
     def parse_args(self, args=None, namespace=None):
@@ -128,15 +150,76 @@ class CommandParser(argparse.ArgumentParser):
         # own usage (argparse would hand the leftovers up to the top-level parser).
         if extras and not self._has_subcommands:
             self.error(self._unrecognized(extras))
-        # The output flags given, for check_outputs (before the command runs).
+        # The output and input flags given, for check_outputs (before the command runs).
         outputs = list(getattr(namespace, "output_checks", None) or ())
+        inputs = list(getattr(namespace, "input_checks", None) or ())
+        defaults = list(getattr(namespace, "output_defaults", None) or ())
         for action in self._actions:
+            if not action.option_strings:
+                continue
+            flag = action.option_strings[0]
             kind = _OUTPUT_KINDS.get(action.type)
-            value = getattr(namespace, action.dest, None) if kind else None
-            if value is not None and action.option_strings:
-                outputs.append((action.option_strings[0], value, kind))
-        namespace.output_checks = outputs
+            value = getattr(namespace, action.dest, None)
+            if kind and value is not None:
+                outputs.append((flag, value, kind))
+            kind = INPUT_KINDS.get(action.type)
+            for value in (value if isinstance(value, list) else [value]) if kind else ():
+                if value is None:
+                    continue
+                if kind == "json+folder":  # compare's --pred JSON[:DIR]
+                    json_file, folder = value
+                    inputs.append((flag, json_file, "file"))
+                    folder = folder or _derived_folder(json_file)
+                    if folder:
+                        inputs.append((f"{flag} (the PNG folder of {json_file})", folder,
+                                       "folder"))
+                else:
+                    inputs.append((flag, value, kind))
+        for folder_flag, json_flag in self._default_folders:
+            action = self._action(folder_flag)
+            if getattr(namespace, action.dest, None) is not None:
+                continue
+            folder = _derived_folder(getattr(namespace, self._action(json_flag).dest, None))
+            if folder:
+                entry = (f"{folder_flag} (default, from {json_flag})", folder, "folder")
+                (defaults if action.type in _OUTPUT_KINDS else inputs).append(entry)
+        namespace.output_checks, namespace.input_checks = outputs, inputs
+        namespace.output_defaults = defaults
+        if not self._has_subcommands:
+            self._check_outputs_apart(namespace)
         return namespace, extras
+
+    def _check_outputs_apart(self, namespace) -> None:
+        """A usage error when two output flags would write one file: two output files that
+        are the same path, or an output file that a folder flag's command writes itself
+        (:meth:`writes`). Streams (``/dev/stdout``...) take any number of writers."""
+        from ..util.atomic import output_kind
+
+        files = [(flag, os.fspath(path)) for flag, path, kind in namespace.output_checks
+                 if kind == "file"]
+        files = [(flag, path) for flag, path in files
+                 if "://" not in path and output_kind(path) != "stream"]
+        for k, (flag, path) in enumerate(files):
+            for other, other_path in files[k + 1:]:
+                if same_path(path, other_path):
+                    self.error(f"{flag} and {other} name the same file {other_path}; give each "
+                               "output its own file")
+        folders = [(flag, os.fspath(path)) for flag, path, kind in namespace.output_checks
+                   if kind == "folder" and "://" not in os.fspath(path)]
+        for flag, path in files:
+            for other, folder in folders:
+                if same_path(path, folder):
+                    self.error(f"{flag} {path} is also the folder of {other}; give each output "
+                               "its own path")
+        for folder_flag, names in self._writes:
+            folder = getattr(namespace, self._action(folder_flag).dest, None)
+            if folder is None or "://" in os.fspath(folder):
+                continue
+            for flag, path in files:
+                name = os.path.basename(path)
+                if name in names and same_path(os.path.dirname(os.path.abspath(path)), folder):
+                    self.error(f"{flag} {path}: {folder_flag} writes its own {name} in "
+                               f"{folder}; give {flag} a file outside it")
 
     @staticmethod
     def _flags_in(args) -> list:
@@ -422,14 +505,45 @@ def output_folder(text: str) -> str:
 _OUTPUT_KINDS = {output_file: "file", output_folder: "folder"}
 
 
+def input_file(text: str) -> str:
+    """An input file (``--gt-json-file``, ...): no output of the command may be this file
+    (:func:`check_not_inputs`, before the command runs)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file path, got an empty string")
+    return text
+
+
+def input_folder(text: str) -> str:
+    """An input folder (``--gt-folder``, ...): no output folder of the command may be this
+    folder (:func:`check_not_inputs`)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a folder path, got an empty string")
+    return text
+
+
+def input_path(text: str) -> str:
+    """An input that is a file or a folder (``infer --images DIR|FILE``)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return text
+
+
+#: The kinds of input flags' values; a type not here may register one (compare's ``--pred``
+#: JSON[:DIR] gives "json+folder": a file and its PNG folder).
+INPUT_KINDS = {input_file: "file", input_folder: "folder", input_path: "path"}
+
+
 class OutputPathError(ValueError):
     """An output flag whose path cannot be written (exit 1, one line)."""
 
 
 def check_output(flag: str, path, kind: str = "file") -> None:
-    """Checks one output path before any work: ``kind`` ``"file"``: not an existing folder;
-    ``"folder"``: not an existing file. The folder it goes in is created if missing, and must be
-    writable. Raises :class:`OutputPathError` naming ``flag`` and ``path``. URLs (``s3://``...)
+    """Checks one output path before any work: ``kind`` ``"file"``: not an existing folder, nor
+    a block device, socket or other non-regular file (an existing FIFO, pipe or character
+    device -- ``/dev/null``, ``/dev/stdout``, ``/dev/fd/N`` -- is accepted as it is: the writers
+    write it directly, :func:`panoseg.util.atomic.output_kind`); ``"folder"``: not an existing
+    file. The folder it goes in is created if missing, and must be writable. Raises
+    :class:`OutputPathError` naming ``flag`` and ``path``. URLs (``s3://``...)
     are left to the writer."""
     path = os.fspath(path)
     if "://" in path:
@@ -437,6 +551,19 @@ def check_output(flag: str, path, kind: str = "file") -> None:
     where = f"{flag} {path}"
     if kind == "file" and os.path.isdir(path):
         raise OutputPathError(f"{where}: is a folder; expected a file path")
+    if kind == "file":
+        from ..util.atomic import output_kind
+
+        written = output_kind(path)
+        if written == "stream":
+            # A FIFO, /dev/null, /dev/stdout...: written directly, so its folder's
+            # writability does not matter; the file itself must take writes.
+            if not os.access(path, os.W_OK):
+                raise OutputPathError(f"{where}: is not writable")
+            return
+        if written is not None:
+            raise OutputPathError(f"{where}: is not a regular file ({written}); expected a "
+                                  "file path, a FIFO or a character device")
     if kind == "folder" and os.path.lexists(path) and not os.path.isdir(path):
         raise OutputPathError(f"{where}: exists and is not a folder; expected a folder path")
     if kind == "folder" and os.path.isdir(path):
@@ -454,12 +581,61 @@ def check_output(flag: str, path, kind: str = "file") -> None:
         raise OutputPathError(f"{where}: the folder {parent} is not writable")
 
 
+def _derived_folder(json_file) -> Optional[str]:
+    """The PNG folder ``X`` of ``X.json`` (:func:`panoseg.io.paths.default_folder`), or None
+    (no path, no extension: the command itself reports that)."""
+    if json_file is None:
+        return None
+    path = os.fspath(json_file)
+    ext = os.path.splitext(path)[1]
+    return path[:-len(ext)] if ext else None
+
+
 def check_outputs(args) -> None:
     """:func:`check_output` of every output flag given (those declared with ``type=``
-    :func:`output_file` / :func:`output_folder`); :func:`panoseg.cli.main` calls it before the
-    command runs."""
-    for flag, value, kind in getattr(args, "output_checks", None) or ():
+    :func:`output_file` / :func:`output_folder`), then :func:`check_not_inputs`;
+    :func:`panoseg.cli.main` calls it before the command runs."""
+    outputs = getattr(args, "output_checks", None) or ()
+    for flag, value, kind in outputs:
         check_output(flag, value, kind)
+    check_not_inputs(list(outputs) + list(getattr(args, "output_defaults", None) or ()),
+                     getattr(args, "input_checks", None) or ())
+
+
+def _real(path: str) -> str:
+    return os.path.normcase(os.path.realpath(os.path.abspath(path)))
+
+
+def same_path(a: str, b: str) -> bool:
+    """Whether two paths name one file or folder: ``os.path.samefile`` when both exist (hard
+    links, symbolic links, ``a/../a``), else their normalized real paths."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return _real(a) == _real(b)
+
+
+def check_not_inputs(outputs, inputs) -> None:
+    """Refuses (:class:`OutputPathError`, one line naming both flags) an output file that is an
+    input file, or an output folder that is an input folder: the run would replace its own
+    inputs. ``outputs``, ``inputs``: ``(flag, path, kind)`` as in ``args.output_checks`` and
+    ``args.input_checks``, kind ``"file"``, ``"folder"`` or, for an input, ``"path"`` (either).
+    A stream output (``/dev/stdout``, a FIFO) and URLs are not compared."""
+    from ..util.atomic import output_kind
+
+    for out_flag, out_path, out_kind in outputs:
+        out_path = os.fspath(out_path)
+        if "://" in out_path or (out_kind == "file" and output_kind(out_path) == "stream"):
+            continue
+        for in_flag, in_path, in_kind in inputs:
+            in_path = os.fspath(in_path)
+            if "://" in in_path or in_kind not in (out_kind, "path"):
+                continue
+            if same_path(out_path, in_path):
+                what = "file" if out_kind == "file" else "folder"
+                raise OutputPathError(
+                    f"{out_flag} {out_path}: the output {what} is the input {what} of {in_flag}; "
+                    f"refusing to overwrite the input" + ("s" if what == "folder" else ""))
 
 
 def dask_spec(text: str) -> str:

@@ -11,10 +11,13 @@ import time
 from ..evaluation import GROUPS
 from ..util.atomic import atomic_open
 from .common import (
+    INPUT_KINDS,
     add_command,
     add_gt_area,
     add_max_pixels,
     add_run_options,
+    input_file,
+    input_folder,
     int_up_to,
     output_file,
     output_folder,
@@ -45,6 +48,9 @@ def pred_spec(text: str) -> tuple:
     return text, None
 
 
+INPUT_KINDS[pred_spec] = "json+folder"  # its JSON file and PNG folder are inputs
+
+
 def add_compare_parser(subparsers) -> None:
     """Adds the ``compare`` subcommand to an argparse ``subparsers`` object."""
     p = add_command(
@@ -56,9 +62,9 @@ def add_compare_parser(subparsers) -> None:
                     "jointly for both models) and a two-sided paired permutation p-value, for "
                     "All / Things / Stuff and per class, and the images that gain or lose the "
                     "most. Each model's PQ / SQ / RQ equal panopticapi's. Tables go to stdout.")
-    p.add_argument("--gt-json-file", required=True, metavar="FILE",
+    p.add_argument("--gt-json-file", required=True, type=input_file, metavar="FILE",
                    help="JSON file with ground truth data")
-    p.add_argument("--gt-folder", default=None, metavar="DIR",
+    p.add_argument("--gt-folder", default=None, type=input_folder, metavar="DIR",
                    help="folder with ground truth PNGs; default: X if the JSON file is X.json")
     p.add_argument("--pred", action="append", required=True, type=pred_spec,
                    metavar="JSON[:DIR]",
@@ -94,9 +100,11 @@ def add_compare_parser(subparsers) -> None:
     g.add_argument("--report", type=output_folder, metavar="DIR",
                    help="write DIR/index.html (summary, per-class delta chart, GT | models "
                         "pictures) and DIR/report.json")
-    g.add_argument("--images-folder", default=None, metavar="DIR",
+    g.add_argument("--images-folder", default=None, type=input_folder, metavar="DIR",
                    help="the photos, to draw the report's pictures on (default: grey; needs "
                         "--report)")
+    p.default_folder("--gt-folder", "--gt-json-file")
+    p.writes("--report", "index.html", "report.json")  # panoseg.report.write_compare_report
     p.needs("--images-folder", "--report")
     add_run_options(p, dask="evaluate on a Dask cluster: a scheduler address or local:N workers")
     p.set_defaults(run=functools.partial(run_compare, parser=p))

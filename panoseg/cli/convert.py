@@ -14,6 +14,8 @@ from .common import (
     add_command,
     add_max_pixels,
     add_run_options,
+    input_file,
+    input_folder,
     output_file,
     output_folder,
     seed,
@@ -50,11 +52,12 @@ def add_convert_parser(subparsers) -> None:
         sub, "2ch-to-panoptic", help="2-channel PNGs (category, instance) -> COCO panoptic",
         description="Converts 2-channel PNGs (channel 0: category id, 0 = void; channel 1: "
                     "instance id, 255 = crowd region of a thing) to COCO panoptic JSON + PNGs.")
-    q.add_argument("--input-folder", "--source-folder", required=True, metavar="DIR",
+    q.add_argument("--input-folder", "--source-folder", required=True, type=input_folder,
+                   metavar="DIR",
                    help="folder with the 2-channel PNGs")
-    q.add_argument("--images-json-file", required=True, metavar="FILE",
+    q.add_argument("--images-json-file", required=True, type=input_file, metavar="FILE",
                    help="JSON file with the 'images' section (ids, file names, sizes)")
-    q.add_argument("--categories-json-file", default=None, metavar="FILE",
+    q.add_argument("--categories-json-file", default=None, type=input_file, metavar="FILE",
                    help="JSON file with panoptic categories; default: the images JSON's if they "
                         "have 'isthing', else COCO's 133")
     _json_out(q, "the COCO panoptic JSON", "--predictions-json-file")
@@ -65,6 +68,7 @@ def add_convert_parser(subparsers) -> None:
     q.add_argument("--crowd-instance", type=int, default=CROWD_INSTANCE,
                    help="channel-1 value marking a crowd region of a thing (default 255; -1: "
                         "none)")
+    q.default_folder("--segmentations-folder", "--json-out")
     _seed(q)
     add_max_pixels(q)
     add_run_options(q)
@@ -76,17 +80,19 @@ def add_convert_parser(subparsers) -> None:
                     "compressed RLE masks. As panopticapi's script, keeps stuff segments unless "
                     "--things-only is given; annotation ids are 0, 1, 2... and each annotation "
                     "keeps its panoptic id in 'segment_id'.")
-    q.add_argument("--input-json-file", "--panoptic-json-file", required=True, metavar="FILE",
+    q.add_argument("--input-json-file", "--panoptic-json-file", required=True, type=input_file,
+                   metavar="FILE",
                    help="COCO panoptic JSON file")
-    q.add_argument("--segmentations-folder", default=None, metavar="DIR",
+    q.add_argument("--segmentations-folder", default=None, type=input_folder, metavar="DIR",
                    help="folder with its PNGs; default: X if the input JSON is X.json")
     _json_out(q, "the COCO detection JSON")
-    q.add_argument("--categories-json-file", default=None, metavar="FILE",
+    q.add_argument("--categories-json-file", default=None, type=input_file, metavar="FILE",
                    help="JSON file with panoptic categories; default: the input JSON's")
     q.add_argument("--things-only", action="store_true", help="discard stuff segments")
     q.add_argument("--segment-ids-as-ids", action="store_true",
                    help="annotation id = panoptic segment id (unique per image only: not "
                         "loadable with pycocotools' COCO class)")
+    q.default_folder("--segmentations-folder", "--input-json-file")
     add_max_pixels(q)
     add_run_options(q)
     q.set_defaults(run=run_panoptic_to_detection)
@@ -96,14 +102,16 @@ def add_convert_parser(subparsers) -> None:
         description="Converts COCO detection annotations (polygons or RLE, not overlapping) to "
                     "COCO panoptic JSON + PNGs. Segment ids: 'segment_id' or 'id' of the "
                     "annotations when valid 24-bit ids unique in the image, else colours.")
-    q.add_argument("--input-json-file", "--detection-json-file", required=True, metavar="FILE",
+    q.add_argument("--input-json-file", "--detection-json-file", required=True,
+                   type=input_file, metavar="FILE",
                    help="COCO detection JSON file")
     _json_out(q, "the COCO panoptic JSON")
     q.add_argument("--segmentations-folder", default=None, type=output_folder, metavar="DIR",
                    help="folder for the PNGs; default: X if the output JSON is X.json")
-    q.add_argument("--categories-json-file", default=None, metavar="FILE",
+    q.add_argument("--categories-json-file", default=None, type=input_file, metavar="FILE",
                    help="JSON file with panoptic categories; default: the input JSON's if they "
                         "have 'isthing', else COCO's 133")
+    q.default_folder("--segmentations-folder", "--json-out")
     _seed(q)
     add_max_pixels(q)
     add_run_options(q)
@@ -113,17 +121,19 @@ def add_convert_parser(subparsers) -> None:
         sub, "panoptic-to-semantic", help="COCO panoptic -> semantic segmentation PNGs",
         description="Writes one 8-bit grayscale PNG per image: the category id of each pixel, "
                     "0 for void; with --things-other every thing pixel is 183 ('other').")
-    q.add_argument("--input-json-file", "--panoptic-json-file", required=True, metavar="FILE",
+    q.add_argument("--input-json-file", "--panoptic-json-file", required=True, type=input_file,
+                   metavar="FILE",
                    help="COCO panoptic JSON file")
-    q.add_argument("--segmentations-folder", default=None, metavar="DIR",
+    q.add_argument("--segmentations-folder", default=None, type=input_folder, metavar="DIR",
                    help="folder with its PNGs; default: X if the input JSON is X.json")
     q.add_argument("--semantic-seg-folder", "--output-folder", required=True,
                    type=output_folder, metavar="DIR",
                    help="folder for the semantic PNGs")
-    q.add_argument("--categories-json-file", default=None, metavar="FILE",
+    q.add_argument("--categories-json-file", default=None, type=input_file, metavar="FILE",
                    help="JSON file with panoptic categories; default: the input JSON's")
     q.add_argument("--things-other", action="store_true",
                    help="merge all thing categories into one 'other' class (183)")
+    q.default_folder("--segmentations-folder", "--input-json-file")
     add_max_pixels(q)
     add_run_options(q)
     q.set_defaults(run=run_panoptic_to_semantic)

@@ -13,6 +13,8 @@ from .common import (
     add_gt_area,
     add_max_pixels,
     add_run_options,
+    input_file,
+    input_folder,
     int_up_to,
     output_file,
     output_folder,
@@ -44,13 +46,13 @@ def add_eval_parser(subparsers) -> None:
         subparsers, "eval", help="Panoptic Quality of a prediction (COCO panoptic JSON + PNGs)",
         description="Computes PQ / SQ / RQ exactly as COCO's panopticapi, an order of magnitude "
                     "faster. The tables go to stdout; progress, timing and warnings to stderr.")
-    p.add_argument("--gt-json-file", required=True, metavar="FILE",
+    p.add_argument("--gt-json-file", required=True, type=input_file, metavar="FILE",
                    help="JSON file with ground truth data")
-    p.add_argument("--pred-json-file", required=True, metavar="FILE",
+    p.add_argument("--pred-json-file", required=True, type=input_file, metavar="FILE",
                    help="JSON file with predictions data")
-    p.add_argument("--gt-folder", default=None, metavar="DIR",
+    p.add_argument("--gt-folder", default=None, type=input_folder, metavar="DIR",
                    help="folder with ground truth PNGs; default: X if the JSON file is X.json")
-    p.add_argument("--pred-folder", default=None, metavar="DIR",
+    p.add_argument("--pred-folder", default=None, type=input_folder, metavar="DIR",
                    help="folder with predicted PNGs; default: X if the JSON file is X.json")
     add_gt_area(p)
     add_max_pixels(p)
@@ -85,9 +87,12 @@ def add_eval_parser(subparsers) -> None:
     g.add_argument("--report-worst", type=positive_int, default=REPORT_WORST, metavar="N",
                    help=f"images shown in the report, lowest PQ first (default {REPORT_WORST}; "
                         "needs --report)")
-    g.add_argument("--images-folder", default=None, metavar="DIR",
+    g.add_argument("--images-folder", default=None, type=input_folder, metavar="DIR",
                    help="the photos, to draw the report's overlays on (default: grey; needs "
                         "--report)")
+    p.default_folder("--gt-folder", "--gt-json-file")
+    p.default_folder("--pred-folder", "--pred-json-file")
+    p.writes("--report", "index.html", "report.json")  # panoseg.report.write_report
     p.needs("--report-worst", "--report")
     p.needs("--images-folder", "--report")
     p.needs("--bootstrap-seed", "--bootstrap")

@@ -16,6 +16,8 @@ from ..merge.heuristic import (
 from .common import (
     add_command,
     add_run_options,
+    input_file,
+    input_path,
     mxnet_missing,
     non_negative_float,
     output_file,
@@ -36,9 +38,9 @@ def add_infer_parser(subparsers) -> None:
                     "(with the same settings) are skipped unless --overwrite. A summary and the "
                     "seconds per stage go to stdout; progress and failures to stderr.")
     g = p.add_argument_group("input and output")
-    g.add_argument("--images", required=True, metavar="DIR|FILE",
+    g.add_argument("--images", required=True, type=input_path, metavar="DIR|FILE",
                    help="a folder of images, or a text file listing image paths (one per line)")
-    g.add_argument("--images-json", default=None, metavar="FILE",
+    g.add_argument("--images-json", default=None, type=input_file, metavar="FILE",
                    help="a COCO JSON whose 'images' (id, file_name) are looked up in the --images "
                         "folder: the output then has the ground truth's ids and file names")
     g.add_argument("--json-out", "--out-json", required=True, type=output_file, metavar="FILE",
@@ -54,12 +56,12 @@ def add_infer_parser(subparsers) -> None:
     m = p.add_argument_group("models")
     m.add_argument("--instance-model", metavar="NAME", default="mask_rcnn_fpn_resnet50_v1b_coco",
                    help="GluonCV Mask R-CNN zoo name (default %(default)s)")
-    m.add_argument("--instance-weights", default=None, metavar="FILE",
+    m.add_argument("--instance-weights", default=None, type=input_file, metavar="FILE",
                    help="its .params file; default: the zoo cache ($MXNET_HOME/models)")
     m.add_argument("--semantic-model", metavar="NAME|FILE", default="psp_resnet50_ade",
                    help="GluonCV PSPNet/DeepLab/FCN zoo name, or a 'panoseg train-semantic' "
                         "checkpoint (.params) (default %(default)s)")
-    m.add_argument("--semantic-weights", default=None, metavar="FILE",
+    m.add_argument("--semantic-weights", default=None, type=input_file, metavar="FILE",
                    help="its .params file (zoo weights or a panoseg checkpoint); default: the "
                         "zoo cache")
     m.add_argument("--label-map", choices=("ade20k", "coco-stuff"), default=None,
@@ -102,6 +104,10 @@ def add_infer_parser(subparsers) -> None:
     m.add_argument("--max-pixels", type=positive_int, default=100_000_000, metavar="N",
                    help="refuse images larger than this (default %(default)s)")
     p.needs("--base-size", "--semantic-mode", "sliding")
+    p.default_folder("--out-folder", "--json-out")
+    # panoseg.infer.pipeline.write_outputs
+    p.writes("--save-intermediate", "instances.json", "semantic.json", "images.json",
+             "categories.json")
     # The models run in one thread; --workers are the threads reading images ahead of them.
     add_run_options(
         p, workers="threads reading images ahead of the models (default %(default)s; "

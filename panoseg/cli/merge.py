@@ -8,6 +8,7 @@ from .common import (
     add_command,
     add_max_pixels,
     add_run_options,
+    input_file,
     non_negative_float,
     output_file,
     output_folder,
@@ -19,13 +20,13 @@ from .common import (
 
 def add_merge_inputs(p) -> None:
     """The four input files of panopticapi's combine (shared by ``merge`` and ``tune``)."""
-    p.add_argument("--semseg-json-file", required=True, metavar="FILE",
+    p.add_argument("--semseg-json-file", required=True, type=input_file, metavar="FILE",
                    help="JSON file with semantic segmentation predictions (RLE per image and category)")
-    p.add_argument("--instseg-json-file", required=True, metavar="FILE",
+    p.add_argument("--instseg-json-file", required=True, type=input_file, metavar="FILE",
                    help="JSON file with instance segmentation predictions (RLE + score)")
-    p.add_argument("--images-json-file", required=True, metavar="FILE",
+    p.add_argument("--images-json-file", required=True, type=input_file, metavar="FILE",
                    help="JSON file whose 'images' lists the images to combine")
-    p.add_argument("--categories-json-file", required=True, metavar="FILE",
+    p.add_argument("--categories-json-file", required=True, type=input_file, metavar="FILE",
                    help="JSON file with the panoptic COCO categories")
 
 
@@ -63,6 +64,7 @@ def add_merge_parser(subparsers) -> None:
     p.add_argument("--png-compression", type=int, default=None, choices=range(10), metavar="0-9",
                    help="zlib level of the PNGs (default: panoseg's own PNG writer, about twice "
                         "as fast as zlib's level 2, files about 20%% larger)")
+    p.default_folder("--segmentations-folder", "--json-out")
     add_max_pixels(p)
     add_run_options(p, dask="merge on a Dask cluster: a scheduler address or local:N workers")
     p.set_defaults(run=run_merge)

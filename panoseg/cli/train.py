@@ -13,6 +13,8 @@ from .common import (
     MXNET_MISSING,
     add_command,
     add_run_options,
+    input_file,
+    input_folder,
     mxnet_missing,
     non_negative_float,
     output_file,
@@ -40,18 +42,18 @@ def add_train_semantic_parser(subparsers) -> None:
                     "'panoseg infer --semantic-model FILE.params'. A summary goes to stdout "
                     "(--json-out: as JSON to a file); progress and notes to stderr.")
     g = p.add_argument_group("data")
-    g.add_argument("--train-images", required=True, metavar="DIR",
+    g.add_argument("--train-images", required=True, type=input_folder, metavar="DIR",
                    help="folder of the training photos")
-    g.add_argument("--train-json", required=True, metavar="FILE",
+    g.add_argument("--train-json", required=True, type=input_file, metavar="FILE",
                    help="COCO panoptic JSON of the training split")
-    g.add_argument("--train-folder", default=None, metavar="DIR",
+    g.add_argument("--train-folder", default=None, type=input_folder, metavar="DIR",
                    help="its panoptic PNGs; default: X if the JSON file is X.json")
-    g.add_argument("--val-images", default=None, metavar="DIR",
+    g.add_argument("--val-images", default=None, type=input_folder, metavar="DIR",
                    help="folder of the validation photos (goes with --val-json: mIoU per "
                         "epoch)")
-    g.add_argument("--val-json", default=None, metavar="FILE",
+    g.add_argument("--val-json", default=None, type=input_file, metavar="FILE",
                    help="COCO panoptic JSON of the validation split (goes with --val-images)")
-    g.add_argument("--val-folder", default=None, metavar="DIR",
+    g.add_argument("--val-folder", default=None, type=input_folder, metavar="DIR",
                    help="its panoptic PNGs; default: X if the JSON file is X.json")
     g = p.add_argument_group("output")
     g.add_argument("--out-dir", required=True, type=output_folder, metavar="DIR",
@@ -99,6 +101,8 @@ def add_train_semantic_parser(subparsers) -> None:
                         "default: random initialization (much weaker)")
     g.add_argument("--download-weights", action="store_true",
                    help="with --backbone-weights zoo: download the file if it is not cached")
+    p.default_folder("--train-folder", "--train-json")
+    p.default_folder("--val-folder", "--val-json")
     p.needs("--val-images", "--val-json")
     p.needs("--val-json", "--val-images")
     p.needs("--val-folder", "--val-json")

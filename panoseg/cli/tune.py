@@ -11,6 +11,8 @@ from .common import (
     add_max_pixels,
     add_run_options,
     float_list,
+    input_file,
+    input_folder,
     non_negative_float,
     output_file,
     percent,
@@ -30,10 +32,11 @@ def add_tune_parser(subparsers) -> None:
                     "the given thresholds; prints a PQ table, best first, and the best setting "
                     "to stdout.")
     add_merge_inputs(p)
-    p.add_argument("--gt-json-file", required=True, metavar="FILE",
+    p.add_argument("--gt-json-file", required=True, type=input_file, metavar="FILE",
                    help="the ground truth the merged predictions are scored against")
-    p.add_argument("--gt-folder", default=None, metavar="DIR",
+    p.add_argument("--gt-folder", default=None, type=input_folder, metavar="DIR",
                    help="GT PNG folder; default: X if the GT JSON is X.json")
+    p.default_folder("--gt-folder", "--gt-json-file")
     add_gt_area(p)
     add_max_pixels(p)
     p.add_argument("--confidence-thr", type=float_list(unit_float), default=[0.3, 0.5, 0.7],

@@ -8,6 +8,8 @@ from .common import (
     add_command,
     add_max_pixels,
     add_run_options,
+    input_file,
+    input_folder,
     output_folder,
     timing,
     unit_float,
@@ -34,17 +36,17 @@ def add_viz_parser(subparsers) -> None:
                     "the two segmentations side by side, each titled (default: after its JSON "
                     "file's name; --titles to choose); with --errors as well, the prediction's "
                     "matches and errors against the ground truth. A summary line goes to stdout.")
-    p.add_argument("--panoptic-json-file", required=True, metavar="FILE",
+    p.add_argument("--panoptic-json-file", required=True, type=input_file, metavar="FILE",
                    help="COCO panoptic JSON file (e.g. the ground truth)")
-    p.add_argument("--segmentations-folder", default=None, metavar="DIR",
+    p.add_argument("--segmentations-folder", default=None, type=input_folder, metavar="DIR",
                    help="folder with its PNGs; default: X if the JSON file is X.json")
-    p.add_argument("--images-folder", default=None, metavar="DIR",
+    p.add_argument("--images-folder", default=None, type=input_folder, metavar="DIR",
                    help="folder with the photos; default: draw on grey")
     p.add_argument("--output-folder", required=True, type=output_folder, metavar="DIR",
                    help="where the pictures go (created if needed)")
-    p.add_argument("--compare-json-file", default=None, metavar="FILE",
+    p.add_argument("--compare-json-file", default=None, type=input_file, metavar="FILE",
                    help="a second panoptic JSON (e.g. a prediction) to show on the right")
-    p.add_argument("--compare-folder", default=None, metavar="DIR",
+    p.add_argument("--compare-folder", default=None, type=input_folder, metavar="DIR",
                    help="its PNGs; default: X if the JSON file is X.json (needs "
                         "--compare-json-file)")
     p.add_argument("--titles", nargs="+", action=_Titles, default=None, metavar="TITLE",
@@ -61,6 +63,8 @@ def add_viz_parser(subparsers) -> None:
                         "with their IoU, false negatives orange and false positives magenta "
                         "labelled with their error type (as panoseg eval --errors counts them), "
                         "crowd regions and ignored predictions grey; a legend under the panels")
+    p.default_folder("--segmentations-folder", "--panoptic-json-file")
+    p.default_folder("--compare-folder", "--compare-json-file")
     p.needs("--errors", "--compare-json-file")
     p.needs("--compare-folder", "--compare-json-file")
     p.needs("--titles", "--compare-json-file")

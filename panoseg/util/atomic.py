@@ -2,12 +2,26 @@
 
 A crash, an exception or Ctrl-C never leaves a half-written output where a user (or a resumed
 run) would take it for a finished one.
+
+A target that is a stream -- an existing FIFO or pipe, a character device (``/dev/null``, a
+terminal) or an open file descriptor's path (``/dev/stdout``, ``/dev/fd/N``) -- is written
+directly instead: there is nothing to make atomic, and a rename would replace the device or the
+FIFO with a regular file. Any other existing path that is neither a regular file nor a folder (a
+block device, a socket) is refused, never unlinked or renamed over.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
+import stat
+import sys
 import threading
+
+TYPE_CHECKING = False  # typing is not imported at run time (the commands' start-up)
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 def _current_umask() -> int:
@@ -29,13 +43,107 @@ def _named(e: OSError, path: str, tmp=None, own: bool = False) -> OSError:
 # mkstemp creates files readable by their owner only; outputs get the usual permissions.
 _FILE_MODE = 0o666 & ~_current_umask()
 
+# The folder of an open file descriptor's links: /proc/<pid>/fd, /proc/<pid>/task/<tid>/fd.
+_FD_FOLDER = re.compile(r"^/proc/([0-9]+)/(task/[0-9]+/)?fd$")
+
+
+def _descriptor(path: str) -> Optional[int]:
+    """The descriptor that ``path`` names, if it or a symbolic link on its way resolves through
+    ``/proc/*/fd/N`` (``/dev/stdout``, ``/dev/fd/N``): N when it is this process's own, -1 for
+    another process's; None for an ordinary path. A rename could only replace such a link,
+    never reach the open file, which may be a regular file (``> out.txt``)."""
+    for _ in range(40):  # the kernel's own limit of links followed
+        folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+        match = _FD_FOLDER.match(folder)
+        if match:
+            name = os.path.basename(path)
+            own = int(match.group(1)) == os.getpid() and name.isdigit()
+            return int(name) if own else -1
+        try:
+            target = os.readlink(path)
+        except OSError:  # not a link (or gone): the end of the chain
+            return None
+        path = os.path.join(folder, target)
+    return None
+
+
+def output_kind(path) -> Optional[str]:
+    """How an output file ``path`` is written.
+
+    Returns
+    -------
+    str or None
+        None: the usual atomic write (``path`` is missing, a regular file or a folder, the
+        last left to the caller's checks); ``"stream"``: written directly (an existing FIFO,
+        pipe or character device, symbolic links followed, or an open descriptor's path);
+        otherwise what the path is (``"a block device"``, ``"a socket"``, ...), which is
+        refused.
+    """
+    path = os.fspath(path)
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # missing, a dangling link, a NUL byte: the usual write
+        return None
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return "stream"
+    if stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISREG(mode):
+        # A descriptor's path ends in a link (/proc/self/fd/N): an ordinary file, the PNG hot
+        # path, costs no more than the stat.
+        return "stream" if os.path.islink(path) and _descriptor(path) is not None else None
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _not_regular(path: str, kind: str) -> OSError:
+    what = kind if kind == "not a regular file" else f"not a regular file ({kind})"
+    return OSError(errno.EINVAL, f"{what}; refusing to replace it", path)
+
+
+def _open_stream(path: str) -> int:
+    """A descriptor to write a stream target through. This process's own descriptor
+    (``/dev/stdout``, ``/dev/fd/N``) is duplicated: the copy shares its file position, so that
+    ``/dev/stdout > out.txt`` continues after what was printed, never over it; Python's stdout
+    and stderr are flushed first, so what they hold comes before. Any other path is opened
+    without O_CREAT (if it went away, no regular file is made in its place) and with O_APPEND
+    (an open file of another process keeps its content)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    try:
+        fd = _descriptor(path)
+        if fd is not None and fd >= 0:
+            return os.dup(fd)
+        return os.open(path, os.O_WRONLY | os.O_APPEND)
+    except OSError as e:
+        raise _named(e, path, own=True) from None
+
 
 @contextlib.contextmanager
 def atomic_open(path, mode: str = "w", **kwargs):
-    """Like ``open(path, mode)`` for writing, but the file appears at ``path`` only on success."""
+    """Like ``open(path, mode)`` for writing, but the file appears at ``path`` only on success.
+
+    A stream target (:func:`output_kind`: a FIFO, ``/dev/null``, ``/dev/stdout``...) is opened
+    and written directly; a block device or a socket raises ``OSError``.
+    """
     import tempfile  # here: its imports (shutil, lzma, bz2) cost a command's start-up ~7 ms
 
     path = os.fspath(path)
+    kind = output_kind(path)
+    if kind == "stream":
+        fd = _open_stream(path)
+        try:
+            with os.fdopen(fd, mode, **kwargs) as f:
+                yield f
+        except OSError as e:
+            raise _named(e, path) from None
+        return
+    if kind is not None:
+        raise _not_regular(path, kind)
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
@@ -58,9 +166,16 @@ def atomic_write_bytes(path, data) -> None:
     """Writes ``data`` to ``path`` atomically, with the fewest system calls (the PNG hot path).
 
     The temporary name is unique per process and thread, so no random name is needed, and the
-    file is created with the umask's permissions directly.
+    file is created with the umask's permissions directly. A stream target is written directly
+    and another non-regular file refused, as by :func:`atomic_open`.
     """
     path = os.fspath(path)
+    kind = output_kind(path)
+    if kind == "stream":
+        _write_all_to(_open_stream(path), data, path)
+        return
+    if kind is not None:
+        raise _not_regular(path, kind)
     folder, name = os.path.split(path)
     tmp = os.path.join(folder, f".tmp-{name}.{os.getpid()}-{threading.get_ident()}")
     try:
@@ -82,3 +197,15 @@ def atomic_write_bytes(path, data) -> None:
         if isinstance(e, OSError):
             raise _named(e, path, tmp) from None
         raise
+
+
+def _write_all_to(fd: int, data, path: str) -> None:
+    """Writes ``data`` to the open ``fd`` and closes it; errors name ``path``."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as e:
+        raise _named(e, path) from None
+    finally:
+        os.close(fd)

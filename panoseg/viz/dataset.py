@@ -152,6 +152,7 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
     make_parents(output_folder, out_paths)
     jobs = [(ann, other_ann, path) for (ann, other_ann), path in zip(jobs, out_paths)]
     style = dict(alpha=alpha, boundaries=boundaries, labels=labels, max_pixels=max_pixels)
+    done = []  # every picture written, by any thread (list.append is atomic)
 
     def one_image(job) -> str:
         ann, other_ann, out_path = job
@@ -170,6 +171,7 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
                 boundaries=boundaries, labels=labels, max_pixels=max_pixels,
                 expected_size=sizes.get(image_id))
             _write_png(out_path, picture)
+            done.append(out_path)
             return out_path
         picture = render_on_photo(photo, photo_path, os.path.join(seg_folder, ann["file_name"]),
                                   ann["segments_info"], categories, image_id, panoptic_json_file,
@@ -182,13 +184,25 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
                                     size_source=panoptic_json_file, **style)
             picture = side_by_side(picture, right, titles)
         _write_png(out_path, picture)
+        done.append(out_path)
         return out_path
 
     written = []
-    with progress_bar(len(jobs), progress, "panoseg viz") as bar:
-        for path in ordered_map(one_image, jobs, workers):
-            written.append(path)
-            bar.update(1)
+    try:
+        with progress_bar(len(jobs), progress, "panoseg viz") as bar:
+            for path in ordered_map(one_image, jobs, workers):
+                written.append(path)
+                bar.update(1)
+    except Exception as e:
+        # The pictures already written stay (each is complete, written atomically): the error
+        # says so, so that a user does not take the folder for a finished run, nor for
+        # untouched. ordered_map has joined its threads here: the count is final.
+        if done:
+            notes = list(getattr(e, "__notes__", None) or ())
+            e.__notes__ = notes + [f"{len(done)} of {len(jobs)} pictures were written to "
+                                   f"{output_folder} before the error (each complete); the "
+                                   "others were not"]
+        raise
     return written
 
 
