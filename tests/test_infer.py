@@ -351,10 +351,12 @@ def test_several_contexts_give_the_same_predictions(weights):
     to the next in a process, on one context as well: with OpenMP threads or the threaded
     engine, a later pass of the same predictor on the same image can return some of its 1000
     random-weight detections different (17 or 14 of 1000 here; or garbage boxes),
-    which made this test flaky. One OpenMP thread and the synchronous NaiveEngine make each
-    pass bit-reproducible, so the comparison can be strict: every detection must have a partner
-    (the contexts still get their own images and parameter copies: only MXNet's scheduling
-    changes, not panoseg's dispatch and gathering, which is what is tested)."""
+    which made this test flaky. One OpenMP thread and the synchronous NaiveEngine make most
+    passes bit-reproducible (the contexts still get their own images and parameter copies:
+    only MXNet's scheduling changes, not panoseg's dispatch and gathering, which is what is
+    tested), but not all: 17 of 1000 detections still differed in 2 of 5 runs on a busy
+    machine. So 95% of the detections must have a partner each way; a dispatch or gathering
+    bug mismatches whole images."""
     import subprocess
     import sys
 
@@ -377,7 +379,7 @@ for a, b in zip(one, two):
     d = np.abs(a.boxes[:, None, :] - b.boxes[None, :, :]).max(-1)
     d[a.category_ids[:, None] != b.category_ids[None, :]] = np.inf
     d[np.abs(a.scores[:, None] - b.scores[None, :]) > 1e-4] = np.inf
-    assert (d.min(1) < 0.05).all() and (d.min(0) < 0.05).all(), (
+    assert (d.min(1) < 0.05).mean() > 0.95 and (d.min(0) < 0.05).mean() > 0.95, (
         (d.min(1) < 0.05).mean(), (d.min(0) < 0.05).mean())
 s1 = SemanticPredictor({SEMANTIC_MODEL!r}, {weights["semantic"]!r}, crop_size={CROP})
 s2 = SemanticPredictor({SEMANTIC_MODEL!r}, {weights["semantic"]!r}, crop_size={CROP},
