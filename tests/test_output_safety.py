@@ -520,14 +520,58 @@ def test_eval_json_out_pipe_fd_and_per_image(dataset, capsys):
     assert "error" not in capsys.readouterr().err
 
 
-def test_eval_json_out_dev_null(dataset, capsys):
+def test_eval_json_out_character_device(dataset, capsys):
+    """A terminal (a pty's slave, a character device like /dev/null, made for the test so that
+    a regression could not replace the machine's /dev/null): written directly, left as it is."""
     import stat
+    import threading
 
-    if not (os.path.exists("/dev/null") and stat.S_ISCHR(os.stat("/dev/null").st_mode)):
-        pytest.skip("/dev/null is not a character device here")
-    assert run_eval(dataset, "--json-out", "/dev/null", "--per-image", "/dev/null") == 0
-    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+    master, slave = os.openpty()
+    name = os.ttyname(slave)
+    got = []
+
+    def drain():  # until the slave side is closed (EIO)
+        while True:
+            try:
+                chunk = os.read(master, 1 << 16)
+            except OSError:
+                break
+            if not chunk:
+                break
+            got.append(chunk)
+
+    thread = threading.Thread(target=drain, daemon=True)
+    thread.start()
+    try:
+        assert run_eval(dataset, "--json-out", name, "--per-image", name) == 0
+        assert stat.S_ISCHR(os.stat(name).st_mode)
+    finally:
+        os.close(slave)
+        thread.join(10)
+        os.close(master)
+    assert b'"All"' in b"".join(got)
     assert "error" not in capsys.readouterr().err
+
+
+def test_check_output_refuses_a_descriptor_that_is_not_open(tmp_path):
+    """``--json-out /dev/fd/N`` of a closed descriptor, or a link to /proc/self/fd/1 (as
+    /dev/stdout) while stdout is closed: refused before any work, never renamed over."""
+    from panoseg.cli.common import OutputPathError, check_output
+
+    r, w = os.pipe()
+    os.close(r)
+    os.close(w)
+    for path in (f"/dev/fd/{w}", f"/proc/self/fd/{w}"):
+        with pytest.raises(OutputPathError, match="names a file descriptor that is not open"):
+            check_output("--json-out", path)
+        with pytest.raises(OSError, match="a descriptor that is not open; refusing"):
+            atomic_write_bytes(path, b"x")
+    link = tmp_path / "closed"
+    os.symlink(f"/proc/self/fd/{w}", link)
+    with pytest.raises(OSError, match="a descriptor that is not open; refusing"):
+        with atomic_open(link, "w") as f:
+            f.write("x")
+    assert os.path.islink(link) and os.listdir(tmp_path) == ["closed"]
 
 
 def test_eval_json_out_socket_is_refused(dataset, unix_socket, capsys):
@@ -536,26 +580,90 @@ def test_eval_json_out_socket_is_refused(dataset, unix_socket, capsys):
     assert "--json-out" in line and str(unix_socket) in line and "not a regular file" in line
 
 
-def test_eval_json_out_dev_stdout_into_a_file(dataset, tmp_path):
-    """``--json-out /dev/stdout > out.txt``: the tables, then the JSON, in the file; the
-    /dev/stdout link itself untouched (a rename would replace it)."""
+def test_eval_json_out_stdout_link_into_a_file(dataset, tmp_path):
+    """``--json-out /dev/stdout > out.txt`` (here a link of the test's own to /proc/self/fd/1,
+    which /dev/stdout is, so that a regression could not replace the machine's): the tables,
+    then the JSON, in the file; the link untouched (a rename would replace it). With stdout
+    closed, the same link is refused before any work."""
     import subprocess
     import sys
 
-    if not os.path.islink("/dev/stdout"):
-        pytest.skip("no /dev/stdout link here")
-    before = os.readlink("/dev/stdout")
+    link = tmp_path / "stdout"
+    os.symlink("/proc/self/fd/1", link)
     out = tmp_path / "out.txt"
+    argv = [sys.executable, "-m", "panoseg", "eval", "--gt-json-file", dataset.gt_json,
+            "--pred-json-file", dataset.pred_json, "--no-progress", "--json-out", str(link)]
     with open(out, "wb") as f:
-        proc = subprocess.run([sys.executable, "-m", "panoseg", "eval", "--gt-json-file",
-                               dataset.gt_json, "--pred-json-file", dataset.pred_json,
-                               "--no-progress", "--json-out", "/dev/stdout"],
-                              stdout=f, stderr=subprocess.PIPE, timeout=120)
+        proc = subprocess.run(argv, stdout=f, stderr=subprocess.PIPE, timeout=120)
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     table_end = text.index("Semantic |")
     assert json.loads(text[text.index("{", table_end):])["n_images"] == 3
-    assert os.readlink("/dev/stdout") == before
+    assert os.readlink(link) == "/proc/self/fd/1"
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120,
+                          pass_fds=(), close_fds=True,
+                          preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 1
+    assert b"names a file descriptor that is not open" in proc.stderr, proc.stderr
+    assert os.readlink(link) == "/proc/self/fd/1"
+
+
+def test_eval_json_out_stdout_socket(dataset, tmp_path):
+    """stdout a socket (a service's, to journald): its descriptor is written all the same."""
+    import socket
+    import subprocess
+    import sys
+
+    link = tmp_path / "stdout"
+    os.symlink("/proc/self/fd/1", link)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        proc = subprocess.Popen([sys.executable, "-m", "panoseg", "eval", "--gt-json-file",
+                                 dataset.gt_json, "--pred-json-file", dataset.pred_json,
+                                 "--no-progress", "--json-out", str(link)],
+                                stdout=theirs, stderr=subprocess.PIPE)
+        theirs.close()
+        chunks = []
+        while True:
+            chunk = ours.recv(1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert b'"n_images": 3' in b"".join(chunks)
+
+
+def test_eval_output_to_a_pipe_whose_reader_left(dataset, tmp_path, capsys):
+    """A pipe output whose reader went away: one line naming it, not a silent exit (a
+    BrokenPipeError is what the command line takes for its stdout's reader leaving)."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        assert run_eval(dataset, "--per-image", f"/dev/fd/{w}") == 1
+    finally:
+        os.close(w)
+    line = one_error_line(capsys, "panoseg eval")
+    assert f"/dev/fd/{w}" in line and "its reader went away" in line
+
+
+def test_fifo_output_without_a_reader_says_it_waits(dataset, fifo, capsys):
+    import threading
+    import time
+
+    got = []
+
+    def read_later():
+        time.sleep(1.0)
+        with open(fifo, "rb") as f:
+            got.append(f.read())
+
+    thread = threading.Thread(target=read_later, daemon=True)
+    thread.start()
+    assert run_eval(dataset, "--json-out", str(fifo)) == 0
+    thread.join(10)
+    assert "All" in json.loads(got[0])
+    assert f"waiting for a reader of the FIFO {fifo}" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------

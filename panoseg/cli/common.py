@@ -552,7 +552,7 @@ def check_output(flag: str, path, kind: str = "file") -> None:
     if kind == "file" and os.path.isdir(path):
         raise OutputPathError(f"{where}: is a folder; expected a file path")
     if kind == "file":
-        from ..util.atomic import output_kind
+        from ..util.atomic import CLOSED_DESCRIPTOR, output_kind
 
         written = output_kind(path)
         if written == "stream":
@@ -561,6 +561,8 @@ def check_output(flag: str, path, kind: str = "file") -> None:
             if not os.access(path, os.W_OK):
                 raise OutputPathError(f"{where}: is not writable")
             return
+        if written == CLOSED_DESCRIPTOR:  # /dev/fd/7, or /dev/stdout run with 1>&-
+            raise OutputPathError(f"{where}: names a file descriptor that is not open")
         if written is not None:
             raise OutputPathError(f"{where}: is not a regular file ({written}); expected a "
                                   "file path, a FIFO or a character device")
@@ -593,13 +595,14 @@ def _derived_folder(json_file) -> Optional[str]:
 
 def check_outputs(args) -> None:
     """:func:`check_output` of every output flag given (those declared with ``type=``
-    :func:`output_file` / :func:`output_folder`), then :func:`check_not_inputs`;
+    :func:`output_file` / :func:`output_folder`), after :func:`check_not_inputs`;
     :func:`panoseg.cli.main` calls it before the command runs."""
     outputs = getattr(args, "output_checks", None) or ()
-    for flag, value, kind in outputs:
-        check_output(flag, value, kind)
+    # First the comparison, which changes nothing: a refused run creates no folders.
     check_not_inputs(list(outputs) + list(getattr(args, "output_defaults", None) or ()),
                      getattr(args, "input_checks", None) or ())
+    for flag, value, kind in outputs:
+        check_output(flag, value, kind)
 
 
 def _real(path: str) -> str:

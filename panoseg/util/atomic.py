@@ -5,9 +5,10 @@ run) would take it for a finished one.
 
 A target that is a stream -- an existing FIFO or pipe, a character device (``/dev/null``, a
 terminal) or an open file descriptor's path (``/dev/stdout``, ``/dev/fd/N``) -- is written
-directly instead: there is nothing to make atomic, and a rename would replace the device or the
-FIFO with a regular file. Any other existing path that is neither a regular file nor a folder (a
-block device, a socket) is refused, never unlinked or renamed over.
+directly instead: there is nothing to make atomic (a failure midway leaves what was written
+there), and a rename would replace the device or the FIFO with a regular file. A path to a
+descriptor that is not open, and any other existing path that is neither a regular file nor a
+folder (a block device, a socket), is refused, never unlinked or renamed over.
 """
 from __future__ import annotations
 
@@ -31,13 +32,22 @@ def _current_umask() -> int:
     return mask
 
 
+class OutputError(OSError):
+    """An output that could not be written, named: never a BrokenPipeError (which the command
+    line takes for its own stdout's reader having left), also for a pipe or FIFO output whose
+    reader went away."""
+
+
 def _named(e: OSError, path: str, tmp=None, own: bool = False) -> OSError:
     """``e`` naming the output ``path`` (not the temporary file, or no file at all, as
     ``os.write`` on a full disk gives): the error a user sees says which output failed. An
     error that names another file (raised by the caller's code) is left as it is."""
     if e.errno is None or not (own or e.filename in (None, tmp, path)):
         return e
-    return OSError(e.errno, f"cannot write the file: {e.strerror or e}", path)
+    problem = e.strerror or e
+    if e.errno == errno.EPIPE:
+        problem = f"{problem} (its reader went away; what it got is incomplete)"
+    return OutputError(e.errno, f"cannot write the file: {problem}", path)
 
 
 # mkstemp creates files readable by their owner only; outputs get the usual permissions.
@@ -67,6 +77,10 @@ def _descriptor(path: str) -> Optional[int]:
     return None
 
 
+#: output_kind of a path to a descriptor that is not open.
+CLOSED_DESCRIPTOR = "a descriptor that is not open"
+
+
 def output_kind(path) -> Optional[str]:
     """How an output file ``path`` is written.
 
@@ -76,14 +90,18 @@ def output_kind(path) -> Optional[str]:
         None: the usual atomic write (``path`` is missing, a regular file or a folder, the
         last left to the caller's checks); ``"stream"``: written directly (an existing FIFO,
         pipe or character device, symbolic links followed, or an open descriptor's path);
-        otherwise what the path is (``"a block device"``, ``"a socket"``, ...), which is
-        refused.
+        otherwise what the path is (``"a block device"``, ``"a socket"``, ...,
+        :data:`CLOSED_DESCRIPTOR`), which is refused.
     """
     path = os.fspath(path)
     try:
         mode = os.stat(path).st_mode
-    except (OSError, ValueError):  # missing, a dangling link, a NUL byte: the usual write
-        return None
+    except (OSError, ValueError):  # missing, a dangling link, a NUL byte: the usual write,
+        try:  # unless it names a descriptor that is not open (/dev/fd/7, /dev/stdout with
+            # stdout closed): a rename would replace the link (/dev/stdout itself)
+            return None if _descriptor(path) is None else CLOSED_DESCRIPTOR
+        except (OSError, ValueError):
+            return None
     if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
         return "stream"
     if stat.S_ISDIR(mode):
@@ -92,6 +110,9 @@ def output_kind(path) -> Optional[str]:
         # A descriptor's path ends in a link (/proc/self/fd/N): an ordinary file, the PNG hot
         # path, costs no more than the stat.
         return "stream" if os.path.islink(path) and _descriptor(path) is not None else None
+    own = _descriptor(path)
+    if own is not None and own >= 0:  # this process's stdout may be a socket (journald)
+        return "stream"
     if stat.S_ISBLK(mode):
         return "a block device"
     if stat.S_ISSOCK(mode):
@@ -100,7 +121,7 @@ def output_kind(path) -> Optional[str]:
 
 
 def _not_regular(path: str, kind: str) -> OSError:
-    what = kind if kind == "not a regular file" else f"not a regular file ({kind})"
+    what = kind if kind in ("not a regular file", CLOSED_DESCRIPTOR) else f"not a regular file ({kind})"
     return OSError(errno.EINVAL, f"{what}; refusing to replace it", path)
 
 
@@ -118,7 +139,22 @@ def _open_stream(path: str) -> int:
         fd = _descriptor(path)
         if fd is not None and fd >= 0:
             return os.dup(fd)
-        return os.open(path, os.O_WRONLY | os.O_APPEND)
+        flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOCTTY", 0)
+        try:  # a FIFO nobody reads yet would block the open: say what it waits for
+            fd = os.open(path, flags | os.O_NONBLOCK)
+            os.set_blocking(fd, True)
+        except OSError as e:
+            if e.errno != errno.ENXIO:
+                raise
+            print(f"panoseg: waiting for a reader of the FIFO {path}", file=sys.stderr,
+                  flush=True)
+            fd = os.open(path, flags)
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):  # replaced since it was checked
+            os.close(fd)
+            raise OSError(errno.EINVAL, "no longer a FIFO or character device; refusing to "
+                          "append to it", path)
+        return fd
     except OSError as e:
         raise _named(e, path, own=True) from None
 
