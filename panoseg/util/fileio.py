@@ -58,7 +58,7 @@ def read_bytes(path, max_bytes: Optional[int] = None,
     A longer one is an OSError (``EFBIG``) raised before more than that is held in memory (a
     regular file: from its size, before it is read). ``head_check``, if given, sees the first
     :data:`HEAD_BYTES` bytes before the rest is read and returns the most bytes a file with that
-    head can sound (a tighter limit), or None when the head already shows the file is not one
+    head may have (a tighter limit), or None when the head already shows the file is not one
     the caller reads: then only the head is returned, for the caller's parser to name the
     problem (garbage is not read up to the limit first).
 
