@@ -167,6 +167,7 @@ cdef extern from "eval/png_pair_file.hpp" namespace "panoseg" nogil:
 
 cdef extern from "io/png_read.hpp" namespace "panoseg" nogil:
     uint64_t png_file_limit(int64_t pixels)
+    uint64_t png_head_limit(const uint8_t* head, size_t n, int64_t max_pixels)
 
 
 cdef extern from "eval/extra_metrics.hpp" namespace "panoseg" nogil:

@@ -46,6 +46,7 @@ MAX_SEGMENT_ID             kMaxSegmentId                          io/rgb_id.hpp
 PNG_PIECE_BYTES            kPngPieceBytes                         eval/png_pair_file.hpp
 MAX_SIDE                   (the wrappers' size checks)            -
 max_png_file_bytes         png_file_limit                         io/png_read.hpp
+max_png_bytes_for_head     png_head_limit                         io/png_read.hpp
 MAX_PIXELS                 (the wrappers' size checks)            -
 CoreError and subclasses   Status, StatusCode, StatusWhere        common/status.hpp
 =========================  =====================================  ============================
@@ -123,6 +124,7 @@ def match_png(gt_raw: bytes, pred_raw: bytes, height: int, width: int,
               n_categories: int, category_isthing: Optional[npt.NDArray[np.uint8]] = ...
               ) -> Optional[Dict[str, np.ndarray]]: ...
 def max_png_file_bytes(max_pixels: int) -> int: ...
+def max_png_bytes_for_head(head: bytes, max_pixels: int) -> int: ...
 def match_png_files(gt_png: Union[bytes, str], pred_png: Union[bytes, str], max_pixels: int,
                     gt_size: Optional[Tuple[int, int]], gt_ids: npt.NDArray[np.uint32],
                     gt_category: npt.NDArray[np.int32], gt_iscrowd: npt.NDArray[np.uint8],

@@ -1027,6 +1027,14 @@ def max_png_file_bytes(max_pixels):
     return png_file_limit(min(max(int(max_pixels), 0), MAX_PIXELS))
 
 
+def max_png_bytes_for_head(const uint8_t[::1] head, max_pixels):
+    """:func:`max_png_file_bytes` for a PNG file that starts with ``head``: of the size its
+    IHDR gives where that is an 8-bit image within ``max_pixels`` pixels, else of
+    ``max_pixels``; 0 without the PNG signature. (The core's own reader's limit.)"""
+    cdef int64_t cap = min(max(int(max_pixels), 0), MAX_PIXELS)
+    return png_head_limit(&head[0] if head.shape[0] else NULL, head.shape[0], cap)
+
+
 def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
                     const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
                     const uint32_t[::1] pred_ids, const int32_t[::1] pred_category,

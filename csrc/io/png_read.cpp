@@ -34,10 +34,6 @@ zng_stream* as_stream(void* p) { return static_cast<zng_stream*>(p); }
 
 }  // namespace
 
-namespace {
-
-// The most bytes a PNG file starting with `head` (n bytes, n < 33 only for a shorter file) is
-// read up to: 0 (refused) without the signature; see read_png_file.
 uint64_t png_head_limit(const uint8_t* head, size_t n, int64_t max_pixels) {
   if (n < 8 || std::memcmp(head, kSignature, 8) != 0) return 0;
   if (n >= 33 && is_type(head + 12, "IHDR") && head[24] == 8) {
@@ -47,13 +43,9 @@ uint64_t png_head_limit(const uint8_t* head, size_t n, int64_t max_pixels) {
   return png_file_limit(max_pixels);
 }
 
-constexpr size_t kHeadBytes = 33;  // the signature and the IHDR chunk
-
-}  // namespace
-
 bool read_png_file(const char* path, int64_t max_pixels, std::vector<uint8_t>* out) {
   out->clear();
-  uint8_t head[kHeadBytes];
+  uint8_t head[kPngHeadBytes];
 #if defined(__unix__) || defined(__APPLE__)
   // Only a regular file is opened: a FIFO or device is left to the caller's reader (opening a
   // FIFO, even without blocking, would release a writer waiting in its open() only to leave it
@@ -77,7 +69,7 @@ bool read_png_file(const char* path, int64_t max_pixels, std::vector<uint8_t>* o
   struct stat st;
   bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0;
   const uint64_t size = ok ? uint64_t(st.st_size) : 0;
-  const size_t nh = size < kHeadBytes ? size_t(size) : kHeadBytes;
+  const size_t nh = size < kPngHeadBytes ? size_t(size) : kPngHeadBytes;
   ok = ok && read_all(head, nh) && size <= png_head_limit(head, nh, max_pixels);
   if (ok) {
     try {
@@ -99,7 +91,7 @@ bool read_png_file(const char* path, int64_t max_pixels, std::vector<uint8_t>* o
   bool ok = std::fseek(f.get(), 0, SEEK_END) == 0;
   const long size = ok ? std::ftell(f.get()) : -1;
   ok = size >= 0 && std::fseek(f.get(), 0, SEEK_SET) == 0;
-  const size_t nh = ok && size_t(size) < kHeadBytes ? size_t(size) : kHeadBytes;
+  const size_t nh = ok && size_t(size) < kPngHeadBytes ? size_t(size) : kPngHeadBytes;
   ok = ok && std::fread(head, 1, nh, f.get()) == nh &&
        uint64_t(size) <= png_head_limit(head, nh, max_pixels);
   if (ok) {

@@ -26,12 +26,19 @@ inline uint64_t png_file_limit(int64_t pixels) {
   return 4 * uint64_t(p) + (uint64_t(64) << 20);
 }
 
+// The bytes png_head_limit looks at: the signature and the IHDR chunk.
+constexpr size_t kPngHeadBytes = 33;
+
+// The most bytes a PNG file starting with `head` (its first n bytes; n < kPngHeadBytes only
+// for a shorter file) may hold: 0 without the PNG signature (refused unread past its head);
+// png_file_limit(width * height) when its IHDR gives an 8-bit image of at most max_pixels
+// pixels; else png_file_limit(max_pixels).
+uint64_t png_head_limit(const uint8_t* head, size_t n, int64_t max_pixels);
+
 // Reads the whole PNG file at `path` into `out` (resized to the file's size, its capacity kept
-// for the next file). Its first bytes are read first: without the PNG signature it is not read
-// further, and at most png_file_limit(max_pixels) bytes are read, or png_file_limit(width *
-// height) when its IHDR gives an 8-bit image of at most max_pixels pixels (checked before the
-// rest is allocated). False when it cannot be opened or read, or is refused so; the caller's
-// own reader then says what is wrong.
+// for the next file). Its first kPngHeadBytes are read first: it is read only if its size is
+// within png_head_limit of them (checked before the rest is allocated). False when it cannot
+// be opened or read, or is refused so; the caller's own reader then says what is wrong.
 bool read_png_file(const char* path, int64_t max_pixels, std::vector<uint8_t>* out);
 
 // A PNG's header and where its image data lies in the file's bytes.

@@ -588,9 +588,13 @@ def _derived_folder(json_file) -> Optional[str]:
     (no path, no extension: the command itself reports that)."""
     if json_file is None:
         return None
-    path = os.fspath(json_file)
-    ext = os.path.splitext(path)[1]
-    return path[:-len(ext)] if ext else None
+    from ..errors import PanopticFormatError
+    from ..io.paths import default_folder
+
+    try:
+        return default_folder(json_file)
+    except PanopticFormatError:
+        return None
 
 
 def check_outputs(args) -> None:

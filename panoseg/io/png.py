@@ -87,17 +87,11 @@ def read_png_file(path, max_pixels: Optional[int] = None) -> bytes:
 
 
 def _head_limit(head: bytes, max_pixels: int):
-    """read_bytes' ``head_check`` for a PNG: None (read no further) without the PNG signature,
-    which the parser reports first whatever follows (a pipe of garbage is not read up to the
-    limit); the limit for the size the IHDR gives, where it gives an 8-bit image within
-    ``max_pixels`` (its file cannot be larger); else the limit for ``max_pixels``."""
-    if head[:8] != _SIGNATURE:
-        return None
-    if len(head) >= 33 and head[12:16] == b"IHDR" and head[24] == 8:
-        width, height = struct.unpack_from(">II", head, 16)
-        if width * height <= max_pixels:
-            return _core.max_png_file_bytes(width * height)
-    return _core.max_png_file_bytes(max_pixels)
+    """read_bytes' ``head_check`` for a PNG: the core's reader's limit
+    (:func:`panoseg._core.max_png_bytes_for_head`), None (read no further) without the PNG
+    signature, which the parser reports first whatever follows (a pipe of garbage is not read
+    up to the limit)."""
+    return _core.max_png_bytes_for_head(head, max_pixels) or None
 
 
 def decode_ids(data: bytes, name="<bytes>", max_pixels: Optional[int] = None,
