@@ -53,12 +53,39 @@ def test_uses_threads_and_bounds_the_tasks_in_flight():
             names.add(threading.current_thread().name)
         return x
 
-    it = ordered_map(f, range(1000), 2, 4)
+    it = ordered_map(f, range(1000), 2, 4, caller_helps=False)
     assert next(it) == 0
     # At most 2 * workers tasks of 4 items were submitted before the first result.
     assert len(started) <= 2 * 2 * 4
     assert list(it) == list(range(1, 1000))
     assert all(n.startswith("panoseg") for n in names)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_the_caller_is_a_worker_while_it_waits(workers):
+    # Its threads' tasks wait until the caller has run one itself: without the caller's help
+    # this would time out.
+    main = threading.current_thread()
+    caller_ran = threading.Event()
+    names = set()
+
+    def f(x):
+        names.add(threading.current_thread().name)
+        if threading.current_thread() is main:
+            caller_ran.set()
+        else:
+            assert caller_ran.wait(10)
+        return x
+
+    before = threading.active_count()
+    seen = []
+    for x in ordered_map(f, range(60), workers, 2):
+        # workers - 1 threads of its own
+        assert threading.active_count() <= before + workers - 1
+        seen.append(x)
+    assert seen == list(range(60))
+    assert main.name in names and len(names) <= workers
+    assert threading.active_count() == before
 
 
 @pytest.mark.parametrize("bad", [0, -1])

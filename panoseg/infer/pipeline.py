@@ -182,7 +182,7 @@ def predict_items(predictor: PanopticPredictor, items: List[ImageItem], out_fold
     bar = progress_bar(len(items), progress, "panoseg infer", initial=len(done))
     try:
         batch = []
-        loaded = ordered_map(load, todo, max(1, loader_threads))
+        loaded = ordered_map(load, todo, max(1, loader_threads), caller_helps=False)
         for k, image, error in loaded:
             if error is not None:
                 summary.failures.append((items[k].path, error))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 
 TYPE_CHECKING = False  # typing is not imported at run time (~4 ms of the commands' start-up)
 if TYPE_CHECKING:  # nor numpy: it is imported where a buffer is made
@@ -25,7 +25,8 @@ def default_workers() -> int:
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int] = None,
-                batch: int = 1, total: Optional[int] = None) -> Iterator[R]:
+                batch: int = 1, total: Optional[int] = None,
+                caller_helps: bool = True) -> Iterator[R]:
     """Yields ``fn(item)`` for each item, in input order, computed by ``workers`` threads.
 
     ``batch`` items go to a thread as one task (for items that take a millisecond or less, a
@@ -36,6 +37,14 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     flight, so memory does not grow with the number of items. The kernels release the GIL,
     which is what makes threads pay off. The first exception (in input order) is re-raised in
     the caller and the tasks not yet started are cancelled.
+
+    ``caller_helps``: the calling thread is one of the ``workers`` (``workers - 1`` threads are
+    started): while the next result is not ready, it runs tasks not yet started instead of
+    sleeping. With a thread per worker and the caller waking for every result, ``workers + 1``
+    threads took turns on ``workers`` cores (~70 preemptions per 200-image evaluation on two
+    cores; measured, the two-thread evaluation is ~5% faster this way). False where the caller
+    has work of its own between results (the inference loop's model), so that the threads work
+    ahead meanwhile.
     """
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
@@ -47,12 +56,13 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
         yield from map(fn, items)
         return
     tasks: SimpleQueue = SimpleQueue()
+    n_threads = workers - 1 if caller_helps else workers
     threads = []
     pending: deque = deque()
     try:
         for chunk in _chunks(items, batch, total, workers):
             task = _Task(fn, chunk)
-            if len(threads) < workers:  # one thread per task until there are ``workers``
+            if len(threads) < n_threads:  # one thread per task until there are enough
                 thread = threading.Thread(target=_work, args=(tasks,), daemon=True,
                                           name=f"panoseg_{len(threads)}")
                 thread.start()  # listed once started: a failed start is the error raised
@@ -60,9 +70,9 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
             tasks.put(task)
             pending.append(task)
             if len(pending) >= 2 * workers:
-                yield from pending.popleft().results()
+                yield from _next_results(pending, tasks, caller_helps)
         while pending:
-            yield from pending.popleft().results()
+            yield from _next_results(pending, tasks, caller_helps)
     finally:
         for task in pending:
             task.cancelled = True
@@ -96,6 +106,12 @@ class _Task:
         self.fn = self.chunk = None
         self._done.release()
 
+    def done(self) -> bool:
+        if self._done.acquire(blocking=False):
+            self._done.release()
+            return True
+        return False
+
     def results(self) -> Iterator:
         """The values of the items before a failing one, then its exception."""
         self._done.acquire()
@@ -104,6 +120,19 @@ class _Task:
         yield from values
         if error is not None:
             raise error
+
+
+def _next_results(pending: deque, tasks: SimpleQueue, caller_helps: bool) -> Iterator:
+    """The oldest pending task's results; meanwhile, with ``caller_helps``, the caller runs
+    tasks no thread has taken (their results wait in their task, so the order holds)."""
+    oldest = pending.popleft()
+    while caller_helps and not oldest.done():
+        try:
+            task = tasks.get_nowait()
+        except Empty:
+            break  # all taken: wait for the oldest
+        task.run()
+    return oldest.results()
 
 
 def _work(tasks: SimpleQueue) -> None:
