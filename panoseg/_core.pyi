@@ -25,6 +25,8 @@ PngPairMatcher             PngPairStream (class), pq_match,       (the same)
                            extra_metrics, pq_match_boundary
 match_png_files            count_pairs_png_files, pq_match,       eval/png_pair_file.hpp
                            extra_metrics, pq_match_boundary       (over io/png_read.hpp)
+match_png_files_into_sink  count_pairs_png_paths, pq_match, ...,  (the same)
+                           StatsSink::add
 StatsSink                  StatsSink (class)                      eval/stats_sink.hpp
 boundary_dilation_pixels   boundary_dilation                      eval/png_pair_file.hpp
 segment_table_arrays       (a C loop over segments_info dicts)    -
@@ -62,7 +64,7 @@ A wrapper's own argument checks raise plain ``ValueError``, also for an integer 
 its range (a size, a count, a seed: never an ``OverflowError`` about C types); sizes are checked
 against the data before anything is allocated, and running out of memory is a ``MemoryError``.
 """
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -133,6 +135,13 @@ def match_png_files(gt_png: Union[bytes, str], pred_png: Union[bytes, str], max_
                     category_isthing: Optional[npt.NDArray[np.uint8]] = ...,
                     dilation_ratio: float = ..., sink: Optional[StatsSink] = ...
                     ) -> Union[None, bool, Dict[str, np.ndarray]]: ...
+def match_png_files_into_sink(gt_pngs: Sequence[str], pred_pngs: Sequence[str],
+                              gt_sizes: Sequence[Optional[Tuple[int, int]]],
+                              gt_tables: Sequence[Any], pred_tables: Sequence[Any],
+                              max_pixels: int, n_categories: int,
+                              category_isthing: Optional[npt.NDArray[np.uint8]] = ...,
+                              dilation_ratio: float = ..., sink: Optional[StatsSink] = ...
+                              ) -> int: ...
 class StatsSink:
     def __init__(self, n_categories: int, boundary: bool) -> None: ...
     @property

@@ -1132,6 +1132,95 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
     return _matched_dict(m, counted.pairs, gt, isthing != NULL, counted.dilation > 0, n_cat)
 
 
+cdef cbool _file_pair_into_sink(const char* gp, const char* pp, const PngPairLimits& limits,
+                                SegmentTable& gt, SegmentTable& pred, int32_t n_cat,
+                                const uint8_t* isthing, CStatsSink* sink) except * nogil:
+    """:func:`match_png_files` of two local files, all the way into ``sink``: whether the
+    image went there (False: anything else, which the caller redoes with match_png_files)."""
+    cdef PngPairCount counted
+    cdef _Matched m
+    cdef Status st = count_pairs_png_paths(gp, pp, limits, gt.ids, gt.n, pred.ids, pred.n,
+                                           &counted)
+    if st.code == StatusCode.kPngFile:
+        return False
+    cdef cbool unknown = _match_all(st, counted.pairs,
+                                    &counted.band if counted.dilation else NULL, gt, pred,
+                                    n_cat, isthing, &m)
+    if not st.ok() or unknown or not _consistent(m.match, counted.pairs, gt):
+        return False
+    st = sink.add(m.match, &m.bmatch if counted.dilation else NULL,
+                  &m.extra if isthing != NULL else NULL)
+    return st.ok()
+
+
+def match_png_files_into_sink(gt_pngs, pred_pngs, gt_sizes, gt_tables, pred_tables,
+                              max_pixels, n_categories, category_isthing=None,
+                              dilation_ratio=0.0, StatsSink sink=None):
+    """:func:`match_png_files` with ``sink`` for a block of images (local paths, ``str``), in
+    one call without the GIL: the images are evaluated in order while each one's statistics go
+    into the sink; it stops at the first that does not (``match_png_files`` would return
+    anything but True: a file it does not read, something to report, an error) and returns
+    how many did. The caller evaluates that one with :func:`match_png_files`, then calls again
+    for the rest.
+
+    ``gt_sizes``: per image, (height, width) or None (as ``gt_size``); ``gt_tables``,
+    ``pred_tables``: per image, objects with the table arrays as attributes (``ids``,
+    ``category``, ``iscrowd``, ``area``; a prediction's ``ids`` and ``category``), as
+    ``panoseg.io.panoptic_json.SegmentTable``.
+    """
+    cdef Py_ssize_t n = len(gt_pngs), i
+    if not (len(pred_pngs) == len(gt_sizes) == len(gt_tables) == len(pred_tables) == n):
+        raise ValueError("the per-image lists differ in length")
+    if sink is None:
+        raise ValueError("a sink is needed")
+    cdef int32_t n_cat = _int_arg(n_categories, "n_categories", 1, INT32_MAX)
+    flags = _check_isthing(category_isthing, n_cat)
+    cdef const uint8_t* isthing = _flags_pointer(flags)
+    cdef PngPairLimits limits
+    limits.max_pixels = _int_arg(min(max_pixels, MAX_PIXELS), "max_pixels", 0)
+    limits.dilation_ratio = dilation_ratio
+    if not (limits.dilation_ratio >= 0 and limits.dilation_ratio <= 1):
+        raise ValueError(f"dilation_ratio must lie in [0, 1], got {dilation_ratio!r}")
+    if (sink._sink.n_categories() != n_cat
+            or sink._sink.boundary() != (limits.dilation_ratio > 0)):
+        raise ValueError("the sink is for other categories or another iou_type")
+    # The images up to the first the kernels cannot take as given (a size no PNG has, a path
+    # with a NUL, not a str): that one is the caller's.
+    cdef vector[SegmentTable] gts, preds
+    cdef vector[const char*] gps, pps
+    cdef vector[int64_t] heights, widths
+    cdef SegmentTable gt, pred
+    keep = []  # the encoded paths, alive until the end
+    for i in range(n):
+        gt_png, pred_png, size = gt_pngs[i], pred_pngs[i], gt_sizes[i]
+        if not (isinstance(gt_png, str) and isinstance(pred_png, str)):
+            break
+        if size is not None and not (0 < size[0] <= MAX_SIDE and 0 < size[1] <= MAX_SIDE):
+            break
+        gp, pp = _fsencode(gt_png), _fsencode(pred_png)
+        if b"\0" in gp or b"\0" in pp:
+            break
+        g, q = gt_tables[i], pred_tables[i]
+        _fill_tables(g.ids, g.category, g.iscrowd, g.area, q.ids, q.category, n_cat, &gt, &pred)
+        keep.append((gp, pp, g, q))
+        gts.push_back(gt)
+        preds.push_back(pred)
+        gps.push_back(gp)
+        pps.push_back(pp)
+        heights.push_back(-1 if size is None else size[0])
+        widths.push_back(-1 if size is None else size[1])
+    cdef Py_ssize_t ready = gps.size(), done = 0
+    with nogil:
+        while done < ready:
+            limits.gt_height = heights[done]
+            limits.gt_width = widths[done]
+            if not _file_pair_into_sink(gps[done], pps[done], limits, gts[done], preds[done],
+                                        n_cat, isthing, sink._sink):
+                break
+            done += 1
+    return done
+
+
 # ------------------------------------------------------------------------------------------------
 # merge: mask pasting, interval masks, segment ids, the merge heuristic
 # ------------------------------------------------------------------------------------------------

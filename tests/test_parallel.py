@@ -138,3 +138,21 @@ def test_closing_early_joins_the_threads():
     assert next(gen) == 0
     gen.close()
     assert threading.active_count() == before
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("batch", [1, 3, 8])
+def test_batched_tasks_keep_the_order_and_the_results_before_a_failure(workers, batch):
+    def squares(chunk, out):
+        for x in chunk:
+            if x == 41:
+                raise KeyError(x)
+            out.append(x * x)
+
+    assert list(ordered_map(squares, range(40), workers, batch, 40, batched=True)) == \
+        [x * x for x in range(40)]
+    got = []
+    with pytest.raises(KeyError):
+        for r in ordered_map(squares, range(100), workers, batch, batched=True):
+            got.append(r)
+    assert got == [x * x for x in range(41)]

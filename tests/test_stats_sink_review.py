@@ -313,3 +313,64 @@ def test_the_summary_of_one_pass_equals_three_group_averages():
         got = pq_summary(tp, fp, fn, iou, stats.categories)
         assert pickle.dumps(got) == pickle.dumps(expected)
         assert list(got) == list(expected) == ["All", "per_class", "Things", "Stuff"]
+
+
+def _block_args(job, items):
+    sizes = [job.sizes.get(gt["image_id"]) for (gt, _), _ in items]
+    gt_pngs = [f"{job.gt_folder}/{gt['file_name']}" for (gt, _), _ in items]
+    pred_pngs = [f"{job.pred_folder}/{pred['file_name']}" for (_, pred), _ in items]
+    return (gt_pngs, pred_pngs, sizes, [t[0] for _, t in items], [t[1] for _, t in items],
+            job.max_pixels, len(job.categories), job_module._isthing(job.categories))
+
+
+@pytest.mark.parametrize("iou_type", ["segm", "boundary"])
+def test_the_block_call_stops_at_each_image_it_cannot_sum(dataset, tmp_path, iou_type):
+    # gt_area="json" with three GT areas off (images 3, 17, 28): those have something to
+    # report, so the core stops there and says how many it summed before.
+    job = _job(dataset, {"gt_area": "json", "bad_area": True, "iou_type": iou_type})
+    items = list(job._with_tables(job.pairs))
+    ratio = job.dilation_ratio if iou_type == "boundary" else 0.0
+    sink = _core.StatsSink(len(job.categories), iou_type == "boundary")
+
+    def block(start, edit=None):
+        args = list(_block_args(job, items[start:]))
+        if edit:
+            edit(args)
+        return _core.match_png_files_into_sink(*args, dilation_ratio=ratio, sink=sink)
+
+    assert block(0) == 3 and block(4) == 13 and block(18) == 10 and block(29) == 0
+    # Summed, with the three evaluated one by one, it is the per-image evaluation.
+    stats = PQStats(job.categories, iou_type)
+    for k in (3, 17, 28):
+        stats.add_image(job._evaluate_with_tables(items[k]))
+    stats.add_sink(sink)
+    _same(stats, job.evaluate_chunk(workers=1, keep=True).stats, iou_type)
+    # What the kernels cannot take as given stops the block there, unread.
+    missing = str(tmp_path / "missing.png")
+    assert block(0, lambda a: a[0].__setitem__(1, missing)) == 1
+    assert block(0, lambda a: a[1].__setitem__(2, missing)) == 2
+    assert block(0, lambda a: a[0].__setitem__(1, a[0][1].encode())) == 1  # bytes: not a path
+    assert block(0, lambda a: a[0].__setitem__(2, a[0][2] + "\0")) == 2
+    assert block(0, lambda a: a[2].__setitem__(1, (0, 5))) == 1  # no PNG has that size
+    h, w = job.sizes[items[2][0][0]["image_id"]]
+    assert block(0, lambda a: a[2].__setitem__(2, (h + 1, w))) == 2  # not the PNG's size
+    assert block(0, lambda a: [a[2].__setitem__(k, None) for k in range(3)]) == 3
+    stats = PQStats(job.categories, iou_type)
+    stats.add_sink(sink)  # what those calls summed: the images before each stop
+    assert stats.n_images == 1 + 2 + 1 + 2 + 1 + 2 + 3
+
+
+def test_the_block_call_checks_its_arguments(dataset):
+    job = _job(dataset, {})
+    items = list(job._with_tables(job.pairs[:4]))
+    args = _block_args(job, items)
+    sink = _core.StatsSink(len(job.categories), False)
+    with pytest.raises(ValueError, match="differ in length"):
+        _core.match_png_files_into_sink(args[0][:3], *args[1:], sink=sink)
+    with pytest.raises(ValueError, match="sink is needed"):
+        _core.match_png_files_into_sink(*args)
+    with pytest.raises(ValueError, match="another iou_type"):
+        _core.match_png_files_into_sink(*args, sink=_core.StatsSink(len(job.categories), True))
+    with pytest.raises(ValueError, match="dilation_ratio"):
+        _core.match_png_files_into_sink(*args, dilation_ratio=2.0, sink=sink)
+    assert _core.match_png_files_into_sink(*args, sink=sink) == 4

@@ -26,7 +26,7 @@ def default_workers() -> int:
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int] = None,
                 batch: int = 1, total: Optional[int] = None,
-                caller_helps: bool = True) -> Iterator[R]:
+                caller_helps: bool = True, batched: bool = False) -> Iterator[R]:
     """Yields ``fn(item)`` for each item, in input order, computed by ``workers`` threads.
 
     ``batch`` items go to a thread as one task (for items that take a millisecond or less, a
@@ -37,6 +37,9 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     flight, so memory does not grow with the number of items. The kernels release the GIL,
     which is what makes threads pay off. The first exception (in input order) is re-raised in
     the caller and the tasks not yet started are cancelled.
+
+    ``batched``: ``fn(items, out)`` takes a task's items at once and appends their results to
+    ``out``, in order (those before a failing item are yielded before its exception).
 
     ``caller_helps``: the calling thread is one of the ``workers`` (``workers - 1`` threads are
     started): while the next result is not ready, it runs tasks not yet started instead of
@@ -53,7 +56,13 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     if workers == 1:
-        yield from map(fn, items)
+        if not batched:
+            yield from map(fn, items)
+            return
+        for chunk in _chunks(items, batch):
+            task = _Task(fn, chunk, batched)
+            task.run()
+            yield from task.results()
         return
     tasks: SimpleQueue = SimpleQueue()
     n_threads = workers - 1 if caller_helps else workers
@@ -61,7 +70,7 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     pending: deque = deque()
     try:
         for chunk in _chunks(items, batch, total, workers):
-            task = _Task(fn, chunk)
+            task = _Task(fn, chunk, batched)
             if len(threads) < n_threads:  # one thread per task until there are enough
                 thread = threading.Thread(target=_work, args=(tasks,), daemon=True,
                                           name=f"panoseg_{len(threads)}")
@@ -87,10 +96,10 @@ class _Task:
     is done: ``concurrent.futures``' Future and pool cost a command's start-up ~10 ms of imports
     (logging, traceback)."""
 
-    __slots__ = ("fn", "chunk", "values", "error", "cancelled", "_done")
+    __slots__ = ("fn", "chunk", "batched", "values", "error", "cancelled", "_done")
 
-    def __init__(self, fn, chunk: list):
-        self.fn, self.chunk = fn, chunk
+    def __init__(self, fn, chunk: list, batched: bool = False):
+        self.fn, self.chunk, self.batched = fn, chunk, batched
         self.values, self.error = [], None
         self.cancelled = False
         self._done = threading.Lock()
@@ -99,8 +108,11 @@ class _Task:
     def run(self) -> None:
         if not self.cancelled:
             try:
-                for item in self.chunk:
-                    self.values.append(self.fn(item))
+                if self.batched:
+                    self.fn(self.chunk, self.values)
+                else:
+                    for item in self.chunk:
+                        self.values.append(self.fn(item))
             except BaseException as e:  # noqa: BLE001 - re-raised in the caller, in order
                 self.error = e
         self.fn = self.chunk = None
