@@ -1099,7 +1099,10 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
     if paths != isinstance(pred_png, str):
         raise TypeError("gt_png and pred_png must both be paths (str) or both bytes")
     if paths:
-        gt_path, pred_path = _fsencode(gt_png), _fsencode(pred_png)
+        try:
+            gt_path, pred_path = _fsencode(gt_png), _fsencode(pred_png)
+        except UnicodeError:
+            return None  # not a path this system can name: the caller's reader says so
         if b"\0" in gt_path or b"\0" in pred_path:
             return None  # not a path the C library can open: the caller's reader says so
         gp, pp = gt_path, pred_path
@@ -1132,25 +1135,27 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
     return _matched_dict(m, counted.pairs, gt, isthing != NULL, counted.dilation > 0, n_cat)
 
 
-cdef cbool _file_pair_into_sink(const char* gp, const char* pp, const PngPairLimits& limits,
-                                SegmentTable& gt, SegmentTable& pred, int32_t n_cat,
-                                const uint8_t* isthing, CStatsSink* sink) except * nogil:
-    """:func:`match_png_files` of two local files, all the way into ``sink``: whether the
-    image went there (False: anything else, which the caller redoes with match_png_files)."""
+cdef int _file_pair_into_sink(const char* gp, const char* pp, const PngPairLimits& limits,
+                              SegmentTable& gt, SegmentTable& pred, int32_t n_cat,
+                              const uint8_t* isthing, CStatsSink* sink) except -1 nogil:
+    """:func:`match_png_files` of two local files, all the way into ``sink``: 1 if the image
+    went there, 0 for anything else (the caller redoes it with match_png_files). (An int with
+    ``except -1``: a bool's error value would be True, and the GIL taken to check every image
+    that went well.)"""
     cdef PngPairCount counted
     cdef _Matched m
     cdef Status st = count_pairs_png_paths(gp, pp, limits, gt.ids, gt.n, pred.ids, pred.n,
                                            &counted)
     if st.code == StatusCode.kPngFile:
-        return False
+        return 0
     cdef cbool unknown = _match_all(st, counted.pairs,
                                     &counted.band if counted.dilation else NULL, gt, pred,
                                     n_cat, isthing, &m)
     if not st.ok() or unknown or not _consistent(m.match, counted.pairs, gt):
-        return False
+        return 0
     st = sink.add(m.match, &m.bmatch if counted.dilation else NULL,
                   &m.extra if isthing != NULL else NULL)
-    return st.ok()
+    return 1 if st.ok() else 0
 
 
 def match_png_files_into_sink(gt_pngs, pred_pngs, gt_sizes, gt_tables, pred_tables,
@@ -1185,24 +1190,30 @@ def match_png_files_into_sink(gt_pngs, pred_pngs, gt_sizes, gt_tables, pred_tabl
             or sink._sink.boundary() != (limits.dilation_ratio > 0)):
         raise ValueError("the sink is for other categories or another iou_type")
     # The images up to the first the kernels cannot take as given (a size no PNG has, a path
-    # with a NUL, not a str): that one is the caller's.
+    # with a NUL or that does not encode, not a str, tables that do not fit): that one is the
+    # caller's, whose own path raises its error, if any, in order.
     cdef vector[SegmentTable] gts, preds
     cdef vector[const char*] gps, pps
     cdef vector[int64_t] heights, widths
     cdef SegmentTable gt, pred
-    keep = []  # the encoded paths, alive until the end
+    keep = []  # the encoded paths and the table arrays the pointers point into, alive to the end
     for i in range(n):
         gt_png, pred_png, size = gt_pngs[i], pred_pngs[i], gt_sizes[i]
         if not (isinstance(gt_png, str) and isinstance(pred_png, str)):
             break
-        if size is not None and not (0 < size[0] <= MAX_SIDE and 0 < size[1] <= MAX_SIDE):
+        try:
+            if size is not None and not (0 < size[0] <= MAX_SIDE and 0 < size[1] <= MAX_SIDE):
+                break
+            gp, pp = _fsencode(gt_png), _fsencode(pred_png)
+            if b"\0" in gp or b"\0" in pp:
+                break
+            g, q = gt_tables[i], pred_tables[i]
+            arrays = (g.ids, g.category, g.iscrowd, g.area, q.ids, q.category)
+            _fill_tables(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5],
+                         n_cat, &gt, &pred)
+        except Exception:
             break
-        gp, pp = _fsencode(gt_png), _fsencode(pred_png)
-        if b"\0" in gp or b"\0" in pp:
-            break
-        g, q = gt_tables[i], pred_tables[i]
-        _fill_tables(g.ids, g.category, g.iscrowd, g.area, q.ids, q.category, n_cat, &gt, &pred)
-        keep.append((gp, pp, g, q))
+        keep.append((gp, pp, arrays))
         gts.push_back(gt)
         preds.push_back(pred)
         gps.push_back(gp)
@@ -1214,8 +1225,8 @@ def match_png_files_into_sink(gt_pngs, pred_pngs, gt_sizes, gt_tables, pred_tabl
         while done < ready:
             limits.gt_height = heights[done]
             limits.gt_width = widths[done]
-            if not _file_pair_into_sink(gps[done], pps[done], limits, gts[done], preds[done],
-                                        n_cat, isthing, sink._sink):
+            if _file_pair_into_sink(gps[done], pps[done], limits, gts[done], preds[done],
+                                    n_cat, isthing, sink._sink) == 0:
                 break
             done += 1
     return done

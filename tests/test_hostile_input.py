@@ -737,6 +737,17 @@ def test_unclear_message_nul_byte_in_file_name(tmp_path, capsys, cmd):
     assert "NUL" in line and "embedded null" not in line
 
 
+@pytest.mark.parametrize("cmd", NAME_WRITERS + ["eval"])
+def test_file_name_with_a_lone_surrogate(tmp_path, capsys, cmd):
+    """A JSON ``\\ud800`` escape makes a file name no file system can encode: one line naming
+    the file and image, not Python's "surrogates not allowed"."""
+    run = make_run(cmd, tmp_path)
+    _set_first_name(run, "a\ud800b.png")
+    line = expect_error(run, capsys, run.jsons[run.names_in].name, f"image {run.image_id}",
+                        outputs=final_outputs(run))
+    assert "surrogates not allowed" not in line
+
+
 @pytest.mark.parametrize("cmd", ["eval", "merge", "tune", "detection-to-panoptic",
                                  "2ch-to-panoptic"])
 def test_unclear_message_size_2_31_names_file_and_image(tmp_path, capsys, cmd):

@@ -156,3 +156,23 @@ def test_batched_tasks_keep_the_order_and_the_results_before_a_failure(workers, 
         for r in ordered_map(squares, range(100), workers, batch, batched=True):
             got.append(r)
     assert got == [x * x for x in range(41)]
+
+
+def test_ctrl_c_in_a_task_the_caller_runs_is_raised_at_once():
+    # The caller's own task fails with a KeyboardInterrupt while the thread still runs the
+    # oldest: it is raised now, before that task's results (or any later one) are yielded.
+    main = threading.current_thread()
+
+    def f(x):
+        if threading.current_thread() is main:
+            raise KeyboardInterrupt
+        time.sleep(0.3)
+        return x
+
+    before = threading.active_count()
+    got = []
+    with pytest.raises(KeyboardInterrupt):
+        for x in ordered_map(f, range(8), 2):
+            got.append(x)
+    assert got == []
+    assert threading.active_count() == before

@@ -351,13 +351,41 @@ def test_the_block_call_stops_at_each_image_it_cannot_sum(dataset, tmp_path, iou
     assert block(0, lambda a: a[1].__setitem__(2, missing)) == 2
     assert block(0, lambda a: a[0].__setitem__(1, a[0][1].encode())) == 1  # bytes: not a path
     assert block(0, lambda a: a[0].__setitem__(2, a[0][2] + "\0")) == 2
+    assert block(0, lambda a: a[1].__setitem__(2, a[1][2] + "\ud800")) == 2  # no file name
     assert block(0, lambda a: a[2].__setitem__(1, (0, 5))) == 1  # no PNG has that size
     h, w = job.sizes[items[2][0][0]["image_id"]]
     assert block(0, lambda a: a[2].__setitem__(2, (h + 1, w))) == 2  # not the PNG's size
     assert block(0, lambda a: [a[2].__setitem__(k, None) for k in range(3)]) == 3
     stats = PQStats(job.categories, iou_type)
     stats.add_sink(sink)  # what those calls summed: the images before each stop
-    assert stats.n_images == 1 + 2 + 1 + 2 + 1 + 2 + 3
+    assert stats.n_images == 1 + 2 + 1 + 2 + 2 + 1 + 2 + 3
+
+
+class _FreshArrays:
+    """A table whose arrays are made anew at each read (kept alive by nobody else)."""
+
+    def __init__(self, table):
+        self._table = table
+
+    def __getattr__(self, name):
+        return getattr(self._table, name).copy()
+
+
+def test_the_block_call_keeps_the_arrays_it_reads_alive(dataset):
+    job = _job(dataset, {})
+    items = list(job._with_tables(job.pairs))
+    args = list(_block_args(job, items))
+    sinks = [_core.StatsSink(len(job.categories), False) for _ in range(2)]
+    assert _core.match_png_files_into_sink(*args, sink=sinks[0]) == len(items)
+    args[3] = [_FreshArrays(t) for t in args[3]]
+    args[4] = [_FreshArrays(t) for t in args[4]]
+    assert _core.match_png_files_into_sink(*args, sink=sinks[1]) == len(items)
+    totals = []
+    for sink in sinks:
+        stats = PQStats(job.categories, "segm")
+        stats.add_sink(sink)
+        totals.append(stats)
+    _same(totals[1], totals[0])
 
 
 def test_the_block_call_checks_its_arguments(dataset):

@@ -252,7 +252,9 @@ def _batches(load, indices: Sequence[int], batch_size: int, workers: int, prefet
     def produce():
         try:
             batch = []
-            for sample in ordered_map(load, indices, workers):
+            # Not caller_helps: while this thread waits to hand a batch over, all ``workers``
+            # threads keep loading.
+            for sample in ordered_map(load, indices, workers, caller_helps=False):
                 if stop.is_set():
                     return
                 batch.append(sample)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence  # isinstance: ~10x faster than typing's
 from dataclasses import dataclass
 
@@ -123,6 +124,13 @@ def load_panoptic_json(path, *, need_categories: bool = False) -> dict:
         if "\0" in ann["file_name"]:
             raise PanopticFormatError("'file_name' contains a NUL byte", file=path,
                                       image_id=ann["image_id"])
+        if not ann["file_name"].isascii():
+            try:
+                os.fsencode(ann["file_name"])  # e.g. a lone surrogate, which JSON can escape
+            except UnicodeError:
+                raise PanopticFormatError(f"'file_name' {json_value(ann['file_name'])} cannot "
+                                          "name a file on this system", file=path,
+                                          image_id=ann["image_id"]) from None
         if not isinstance(ann["segments_info"], list):
             raise PanopticFormatError("'segments_info' is not a list", file=path,
                                       image_id=ann["image_id"], file_name=ann["file_name"])

@@ -66,9 +66,10 @@ def output_path(folder, name, *, what: str = "output", file=None, image_id=None,
     ``file_name``), refused unless it stays inside ``folder``.
 
     Refused, with a :class:`PanopticFormatError` naming ``file`` (the input JSON) and the image:
-    a name that is not a non-empty string, holds a NUL byte, is absolute (or has a drive), has a
-    ``..`` component, or resolves (``os.path.realpath``, following the symbolic links already in
-    the folder) to ``folder`` itself or outside it. Sub-folders inside the output folder
+    a name that is not a non-empty string, holds a NUL byte, does not encode for the file
+    system, is absolute (or has a drive), has a ``..`` component, or resolves
+    (``os.path.realpath``, following the symbolic links already in the folder) to ``folder``
+    itself or outside it. Sub-folders inside the output folder
     (``"sub/x.png"``) are allowed: the writer creates them (:func:`make_parents`).
     ``real_folder``: ``os.path.realpath(folder)`` when the caller has it (many names, one
     folder).
@@ -82,6 +83,13 @@ def output_path(folder, name, *, what: str = "output", file=None, image_id=None,
     if "\0" in name:
         where["file_name"] = name.replace("\0", "\\0")
         raise PanopticFormatError(f"the {what} file name contains a NUL byte", **where)
+    if not name.isascii():
+        try:
+            os.fsencode(name)  # e.g. a lone surrogate, which JSON can escape
+        except UnicodeError:
+            where["file_name"] = name.encode("utf-8", "backslashreplace").decode("ascii")
+            raise PanopticFormatError(f"the {what} file name cannot name a file on this "
+                                      "system", **where) from None
     parts = name.replace("\\", "/").split("/")
     if os.path.isabs(name) or name.startswith(("/", "\\")) or os.path.splitdrive(name)[0]:
         raise PanopticFormatError(f"the {what} file name is an absolute path; refusing to "

@@ -144,6 +144,8 @@ def _next_results(pending: deque, tasks: SimpleQueue, caller_helps: bool) -> Ite
         except Empty:
             break  # all taken: wait for the oldest
         task.run()
+        if task.error is not None and not isinstance(task.error, Exception):
+            raise task.error  # Ctrl-C in the caller: now, not when the task's turn comes
     return oldest.results()
 
 
