@@ -18,11 +18,14 @@ benchmarks/evalbench.py), each stage is timed on its own, best of
   does this: for comparison);
 * for reference, inflating in Python as the fallback reader does (``PngImageData.chunks``:
   chunk parsing, CRCs, zlib-ng's Python module) and reading the files' bytes in Python;
-* Python: ``EvaluationJob.evaluate_image`` as ``pq_compute`` calls it (the segment tables
-  made beforehand, as it makes them a block of images at a time; with the sink) minus files
-  (paths, checks, the call);
-* per image in ``pq_compute(workers=1)`` minus ``evaluate_image``: JSON, segment tables,
-  statistics, summary.
+* evaluate: the images as ``pq_compute`` evaluates them on one thread: a task's images at a
+  time (``EvaluationJob._evaluate_block``: one ``_core.match_png_files_into_sink`` call for
+  them all), the segment tables made beforehand, as it makes them a block at a time; the whole
+  set, best of rounds, per image;
+* Python: evaluate minus the same block calls made from lists made beforehand (paths, lists,
+  the call's argument handling, per image), both over the whole set;
+* per image in ``pq_compute(workers=1)`` minus evaluate: JSON, segment tables, statistics,
+  summary.
 
 Prints a per-image milliseconds table (Markdown) at the end and writes the numbers to
 ``benchmarks/results/eval_breakdown.json`` (``$PANOSEG_BENCH_BREAKDOWN_OUT``).
@@ -61,7 +64,8 @@ def summary():
              ("| size | core call (match_png_files) | read + inflate in core (files - raw) | "
               "scanlines to runs in core (raw - count) | count + match (match_image on id "
               "maps) | "
-              "Python | evaluate_image | pq_compute / image | JSON + stats + summary | "
+              "Python | evaluate (as pq_compute, a block per call) | pq_compute / image | "
+              "JSON + stats + summary | "
               "raw (match_png on inflated data) | unfilter to id maps (read_ids' way) | "
               "Python read | Python inflate (fallback reader) |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -77,7 +81,7 @@ def summary():
                       f"~{pct['read+inflate']:.0f}%, runs ~{pct['unfilter']:.0f}%), Python "
                       f"{pct['python']:.0f}%")
     lines += [
-        "", "Shares of evaluate_image: " + "; ".join(shares) + ".",
+        "", "Shares of evaluate: " + "; ".join(shares) + ".",
         ("Each stage is timed on its own (best of rounds), so on a loaded machine the "
          "differences (read + inflate, scanlines to runs, Python) can come out slightly "
          "negative. 'unfilter to id maps' writes two fresh id maps (page faults included), "
@@ -130,12 +134,11 @@ def time_pair(job, pair, isthing, rounds) -> dict:
         return _core.match_png(gt_raw, pred_raw, h, w, gt_t.ids, gt_t.category, gt_t.iscrowd,
                                gt_t.area, pred_t.ids, pred_t.category, n_cats, isthing)
 
-    # As pq_compute evaluates an image (its statistics summed in the core; never drained here:
-    # a few terms per call), with the tables made as it makes them.
+    # As pq_compute's core calls add an image (its statistics summed in the core; never
+    # drained here: a few terms per call).
     sink = _core.StatsSink(n_cats, False)
-    tables = next(job._with_tables([pair]))[1]
 
-    def files():  # exactly as EvaluationJob.evaluate_image calls it
+    def files():  # the core call of one image (the block call makes one per image, inside)
         return _core.match_png_files(gt_png, pred_png, job.max_pixels,
                                      job.sizes.get(gt_ann["image_id"]), gt_t.ids,
                                      gt_t.category, gt_t.iscrowd, gt_t.area, pred_t.ids,
@@ -157,7 +160,6 @@ def time_pair(job, pair, isthing, rounds) -> dict:
         "py_inflate": lambda: [None for png in (PngImageData(gt_bytes, gt_png),
                                                 PngImageData(pred_bytes, pred_png))
                                for _ in png.chunks(INFLATE_CHUNK)],
-        "evaluate_image": lambda: job.evaluate_image(pair, tables, sink=sink),
     }
     # Rounds interleaved (every stage once per round), so that a busy spell of the machine
     # hits all stages alike; the best of each stage is kept.
@@ -173,7 +175,9 @@ def time_pair(job, pair, isthing, rounds) -> dict:
 @pytest.mark.parametrize("size", SIZES)
 def test_breakdown(sets, size):
     import panoseg
-    from panoseg.evaluation.job import EvaluationJob
+    from panoseg import _core
+    from panoseg.evaluation.job import EVAL_BATCH, EvaluationJob
+    from panoseg.util.fileio import join
     from panoseg.evaluation.matching import _isthing
 
     ds = sets(size)
@@ -184,11 +188,41 @@ def test_breakdown(sets, size):
         for k, v in time_pair(job, pair, isthing, ROUNDS).items():
             total[k] += v
     n = len(job.pairs)
+    # The images as pq_compute evaluates them on one thread: blocks of its task size.
+    items = list(job._with_tables(job.pairs))
+    batch = max(1, min(EVAL_BATCH, n // 8))
+    sink = _core.StatsSink(len(job.categories), False)
+
+    def evaluate():
+        for k in range(0, n, batch):
+            out = []
+            job._evaluate_block(items[k:k + batch], out, sink)
+            assert out == [None] * len(out), "an image was not summed in the core"
+
+    blocks = []  # the block calls' arguments, made beforehand
+    for k in range(0, n, batch):
+        block = items[k:k + batch]
+        blocks.append((
+            [join(job.gt_folder, gt["file_name"]) for (gt, _), _ in block],
+            [join(job.pred_folder, pred["file_name"]) for (_, pred), _ in block],
+            [job.sizes.get(gt["image_id"]) for (gt, _), _ in block],
+            [t[0] for _, t in block], [t[1] for _, t in block]))
+
+    def core_blocks():
+        for args in blocks:
+            assert _core.match_png_files_into_sink(
+                *args, job.max_pixels, len(job.categories), isthing, sink=sink) == len(args[0])
+
+    for _ in range(ROUNDS):  # interleaved, as the stages of an image
+        t_eval, _ = best_of(evaluate, 1)
+        t_core, _ = best_of(core_blocks, 1)
+        total["evaluate_image"] = min(total["evaluate_image"] or t_eval, t_eval)
+        total["core_blocks"] = min(total.get("core_blocks") or t_core, t_core)
     t_pq, _ = best_of(lambda: panoseg.pq_compute(ds.gt_json, ds.pred_json, workers=1), ROUNDS)
     total["pq_compute"] = t_pq
     total["read+inflate"] = total["files"] - total["raw"]
     total["unfilter"] = total["raw"] - total["count+match"]
-    total["python"] = total["evaluate_image"] - total["files"]
+    total["python"] = total["evaluate_image"] - total.pop("core_blocks")
     total["other"] = total["pq_compute"] - total["evaluate_image"]
     BREAKDOWN[size] = {"images": n, "height": ds.height, "width": ds.width,
                        "ms_per_image": {k: 1e3 * v / n for k, v in total.items()}}

@@ -270,6 +270,28 @@ def _size_row(size, runs):
     return row, ratios
 
 
+def _median(values):
+    values = sorted(values)
+    n = len(values)
+    return (values[n // 2] + values[(n - 1) // 2]) / 2
+
+
+def _scaling_line(size, paired):
+    """Where the 1t/2t ratio goes, from the interleaved rounds' medians: 1t/2t = 2 x (the
+    cores' busy share with two threads / with one) / (the CPU time of the same work with two
+    threads / with one). The CPU factor is the machine's (caches, memory and whatever else the
+    two cores share, and the GIL's hand-offs); the busy share, the serial part and waits."""
+    if not paired or not paired.get("all_cpu_s"):
+        return None
+    wall1, wall2 = _median(paired["all_1_s"]), _median(paired["all_s"])
+    cpu1, cpu2 = _median(paired["all_1_cpu_s"]), _median(paired["all_cpu_s"])
+    busy1, busy2 = cpu1 / wall1, cpu2 / (2 * wall2)
+    return (f"1t/2t at {size}, medians of the interleaved rounds: {wall1 / wall2:.2f} = 2 x "
+            f"{busy2:.3f} / {busy1:.3f} (the 2 cores' busy share with two threads / the one "
+            f"core's with one) / {cpu2 / cpu1:.3f} (CPU time of the same work with two threads "
+            "/ with one).")
+
+
 def _summarize(machine):
     if not RESULTS and not MEMORY:
         return
@@ -308,6 +330,10 @@ def _summarize(machine):
                              for k, v in diffs.items()) + ".")
     lines.append("Where 0.5x hotcoco lies below the time merely inflating the PNGs takes, the "
                  "first target is panoseg within 1.25x of that floor (shown as 'x hc, x floor').")
+    for size in SIZES:
+        line = _scaling_line(size, (RESULTS.get(size) or {}).get("panoseg/1+2"))
+        if line:
+            lines.append(line)
     one_t = [(s, _ratio(_best(RESULTS[s], "panopticapi/1"), _best(RESULTS[s], "panoseg/1")))
              for s in SIZES if s in RESULTS]
     if any(r for _, r in one_t):

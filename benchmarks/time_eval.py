@@ -293,15 +293,18 @@ def measure(args) -> dict:
         base_rss = proc_status_mb("VmHWM")
         for _ in range(args.warmup):
             one(), two()
-        t1, t2 = [], []
+        # With each round's CPU time (all threads): how much more CPU the same work costs
+        # with both threads running, and how busy they kept the cores.
+        t1, t2, c1, c2 = [], [], [], []
         for _ in range(args.rounds):
-            for fn, times in ((one, t1), (two, t2)):
-                t0 = time.perf_counter()
+            for fn, times, cpu in ((one, t1, c1), (two, t2, c2)):
+                t0, p0 = time.perf_counter(), time.process_time()
                 results = fn()
                 times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - p0)
         pq, per_class = summarize_pq(results)
         out.update(workers=2, best_s=min(t2), all_s=t2, best_1_s=min(t1), all_1_s=t1,
-                   pq=pq, per_class=per_class)
+                   all_cpu_s=c2, all_1_cpu_s=c1, pq=pq, per_class=per_class)
     else:
         maker = {"panoseg": make_panoseg, "hotcoco": make_hotcoco,
                  "panopticapi": make_panopticapi}[args.tool]
