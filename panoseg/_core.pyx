@@ -1196,13 +1196,15 @@ def match_png_files_into_sink(gt_pngs, pred_pngs, gt_sizes, gt_tables, pred_tabl
     cdef vector[const char*] gps, pps
     cdef vector[int64_t] heights, widths
     cdef SegmentTable gt, pred
+    cdef int64_t height, width
     keep = []  # the encoded paths and the table arrays the pointers point into, alive to the end
     for i in range(n):
         gt_png, pred_png, size = gt_pngs[i], pred_pngs[i], gt_sizes[i]
         if not (isinstance(gt_png, str) and isinstance(pred_png, str)):
             break
         try:
-            if size is not None and not (0 < size[0] <= MAX_SIDE and 0 < size[1] <= MAX_SIDE):
+            height, width = (-1, -1) if size is None else (size[0], size[1])
+            if size is not None and not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
                 break
             gp, pp = _fsencode(gt_png), _fsencode(pred_png)
             if b"\0" in gp or b"\0" in pp:
@@ -1218,8 +1220,8 @@ def match_png_files_into_sink(gt_pngs, pred_pngs, gt_sizes, gt_tables, pred_tabl
         preds.push_back(pred)
         gps.push_back(gp)
         pps.push_back(pp)
-        heights.push_back(-1 if size is None else size[0])
-        widths.push_back(-1 if size is None else size[1])
+        heights.push_back(height)
+        widths.push_back(width)
     cdef Py_ssize_t ready = gps.size(), done = 0
     with nogil:
         while done < ready:

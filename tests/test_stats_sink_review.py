@@ -353,12 +353,14 @@ def test_the_block_call_stops_at_each_image_it_cannot_sum(dataset, tmp_path, iou
     assert block(0, lambda a: a[0].__setitem__(2, a[0][2] + "\0")) == 2
     assert block(0, lambda a: a[1].__setitem__(2, a[1][2] + "\ud800")) == 2  # no file name
     assert block(0, lambda a: a[2].__setitem__(1, (0, 5))) == 1  # no PNG has that size
+    assert block(0, lambda a: a[2].__setitem__(1, (2 ** 70, 5))) == 1
+    assert block(0, lambda a: a[2].__setitem__(1, (2.5, 5))) == 1
     h, w = job.sizes[items[2][0][0]["image_id"]]
     assert block(0, lambda a: a[2].__setitem__(2, (h + 1, w))) == 2  # not the PNG's size
     assert block(0, lambda a: [a[2].__setitem__(k, None) for k in range(3)]) == 3
     stats = PQStats(job.categories, iou_type)
     stats.add_sink(sink)  # what those calls summed: the images before each stop
-    assert stats.n_images == 1 + 2 + 1 + 2 + 2 + 1 + 2 + 3
+    assert stats.n_images == 1 + 2 + 1 + 2 + 2 + 1 + 1 + 1 + 2 + 3
 
 
 class _FreshArrays:
