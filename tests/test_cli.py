@@ -119,3 +119,63 @@ def test_report_and_bootstrap(tmp_path, capsys):
     assert lo <= report["All"]["pq"] <= hi
     html = (tmp_path / "report" / "index.html").read_text()
     assert "Worst images" in html and html.count("data:image/") >= 2
+
+
+def test_an_image_without_segments_has_no_per_image_pq(tmp_path, capsys):
+    # All VOID in the GT and the prediction: nothing to count, so no PQ and no mIoU (null),
+    # not a 0 that would put a perfect prediction first among the report's worst images.
+    import numpy as np
+    from PIL import Image
+
+    ds = make_dataset(tmp_path / "ds", n_images=3, height=60, width=80, seed=5)
+    for json_file in (ds.gt_json, ds.pred_json):
+        data = json.loads(Path(json_file).read_text())
+        data["annotations"].append({"image_id": 999, "file_name": "blank.png",
+                                    "segments_info": []})
+        if "images" in data:
+            data["images"].append({"id": 999, "file_name": "blank.jpg", "height": 60,
+                                   "width": 80})
+        Path(json_file).write_text(json.dumps(data))
+        Image.fromarray(np.zeros((60, 80, 3), np.uint8)).save(Path(json_file[:-5]) / "blank.png")
+    per_image = tmp_path / "images.jsonl"
+    for iou_type in ("segm", "boundary"):
+        assert main(["eval", "--gt-json-file", ds.gt_json, "--pred-json-file", ds.pred_json,
+                     "--per-image", str(per_image), "--report", str(tmp_path / iou_type),
+                     "--report-worst", "2", "--iou-type", iou_type, "--no-progress"]) == 0
+        capsys.readouterr()
+        rows = {r["image_id"]: r for r in map(json.loads, per_image.read_text().splitlines())}
+        blank = rows[999]
+        assert blank["n"] == 0 and blank["tp"] == blank["fp"] == blank["fn"] == 0
+        assert blank["pq"] is None and blank["sq"] is None and blank["rq"] is None
+        assert blank["miou"] is None
+        assert blank.get("segm_pq", None) is None
+        assert all(isinstance(rows[k]["pq"], float) for k in (1, 2, 3))
+        page = (tmp_path / iou_type / "index.html").read_text()
+        worst = sorted(rows.values(), key=lambda r: (r["pq"] is None, r["pq"] or 0))[:2]
+        assert "blank.png" not in page
+        assert all(r["file_name"] in page for r in worst)
+
+
+def test_a_ground_truth_without_annotations_is_an_error(tmp_path, capsys):
+    # As compare says: a table of dashes would pass for a result.
+    gt, pred = tmp_path / "gt.json", tmp_path / "pred.json"
+    gt.write_text(json.dumps({"images": [], "annotations": [],
+                              "categories": [{"id": 1, "name": "a", "isthing": 1}]}))
+    pred.write_text(json.dumps({"annotations": []}))
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "pred").mkdir()
+    out = tmp_path / "out" / "r.json"
+    assert main(["eval", "--gt-json-file", str(gt), "--pred-json-file", str(pred),
+                 "--json-out", str(out), "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and str(gt) in lines[0] and "no annotations" in lines[0]
+    assert not out.exists()
+
+
+def test_a_one_image_bootstrap_warns_in_the_singular(tmp_path, capsys):
+    ds = make_dataset(tmp_path, n_images=1, height=24, width=32, seed=2)
+    assert main(["eval", "--gt-json-file", ds.gt_json, "--pred-json-file", ds.pred_json,
+                 "--bootstrap", "10", "--no-progress"]) == 0
+    assert "--bootstrap over 1 image: " in capsys.readouterr().err

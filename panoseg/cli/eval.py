@@ -189,9 +189,13 @@ def run_eval(args) -> int:
                         args.pred_folder, gt_area=args.gt_area, max_pixels=args.max_pixels,
                         iou_type=args.iou_type, dilation_ratio=args.dilation_ratio,
                         errors=args.errors)
+    if not job.pairs:  # as compare: an empty table of dashes would pass for a result
+        raise PanopticFormatError("the ground truth has no annotations: nothing to evaluate",
+                                  file=args.gt_json_file)
     if args.bootstrap and len(job.pairs) < MIN_BOOTSTRAP_IMAGES:
-        warn(args, f"--bootstrap over {len(job.pairs)} images: the intervals are unreliable "
-                   f"below about {MIN_BOOTSTRAP_IMAGES} images")
+        n = len(job.pairs)
+        warn(args, f"--bootstrap over {n} image{'s' if n != 1 else ''}: the intervals are "
+                   f"unreliable below about {MIN_BOOTSTRAP_IMAGES} images")
     keep = bool(args.per_image or args.bootstrap or args.report)
     if args.dask:
         from ..evaluation.job import evaluate_on_dask
@@ -276,10 +280,12 @@ def _per_category(stats, extra, semantic) -> list:
 
 
 def _worst_images(job, rows, args) -> list:
-    """The report's images: the lowest per-image PQ first, with what drawing them needs."""
+    """The report's images: the lowest per-image PQ first, with what drawing them needs (not
+    the images without a PQ: nothing in them to count)."""
     by_id = {gt["image_id"]: (gt, pred) for gt, pred in job.pairs}
     worst, missing = [], 0
-    for row in sorted(rows, key=lambda r: (r["pq"], -(r["fp"] + r["fn"])))[:args.report_worst]:
+    scored = [r for r in rows if r["pq"] is not None]
+    for row in sorted(scored, key=lambda r: (r["pq"], -(r["fp"] + r["fn"])))[:args.report_worst]:
         gt, pred = by_id[row["image_id"]]
         image_path = None
         if args.images_folder:

@@ -99,14 +99,20 @@ class ImageResult:
         return self.summary["rq"]
 
     def to_dict(self) -> dict:
-        """A JSON-ready summary (one line of ``--per-image``)."""
+        """A JSON-ready summary (one line of ``--per-image``). An image whose GT and
+        prediction have no segment to count (``n`` = 0: all VOID, say) has no PQ: ``pq``,
+        ``sq``, ``rq`` (and ``segm_pq``) are None, as ``miou`` without labelled or predicted
+        pixels, rather than a 0 that would rank it with the worst images."""
         s = self.summary
+        defined = s["n"] > 0
         row = {"image_id": self.image_id, "file_name": self.file_name,
-               "pq": s["pq"], "sq": s["sq"], "rq": s["rq"], "n": s["n"],
+               "pq": s["pq"] if defined else None, "sq": s["sq"] if defined else None,
+               "rq": s["rq"] if defined else None, "n": s["n"],
                "tp": int(self.tp.sum()), "fp": int(self.fp.sum()), "fn": int(self.fn.sum()),
                "iou_sum": float(self.iou.sum())}
         if self.segm is not None:  # pq & co. above are Boundary PQ's
-            row["segm_pq"] = pq_average(*self.segm, self.categories, None)[0]["pq"]
+            segm = pq_average(*self.segm, self.categories, None)[0]
+            row["segm_pq"] = segm["pq"] if segm["n"] > 0 else None
         if self.extra is not None:
             row["miou"] = image_miou(self.extra)
         return row

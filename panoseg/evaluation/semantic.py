@@ -16,6 +16,8 @@ IoU, Long et al. 2015, "Fully Convolutional Networks for Semantic Segmentation")
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 
@@ -57,7 +59,9 @@ def semantic_results(stats) -> dict:
                                 stats.categories.ids.tolist())
 
 
-def image_miou(extra: dict) -> float:
+def image_miou(extra: dict) -> Optional[float]:
     """One image's mIoU (over the categories present in its GT or prediction), from an
-    :class:`~panoseg.evaluation.matching.ImageResult`'s ``extra`` arrays."""
-    return semantic_from_counts(extra["sem_inter"], extra["sem_gt"], extra["sem_pred"])["mIoU"]
+    :class:`~panoseg.evaluation.matching.ImageResult`'s ``extra`` arrays; None when there is
+    none (no labelled GT pixel and no predicted one)."""
+    sem = semantic_from_counts(extra["sem_inter"], extra["sem_gt"], extra["sem_pred"])
+    return sem["mIoU"] if sem["n"] > 0 else None
