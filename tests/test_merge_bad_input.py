@@ -186,3 +186,33 @@ def test_a_huge_unknown_label_in_a_semantic_map_sizes_nothing():
         result = merge_panoptic(cats, 2, 2, semantic=labels, stuff_area_limit=0)
         assert [s["category_id"] for s in result.segments_info] == [149]
         assert result.segments_info[0]["area"] == 3 - int(labels[1, 1] < 0)
+
+
+@pytest.mark.parametrize("which", ["instseg", "semseg"])
+def test_a_bad_rle_is_named_by_its_place_in_its_file(inputs, tmp_path, capsys, which):
+    # Not by its rank among the image's instances that passed the threshold ("instance 0"),
+    # which cannot be found in the file: results[k], as the merge's other errors say.
+    path = inputs.instseg_json if which == "instseg" else inputs.semseg_json
+    results = json.loads(Path(path).read_text())
+    # The last result that the default threshold (0.5) keeps, with others of its image before.
+    k = max(j for j, r in enumerate(results) if r.get("score", 1.0) >= 0.5
+            and any(q["image_id"] == r["image_id"] for q in results[:j]))
+    edit(path, lambda d: d[k]["segmentation"].update(counts="!!!bad"))
+    err = expect(inputs, tmp_path, capsys, f"{which}.json", f"image {results[k]['image_id']}",
+                 f"results[{k}]: undecodable RLE")
+    assert "instance" not in err and "semantic mask" not in err
+
+
+def test_the_error_says_which_pngs_were_left(inputs, tmp_path, capsys):
+    # The images merged before the error keep their PNGs (each complete): the error line says
+    # how many and where, and that the JSON was not written.
+    results = json.loads(Path(inputs.instseg_json).read_text())
+    images = [img["id"] for img in json.loads(Path(inputs.images_json).read_text())["images"]]
+    k = max(j for j, r in enumerate(results)
+            if r.get("score", 1.0) >= 0.5 and r["image_id"] == images[-1])
+    edit(inputs.instseg_json, lambda d: d[k]["segmentation"].update(counts="!!!bad"))
+    err = expect(inputs, tmp_path, capsys, f"results[{k}]", extra=("--workers", "1"))
+    pngs = list((tmp_path / "out" / "panoptic").rglob("*.png"))
+    assert len(pngs) == len(images) - 1
+    assert f"{len(pngs)} PNGs merged before the error were left in" in err
+    assert "panoptic.json was not written" in err and len(err.strip().splitlines()) == 1

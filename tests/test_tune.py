@@ -52,3 +52,17 @@ def test_cli(inputs, tmp_path, capsys):
               inputs.gt.gt_json, "--overlap_thr", "0.5,1.5", "--no-progress"])
     assert info.value.code == 2
     assert "--overlap-thr: must lie in [0, 1]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag,values", [("--confidence-thr", "0.5,0.5"),
+                                         ("--overlap_thr", "0.3,0.7,0.30"),
+                                         ("--stuff-area-limit", "10,10.0")])
+def test_a_value_listed_twice_is_a_usage_error(inputs, capsys, flag, values):
+    # It would evaluate the same setting twice and print it twice.
+    with pytest.raises(SystemExit) as info:
+        main(["tune", "--semseg_json_file", inputs.semseg_json, "--instseg_json_file",
+              inputs.instseg_json, "--images_json_file", inputs.images_json,
+              "--categories_json_file", inputs.categories_json, "--gt_json_file",
+              inputs.gt.gt_json, flag, values, "--no-progress"])
+    assert info.value.code == 2
+    assert "listed more than once" in capsys.readouterr().err

@@ -474,11 +474,15 @@ def non_negative_float(text: str) -> float:
 
 
 def float_list(kind):
-    """A type for comma-separated values, each checked by ``kind`` (e.g. :func:`unit_float`)."""
+    """A type for comma-separated values, each checked by ``kind`` (e.g. :func:`unit_float`),
+    each at most once (a grid that lists one twice would evaluate it twice)."""
     def parse(text: str) -> list:
         values = [kind(v.strip()) for v in text.split(",") if v.strip()]
         if not values:
             raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise argparse.ArgumentTypeError(f"{twice[0]:g} is listed more than once in {text!r}")
         return values
 
     parse.__name__ = f"list of {kind.__name__}"

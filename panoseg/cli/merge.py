@@ -2,6 +2,7 @@
 panopticapi's flags (``combine_semantic_and_instance_predictions.py``)."""
 from __future__ import annotations
 
+import os
 import time
 
 from .common import (
@@ -77,13 +78,25 @@ def run_merge(args) -> int:
     )
 
     start = time.perf_counter()
+    started = time.time()
     folder = args.segmentations_folder or default_folder(args.json_out)
-    out = combine_predictions(
-        args.semseg_json_file, args.instseg_json_file, args.images_json_file,
-        args.categories_json_file, folder, args.json_out, args.confidence_thr,
-        args.overlap_thr, args.stuff_area_limit, workers=args.workers,
-        progress=not args.no_progress, seed=args.seed, compress_level=args.png_compression,
-        dask=args.dask, max_pixels=args.max_pixels)
+    try:
+        out = combine_predictions(
+            args.semseg_json_file, args.instseg_json_file, args.images_json_file,
+            args.categories_json_file, folder, args.json_out, args.confidence_thr,
+            args.overlap_thr, args.stuff_area_limit, workers=args.workers,
+            progress=not args.no_progress, seed=args.seed, compress_level=args.png_compression,
+            dask=args.dask, max_pixels=args.max_pixels)
+    except Exception as e:
+        # The PNGs merged before the error stay (each complete, written atomically): the error
+        # says so, so that the folder is taken neither for a finished run nor for untouched.
+        left = _pngs_written_since(folder, started)
+        if left:
+            what = f"{left} PNGs merged before the error were" if left > 1 else \
+                "1 PNG merged before the error was"
+            e.__notes__ = list(getattr(e, "__notes__", None) or ()) + [
+                f"{what} left in {folder} (each complete); {args.json_out} was not written"]
+        raise
     n_images = len(out["annotations"])
     n_segments = sum(len(a["segments_info"]) for a in out["annotations"])
     # The result for a person on stdout; what programs need is in the JSON written.
@@ -91,3 +104,17 @@ def run_merge(args) -> int:
           f"{folder})")
     timing(f"{n_images} images in {time.perf_counter() - start:.2f} s")
     return 0
+
+
+def _pngs_written_since(folder, since: float) -> int:
+    """The PNGs under ``folder`` modified at or after ``since`` (seconds since the epoch; file
+    times come from a coarser clock, hence the 50 ms of slack)."""
+    count = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if name.endswith(".png"):
+                try:
+                    count += os.stat(os.path.join(root, name)).st_mtime >= since - 0.05
+                except OSError:
+                    pass
+    return count

@@ -11,7 +11,7 @@ corrupt RLE into garbage, or past the end of its buffer; nothing here hands RLE 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -83,10 +83,12 @@ def rle_counts(rle, height: int, width: int) -> Union[bytes, np.ndarray]:
     raise ValueError(f"RLE 'counts' must be a string or a list, got {type(counts).__name__}")
 
 
-def rle_intervals(rles: Sequence, height: int, width: int, what: str = "RLE"):
+def rle_intervals(rles: Sequence, height: int, width: int, what: str = "RLE",
+                  labels: Optional[Sequence[str]] = None):
     """COCO RLE dicts (compressed string or uncompressed list ``counts``) of one image ->
     ``(offsets, intervals)``; every RLE's size must be ``[height, width]``. A bad RLE raises
-    ``ValueError`` naming ``what`` and its index (``"instance 3: undecodable RLE (...)"``)."""
+    ``ValueError`` naming ``what`` and its index (``"instance 3: undecodable RLE (...)"``), or
+    its entry of ``labels`` when given (where it is in its file: ``"results[57]: ..."``)."""
     parts = []
     size = [height, width]
     for k, rle in enumerate(rles):
@@ -102,12 +104,13 @@ def rle_intervals(rles: Sequence, height: int, width: int, what: str = "RLE"):
         try:
             parts.append(rle_counts(rle, height, width))
         except ValueError as e:
-            raise ValueError(f"{what} {k}: {e}") from None
+            raise ValueError(f"{labels[k] if labels else f'{what} {k}'}: {e}") from None
     try:
         return _core.rle_intervals(parts, height, width)
     except _core.RleError as e:
         kind = "RLE" if isinstance(parts[e.index], (bytes, str)) else "uncompressed RLE"
-        raise ValueError(f"{what} {e.index}: undecodable {kind} ({e})") from None
+        name = labels[e.index] if labels else f"{what} {e.index}"
+        raise ValueError(f"{name}: undecodable {kind} ({e})") from None
 
 
 def _decode_one(rle, height: int, width: int) -> np.ndarray:

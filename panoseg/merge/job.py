@@ -70,6 +70,10 @@ class MergeJob:
 
     #: The largest image merged (pixels); checked on the images JSON before any allocation.
     max_pixels = MAX_PIXELS
+    #: image id -> the positions in their file (``results[k]``) of ``instances[image id]`` /
+    #: ``semantic[image id]``, for errors; None: not known (a job made another way).
+    instance_positions = None
+    semantic_positions = None
 
     def __init__(self, images, categories: MergeCategories, instances, semantic, params: MergeParams,
                  files: dict):
@@ -113,7 +117,7 @@ class MergeJob:
             by_id[img["id"]] = img
 
         cats = categories.categories
-        instances = defaultdict(list)
+        instances, instance_positions = defaultdict(list), defaultdict(list)
         # The common, well-formed result takes the fast path: a few exact type checks that
         # imply every check of the full path below, which any other result gets (and its
         # messages).
@@ -124,6 +128,7 @@ class MergeJob:
                 if type(image_id) in (int, str) and image_id in by_id and type(category) is int \
                         and category in things and type(score) is float and 0.0 <= score <= 1.0:
                     instances[image_id].append(r)
+                    instance_positions[image_id].append(k)
                     continue
             where = cls._check_result(r, k, by_id, cats, files["instseg"])
             if not cats.isthing[cats.index_of[r["category_id"]]]:
@@ -137,17 +142,21 @@ class MergeJob:
                 raise PanopticFormatError(f"results[{k}]: score {json_value(score)} is not a "
                                           "number in [0, 1]", **where)
             instances[r["image_id"]].append(r)
-        semantic = defaultdict(list)
+            instance_positions[r["image_id"]].append(k)
+        semantic, semantic_positions = defaultdict(list), defaultdict(list)
         for k, r in enumerate(_load_list(files["semseg"], "annotations")):
             if type(r) is dict and "segmentation" in r:
                 image_id, category = r.get("image_id"), r.get("category_id")
                 if type(image_id) in (int, str) and image_id in by_id and type(category) is int \
                         and category in cats.index_of:
                     semantic[image_id].append(r)
+                    semantic_positions[image_id].append(k)
                     continue
             cls._check_result(r, k, by_id, cats, files["semseg"])
             semantic[r["image_id"]].append(r)
+            semantic_positions[r["image_id"]].append(k)
         job = cls(images, categories, instances, semantic, params, files)
+        job.instance_positions, job.semantic_positions = instance_positions, semantic_positions
         job.max_pixels = int(max_pixels)
         job.images_json = images_json
         return job
@@ -173,15 +182,26 @@ class MergeJob:
         """Decodes the RLEs of one image (instances scoring below ``min_score`` are skipped)."""
         h, w, image_id = image["height"], image["width"], image["id"]
         index_of = self.categories.categories.index_of
-        inst = [r for r in self.instances.get(image_id, ()) if r["score"] >= min_score]
+        kept = [k for k, r in enumerate(self.instances.get(image_id, ()))
+                if r["score"] >= min_score]
+        inst = [self.instances[image_id][k] for k in kept]
         sem = self.semantic.get(image_id, ())
+        # Errors name the result as its file does (results[k]) where that is known.
+        inst_labels = sem_labels = None
+        if self.instance_positions is not None:
+            positions = self.instance_positions.get(image_id, ())
+            inst_labels = [f"results[{positions[k]}]" for k in kept]
+        if self.semantic_positions is not None:
+            sem_labels = [f"results[{k}]" for k in self.semantic_positions.get(image_id, ())]
         try:
-            io, ii = rle_intervals([r["segmentation"] for r in inst], h, w, "instance")
+            io, ii = rle_intervals([r["segmentation"] for r in inst], h, w, "instance",
+                                   inst_labels)
         except ValueError as e:
             raise PanopticFormatError(str(e), file=self.files["instseg"], image_id=image_id,
                                       file_name=image["file_name"]) from None
         try:
-            so, si = rle_intervals([r["segmentation"] for r in sem], h, w, "semantic mask")
+            so, si = rle_intervals([r["segmentation"] for r in sem], h, w, "semantic mask",
+                                   sem_labels)
         except ValueError as e:
             raise PanopticFormatError(str(e), file=self.files["semseg"], image_id=image_id,
                                       file_name=image["file_name"]) from None
