@@ -1035,6 +1035,22 @@ def max_png_bytes_for_head(const uint8_t[::1] head, max_pixels):
     return png_head_limit(&head[0] if head.shape[0] else NULL, head.shape[0], cap)
 
 
+cdef _file_pair_limits(max_pixels, dilation_ratio, int32_t n_cat, StatsSink sink,
+                       PngPairLimits* limits):
+    """The checked limits of :func:`match_png_files` and its block twin (no GT size yet), and
+    the check that ``sink``, if any, takes these categories and this iou_type."""
+    # No PNG the kernels take has more than MAX_PIXELS pixels: a larger cap is that one.
+    limits.max_pixels = _int_arg(min(max_pixels, MAX_PIXELS), "max_pixels", 0)
+    limits.gt_height = -1
+    limits.gt_width = -1
+    limits.dilation_ratio = dilation_ratio
+    if not (limits.dilation_ratio >= 0 and limits.dilation_ratio <= 1):
+        raise ValueError(f"dilation_ratio must lie in [0, 1], got {dilation_ratio!r}")
+    if sink is not None and (sink._sink.n_categories() != n_cat
+                             or sink._sink.boundary() != (limits.dilation_ratio > 0)):
+        raise ValueError("the sink is for other categories or another iou_type")
+
+
 def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] gt_ids, const int32_t[::1] gt_category,
                     const uint8_t[::1] gt_iscrowd, const double[::1] gt_area,
                     const uint32_t[::1] pred_ids, const int32_t[::1] pred_category,
@@ -1066,22 +1082,13 @@ def match_png_files(gt_png, pred_png, max_pixels, gt_size, const uint32_t[::1] g
     flags = _check_isthing(category_isthing, n_cat)
     cdef const uint8_t* isthing = _flags_pointer(flags)
     cdef PngPairLimits limits
-    # No PNG the kernels take has more than MAX_PIXELS pixels: a larger cap is that one.
-    limits.max_pixels = _int_arg(min(max_pixels, MAX_PIXELS), "max_pixels", 0)
-    limits.gt_height = -1
-    limits.gt_width = -1
+    _file_pair_limits(max_pixels, dilation_ratio, n_cat, sink, &limits)
     if gt_size is not None:
         if not (0 < gt_size[0] <= MAX_SIDE and 0 < gt_size[1] <= MAX_SIDE):
             return None  # no PNG has that size: the caller's reader says so
         limits.gt_height = gt_size[0]
         limits.gt_width = gt_size[1]
-    limits.dilation_ratio = dilation_ratio
-    if not (limits.dilation_ratio >= 0 and limits.dilation_ratio <= 1):
-        raise ValueError(f"dilation_ratio must lie in [0, 1], got {dilation_ratio!r}")
     if sink is not None:
-        if (sink._sink.n_categories() != n_cat
-                or sink._sink.boundary() != (limits.dilation_ratio > 0)):
-            raise ValueError("the sink is for other categories or another iou_type")
         sink_ptr = sink._sink
     cdef SegmentTable gt, pred
     _fill_tables(gt_ids, gt_category, gt_iscrowd, gt_area, pred_ids, pred_category, n_cat,
@@ -1182,13 +1189,7 @@ def match_png_files_into_sink(gt_pngs, pred_pngs, gt_sizes, gt_tables, pred_tabl
     flags = _check_isthing(category_isthing, n_cat)
     cdef const uint8_t* isthing = _flags_pointer(flags)
     cdef PngPairLimits limits
-    limits.max_pixels = _int_arg(min(max_pixels, MAX_PIXELS), "max_pixels", 0)
-    limits.dilation_ratio = dilation_ratio
-    if not (limits.dilation_ratio >= 0 and limits.dilation_ratio <= 1):
-        raise ValueError(f"dilation_ratio must lie in [0, 1], got {dilation_ratio!r}")
-    if (sink._sink.n_categories() != n_cat
-            or sink._sink.boundary() != (limits.dilation_ratio > 0)):
-        raise ValueError("the sink is for other categories or another iou_type")
+    _file_pair_limits(max_pixels, dilation_ratio, n_cat, sink, &limits)
     # The images up to the first the kernels cannot take as given (a size no PNG has, a path
     # with a NUL or that does not encode, not a str, tables that do not fit): that one is the
     # caller's, whose own path raises its error, if any, in order.

@@ -32,3 +32,9 @@ class PanopticFormatError(ValueError):
         if self.segment_id is not None:
             where.append(f"segment {self.segment_id}")
         return ": ".join(where + [self.problem])
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """Adds ``note`` to ``error``'s notes (``BaseException.add_note`` before Python 3.11): the
+    CLI prints them after the message, on the same line."""
+    error.__notes__ = list(getattr(error, "__notes__", None) or ()) + [note]

@@ -72,6 +72,7 @@ def add_merge_parser(subparsers) -> None:
 
 
 def run_merge(args) -> int:
+    from ..errors import add_note
     from ..io.paths import default_folder
     from ..merge.direct import (
         combine_predictions,  # without numpy on well-formed inputs
@@ -94,8 +95,8 @@ def run_merge(args) -> int:
         if left:
             what = f"{left} PNGs merged before the error were" if left > 1 else \
                 "1 PNG merged before the error was"
-            e.__notes__ = list(getattr(e, "__notes__", None) or ()) + [
-                f"{what} left in {folder} (each complete); {args.json_out} was not written"]
+            add_note(e, f"{what} left in {folder} (each complete); {args.json_out} was not "
+                        "written")
         raise
     n_images = len(out["annotations"])
     n_segments = sum(len(a["segments_info"]) for a in out["annotations"])

@@ -165,7 +165,7 @@ class EvaluationJob:
             matcher = _core.PngPairMatcher(
                 gt_img.height, gt_img.width, gt_table.ids, gt_table.category, gt_table.iscrowd,
                 gt_table.area, pred_table.ids, pred_table.category, len(categories),
-                _isthing(categories) if self.extra else None, dilation=dilation)
+                self._isthing_flags(), dilation=dilation)
             try:
                 _feed_in_step(matcher, gt_img.chunks(INFLATE_CHUNK),
                               pred_img.chunks(INFLATE_CHUNK), INFLATE_CHUNK)
@@ -198,19 +198,26 @@ class EvaluationJob:
     def _match_files(self, gt_png, pred_png, image_id, gt_table, pred_table, sink=None):
         # Local files are read by the core too (no GIL released and retaken per read).
         gt_data, pred_data = gt_png, pred_png
-        if is_url(gt_png) or is_url(pred_png) or not isinstance(gt_png, str):
+        if not _local_pair(gt_png, pred_png):
             try:
                 gt_data = read_png_file(gt_png, self.max_pixels)
                 pred_data = read_png_file(pred_png, self.max_pixels)
             except PanopticFormatError:
                 return None  # the long way says which file and why
-        ratio = self.dilation_ratio if self.iou_type == "boundary" else 0.0
-        categories = self.categories
         return _core.match_png_files(
             gt_data, pred_data, self.max_pixels, self.sizes.get(image_id), gt_table.ids,
             gt_table.category, gt_table.iscrowd, gt_table.area, pred_table.ids,
-            pred_table.category, len(categories), _isthing(categories) if self.extra else None,
-            dilation_ratio=ratio, sink=sink)
+            pred_table.category, len(self.categories), self._isthing_flags(),
+            dilation_ratio=self._core_dilation_ratio(), sink=sink)
+
+    def _isthing_flags(self):
+        """The core's per-category thing flags when the extra statistics are wanted, else
+        None (the core then skips them)."""
+        return _isthing(self.categories) if self.extra else None
+
+    def _core_dilation_ratio(self) -> float:
+        """Boundary PQ's band ratio as the core takes it: 0 for mask PQ."""
+        return self.dilation_ratio if self.iou_type == "boundary" else 0.0
 
     def _with_tables(self, pairs: list):
         """``(pair, (gt_table, pred_table))`` for each pair, the tables made a block of pairs at
@@ -238,8 +245,7 @@ class EvaluationJob:
         it stops at (those with something to report, or that it does not read) go through
         evaluate_image as before."""
         gt_folder, pred_folder, sizes = self.gt_folder, self.pred_folder, self.sizes
-        ratio = self.dilation_ratio if self.iou_type == "boundary" else 0.0
-        isthing = _isthing(self.categories) if self.extra else None
+        ratio, isthing = self._core_dilation_ratio(), self._isthing_flags()
         start = 0
         while start < len(items):
             gt_pngs, pred_pngs, gt_sizes, gt_tables, pred_tables = [], [], [], [], []
@@ -247,8 +253,7 @@ class EvaluationJob:
                 (gt_ann, pred_ann), (gt_table, pred_table) = items[k]
                 gt_png = join(gt_folder, gt_ann["file_name"])
                 pred_png = join(pred_folder, pred_ann["file_name"])
-                if (gt_table is None or pred_table is None or is_url(gt_png)
-                        or is_url(pred_png) or not isinstance(gt_png, str)):
+                if gt_table is None or pred_table is None or not _local_pair(gt_png, pred_png):
                     break
                 gt_pngs.append(gt_png)
                 pred_pngs.append(pred_png)
@@ -454,6 +459,11 @@ def per_image_arrays(result: ImageResult) -> tuple:
     if result.extra is not None:
         arrays += (result.extra["sem_inter"], result.extra["sem_gt"], result.extra["sem_pred"])
     return arrays
+
+
+def _local_pair(gt_png, pred_png) -> bool:
+    """Whether the core can open both PNGs itself: local paths, not URLs."""
+    return isinstance(gt_png, str) and not is_url(gt_png) and not is_url(pred_png)
 
 
 def _with_image(fn, path, image_id):

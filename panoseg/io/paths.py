@@ -60,6 +60,18 @@ def find_photo(folder, png_file: str, listed_name: Optional[str] = None) -> Opti
 # ---------------------------------------------------------------------------------------------
 # outputs named by input data
 # ---------------------------------------------------------------------------------------------
+def encodes_as_file_name(name: str) -> bool:
+    """Whether this system's file names can spell ``name`` (not so: a lone surrogate, which a
+    JSON ``\\ud800`` escape makes)."""
+    if name.isascii():
+        return True
+    try:
+        os.fsencode(name)
+    except UnicodeError:
+        return False
+    return True
+
+
 def output_path(folder, name, *, what: str = "output", file=None, image_id=None,
                 file_name=None, real_folder=None) -> str:
     """``folder/name`` for an output whose ``name`` comes from input data (an image's
@@ -83,13 +95,10 @@ def output_path(folder, name, *, what: str = "output", file=None, image_id=None,
     if "\0" in name:
         where["file_name"] = name.replace("\0", "\\0")
         raise PanopticFormatError(f"the {what} file name contains a NUL byte", **where)
-    if not name.isascii():
-        try:
-            os.fsencode(name)  # e.g. a lone surrogate, which JSON can escape
-        except UnicodeError:
-            where["file_name"] = name.encode("utf-8", "backslashreplace").decode("ascii")
-            raise PanopticFormatError(f"the {what} file name cannot name a file on this "
-                                      "system", **where) from None
+    if not encodes_as_file_name(name):
+        where["file_name"] = name.encode("utf-8", "backslashreplace").decode("ascii")
+        raise PanopticFormatError(f"the {what} file name cannot name a file on this system",
+                                  **where)
     parts = name.replace("\\", "/").split("/")
     if os.path.isabs(name) or name.startswith(("/", "\\")) or os.path.splitdrive(name)[0]:
         raise PanopticFormatError(f"the {what} file name is an absolute path; refusing to "

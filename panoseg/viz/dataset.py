@@ -8,7 +8,7 @@ from typing import Callable, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import PanopticFormatError
+from ..errors import PanopticFormatError, add_note
 from ..io.categories import as_categories, category_color
 from ..io.panoptic_json import image_sizes, load_panoptic_json
 from ..io.paths import (
@@ -198,10 +198,8 @@ def visualize_dataset(panoptic_json_file, segmentations_folder=None, images_fold
         # says so, so that a user does not take the folder for a finished run, nor for
         # untouched. ordered_map has joined its threads here: the count is final.
         if done:
-            notes = list(getattr(e, "__notes__", None) or ())
-            e.__notes__ = notes + [f"{len(done)} of {len(jobs)} pictures were written to "
-                                   f"{output_folder} before the error (each complete); the "
-                                   "others were not"]
+            add_note(e, f"{len(done)} of {len(jobs)} pictures were written to {output_folder} "
+                        "before the error (each complete); the others were not")
         raise
     return written
 
