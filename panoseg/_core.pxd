@@ -86,6 +86,37 @@ cdef extern from "io/segment_stats.hpp" namespace "panoseg" nogil:
     void distinct_ids(const uint32_t* map, int64_t n_pixels, vector[uint32_t]* ids) except +
 
 
+cdef extern from "io/panoptic_json_scan.hpp" namespace "panoseg" nogil:
+    cdef struct JsonSpan:
+        size_t begin
+        size_t end
+        cbool present
+    cdef struct ScannedImage:
+        int64_t id
+        int64_t height
+        int64_t width
+        uint8_t has
+    const uint8_t kHasHeight
+    const uint8_t kHasWidth
+    cdef cppclass PanopticJsonScan:
+        JsonSpan images
+        JsonSpan categories
+        cbool images_read
+        vector[ScannedImage] image_sizes
+        vector[int64_t] image_id
+        vector[JsonSpan] file_name
+        vector[int64_t] segment_start
+    cbool scan_json "panoseg::scan_panoptic_json"(const uint8_t* data, size_t size,
+                                                   PanopticJsonScan* out) except +
+    cbool scanned_segment_tables(const PanopticJsonScan& scan, const int64_t* annotations,
+                                 int64_t n, const int64_t* category_ids,
+                                 const int32_t* category_index, int64_t n_categories,
+                                 cbool is_gt, int64_t* bounds, uint8_t* valid, uint32_t* ids,
+                                 int32_t* category, uint8_t* iscrowd, double* area) except +
+    int64_t scanned_segment_count(const PanopticJsonScan& scan, const int64_t* annotations,
+                                  int64_t n) except +
+
+
 cdef extern from "eval/pair_count.hpp" namespace "panoseg" nogil:
     const int32_t kVoidSlot
     const int32_t kUnknownSlot

@@ -31,6 +31,9 @@ StatsSink                  StatsSink (class)                      eval/stats_sin
 boundary_dilation_pixels   boundary_dilation                      eval/png_pair_file.hpp
 segment_table_arrays       (a C loop over segments_info dicts)    -
 segment_tables             (the same, many annotations at once)   -
+scan_panoptic_json         scan_panoptic_json                     io/panoptic_json_scan.hpp
+ScannedPanopticJson        scanned_segment_tables,                io/panoptic_json_scan.hpp
+                           scanned_segment_count
 paste_intervals            paste_masks_intervals                  merge/mask_paste.hpp
 paste_dense                paste_masks_dense                      merge/mask_paste.hpp
 label_intervals            label_map_intervals                    merge/panoptic_merge.hpp
@@ -159,6 +162,22 @@ def segment_tables(annotations: list, index_of: dict, is_gt: bool
                    ) -> Tuple[npt.NDArray[np.int64], List[bool], npt.NDArray[np.uint32],
                               npt.NDArray[np.int32], npt.NDArray[np.uint8],
                               npt.NDArray[np.float64]]: ...
+class ScannedPanopticJson:
+    @property
+    def image_ids(self) -> List[int]: ...
+    @property
+    def file_names(self) -> List[str]: ...
+    @property
+    def images(self) -> Optional[bytes]: ...
+    @property
+    def categories(self) -> Optional[bytes]: ...
+    def image_sizes(self, max_pixels: int) -> Optional[Dict[int, Tuple[int, int]]]: ...
+    def tables(self, annotations: npt.NDArray[np.int64], category_ids: npt.NDArray[np.int64],
+               category_index: npt.NDArray[np.int32], is_gt: bool
+               ) -> Tuple[npt.NDArray[np.int64], List[bool], npt.NDArray[np.uint32],
+                          npt.NDArray[np.int32], npt.NDArray[np.uint8],
+                          npt.NDArray[np.float64]]: ...
+def scan_panoptic_json(data: bytes) -> Optional[ScannedPanopticJson]: ...
 class PngPairMatcher:
     def __init__(self, height: int, width: int, gt_ids: npt.NDArray[np.uint32],
                  gt_category: npt.NDArray[np.int32], gt_iscrowd: npt.NDArray[np.uint8],

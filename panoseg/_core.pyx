@@ -560,6 +560,100 @@ def segment_tables(list annotations, dict index_of, bint is_gt):
     return bounds, valid, ids, category, iscrowd, area
 
 
+cdef class ScannedPanopticJson:
+    """What :func:`scan_panoptic_json` read of a panoptic JSON: per annotation (file order)
+    ``image_ids`` and ``file_names``; ``images`` and ``categories``: those top-level values'
+    bytes (None where absent), for a JSON parser; the segments, as tables by :meth:`tables`."""
+
+    cdef PanopticJsonScan* _scan
+    cdef readonly list image_ids, file_names
+    cdef readonly object images, categories
+
+    def __cinit__(self):
+        self._scan = new PanopticJsonScan()
+
+    def __dealloc__(self):
+        del self._scan
+
+    def image_sizes(self, max_pixels):
+        """``{image id: (height, width)}`` of the ``images`` entries that give a size, when
+        every entry is plainly valid (an integer id; both sizes or neither, positive, at most
+        ``max_pixels`` pixels); None when ``images`` is absent or not in that form (the Python
+        loader then reads it or says what is wrong)."""
+        if not self._scan.images_read:
+            return None
+        cdef int64_t cap = min(int(max_pixels), INT64_MAX)
+        cdef dict sizes = {}
+        cdef ScannedImage im
+        for im in self._scan.image_sizes:
+            if im.has == 0:
+                continue
+            if (im.has != (kHasHeight | kHasWidth) or im.height <= 0 or im.width <= 0
+                    or im.height > cap // im.width):  # (h * w > cap, without overflow)
+                return None
+            sizes[im.id] = (im.height, im.width)
+        return sizes
+
+    def tables(self, const int64_t[::1] annotations, const int64_t[::1] category_ids,
+               const int32_t[::1] category_index, bint is_gt):
+        """The segment tables of annotations ``annotations`` (indices into the file's list), as
+        :func:`segment_tables` makes them from parsed dicts: ``(bounds, valid, ids, category,
+        iscrowd, area)``. ``category_ids`` ascending, ``category_index`` their dense indices."""
+        cdef int64_t n = annotations.shape[0], n_cat = category_ids.shape[0], total
+        cdef cbool ok
+        if category_index.shape[0] != n_cat:
+            raise ValueError("category_ids and category_index differ in length")
+        with nogil:
+            total = scanned_segment_count(self._scan[0], &annotations[0] if n else NULL, n)
+        if total < 0:
+            raise ValueError("an annotation index out of range")
+        ids = np.empty(total, np.uint32)
+        category = np.empty(total, np.int32)
+        iscrowd = np.empty(total, np.uint8)
+        area = np.empty(total, np.float64)
+        bounds = np.empty(n + 1, np.int64)
+        valid = np.empty(n, np.uint8)
+        cdef uint32_t[::1] vi = ids
+        cdef int32_t[::1] vc = category
+        cdef uint8_t[::1] vk = iscrowd
+        cdef double[::1] va = area
+        cdef int64_t[::1] vb = bounds
+        cdef uint8_t[::1] vv = valid
+        with nogil:
+            ok = scanned_segment_tables(
+                self._scan[0], &annotations[0] if n else NULL, n,
+                &category_ids[0] if n_cat else NULL, &category_index[0] if n_cat else NULL,
+                n_cat, is_gt, &vb[0], &vv[0] if n else NULL, &vi[0] if total else NULL,
+                &vc[0] if total else NULL, &vk[0] if total else NULL, &va[0] if total else NULL)
+        if not ok:
+            raise ValueError("category ids not ascending")
+        return bounds, valid.view(np.bool_).tolist(), ids, category, iscrowd, area
+
+
+def scan_panoptic_json(const uint8_t[::1] data):
+    """Reads a COCO panoptic JSON's annotations without the GIL and without a Python object per
+    segment (``csrc/io/panoptic_json_scan.hpp``): a :class:`ScannedPanopticJson`, or None when
+    the file is not plainly well formed (the Python loader then reads it or says what is
+    wrong). What it accepts reads as the Python loader reads it."""
+    cdef ScannedPanopticJson out = ScannedPanopticJson()
+    cdef size_t n = data.shape[0]
+    cdef cbool ok
+    with nogil:
+        ok = scan_json(&data[0] if n else NULL, n, out._scan)
+    if not ok:
+        return None
+    cdef PanopticJsonScan* scan = out._scan
+    cdef const char* base = <const char*>&data[0]
+    cdef size_t k
+    out.image_ids = [v for v in scan.image_id]
+    out.file_names = [base[scan.file_name[k].begin:scan.file_name[k].end].decode("ascii")
+                      for k in range(scan.file_name.size())]
+    out.images = (base[scan.images.begin:scan.images.end] if scan.images.present else None)
+    out.categories = (base[scan.categories.begin:scan.categories.end]
+                      if scan.categories.present else None)
+    return out
+
+
 cdef int _segment_rows(list segments, dict index_of, bint is_gt, uint32_t* ids,
                        int32_t* category, uint8_t* iscrowd, double* area) except -1:
     """Fills a table's rows from ``segments_info`` (see :func:`segment_table_arrays`); 0 at

@@ -189,11 +189,11 @@ def run_eval(args) -> int:
                         args.pred_folder, gt_area=args.gt_area, max_pixels=args.max_pixels,
                         iou_type=args.iou_type, dilation_ratio=args.dilation_ratio,
                         errors=args.errors)
-    if not job.pairs:  # as compare: an empty table of dashes would pass for a result
+    if not job.n_images:  # as compare: an empty table of dashes would pass for a result
         raise PanopticFormatError("the ground truth has no annotations: nothing to evaluate",
                                   file=args.gt_json_file)
-    if args.bootstrap and len(job.pairs) < MIN_BOOTSTRAP_IMAGES:
-        n = len(job.pairs)
+    if args.bootstrap and job.n_images < MIN_BOOTSTRAP_IMAGES:
+        n = job.n_images
         warn(args, f"--bootstrap over {n} image{'s' if n != 1 else ''}: the intervals are "
                    f"unreliable below about {MIN_BOOTSTRAP_IMAGES} images")
     keep = bool(args.per_image or args.bootstrap or args.report)

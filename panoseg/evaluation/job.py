@@ -19,6 +19,8 @@ from ..io.panoptic_json import (
     annotations_by_image,
     image_sizes,
     load_panoptic_json,
+    read_json,
+    read_json_bytes,
 )
 from ..io.paths import segmentation_folder
 from ..io.png import MAX_PIXELS, read_ids, read_image_data, read_png_file
@@ -82,6 +84,9 @@ class EvaluationJob:
     iou_type = "segm"
     dilation_ratio = DILATION_RATIO
     errors = False
+    _scanned = _tables = _pairs = None
+    _json_data = (None, None)
+    _first = 0
 
     def __init__(self, gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
                  extra: bool = True, gt_area: str = "png", max_pixels: int = MAX_PIXELS,
@@ -95,23 +100,112 @@ class EvaluationJob:
         self.gt_area = check_gt_area_mode(gt_area)
         # Paths may be fsspec URLs (s3://...): everything here only reads (panoseg.fileio).
         gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
-        gt_json = load_panoptic_json(gt_json_file, need_categories=True)
-        pred_json = load_panoptic_json(pred_json_file)
-        gt_folder = segmentation_folder(gt_folder, gt_json_file, "ground truth segmentations")
-        pred_folder = segmentation_folder(pred_folder, pred_json_file, "prediction segmentations")
         self.gt_json_file, self.pred_json_file = gt_json_file, pred_json_file
-        self.gt_folder, self.pred_folder = gt_folder, pred_folder
+        gt_data, pred_data = read_json_bytes(gt_json_file), read_json_bytes(pred_json_file)
+        self._json_data = (gt_data, pred_data)  # for ``pairs``, made when first asked for
+        self._first = 0  # ``pairs[k]`` is the annotations' pair self._first + k
+        # Well-formed files are read by the core, without the GIL and without a dict per
+        # segment (~0.5 ms per 200 annotations, where the JSON parser takes ~2.5 ms): the
+        # annotations' names and segment tables. Anything else, or anything the checks below
+        # refuse, is read the long way, which accepts what is merely unusual and names what is
+        # wrong (the same values either way: tests/test_json_scan.py).
+        self._scanned = None  # [(gt annotation, pred annotation) with image_id, file_name]
+        self._tables = None   # their _ScannedTables
+        self._pairs = None
+        try:
+            if self._load_scanned(gt_data, pred_data, gt_folder, pred_folder):
+                return
+        except PanopticFormatError:
+            pass  # the long way says it, in its order
+        self._load_parsed(gt_data, pred_data, gt_folder, pred_folder)
+
+    def _load_parsed(self, gt_data, pred_data, gt_folder, pred_folder) -> None:
+        """The inputs from the parsed JSON files (every check, and its message)."""
+        gt_json_file, pred_json_file = self.gt_json_file, self.pred_json_file
+        gt_json = load_panoptic_json(gt_json_file, need_categories=True, data=gt_data)
+        pred_json = load_panoptic_json(pred_json_file, data=pred_data)
+        self.gt_folder = segmentation_folder(gt_folder, gt_json_file, "ground truth segmentations")
+        self.pred_folder = segmentation_folder(pred_folder, pred_json_file,
+                                               "prediction segmentations")
         self.categories = as_categories(gt_json["categories"], source=gt_json_file)
         # GT sizes from 'images' (optional), checked: positive ints within the pixel cap.
         self.sizes = image_sizes(gt_json, gt_json_file, self.max_pixels)
-        pred_by_image = annotations_by_image(pred_json, pred_json_file)
-        self.pairs = []
-        for image_id, gt_ann in annotations_by_image(gt_json, gt_json_file).items():
-            if image_id not in pred_by_image:
-                raise PanopticFormatError("no prediction for this ground-truth image",
-                                          file=pred_json_file, image_id=image_id,
-                                          file_name=gt_ann["file_name"])
-            self.pairs.append((gt_ann, pred_by_image[image_id]))
+        self._pairs = _annotation_pairs(gt_json, pred_json, gt_json_file, pred_json_file)
+        self._scanned = self._tables = None
+
+    def _load_scanned(self, gt_data, pred_data, gt_folder, pred_folder) -> bool:
+        """The inputs from the core's reading of the files (:func:`panoseg._core.scan_panoptic_json`),
+        in the long way's order of checks; False (nothing kept) where it declines a file, an
+        image id repeats or lacks a prediction, or a segment table is not plainly valid."""
+        gt_json_file, pred_json_file = self.gt_json_file, self.pred_json_file
+        gt_scan = _core.scan_panoptic_json(gt_data)
+        if gt_scan is None or gt_scan.categories is None or not gt_scan.categories.startswith(b"["):
+            return False
+        pred_scan = _core.scan_panoptic_json(pred_data)
+        if pred_scan is None:
+            return False
+        self.gt_folder = segmentation_folder(gt_folder, gt_json_file, "ground truth segmentations")
+        self.pred_folder = segmentation_folder(pred_folder, pred_json_file,
+                                               "prediction segmentations")
+        categories = as_categories(read_json(gt_json_file, gt_scan.categories),
+                                   source=gt_json_file)
+        sizes = gt_scan.image_sizes(self.max_pixels) if gt_scan.images is not None else {}
+        if sizes is None:  # 'images' in another form, or a size to refuse: the long way's checks
+            sizes = image_sizes({"images": read_json(gt_json_file, gt_scan.images)},
+                                gt_json_file, self.max_pixels)
+        pred_index = {}
+        for k, image_id in enumerate(pred_scan.image_ids):
+            if pred_index.setdefault(image_id, k) != k:
+                return False  # an image twice: the long way names it
+        gt_ids = gt_scan.image_ids
+        if len(set(gt_ids)) != len(gt_ids):
+            return False
+        pred_rows = [pred_index.get(image_id, -1) for image_id in gt_ids]
+        if -1 in pred_rows:
+            return False
+        tables = _ScannedTables.from_scans(gt_scan, pred_scan, pred_rows, categories)
+        if tables is None:
+            return False
+        gt_names, pred_names = gt_scan.file_names, pred_scan.file_names
+        self.categories, self.sizes = categories, sizes
+        self._scanned = [({"image_id": image_id, "file_name": gt_names[k]},
+                          {"image_id": image_id, "file_name": pred_names[j]})
+                         for k, (image_id, j) in enumerate(zip(gt_ids, pred_rows))]
+        self._tables = tables
+        return True
+
+    @property
+    def pairs(self) -> list:
+        """The (GT annotation, predicted annotation) pairs, in GT order: the JSON objects
+        as parsed (made when first asked for, where the core read the files)."""
+        if self._pairs is None:
+            gt_data, pred_data = self._json_data
+            gt_json = load_panoptic_json(self.gt_json_file, need_categories=True, data=gt_data)
+            pred_json = load_panoptic_json(self.pred_json_file, data=pred_data)
+            pairs = _annotation_pairs(gt_json, pred_json, self.gt_json_file,
+                                      self.pred_json_file)
+            self._pairs = pairs[self._first:self._first + len(self._scanned)]
+        return self._pairs
+
+    @pairs.setter
+    def pairs(self, value: list) -> None:
+        self._pairs, self._scanned, self._tables = list(value), None, None
+
+    @property
+    def n_images(self) -> int:
+        """The number of (GT, prediction) pairs to evaluate."""
+        return len(self._scanned) if self._scanned is not None else len(self.pairs)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if self._scanned is not None:
+            state["_json_data"] = (None, None)  # (``pairs`` reads the files again, if asked)
+        return state
+
+    def __setstate__(self, state):
+        if "pairs" in state:  # pickled when ``pairs`` was a plain attribute
+            state["_pairs"] = state.pop("pairs")
+        self.__dict__.update(state)
 
     def evaluate_image(self, pair, tables=(None, None), sink=None) -> Optional[ImageResult]:
         """Matches one (GT annotation, predicted annotation) pair, reading its two PNGs.
@@ -281,7 +375,12 @@ class EvaluationJob:
     def subset(self, start: int, stop: int) -> "EvaluationJob":
         """The same job restricted to pairs [start, stop) (what one cluster task is sent)."""
         out = copy.copy(self)
-        out.pairs = self.pairs[start:stop]
+        if self._scanned is None:
+            out.pairs = self.pairs[start:stop]
+            return out
+        out._scanned, out._tables = self._scanned[start:stop], self._tables.subset(start, stop)
+        out._pairs = None if self._pairs is None else self._pairs[start:stop]
+        out._first = self._first + range(len(self._scanned))[start:stop].start
         return out
 
     def evaluate_chunk(self, start: int = 0, stop: Optional[int] = None,
@@ -292,7 +391,12 @@ class EvaluationJob:
         statistics and, with ``keep``, compact per-image rows and statistics. ``on_image`` is
         called with each :class:`ImageResult`, in order (read-only: the statistics may still
         hold its arrays, see :meth:`PQStats.add_image`)."""
-        pairs = self.pairs[start:stop]
+        if self._scanned is not None:  # the tables made when the files were read
+            scanned = self._scanned[start:stop]
+            items, n = zip(scanned, self._tables.subset(start, stop)), len(scanned)
+        else:
+            pairs = self.pairs[start:stop]
+            items, n = self._with_tables(pairs), len(pairs)
         stats = PQStats(self.categories, self.iou_type)
         rows, arrays = [], []
         errors = ImageErrors.zeros(self.categories) if self.errors else None
@@ -306,15 +410,15 @@ class EvaluationJob:
         if sink is not None:
             evaluate, batched = partial(self._evaluate_block, sink=sink), True
         summed = 0  # images in the sink since it was last drained
-        bar = progress_bar(len(pairs), progress, "panoseg eval")
+        bar = progress_bar(n, progress, "panoseg eval")
         try:
             # A few images per thread task: each takes about a millisecond at 640x480. At least
             # 8 tasks per thread (16 images of 4096x2048, ~7 ms each, go one per task), and
             # the last tasks single images (``total``), so that the threads finish together.
             n_threads = default_workers() if workers is None else max(1, int(workers))
-            batch = max(1, min(EVAL_BATCH, len(pairs) // (8 * n_threads)))
-            for result in ordered_map(evaluate, self._with_tables(pairs), workers, batch,
-                                      total=len(pairs), batched=batched):
+            batch = max(1, min(EVAL_BATCH, n // (8 * n_threads)))
+            for result in ordered_map(evaluate, items, workers, batch, total=n,
+                                      batched=batched):
                 if result is None:
                     summed += 1
                     if summed == SINK_DRAIN:  # its float terms are bounded, as the queue's
@@ -452,6 +556,71 @@ def _feed_in_step(matcher, gt_chunks, pred_chunks, lead: int) -> None:
             matcher.feed(pulled[0], pulled[1])
 
 
+def _annotation_pairs(gt_json: dict, pred_json: dict, gt_json_file, pred_json_file) -> list:
+    """The (GT annotation, predicted annotation) pairs of two loaded panoptic JSONs, in GT
+    order; a GT image without a prediction, or an image listed twice, is an error."""
+    pred_by_image = annotations_by_image(pred_json, pred_json_file)
+    pairs = []
+    for image_id, gt_ann in annotations_by_image(gt_json, gt_json_file).items():
+        if image_id not in pred_by_image:
+            raise PanopticFormatError("no prediction for this ground-truth image",
+                                      file=pred_json_file, image_id=image_id,
+                                      file_name=gt_ann["file_name"])
+        pairs.append((gt_ann, pred_by_image[image_id]))
+    return pairs
+
+
+class _ScannedTables:
+    """The segment tables of a scanned job's pairs, per side one set of arrays (``bounds``,
+    ``ids``, ``category``, ``iscrowd``, ``area``: pair k's rows ``bounds[k]:bounds[k + 1]``).
+    The SegmentTables are made as the pairs are handed out, so while the threads work."""
+
+    def __init__(self, gt: tuple, pred: tuple):
+        self.gt, self.pred = gt, pred
+
+    @classmethod
+    def from_scans(cls, gt_scan, pred_scan, pred_rows: list, categories):
+        """The tables of every GT annotation and of its prediction (``pred_rows``: each one's
+        row in ``pred_scan``), or None if one is not plainly valid."""
+        index_of = categories.index_of
+        category_ids = np.array(sorted(index_of), np.int64)
+        category_index = np.array([index_of[c] for c in category_ids.tolist()], np.int32)
+        sides = []
+        for scan, rows, is_gt in ((gt_scan, range(len(pred_rows)), True),
+                                  (pred_scan, pred_rows, False)):
+            bounds, valid, *arrays = scan.tables(np.asarray(rows, np.int64), category_ids,
+                                                 category_index, is_gt)
+            if not all(valid):
+                return None
+            sides.append((bounds.tolist(), *arrays))
+        return cls(*sides)
+
+    def __len__(self) -> int:
+        return len(self.gt[0]) - 1
+
+    def subset(self, start: int, stop: int) -> "_ScannedTables":
+        """Pairs [start, stop) (a range's slice), their rows copied: a subset pickles only its
+        own."""
+        start, stop, _ = slice(start, stop).indices(len(self))
+        stop = max(start, stop)
+        if start == 0 and stop == len(self):
+            return self
+        sides = []
+        for bounds, *arrays in (self.gt, self.pred):
+            a, b = bounds[start], bounds[stop]
+            sides.append(([x - a for x in bounds[start:stop + 1]],
+                          *(array[a:b].copy() for array in arrays)))
+        return _ScannedTables(*sides)
+
+    def __iter__(self):
+        """(GT SegmentTable, prediction SegmentTable) per pair (slices of the arrays)."""
+        (gb, *ga), (pb, *pa) = self.gt, self.pred
+        for k in range(len(self)):
+            g0, g1, p0, p1 = gb[k], gb[k + 1], pb[k], pb[k + 1]
+            yield (SegmentTable(*(a[g0:g1] for a in ga)),
+                   SegmentTable(*(a[p0:p1] for a in pa)))
+
+
 def per_image_arrays(result: ImageResult) -> tuple:
     """What bootstrap intervals keep of an image: ``(tp, fp, fn, iou)`` and, when the extra
     statistics were computed, the semantic pixel counts ``(sem_inter, sem_gt, sem_pred)``."""
@@ -518,7 +687,7 @@ def evaluate_on_dask(job: EvaluationJob, client, chunk_size: Optional[int] = Non
     (:mod:`panoseg.evaluation.stats`), so every number is bit-identical to a local run whatever
     the chunking.
     """
-    bounds = chunk_bounds(len(job.pairs), len(require_workers(client)), chunk_size)
+    bounds = chunk_bounds(job.n_images, len(require_workers(client)), chunk_size)
     futures = [client.submit(_evaluate_chunk, job.subset(a, b), keep, pure=False)
                for a, b in bounds]
     stats, rows, arrays = PQStats(job.categories, job.iou_type), [], []

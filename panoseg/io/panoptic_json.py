@@ -26,10 +26,12 @@ except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
 
 
-def read_json(path):
-    """Reads any JSON value; a failure becomes a :class:`PanopticFormatError` naming the file."""
+def read_json(path, data=None):
+    """Reads any JSON value; a failure becomes a :class:`PanopticFormatError` naming the file.
+    ``data``: the file's bytes, where already read (:func:`read_json_bytes`)."""
+    if data is None:
+        data = read_json_bytes(path)
     try:
-        data = read_bytes(path, head_check=json_head_check)
         # The parsers make tens of thousands of dicts and lists that form no cycles: the cyclic
         # collector, run every few hundred of them, only costs time here (~25% of the parse).
         collecting = gc.isenabled()
@@ -44,17 +46,24 @@ def read_json(path):
         finally:
             if collecting:
                 gc.enable()
-    except OSError as e:
-        raise PanopticFormatError(f"cannot read JSON: {e.strerror or e}", file=path) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise PanopticFormatError(f"malformed JSON ({e})", file=path) from None
     except RecursionError:  # the stdlib parser recurses per nesting level
         raise PanopticFormatError("malformed JSON (nested too deeply)", file=path) from None
 
 
-def load_json(path) -> dict:
-    """Reads a JSON file whose top level must be an object."""
-    data = read_json(path)
+def read_json_bytes(path) -> bytes:
+    """A JSON file's bytes (see :func:`panoseg.util.fileio.read_bytes`); a failure becomes a
+    :class:`PanopticFormatError` naming the file."""
+    try:
+        return read_bytes(path, head_check=json_head_check)
+    except OSError as e:
+        raise PanopticFormatError(f"cannot read JSON: {e.strerror or e}", file=path) from None
+
+
+def load_json(path, data=None) -> dict:
+    """Reads a JSON file whose top level must be an object (``data``: as :func:`read_json`)."""
+    data = read_json(path, data)
     if not isinstance(data, dict):
         raise PanopticFormatError("expected a JSON object at the top level", file=path)
     return data
@@ -110,13 +119,14 @@ def image_sizes(data: Mapping, source, max_pixels: int) -> dict:
     return sizes
 
 
-def load_panoptic_json(path, *, need_categories: bool = False) -> dict:
+def load_panoptic_json(path, *, need_categories: bool = False, data=None) -> dict:
     """Reads a COCO panoptic JSON and checks its structure (not yet its segments).
 
     Returns the parsed dict. ``annotations`` must be a list of objects with ``image_id``,
     ``file_name`` and a ``segments_info`` list; ``categories`` is required when asked for.
+    ``data``: the file's bytes, where already read.
     """
-    data = load_json(path)
+    data = load_json(path, data)
     for ann in object_list(data, "annotations", ("image_id", "file_name", "segments_info"),
                            path, id_key="image_id"):
         check_image_id(ann["image_id"], path)

@@ -1,0 +1,426 @@
+#include "io/panoptic_json_scan.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <system_error>
+
+namespace panoseg {
+namespace {
+
+constexpr int64_t kMaxSegmentId = (int64_t(1) << 24) - 1;
+
+// A number literal as written: [begin, end); `integer`: no fraction or exponent.
+struct NumberLit {
+  const uint8_t* begin;
+  const uint8_t* end;
+  bool integer;
+};
+
+// A cursor over the document. Every reader returns false on anything outside the accepted
+// subset, leaving the cursor anywhere (the scan is then abandoned).
+struct Reader {
+  const uint8_t* p;
+  const uint8_t* end;
+  const uint8_t* base;
+
+  void skip_ws() {
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+  }
+  bool eat(uint8_t c) {
+    skip_ws();
+    if (p < end && *p == c) {
+      ++p;
+      return true;
+    }
+    return false;
+  }
+  bool peek(uint8_t c) {
+    skip_ws();
+    return p < end && *p == c;
+  }
+
+  // A string (the cursor on its quote): its bytes into *span; *escaped if it holds an escape.
+  // Only printable ASCII and valid escapes.
+  bool string(JsonSpan* span, bool* escaped) {
+    skip_ws();
+    if (p >= end || *p != '"') return false;
+    ++p;
+    const uint8_t* const first = p;
+    bool esc = false;
+    while (true) {
+      // The common bytes, a few at a time.
+      while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') ++p;
+      if (p >= end) return false;
+      const uint8_t c = *p;
+      if (c == '"') break;
+      if (c != '\\') return false;  // a control byte (invalid JSON) or non-ASCII (declined)
+      esc = true;
+      if (end - p < 2) return false;
+      const uint8_t e = p[1];
+      if (e == 'u') {
+        if (end - p < 6) return false;
+        for (int k = 2; k < 6; ++k) {
+          const uint8_t h = p[k];
+          if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
+            return false;
+        }
+        p += 6;
+      } else if (std::strchr("\"\\/bfnrt", e) != nullptr && e != 0) {
+        p += 2;
+      } else {
+        return false;
+      }
+    }
+    span->begin = size_t(first - base);
+    span->end = size_t(p - base);
+    span->present = true;
+    *escaped = esc;
+    ++p;  // the closing quote
+    return true;
+  }
+
+  bool number(NumberLit* n) {
+    skip_ws();
+    const uint8_t* const first = p;
+    if (p < end && *p == '-') ++p;
+    if (p >= end) return false;
+    if (*p == '0') {
+      ++p;
+    } else if (*p >= '1' && *p <= '9') {
+      while (p < end && *p >= '0' && *p <= '9') ++p;
+    } else {
+      return false;
+    }
+    bool integer = true;
+    if (p < end && *p == '.') {
+      ++p;
+      if (p >= end || !(*p >= '0' && *p <= '9')) return false;
+      while (p < end && *p >= '0' && *p <= '9') ++p;
+      integer = false;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+      ++p;
+      if (p < end && (*p == '+' || *p == '-')) ++p;
+      if (p >= end || !(*p >= '0' && *p <= '9')) return false;
+      while (p < end && *p >= '0' && *p <= '9') ++p;
+      integer = false;
+    }
+    *n = {first, p, integer};
+    return true;
+  }
+
+  bool literal(const char* word) {
+    const size_t n = std::strlen(word);
+    if (size_t(end - p) < n || std::memcmp(p, word, n) != 0) return false;
+    p += n;
+    return true;
+  }
+
+  // Any JSON value, checked and passed over.
+  bool skip_value(int depth) {
+    if (depth > kMaxJsonDepth) return false;
+    skip_ws();
+    if (p >= end) return false;
+    JsonSpan span;
+    bool escaped;
+    NumberLit num;
+    switch (*p) {
+      case '"':
+        return string(&span, &escaped);
+      case '{':
+        ++p;
+        if (eat('}')) return true;
+        do {
+          if (!string(&span, &escaped) || !eat(':') || !skip_value(depth + 1)) return false;
+        } while (eat(','));
+        return eat('}');
+      case '[':
+        ++p;
+        if (eat(']')) return true;
+        do {
+          if (!skip_value(depth + 1)) return false;
+        } while (eat(','));
+        return eat(']');
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return number(&num);
+    }
+  }
+
+  // A value passed over, its bytes into *span.
+  bool value_span(int depth, JsonSpan* span) {
+    skip_ws();
+    const uint8_t* const first = p;
+    if (!skip_value(depth)) return false;
+    *span = {size_t(first - base), size_t(p - base), true};
+    return true;
+  }
+
+  // The key of an object member (and its colon): declined when escaped (it might spell a key
+  // read here).
+  bool key(JsonSpan* span) {
+    bool escaped;
+    return string(span, &escaped) && !escaped && eat(':');
+  }
+
+  bool is(const JsonSpan& span, const char* word) const {
+    const size_t n = std::strlen(word);
+    return span.end - span.begin == n && std::memcmp(base + span.begin, word, n) == 0;
+  }
+
+  // An integer literal of at most 15 digits (exact in a double), as int64.
+  bool small_integer(int64_t* out) {
+    NumberLit n;
+    if (!number(&n) || !n.integer) return false;
+    const uint8_t* q = n.begin;
+    const bool negative = *q == '-';
+    q += negative;
+    if (n.end - q > 15) return false;
+    int64_t v = 0;
+    for (; q < n.end; ++q) v = 10 * v + (*q - '0');
+    *out = negative ? -v : v;
+    return true;
+  }
+
+  // A number literal as a double: a small integer exactly, any other literal correctly rounded
+  // (as Python's float()); declined when out of a double's range.
+  bool real(double* out) {
+    NumberLit n;
+    if (!number(&n)) return false;
+    if (n.integer) {
+      const uint8_t* q = n.begin + (*n.begin == '-');
+      if (n.end - q <= 15) {
+        int64_t v = 0;
+        for (; q < n.end; ++q) v = 10 * v + (*q - '0');
+        *out = *n.begin == '-' ? -double(v) : double(v);
+        return true;
+      }
+      return false;  // a larger integer: Python keeps an int (and checks it so)
+    }
+    double v = 0.0;
+    const auto r = std::from_chars(reinterpret_cast<const char*>(n.begin),
+                                   reinterpret_cast<const char*>(n.end), v);
+    if (r.ec != std::errc() || r.ptr != reinterpret_cast<const char*>(n.end) ||
+        !std::isfinite(v))
+      return false;
+    *out = v;
+    return true;
+  }
+
+  bool segment(int depth, ScannedSegment* s) {
+    if (!eat('{')) return false;
+    *s = ScannedSegment{};
+    if (eat('}')) return true;
+    do {
+      JsonSpan k;
+      if (!key(&k)) return false;
+      uint8_t bit = 0;
+      bool ok;
+      if (is(k, "id")) {
+        bit = kHasId;
+        ok = small_integer(&s->id);
+      } else if (is(k, "category_id")) {
+        bit = kHasCategory;
+        ok = small_integer(&s->category_id);
+      } else if (is(k, "iscrowd")) {
+        bit = kHasIscrowd;
+        ok = small_integer(&s->iscrowd);
+      } else if (is(k, "area")) {
+        bit = kHasArea;
+        ok = real(&s->area);
+      } else {
+        ok = skip_value(depth + 1);
+      }
+      if (!ok || (s->has & bit)) return false;  // a key read twice: the last would count
+      s->has |= bit;
+    } while (eat(','));
+    return eat('}');
+  }
+
+  // An "images" entry: {"id": int, "height": int, "width": int, ...}.
+  bool image(int depth, ScannedImage* im) {
+    if (!eat('{')) return false;
+    *im = ScannedImage{};
+    bool has_id = false;
+    if (!peek('}')) {
+      do {
+        JsonSpan k;
+        if (!key(&k)) return false;
+        if (is(k, "id")) {
+          if (has_id || !small_integer(&im->id)) return false;
+          has_id = true;
+        } else if (is(k, "height") || is(k, "width")) {
+          const uint8_t bit = is(k, "height") ? kHasHeight : kHasWidth;
+          if ((im->has & bit) || !small_integer(bit == kHasHeight ? &im->height : &im->width))
+            return false;
+          im->has |= bit;
+        } else if (!skip_value(depth + 1)) {
+          return false;
+        }
+      } while (eat(','));
+    }
+    return eat('}') && has_id;
+  }
+
+  // The list of "images" entries (the cursor on its start).
+  bool images(int depth, std::vector<ScannedImage>* out) {
+    if (!eat('[')) return false;
+    if (eat(']')) return true;
+    do {
+      out->emplace_back();
+      if (!image(depth + 1, &out->back())) return false;
+    } while (eat(','));
+    return eat(']');
+  }
+
+  bool annotation(int depth, PanopticJsonScan* out) {
+    if (!eat('{')) return false;
+    int64_t image_id = 0;
+    JsonSpan name;
+    bool has_id = false, has_segments = false;
+    out->segment_start.push_back(int64_t(out->segments.size()));
+    if (!peek('}')) {
+      do {
+        JsonSpan k;
+        if (!key(&k)) return false;
+        if (is(k, "image_id")) {
+          if (has_id || !small_integer(&image_id)) return false;
+          has_id = true;
+        } else if (is(k, "file_name")) {
+          bool escaped;
+          // Printable ASCII (string() declines the rest) without escapes, not empty: a name
+          // the Python loader takes as it is.
+          if (name.present || !string(&name, &escaped) || escaped || name.end == name.begin)
+            return false;
+        } else if (is(k, "segments_info")) {
+          if (has_segments || !eat('[')) return false;
+          has_segments = true;
+          if (!eat(']')) {
+            do {
+              out->segments.emplace_back();
+              if (!segment(depth + 2, &out->segments.back())) return false;
+            } while (eat(','));
+            if (!eat(']')) return false;
+          }
+        } else if (!skip_value(depth + 1)) {
+          return false;
+        }
+      } while (eat(','));
+    }
+    if (!eat('}') || !has_id || !name.present || !has_segments) return false;
+    out->image_id.push_back(image_id);
+    out->file_name.push_back(name);
+    return true;
+  }
+};
+
+}  // namespace
+
+bool scan_panoptic_json(const uint8_t* data, size_t size, PanopticJsonScan* out) {
+  if (out == nullptr || (data == nullptr && size > 0)) return false;
+  *out = PanopticJsonScan{};
+  Reader r{data, data + size, data};
+  bool has_annotations = false;
+  if (!r.eat('{')) return false;
+  if (!r.peek('}')) {
+    do {
+      JsonSpan k;
+      if (!r.key(&k)) return false;
+      if (r.is(k, "annotations")) {
+        if (has_annotations || !r.eat('[')) return false;
+        has_annotations = true;
+        if (!r.eat(']')) {
+          do {
+            if (!r.annotation(2, out)) return false;
+          } while (r.eat(','));
+          if (!r.eat(']')) return false;
+        }
+      } else if (r.is(k, "images") || r.is(k, "categories")) {
+        JsonSpan* const span = r.is(k, "images") ? &out->images : &out->categories;
+        if (span->present || !r.value_span(1, span)) return false;
+      } else if (!r.skip_value(1)) {
+        return false;
+      }
+    } while (r.eat(','));
+  }
+  if (!r.eat('}') || !has_annotations) return false;
+  r.skip_ws();
+  if (r.p != r.end) return false;  // anything after the object
+  out->segment_start.push_back(int64_t(out->segments.size()));
+  if (out->images.present) {  // read again as sizes, where it has the usual form
+    Reader im{data + out->images.begin, data + out->images.end, data};
+    out->images_read = im.images(1, &out->image_sizes) && (im.skip_ws(), im.p == im.end);
+    if (!out->images_read) out->image_sizes.clear();
+  }
+  return true;
+}
+
+int64_t scanned_segment_count(const PanopticJsonScan& scan, const int64_t* annotations,
+                              int64_t n) {
+  const int64_t n_ann = int64_t(scan.image_id.size());
+  if (n < 0 || (annotations == nullptr && n > 0) ||
+      int64_t(scan.segment_start.size()) != n_ann + 1)
+    return -1;
+  int64_t total = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t a = annotations[j];
+    if (a < 0 || a >= n_ann) return -1;
+    total += scan.segment_start[size_t(a) + 1] - scan.segment_start[size_t(a)];
+  }
+  return total;
+}
+
+bool scanned_segment_tables(const PanopticJsonScan& scan, const int64_t* annotations, int64_t n,
+                            const int64_t* category_ids, const int32_t* category_index,
+                            int64_t n_categories, bool is_gt,
+                            int64_t* bounds, uint8_t* valid, uint32_t* ids, int32_t* category,
+                            uint8_t* iscrowd, double* area) {
+  if (scanned_segment_count(scan, annotations, n) < 0 || n_categories < 0 ||
+      n_categories > INT32_MAX ||
+      ((category_ids == nullptr || category_index == nullptr) && n_categories > 0))
+    return false;
+  for (int64_t c = 1; c < n_categories; ++c)
+    if (category_ids[c] <= category_ids[c - 1]) return false;
+  const int64_t* const cat_end = category_ids + n_categories;
+  std::vector<uint32_t> ordered;
+  int64_t start = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    bounds[j] = start;
+    const size_t a = size_t(annotations[j]);
+    const ScannedSegment* const first = scan.segments.data() + scan.segment_start[a];
+    const int64_t m = scan.segment_start[a + 1] - scan.segment_start[a];
+    bool ok = true;
+    for (int64_t k = 0; k < m && ok; ++k) {
+      const ScannedSegment& s = first[k];
+      const int64_t crowd = (s.has & kHasIscrowd) ? s.iscrowd : 0;
+      const int64_t* const cat =
+          std::lower_bound(category_ids, cat_end, s.category_id);  // (empty range: cat_end)
+      ok = (s.has & kHasId) && s.id >= 1 && s.id <= kMaxSegmentId && (s.has & kHasCategory) &&
+           cat != cat_end && *cat == s.category_id && (crowd == 0 || crowd == 1) &&
+           (!is_gt || ((s.has & kHasArea) && s.area > 0));  // (finite: scanned so)
+      if (!ok) break;
+      ids[start + k] = uint32_t(s.id);
+      category[start + k] = category_index[cat - category_ids];
+      iscrowd[start + k] = uint8_t(crowd);
+      area[start + k] = is_gt ? s.area : NAN;
+    }
+    if (ok && m > 1) {  // ids distinct
+      ordered.assign(ids + start, ids + start + m);
+      std::sort(ordered.begin(), ordered.end());
+      ok = std::adjacent_find(ordered.begin(), ordered.end()) == ordered.end();
+    }
+    valid[j] = ok;
+    if (ok) start += m;
+  }
+  bounds[n] = start;
+  return true;
+}
+
+}  // namespace panoseg
