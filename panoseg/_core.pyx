@@ -580,9 +580,10 @@ cdef class ScannedPanopticJson:
         every entry is plainly valid (an integer id; both sizes or neither, positive, at most
         ``max_pixels`` pixels); None when ``images`` is absent or not in that form (the Python
         loader then reads it or says what is wrong)."""
-        if not self._scan.images_read:
+        max_pixels = int(max_pixels)
+        if not self._scan.images_read or max_pixels < 1:
             return None
-        cdef int64_t cap = min(int(max_pixels), INT64_MAX)
+        cdef int64_t cap = min(max_pixels, INT64_MAX)
         cdef dict sizes = {}
         cdef ScannedImage im
         for im in self._scan.image_sizes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Optional
@@ -138,10 +139,9 @@ class EvaluationJob:
         in the long way's order of checks; False (nothing kept) where it declines a file, an
         image id repeats or lacks a prediction, or a segment table is not plainly valid."""
         gt_json_file, pred_json_file = self.gt_json_file, self.pred_json_file
-        gt_scan = _core.scan_panoptic_json(gt_data)
+        gt_scan, pred_scan = _scan_both(gt_data, pred_data)
         if gt_scan is None or gt_scan.categories is None or not gt_scan.categories.startswith(b"["):
             return False
-        pred_scan = _core.scan_panoptic_json(pred_data)
         if pred_scan is None:
             return False
         self.gt_folder = segmentation_folder(gt_folder, gt_json_file, "ground truth segmentations")
@@ -512,6 +512,10 @@ def evaluate(gt_json_file, pred_json_file, gt_folder=None, pred_folder=None, *,
     return Evaluation(stats, stats.summarize(), per_image)
 
 
+#: Bytes both JSON files must have for :func:`_scan_both` to read them on two threads (the scan
+#: reads ~0.6 GB/s: 64 KB take ~0.1 ms, a thread's start and join).
+SCAN_THREAD_BYTES = 1 << 16
+
 #: Images per thread task in :meth:`EvaluationJob.evaluate_chunk` (at most; fewer when there are
 #: few images, so that every thread gets work): a task per image cost a future and two GIL
 #: hand-offs each, a tenth of a 640x480 image's time.
@@ -568,6 +572,31 @@ def _annotation_pairs(gt_json: dict, pred_json: dict, gt_json_file, pred_json_fi
                                       file_name=gt_ann["file_name"])
         pairs.append((gt_ann, pred_by_image[image_id]))
     return pairs
+
+
+def _scan_both(gt_data: bytes, pred_data: bytes) -> tuple:
+    """Both files' :func:`panoseg._core.scan_panoptic_json`, the prediction's on a thread of its
+    own meanwhile (the scan releases the GIL) when both files are large enough to pay for the
+    thread (~0.1 ms)."""
+    if min(len(gt_data), len(pred_data)) < SCAN_THREAD_BYTES:
+        return _core.scan_panoptic_json(gt_data), _core.scan_panoptic_json(pred_data)
+    box = []
+
+    def scan_pred():
+        try:
+            box.append(_core.scan_panoptic_json(pred_data))
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller (MemoryError)
+            box.append(e)
+
+    thread = threading.Thread(target=scan_pred, name="panoseg_scan", daemon=True)
+    thread.start()
+    try:
+        gt_scan = _core.scan_panoptic_json(gt_data)
+    finally:
+        thread.join()
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return gt_scan, box[0]
 
 
 class _ScannedTables:
