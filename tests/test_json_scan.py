@@ -364,11 +364,38 @@ def test_nesting_depth_limit():
 
 
 def test_skipped_values_may_hold_escapes_and_repeats():
-    text = ('{"x": {"a": 1, "a": 2, "\\u0061": "\\ud800\\"\\\\\\/\\b\\f\\n\\r\\t"}, '
+    text = ('{"x": {"a": 1, "a": 2, "\\u0061": "\\u00e9\\"\\\\\\/\\b\\f\\n\\r\\t"}, '
             '"annotations": [{"image_id": 3, "file_name": "f", "segments_info": [], '
             '"x": 1, "x": {"y": [1e5, -0.0, 1E-7, 0]}}]}')
     s = scan(text.encode())
     assert s is not None and s.image_ids == [3] and s.file_names == ["f"]
+
+
+@pytest.mark.parametrize("value, taken", [
+    ('"\\ud800"', False),            # a lone surrogate: orjson refuses it, the stdlib takes it
+    ('"\\ud83d\\ude00"', False),    # a pair: declined too (a surrogate escape at all)
+    ('"\\ue000"', True),
+    ("1" * 18, True),
+    ("-" + "1" * 18, True),
+    ("1" * 19, False),                # beyond 18 digits: orjson and the stdlib may differ
+    ("18446744073709551616", False),  # 2^64: a float to orjson, an int to the stdlib
+    ("1" * 5001, False),              # beyond the stdlib's digit limit
+    ("1" * 30 + ".5", True),          # a float: both parsers read it alike
+    ("1" * 30 + "e2", True),
+])
+def test_skipped_values_that_parsers_read_differently_are_declined(value, taken):
+    # Anywhere, even in a field the scan skips: 'categories' and 'images' are parsed on their
+    # own, so a value there must read the same as in the whole file.
+    for doc in ('{"annotations": [], "info": %s}', '{"annotations": [], "categories": [%s]}'):
+        assert (scan((doc % value).encode()) is not None) is taken, (doc, value)
+
+
+def test_an_integer_beyond_the_digit_limit_is_a_format_error(tmp_path):
+    from panoseg.io.panoptic_json import load_panoptic_json
+    path = tmp_path / "big.json"
+    path.write_text('{"annotations": [], "categories": [], "info": ' + "1" * 5001 + "}")
+    with pytest.raises(PanopticFormatError, match="malformed JSON"):
+        load_panoptic_json(path, need_categories=True)
 
 
 def test_images_in_other_forms_are_left_to_python():
@@ -1155,3 +1182,58 @@ def test_random_documents(docs, format_seed):
 
 def teardown_module(module):
     shutil.rmtree(_TMP, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the review's cases: file order of errors, kept bytes, changed files, pickles
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_bad_gt_is_reported_before_a_missing_prediction_file(tmp_path):
+    gt = tmp_path / "gt.json"
+    gt.write_text('{"annotations": [')
+    a = build(gt, tmp_path / "missing.json", tmp_path, tmp_path)
+    b = build(gt, tmp_path / "missing.json", tmp_path, tmp_path, scanned=False)
+    assert a == b and "gt.json" in a[2] and "malformed JSON" in a[2]
+
+
+def test_pairs_of_a_subset_come_from_the_bytes_read(dataset, tmp_path):
+    gt_json, pred_json = _variant(dataset, tmp_path, None, None, 0)
+    kw = dict(gt_folder=dataset.gt_folder, pred_folder=dataset.pred_folder)
+    job = build(gt_json, pred_json, **kw)
+    ref = build(gt_json, pred_json, scanned=False, **kw)
+    assert job._scanned is not None
+    os.remove(gt_json)
+    os.remove(pred_json)  # (a pipe could not be read twice either)
+    assert same(job.subset(2, 5).pairs, ref.pairs[2:5])
+    assert same(job.subset(1, 6).subset(1, 3).pairs, ref.pairs[2:4])
+
+
+def test_pairs_after_the_file_changed_is_an_error(dataset, tmp_path):
+    gt_json, pred_json = _variant(dataset, tmp_path, None, None, 0)
+    kw = dict(gt_folder=dataset.gt_folder, pred_folder=dataset.pred_folder)
+    job = pickle.loads(pickle.dumps(build(gt_json, pred_json, **kw)))  # (no bytes kept)
+    gt = json.loads(Path(gt_json).read_text())
+    gt["annotations"][0]["file_name"] = "other.png"
+    Path(gt_json).write_text(json.dumps(gt))
+    with pytest.raises(PanopticFormatError, match="changed since the evaluation read it"):
+        job.pairs
+
+
+def test_pickles_carry_no_json_bytes(dataset, tmp_path):
+    def gt_fn(gt):  # string image ids: the parsed path
+        for key in ("annotations", "images"):
+            for entry in gt[key]:
+                entry["image_id" if key == "annotations" else "id"] = \
+                    str(entry["image_id" if key == "annotations" else "id"])
+
+    def pred_fn(pred):
+        for ann in pred["annotations"]:
+            ann["image_id"] = str(ann["image_id"])
+    kw = dict(gt_folder=dataset.gt_folder, pred_folder=dataset.pred_folder)
+    for fns in ((None, None), (gt_fn, pred_fn)):
+        job = build(*_variant(dataset, tmp_path, *fns, 0), **kw)
+        assert (job._scanned is None) is (fns[0] is not None)
+        data = pickle.dumps(job.subset(0, 1))
+        assert b'"segments_info"' not in data  # (JSON text: the files' bytes)
+        assert pickle.loads(data)._json_data == (None, None)

@@ -10,6 +10,7 @@ namespace panoseg {
 namespace {
 
 constexpr int64_t kMaxSegmentId = (int64_t(1) << 24) - 1;
+constexpr int64_t kMaxIntegerDigits = 18;  // < 10^18: within int64, read alike by both parsers
 
 // A number literal as written: [begin, end); `integer`: no fraction or exponent.
 struct NumberLit {
@@ -61,11 +62,23 @@ struct Reader {
       const uint8_t e = p[1];
       if (e == 'u') {
         if (end - p < 6) return false;
+        unsigned code = 0;
         for (int k = 2; k < 6; ++k) {
           const uint8_t h = p[k];
-          if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
+          unsigned digit;
+          if (h >= '0' && h <= '9')
+            digit = h - '0';
+          else if (h >= 'a' && h <= 'f')
+            digit = h - 'a' + 10;
+          else if (h >= 'A' && h <= 'F')
+            digit = h - 'A' + 10;
+          else
             return false;
+          code = 16 * code + digit;
         }
+        // A surrogate (paired or not): orjson refuses a lone one where the stdlib takes it, so
+        // a value parsed from part of the file could differ from the whole file's.
+        if (code >= 0xD800 && code <= 0xDFFF) return false;
         p += 6;
       } else if (std::strchr("\"\\/bfnrt", e) != nullptr && e != 0) {
         p += 2;
@@ -94,6 +107,11 @@ struct Reader {
       return false;
     }
     bool integer = true;
+    // Integers of more than 18 digits are declined wherever they are: orjson reads those beyond
+    // 64 bits as floats (or refuses them, and the stdlib then reads them as ints, up to its
+    // digit limit), so their values, even in a skipped field, would depend on the parser.
+    const bool more = p < end && (*p == '.' || *p == 'e' || *p == 'E');
+    if (!more && p - first - (*first == '-') > kMaxIntegerDigits) return false;
     if (p < end && *p == '.') {
       ++p;
       if (p >= end || !(*p >= '0' && *p <= '9')) return false;

@@ -50,8 +50,9 @@ struct PanopticJsonScan {
 // list of objects, each with an integer "image_id", a "file_name" of printable ASCII without
 // escapes and a "segments_info" list of objects whose "id", "category_id", "iscrowd" (integers)
 // and "area" (a number) are plain literals; the document is strict JSON, ASCII only, nested at
-// most kMaxJsonDepth deep, and no key it reads repeats or is written with an escape. Integer
-// literals have at most 15 digits (exact as doubles). Else false (`out` then undefined).
+// most kMaxJsonDepth deep, no string holds a surrogate escape, no integer literal has more
+// than 18 digits, and no key it reads repeats or is written with an escape. The integers it
+// reads have at most 15 digits (exact as doubles). Else false (`out` then undefined).
 bool scan_panoptic_json(const uint8_t* data, size_t size, PanopticJsonScan* out);
 
 constexpr int kMaxJsonDepth = 128;

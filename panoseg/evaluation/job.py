@@ -102,8 +102,11 @@ class EvaluationJob:
         # Paths may be fsspec URLs (s3://...): everything here only reads (panoseg.fileio).
         gt_json_file, pred_json_file = os.fspath(gt_json_file), os.fspath(pred_json_file)
         self.gt_json_file, self.pred_json_file = gt_json_file, pred_json_file
-        gt_data, pred_data = read_json_bytes(gt_json_file), read_json_bytes(pred_json_file)
-        self._json_data = (gt_data, pred_data)  # for ``pairs``, made when first asked for
+        gt_data = read_json_bytes(gt_json_file)
+        try:
+            pred_data = read_json_bytes(pred_json_file)
+        except PanopticFormatError:
+            pred_data = None  # the long way reports it after anything wrong with the GT file
         self._first = 0  # ``pairs[k]`` is the annotations' pair self._first + k
         # Well-formed files are read by the core, without the GIL and without a dict per
         # segment (~0.5 ms per 200 annotations, where the JSON parser takes ~2.5 ms): the
@@ -114,7 +117,10 @@ class EvaluationJob:
         self._tables = None   # their _ScannedTables
         self._pairs = None
         try:
-            if self._load_scanned(gt_data, pred_data, gt_folder, pred_folder):
+            if pred_data is not None and self._load_scanned(gt_data, pred_data, gt_folder,
+                                                            pred_folder):
+                # Kept for ``pairs`` (made when first asked for): the files may be pipes.
+                self._json_data = (gt_data, pred_data)
                 return
         except PanopticFormatError:
             pass  # the long way says it, in its order
@@ -179,17 +185,25 @@ class EvaluationJob:
         """The (GT annotation, predicted annotation) pairs, in GT order: the JSON objects
         as parsed (made when first asked for, where the core read the files)."""
         if self._pairs is None:
-            gt_data, pred_data = self._json_data
+            gt_data, pred_data = self._json_data  # (None after pickling: the files are read)
             gt_json = load_panoptic_json(self.gt_json_file, need_categories=True, data=gt_data)
             pred_json = load_panoptic_json(self.pred_json_file, data=pred_data)
             pairs = _annotation_pairs(gt_json, pred_json, self.gt_json_file,
                                       self.pred_json_file)
-            self._pairs = pairs[self._first:self._first + len(self._scanned)]
+            pairs = pairs[self._first:self._first + len(self._scanned)]
+            if [tuple((a["image_id"], a["file_name"]) for a in pair) for pair in pairs] != [
+                    tuple((a["image_id"], a["file_name"]) for a in pair)
+                    for pair in self._scanned]:
+                raise PanopticFormatError("the file changed since the evaluation read it",
+                                          file=self.gt_json_file)
+            self._pairs = pairs
         return self._pairs
 
     @pairs.setter
     def pairs(self, value: list) -> None:
+        # (What is evaluated: a list assigned here, not changes made to the one read above.)
         self._pairs, self._scanned, self._tables = list(value), None, None
+        self._json_data = (None, None)
 
     @property
     def n_images(self) -> int:
@@ -198,8 +212,7 @@ class EvaluationJob:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        if self._scanned is not None:
-            state["_json_data"] = (None, None)  # (``pairs`` reads the files again, if asked)
+        state["_json_data"] = (None, None)  # not sent to a cluster: ``pairs`` reads the files
         return state
 
     def __setstate__(self, state):
@@ -375,6 +388,7 @@ class EvaluationJob:
     def subset(self, start: int, stop: int) -> "EvaluationJob":
         """The same job restricted to pairs [start, stop) (what one cluster task is sent)."""
         out = copy.copy(self)
+        out._json_data = self._json_data  # (copy.copy drops it, as pickling does)
         if self._scanned is None:
             out.pairs = self.pairs[start:stop]
             return out

@@ -48,6 +48,8 @@ def read_json(path, data=None):
                 gc.enable()
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise PanopticFormatError(f"malformed JSON ({e})", file=path) from None
+    except ValueError as e:  # an integer beyond the stdlib's digit limit (4300)
+        raise PanopticFormatError(f"malformed JSON ({e})", file=path) from None
     except RecursionError:  # the stdlib parser recurses per nesting level
         raise PanopticFormatError("malformed JSON (nested too deeply)", file=path) from None
 
