@@ -390,21 +390,10 @@ PANOSEG_INLINE void set_bits(uint64_t* bits, int64_t lo, int64_t hi) {
 // Clears the band bits of the columns in [lo, hi) whose streak still began at `row`.
 PANOSEG_INLINE void complete(const int32_t* st, uint64_t* bits, int32_t row, int64_t lo,
                              int64_t hi) {
-#if defined(__SSE2__)
-  const __m128i r = _mm_set1_epi32(row);
-#endif
   for (int64_t x = lo; x < hi;) {
     const int64_t k = x >> 6;
     const int64_t e = std::min(hi, (k + 1) * 64);
     uint64_t m = 0;
-#if defined(__SSE2__)
-    // Four columns a step (x + 4 <= e: their bits lie in word k).
-    for (; x + 4 <= e; x += 4) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st + x));
-      m |= uint64_t(unsigned(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, r)))))
-           << (x & 63);
-    }
-#endif
     for (; x < e; ++x) m |= uint64_t(st[x] == row) << (x & 63);
     bits[k] &= ~m;
   }
