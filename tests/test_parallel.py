@@ -2,10 +2,12 @@
 not yet started cancelled and its threads joined (its own threads, without concurrent.futures)."""
 import threading
 import time
+from collections import deque
+from queue import SimpleQueue
 
 import pytest
 
-from panoseg.util.parallel import _chunks, ordered_map
+from panoseg.util.parallel import _chunks, _next_results, _Task, ordered_map
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
@@ -176,3 +178,51 @@ def test_ctrl_c_in_a_task_the_caller_runs_is_raised_at_once():
             got.append(x)
     assert got == []
     assert threading.active_count() == before
+
+
+def test_on_last_wait_runs_at_most_once_and_only_after_the_last_item():
+    # Whether the caller ever waits depends on the threads' timing; when it is called, it is
+    # once, by the caller, after every item has been handed out, and the results are unchanged.
+    for _ in range(5):
+        handed_out, calls = [], []
+
+        def items():
+            for k in range(40):
+                handed_out.append(k)
+                yield k
+
+        def slow_off_main(k):
+            if threading.current_thread() is not threading.main_thread():
+                time.sleep(0.002)
+            return k * k
+
+        def on_last_wait():
+            calls.append((len(handed_out), threading.current_thread() is threading.main_thread()))
+
+        out = list(ordered_map(slow_off_main, items(), workers=2, total=40,
+                               on_last_wait=on_last_wait))
+        assert out == [k * k for k in range(40)]
+        assert calls in ([], [(40, True)])
+
+
+def test_on_wait_is_called_once_when_the_caller_would_wait():
+    # The caller runs the task no thread took, then finds none left while the oldest (a
+    # thread's) is still running: it calls the function (taken from the list: once), then waits.
+    tasks = SimpleQueue()
+    oldest, other = _Task(lambda k: k, [1]), _Task(lambda k: k + 1, [2])
+    tasks.put(other)
+    calls = []
+    once = [lambda: calls.append(other.done())]
+    waiter = threading.Timer(0.05, oldest.run)  # "the thread" finishes the oldest later
+    waiter.start()
+    assert list(_next_results(deque([oldest]), tasks, True, once)) == [1]
+    waiter.join()
+    assert calls == [True] and once == []  # after running the other task; used up
+
+
+@pytest.mark.parametrize("workers, caller_helps", [(1, True), (2, False)])
+def test_on_last_wait_is_not_called_without_a_caller_that_works(workers, caller_helps):
+    calls = []
+    out = list(ordered_map(lambda k: k + 1, range(20), workers=workers,
+                           caller_helps=caller_helps, on_last_wait=lambda: calls.append(1)))
+    assert out == list(range(1, 21)) and calls == []

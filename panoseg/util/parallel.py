@@ -27,7 +27,8 @@ def default_workers() -> int:
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int] = None,
                 batch: int = 1, total: Optional[int] = None,
-                caller_helps: bool = True, batched: bool = False) -> Iterator[R]:
+                caller_helps: bool = True, batched: bool = False,
+                on_last_wait: Optional[Callable[[], None]] = None) -> Iterator[R]:
     """Yields ``fn(item)`` for each item, in input order, computed by ``workers`` threads.
 
     ``batch`` items go to a thread as one task (for items that take a millisecond or less, a
@@ -49,6 +50,11 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     cores; measured, the two-thread evaluation is ~5% faster this way). False where the caller
     has work of its own between results (the inference loop's model), so that the threads work
     ahead meanwhile.
+
+    ``on_last_wait``: called once by the caller (with ``caller_helps`` and several workers), the
+    first time it has to wait for a thread after every item has been handed out (known from
+    ``total``, or once the items end): work that would otherwise follow the last result, done
+    while the caller's core would idle.
     """
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
@@ -70,7 +76,10 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     threads = []
     pending: deque = deque()
     try:
+        once = [on_last_wait] if on_last_wait is not None else []
+        handed_out = 0
         for chunk in _chunks(items, batch, total, workers):
+            handed_out += len(chunk)
             task = _Task(fn, chunk, batched)
             tasks.put(task)
             pending.append(task)
@@ -82,10 +91,11 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
                 # Hand it the GIL now, so that it takes its task at once: else it waits until
                 # this thread next lets go (0.8 ms at 640x480, making the next tasks' tables).
                 time.sleep(0)
-            if len(pending) >= 2 * workers:
-                yield from _next_results(pending, tasks, caller_helps)
+            if len(pending) >= 2 * workers:  # (the last item known as such from ``total``)
+                yield from _next_results(pending, tasks, caller_helps,
+                                         once if handed_out == total else None)
         while pending:
-            yield from _next_results(pending, tasks, caller_helps)
+            yield from _next_results(pending, tasks, caller_helps, once)
     finally:
         for task in pending:
             task.cancelled = True
@@ -138,14 +148,19 @@ class _Task:
             raise error
 
 
-def _next_results(pending: deque, tasks: SimpleQueue, caller_helps: bool) -> Iterator:
+def _next_results(pending: deque, tasks: SimpleQueue, caller_helps: bool,
+                  on_wait: Optional[list] = None) -> Iterator:
     """The oldest pending task's results; meanwhile, with ``caller_helps``, the caller runs
-    tasks no thread has taken (their results wait in their task, so the order holds)."""
+    tasks no thread has taken (their results wait in their task, so the order holds).
+    ``on_wait``: a list of at most one function, taken out and called if the caller is to
+    wait for the oldest."""
     oldest = pending.popleft()
     while caller_helps and not oldest.done():
         try:
             task = tasks.get_nowait()
         except Empty:
+            if on_wait:
+                on_wait.pop()()
             break  # all taken: wait for the oldest
         task.run()
         if task.error is not None and not isinstance(task.error, Exception):
