@@ -180,3 +180,44 @@ def test_a_result_over_other_categories_is_refused_when_added(dataset):
     with pytest.raises(ValueError, match="categories added to PQStats over"):
         stats.add_image(result)
     assert stats.n_images == 0
+
+
+def _forcing_settle(real):
+    """ordered_map calling on_last_wait after its first result, whatever the threads' timing
+    (the evaluation's sums are then folded in two parts)."""
+    def forced(*args, on_last_wait=None, **kw):
+        for k, result in enumerate(real(*args, **kw)):
+            yield result
+            if k == 0 and on_last_wait is not None:
+                on_last_wait()
+    return forced
+
+
+@pytest.mark.parametrize("iou_type", ["segm", "boundary"])
+def test_sums_settled_while_waiting_are_the_same_bits(dataset, monkeypatch, iou_type):
+    job = EvaluationJob(dataset.gt_json, dataset.pred_json, iou_type=iou_type)
+    ref = job.evaluate_chunk(workers=1, keep=True).stats
+    monkeypatch.setattr(job_module, "ordered_map", _forcing_settle(job_module.ordered_map))
+    for workers in (1, 2):
+        stats = job.evaluate_chunk(workers=workers, keep=False).stats
+        assert pickle.dumps(stats.summarize()) == pickle.dumps(ref.summarize())
+        for name in PQStats._FLOAT + PQStats._INT:
+            assert np.array_equal(getattr(stats, name), getattr(ref, name)), name
+        assert np.array_equal(stats.tp, ref.tp) and np.array_equal(stats.fn, ref.fn)
+
+
+def test_an_image_error_comes_before_an_error_settling_the_sums(dataset, tmp_path,
+                                                                 monkeypatch):
+    gt = json.loads(open(dataset.gt_json).read())
+    gt["annotations"][7]["segments_info"][0]["area"] += 1  # disagrees with the PNG: an error
+    bad = tmp_path / "gt.json"
+    bad.write_text(json.dumps(gt))
+    job = EvaluationJob(bad, dataset.pred_json, gt_folder=dataset.gt_json[:-5])
+    monkeypatch.setattr(job_module, "ordered_map", _forcing_settle(job_module.ordered_map))
+
+    def failing_add_sink(self, sink):
+        raise MemoryError("while settling")
+    monkeypatch.setattr(PQStats, "add_sink", failing_add_sink)
+    with pytest.raises(Exception) as e:
+        job.evaluate_chunk(workers=2, keep=False)
+    assert "area" in str(e.value) and not isinstance(e.value, MemoryError)

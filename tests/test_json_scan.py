@@ -1209,15 +1209,47 @@ def test_pairs_of_a_subset_come_from_the_bytes_read(dataset, tmp_path):
     assert same(job.subset(1, 6).subset(1, 3).pairs, ref.pairs[2:4])
 
 
-def test_pairs_after_the_file_changed_is_an_error(dataset, tmp_path):
+@pytest.mark.parametrize("side, change", [
+    ("gt", lambda d: d["annotations"][0].update(file_name="other.png")),
+    ("pred", lambda d: d["annotations"][-1]["segments_info"].pop()),
+    ("pred", lambda d: d["annotations"][1]["segments_info"][0].update(iscrowd=1)),
+    ("gt", lambda d: d["annotations"].pop()),
+])
+def test_pairs_after_the_file_changed_is_an_error(dataset, tmp_path, side, change):
     gt_json, pred_json = _variant(dataset, tmp_path, None, None, 0)
     kw = dict(gt_folder=dataset.gt_folder, pred_folder=dataset.pred_folder)
     job = pickle.loads(pickle.dumps(build(gt_json, pred_json, **kw)))  # (no bytes kept)
-    gt = json.loads(Path(gt_json).read_text())
-    gt["annotations"][0]["file_name"] = "other.png"
-    Path(gt_json).write_text(json.dumps(gt))
-    with pytest.raises(PanopticFormatError, match="changed since the evaluation read it"):
+    assert same(job.subset(1, 4).pairs, build(gt_json, pred_json, scanned=False,
+                                              **kw).pairs[1:4])  # unchanged: read again, same
+    path = gt_json if side == "gt" else pred_json
+    data = json.loads(Path(path).read_text())
+    change(data)
+    Path(path).write_text(json.dumps(data))
+    with pytest.raises(PanopticFormatError, match="changed since the evaluation read it") as e:
         job.pairs
+    assert e.value.file == str(path)
+
+
+def test_an_unreadable_prediction_pipe_is_not_read_twice(tmp_path, monkeypatch):
+    # Its read fails once (here: over the size limit); the error is raised after the GT's
+    # checks, not by reading the pipe again (which would find it drained).
+    import panoseg.evaluation.job as job_module
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"annotations": [], "categories": []}))
+    calls = []
+
+    def read(path, _real=job_module.read_json_bytes):
+        calls.append(os.path.basename(path))
+        if path.endswith("pred.json"):
+            raise PanopticFormatError("more than the limit", file=path)
+        return _real(path)
+    monkeypatch.setattr(job_module, "read_json_bytes", read)
+    with pytest.raises(PanopticFormatError, match="more than the limit"):
+        EvaluationJob(gt, tmp_path / "pred.json", tmp_path, tmp_path)
+    assert calls == ["gt.json", "pred.json"]
+    gt.write_text("{")  # a bad GT is still reported first
+    with pytest.raises(PanopticFormatError, match="malformed JSON"):
+        EvaluationJob(gt, tmp_path / "pred.json", tmp_path, tmp_path)
 
 
 def test_pickles_carry_no_json_bytes(dataset, tmp_path):

@@ -207,17 +207,40 @@ def test_on_last_wait_runs_at_most_once_and_only_after_the_last_item():
 
 def test_on_wait_is_called_once_when_the_caller_would_wait():
     # The caller runs the task no thread took, then finds none left while the oldest (a
-    # thread's) is still running: it calls the function (taken from the list: once), then waits.
+    # thread's) is still running: it calls the function (taken from the list: once), which
+    # here lets "the thread" finish the oldest, then waits for it.
     tasks = SimpleQueue()
     oldest, other = _Task(lambda k: k, [1]), _Task(lambda k: k + 1, [2])
     tasks.put(other)
-    calls = []
-    once = [lambda: calls.append(other.done())]
-    waiter = threading.Timer(0.05, oldest.run)  # "the thread" finishes the oldest later
-    waiter.start()
+    go, calls = threading.Event(), []
+
+    def thread():
+        assert go.wait(10)
+        oldest.run()
+    worker = threading.Thread(target=thread)
+    worker.start()
+    once = [lambda: (calls.append(other.done()), go.set())]
     assert list(_next_results(deque([oldest]), tasks, True, once)) == [1]
-    waiter.join()
+    worker.join()
     assert calls == [True] and once == []  # after running the other task; used up
+
+
+def test_an_error_in_on_last_wait_propagates_and_the_threads_are_joined():
+    before = threading.active_count()
+
+    def fn(k):
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.005)  # the caller then waits for the thread's items
+        return k
+
+    def on_last_wait():
+        raise MemoryError("settle")
+    for _ in range(20):
+        try:
+            list(ordered_map(fn, range(40), workers=2, total=40, on_last_wait=on_last_wait))
+        except MemoryError as e:
+            assert str(e) == "settle"
+    assert threading.active_count() == before
 
 
 @pytest.mark.parametrize("workers, caller_helps", [(1, True), (2, False)])

@@ -105,8 +105,10 @@ class EvaluationJob:
         gt_data = read_json_bytes(gt_json_file)
         try:
             pred_data = read_json_bytes(pred_json_file)
-        except PanopticFormatError:
-            pred_data = None  # the long way reports it after anything wrong with the GT file
+        except PanopticFormatError as e:
+            # Raised after anything wrong with the GT file, as the long way checks (the file
+            # is not read again: a pipe would now give something else).
+            pred_data = e
         self._first = 0  # ``pairs[k]`` is the annotations' pair self._first + k
         # Well-formed files are read by the core, without the GIL and without a dict per
         # segment (~0.5 ms per 200 annotations, where the JSON parser takes ~2.5 ms): the
@@ -117,8 +119,8 @@ class EvaluationJob:
         self._tables = None   # their _ScannedTables
         self._pairs = None
         try:
-            if pred_data is not None and self._load_scanned(gt_data, pred_data, gt_folder,
-                                                            pred_folder):
+            if isinstance(pred_data, bytes) and self._load_scanned(gt_data, pred_data,
+                                                                   gt_folder, pred_folder):
                 # Kept for ``pairs`` (made when first asked for): the files may be pipes.
                 self._json_data = (gt_data, pred_data)
                 return
@@ -127,9 +129,12 @@ class EvaluationJob:
         self._load_parsed(gt_data, pred_data, gt_folder, pred_folder)
 
     def _load_parsed(self, gt_data, pred_data, gt_folder, pred_folder) -> None:
-        """The inputs from the parsed JSON files (every check, and its message)."""
+        """The inputs from the parsed JSON files (every check, and its message). ``pred_data``:
+        the prediction file's bytes, or the error reading it gave."""
         gt_json_file, pred_json_file = self.gt_json_file, self.pred_json_file
         gt_json = load_panoptic_json(gt_json_file, need_categories=True, data=gt_data)
+        if isinstance(pred_data, PanopticFormatError):
+            raise pred_data
         pred_json = load_panoptic_json(pred_json_file, data=pred_data)
         self.gt_folder = segmentation_folder(gt_folder, gt_json_file, "ground truth segmentations")
         self.pred_folder = segmentation_folder(pred_folder, pred_json_file,
@@ -191,13 +196,28 @@ class EvaluationJob:
             pairs = _annotation_pairs(gt_json, pred_json, self.gt_json_file,
                                       self.pred_json_file)
             pairs = pairs[self._first:self._first + len(self._scanned)]
-            if [tuple((a["image_id"], a["file_name"]) for a in pair) for pair in pairs] != [
-                    tuple((a["image_id"], a["file_name"]) for a in pair)
-                    for pair in self._scanned]:
-                raise PanopticFormatError("the file changed since the evaluation read it",
-                                          file=self.gt_json_file)
+            self._check_unchanged(pairs)
             self._pairs = pairs
         return self._pairs
+
+    def _check_unchanged(self, pairs: list) -> None:
+        """That ``pairs``, read again, are what was scanned: the same images, names and
+        segments (a pickled job reads its files again: they may have changed meanwhile)."""
+        if len(pairs) != len(self._scanned):
+            raise PanopticFormatError("the file changed since the evaluation read it",
+                                      file=self.gt_json_file)
+        for side, file in ((0, self.gt_json_file), (1, self.pred_json_file)):
+            anns = [pair[side] for pair in pairs]
+            made = SegmentTable.for_annotations(anns, self.categories, is_gt=side == 0)
+            for ann, table, scanned, tables in zip(anns, made, self._scanned, self._tables):
+                old = scanned[side]
+                if not (ann["image_id"] == old["image_id"]
+                        and ann["file_name"] == old["file_name"] and table is not None
+                        and all(np.array_equal(getattr(table, f), getattr(tables[side], f),
+                                               equal_nan=True)
+                                for f in ("ids", "category", "iscrowd", "area"))):
+                    raise PanopticFormatError("the file changed since the evaluation read it",
+                                              file=file)
 
     @pairs.setter
     def pairs(self, value: list) -> None:
@@ -424,14 +444,18 @@ class EvaluationJob:
         if sink is not None:
             evaluate, batched = partial(self._evaluate_block, sink=sink), True
         summed = 0  # images in the sink since it was last drained
-        settle = None
+        settle, settle_errors = None, []
         if sink is not None:
             def settle():
                 # While the caller waits for the other threads' last images: the sink's sums so
                 # far added, and their IoU sums, which the summary reads, folded (exactly); ~1 ms
-                # after the last image otherwise.
-                stats.add_sink(sink)
-                stats.iou  # noqa: B018 - reading it folds its pending terms
+                # after the last image otherwise. Its error (MemoryError) is raised after the
+                # images', which come first.
+                try:
+                    stats.add_sink(sink)
+                    stats.iou  # noqa: B018 - reading it folds its pending terms
+                except Exception as e:  # noqa: BLE001 - raised below
+                    settle_errors.append(e)
         bar = progress_bar(n, progress, "panoseg eval")
         try:
             # A few images per thread task: each takes about a millisecond at 640x480. At least
@@ -457,6 +481,8 @@ class EvaluationJob:
                 if on_image is not None:
                     on_image(result)
                 bar.update(1)
+            if settle_errors:
+                raise settle_errors[0]
             if sink is not None:
                 stats.add_sink(sink)
         finally:
