@@ -146,9 +146,10 @@ class EvaluationJob:
         self._scanned = self._tables = None
 
     def _load_scanned(self, gt_data, pred_data, gt_folder, pred_folder) -> bool:
-        """The inputs from the core's reading of the files (:func:`panoseg._core.scan_panoptic_json`),
-        in the long way's order of checks; False (nothing kept) where it declines a file, an
-        image id repeats or lacks a prediction, or a segment table is not plainly valid."""
+        """The inputs from the core's reading of the files
+        (:func:`panoseg._core.scan_panoptic_json`), in the long way's order of checks; False
+        (nothing kept) where it declines a file, an image id repeats or lacks a prediction, or a
+        segment table is not plainly valid."""
         gt_json_file, pred_json_file = self.gt_json_file, self.pred_json_file
         gt_scan, pred_scan = _scan_both(gt_data, pred_data)
         if gt_scan is None or gt_scan.categories is None or not gt_scan.categories.startswith(b"["):
