@@ -193,18 +193,22 @@ struct Reader {
     return span.end - span.begin == n && std::memcmp(base + span.begin, word, n) == 0;
   }
 
-  // An integer literal of at most 15 digits (exact in a double), as int64.
-  bool small_integer(int64_t* out) {
-    NumberLit n;
-    if (!number(&n) || !n.integer) return false;
+  // An integer literal's value, when it has at most 15 digits (exact in a double).
+  static bool literal_value(const NumberLit& n, int64_t* out) {
     const uint8_t* q = n.begin;
     const bool negative = *q == '-';
     q += negative;
-    if (n.end - q > 15) return false;
+    if (!n.integer || n.end - q > 15) return false;
     int64_t v = 0;
     for (; q < n.end; ++q) v = 10 * v + (*q - '0');
     *out = negative ? -v : v;
     return true;
+  }
+
+  // An integer literal of at most 15 digits, as int64.
+  bool small_integer(int64_t* out) {
+    NumberLit n;
+    return number(&n) && literal_value(n, out);
   }
 
   // A number literal as a double: a small integer exactly, any other literal correctly rounded
@@ -212,15 +216,11 @@ struct Reader {
   bool real(double* out) {
     NumberLit n;
     if (!number(&n)) return false;
-    if (n.integer) {
-      const uint8_t* q = n.begin + (*n.begin == '-');
-      if (n.end - q <= 15) {
-        int64_t v = 0;
-        for (; q < n.end; ++q) v = 10 * v + (*q - '0');
-        *out = *n.begin == '-' ? -double(v) : double(v);
-        return true;
-      }
-      return false;  // a larger integer: Python keeps an int (and checks it so)
+    if (n.integer) {  // a larger integer is declined: Python keeps an int (and checks it so)
+      int64_t v;
+      if (!literal_value(n, &v)) return false;
+      *out = double(v);
+      return true;
     }
     double v = 0.0;
     const auto r = std::from_chars(reinterpret_cast<const char*>(n.begin),
