@@ -256,6 +256,9 @@ def _size_row(size, runs):
         "panopticapi_all/panoseg_all": r_pa, "ok_panopticapi": ok4,
         "panopticapi_1t/panoseg_1t": _ratio(pa_1, ps_1),
     }
+    control = _control_factor(paired) if paired is not None else None
+    if control is not None:
+        ratios["control_2t/control_1t_best"], ratios["control_2t/control_1t_median"] = control
 
     def f(x, spec="{:.2f}"):
         return "n/a" if x is None else spec.format(x)
@@ -286,10 +289,28 @@ def _scaling_line(size, paired):
     wall1, wall2 = _median(paired["all_1_s"]), _median(paired["all_s"])
     cpu1, cpu2 = _median(paired["all_1_cpu_s"]), _median(paired["all_cpu_s"])
     busy1, busy2 = cpu1 / wall1, cpu2 / (2 * wall2)
-    return (f"1t/2t at {size}, medians of the interleaved rounds: {wall1 / wall2:.2f} = 2 x "
+    line = (f"1t/2t at {size}, medians of the interleaved rounds: {wall1 / wall2:.2f} = 2 x "
             f"{busy2:.3f} / {busy1:.3f} (the 2 cores' busy share with two threads / the one "
             f"core's with one) / {cpu2 / cpu1:.3f} (CPU time of the same work with two threads "
             "/ with one).")
+    control = _control_factor(paired)
+    if control is not None:
+        best, median = control
+        line += (f" The machine's own factor in the same rounds (control: cache-resident "
+                 f"SHA-256, two threads at once / one alone): {best:.3f} best to best, "
+                 f"{median:.3f} median to median; a program with no serial part and nothing "
+                 f"shared would get 1t/2t = {2 / best:.2f} (bests) / {2 / median:.2f} "
+                 "(medians).")
+    return line
+
+
+def _control_factor(paired):
+    """(best, median) of the control's two-thread wall time over its one-thread one, from the
+    rounds of the 1t/2t run (time_eval.py's control_time), or None for an older run."""
+    one, two = paired.get("control_1_s"), paired.get("control_2_s")
+    if not one or not two:
+        return None
+    return min(two) / min(one), _median(two) / _median(one)
 
 
 def _summarize(machine):

@@ -13,7 +13,9 @@ call (JSON loading included, as a user of ``pq_compute`` pays it).
 
 * ``panoseg``: ``panoseg.pq_compute(gt, pred, workers=N)`` (``all``: ``workers=None``); with
   ``--threads 1+2``, one thread and two alternately, round after round, in this one process
-  (``best_1_s``: one thread's best, ``best_s``: two threads').
+  (``best_1_s``: one thread's best, ``best_s``: two threads'), and after each round a control
+  (``control_1_s`` / ``control_2_s``: SHA-256 of a cache-resident 64 KB block, on one thread
+  and the same on each of two at once): what the machine itself gives two busy threads.
 * ``hotcoco``: ``hotcoco.panoptic.pq_compute``; its thread count is ``RAYON_NUM_THREADS``, which
   must be set before the process starts: with ``--threads`` other than ``all`` this script
   re-executes itself with the variable set when the environment does not already say so.
@@ -258,6 +260,29 @@ def make_inflate(args):
 
 
 # --------------------------------------------------------------------------- main
+CONTROL_BLOCK = bytes(range(256)) * 256  # 64 KB: stays in a core's own caches
+
+
+def control_work(n: int = 300) -> None:
+    """~10-20 ms of SHA-256 over a 64 KB block (hashlib lets go of the GIL for it)."""
+    import hashlib
+    for _ in range(n):
+        hashlib.sha256(CONTROL_BLOCK).digest()
+
+
+def control_time(threads: int) -> float:
+    """Wall time of control_work on ``threads`` threads at once (each does it whole)."""
+    import threading
+    others = [threading.Thread(target=control_work) for _ in range(threads - 1)]
+    t0 = time.perf_counter()
+    for t in others:
+        t.start()
+    control_work()
+    for t in others:
+        t.join()
+    return time.perf_counter() - t0
+
+
 def timed(fn, rounds: int, warmup: int):
     result = None
     for _ in range(warmup):
@@ -295,16 +320,22 @@ def measure(args) -> dict:
             one(), two()
         # With each round's CPU time (all threads): how much more CPU the same work costs
         # with both threads running, and how busy they kept the cores.
-        t1, t2, c1, c2 = [], [], [], []
+        # And the machine's own factor in the same rounds: a control with nothing shared but
+        # the machine (control_work: cache-resident hashing, no memory traffic, no locks), on
+        # one thread and on two at once.
+        t1, t2, c1, c2, k1, k2 = [], [], [], [], [], []
         for _ in range(args.rounds):
             for fn, times, cpu in ((one, t1, c1), (two, t2, c2)):
                 t0, p0 = time.perf_counter(), time.process_time()
                 results = fn()
                 times.append(time.perf_counter() - t0)
                 cpu.append(time.process_time() - p0)
+            k1.append(control_time(1))
+            k2.append(control_time(2))
         pq, per_class = summarize_pq(results)
         out.update(workers=2, best_s=min(t2), all_s=t2, best_1_s=min(t1), all_1_s=t1,
-                   all_cpu_s=c2, all_1_cpu_s=c1, pq=pq, per_class=per_class)
+                   all_cpu_s=c2, all_1_cpu_s=c1, control_1_s=k1, control_2_s=k2, pq=pq,
+                   per_class=per_class)
     else:
         maker = {"panoseg": make_panoseg, "hotcoco": make_hotcoco,
                  "panopticapi": make_panopticapi}[args.tool]
