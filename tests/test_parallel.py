@@ -205,10 +205,10 @@ def test_on_last_wait_runs_at_most_once_and_only_after_the_last_item():
         assert calls in ([], [(40, True)])
 
 
-def test_on_wait_is_called_once_when_the_caller_would_wait():
-    # The caller runs the task no thread took, then finds none left while the oldest (a
-    # thread's) is still running: it calls the function (taken from the list: once), which
-    # here lets "the thread" finish the oldest, then waits for it.
+def test_on_wait_is_called_once_before_the_caller_runs_a_task_or_waits():
+    # The oldest (a thread's) is not done: the function is called first (taken from the list:
+    # once), before the caller runs the task no thread took; here it lets "the thread" finish
+    # the oldest.
     tasks = SimpleQueue()
     oldest, other = _Task(lambda k: k, [1]), _Task(lambda k: k + 1, [2])
     tasks.put(other)
@@ -222,7 +222,17 @@ def test_on_wait_is_called_once_when_the_caller_would_wait():
     once = [lambda: (calls.append(other.done()), go.set())]
     assert list(_next_results(deque([oldest]), tasks, True, once)) == [1]
     worker.join()
-    assert calls == [True] and once == []  # after running the other task; used up
+    assert calls == [False] and once == []  # before the other task ran; used up
+
+
+def test_on_wait_is_not_called_when_the_oldest_is_done():
+    tasks = SimpleQueue()
+    oldest, other = _Task(lambda k: k, [1]), _Task(lambda k: k + 1, [2])
+    oldest.run()
+    tasks.put(other)
+    once = [lambda: pytest.fail("called")]
+    assert list(_next_results(deque([oldest]), tasks, True, once)) == [1]
+    assert len(once) == 1 and not other.done()  # kept for the next wait; nothing run
 
 
 def test_an_error_in_on_last_wait_propagates_and_the_threads_are_joined():

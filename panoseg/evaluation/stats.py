@@ -564,7 +564,7 @@ class PQStats:
             return
         start = 0
         for field, shape in zip(fields, shapes):  # blocks in _INT order (stats_sink.hpp)
-            size = int(np.prod(shape))
+            size = math.prod(shape)  # (np.prod costs ~8 us a call: a tenth of a small add)
             field += ints[start:start + size].reshape(shape)
             start += size
         if len(confusion_gt):

@@ -51,10 +51,12 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     has work of its own between results (the inference loop's model), so that the threads work
     ahead meanwhile.
 
-    ``on_last_wait``: called once by the caller (with ``caller_helps`` and several workers), the
-    first time it has to wait for a thread after every item has been handed out (known from
-    ``total``, or once the items end): work that would otherwise follow the last result, done
-    while the caller's core would idle.
+    ``on_last_wait``: called once by the caller (with ``caller_helps`` and several workers),
+    once every item has been handed out (known from ``total``, or once the items end), the first
+    time the next result is not ready: before the caller runs any task left or waits, so that
+    work which would otherwise follow the last result is done while the threads finish theirs
+    (done after the caller's own last task, it left the other cores idle: ~0.7 ms of sums
+    after 200 images at 640x480, measured).
     """
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
@@ -152,15 +154,16 @@ def _next_results(pending: deque, tasks: SimpleQueue, caller_helps: bool,
                   on_wait: Optional[list] = None) -> Iterator:
     """The oldest pending task's results; meanwhile, with ``caller_helps``, the caller runs
     tasks no thread has taken (their results wait in their task, so the order holds).
-    ``on_wait``: a list of at most one function, taken out and called if the caller is to
-    wait for the oldest."""
+    ``on_wait``: a list of at most one function, taken out and called first if the oldest is
+    not done (before the caller runs a task or waits)."""
     oldest = pending.popleft()
     while caller_helps and not oldest.done():
+        if on_wait:
+            on_wait.pop()()
+            continue  # the oldest may be done by now
         try:
             task = tasks.get_nowait()
         except Empty:
-            if on_wait:
-                on_wait.pop()()
             break  # all taken: wait for the oldest
         task.run()
         if task.error is not None and not isinstance(task.error, Exception):
