@@ -259,3 +259,31 @@ def test_on_last_wait_is_not_called_without_a_caller_that_works(workers, caller_
     out = list(ordered_map(lambda k: k + 1, range(20), workers=workers,
                            caller_helps=caller_helps, on_last_wait=lambda: calls.append(1)))
     assert out == list(range(1, 21)) and calls == []
+
+
+@pytest.mark.parametrize("workers", [2, 3, 4])
+def test_threads_end_behind_the_last_task_and_the_caller_keeps_their_marks(workers):
+    # The end marks are queued once the items end; a caller that finds one puts it back, so
+    # every thread still gets its own and the map returns with all of them joined.
+    before = threading.active_count()
+
+    def fn(k):
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.001)
+        return -k
+    for total in (None, 30):
+        out = list(ordered_map(fn, iter(range(30)), workers=workers, total=total,
+                               on_last_wait=lambda: None))
+        assert out == [-k for k in range(30)]
+        assert threading.active_count() == before
+
+
+def test_next_results_puts_back_an_end_mark_it_takes():
+    tasks = SimpleQueue()
+    oldest = _Task(lambda k: k, [1])
+    tasks.put(None)
+    done = threading.Timer(0.05, oldest.run)
+    done.start()
+    assert list(_next_results(deque([oldest]), tasks, True)) == [1]
+    done.join()
+    assert tasks.get_nowait() is None  # still there for its thread

@@ -77,6 +77,15 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     n_threads = workers - 1 if caller_helps else workers
     threads = []
     pending: deque = deque()
+    stopped = False  # the threads' end marks (None) are queued
+
+    def stop_threads():
+        nonlocal stopped
+        if not stopped:
+            stopped = True
+            for _ in threads:
+                tasks.put(None)
+
     try:
         once = [on_last_wait] if on_last_wait is not None else []
         handed_out = 0
@@ -96,13 +105,17 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
             if len(pending) >= 2 * workers:  # (the last item known as such from ``total``)
                 yield from _next_results(pending, tasks, caller_helps,
                                          once if handed_out == total else None)
+        # Every task is queued (the items have ended: ``total`` is not trusted here): the end
+        # marks go behind them now, so that each thread ends once there is no task left, while
+        # the caller still works (joining a thread that must first wake up to take its mark
+        # cost ~0.2 ms after the last result).
+        stop_threads()
         while pending:
             yield from _next_results(pending, tasks, caller_helps, once)
     finally:
         for task in pending:
             task.cancelled = True
-        for _ in threads:
-            tasks.put(None)
+        stop_threads()
         for thread in threads:
             thread.join()
 
@@ -165,6 +178,9 @@ def _next_results(pending: deque, tasks: SimpleQueue, caller_helps: bool,
             task = tasks.get_nowait()
         except Empty:
             break  # all taken: wait for the oldest
+        if task is None:  # a thread's end mark: every task is taken
+            tasks.put(None)
+            break
         task.run()
         if task.error is not None and not isinstance(task.error, Exception):
             raise task.error  # Ctrl-C in the caller: now, not when the task's turn comes
