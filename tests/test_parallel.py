@@ -287,3 +287,126 @@ def test_next_results_puts_back_an_end_mark_it_takes():
     assert list(_next_results(deque([oldest]), tasks, True)) == [1]
     done.join()
     assert tasks.get_nowait() is None  # still there for its thread
+
+
+def _run_with_deadline(fn, seconds=20):
+    """fn() on a daemon thread; fails the test if it does not return within ``seconds`` (a
+    hang), else re-raises what it raised."""
+    box = []
+
+    def target():
+        try:
+            box.append(("ok", fn()))
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            box.append(("error", e))
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), "ordered_map hung"
+    kind, value = box[0]
+    if kind == "error":
+        raise value
+    return value
+
+
+def test_an_interrupt_inside_a_thread_start_neither_hangs_nor_leaves_threads(monkeypatch):
+    # The second thread really starts, then its start() raises (a Ctrl-C in start()'s wait):
+    # it must still get an end mark and be joined.
+    before = threading.active_count()
+    real_start, starts = threading.Thread.start, []
+
+    def start(self):
+        real_start(self)
+        starts.append(self.name)
+        if self.name == "panoseg_1":
+            raise KeyboardInterrupt("in start()")
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with pytest.raises(KeyboardInterrupt, match="in start"):
+        _run_with_deadline(lambda: list(ordered_map(lambda k: k, range(10), workers=3)))
+    assert [n for n in starts if n.startswith("panoseg_")] == ["panoseg_0", "panoseg_1"]
+    assert threading.active_count() - 1 <= before  # (the deadline thread may be ending)
+
+
+def test_an_interrupt_while_the_end_marks_are_queued_neither_hangs_nor_leaves_threads(
+        monkeypatch):
+    # The first end mark's put raises (a Ctrl-C there): the marks not yet queued are queued by
+    # the cleanup, so every thread still ends and is joined.
+    import panoseg.util.parallel as parallel
+    before = threading.active_count()
+
+    class Queue(SimpleQueue):
+        raised = False
+
+        def put(self, item, *args, **kwargs):
+            if item is None and not Queue.raised:
+                Queue.raised = True
+                raise KeyboardInterrupt("at the first end mark")
+            return super().put(item, *args, **kwargs)
+    monkeypatch.setattr(parallel, "SimpleQueue", Queue)
+
+    def fn(k):
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.001)
+        return k
+    with pytest.raises(KeyboardInterrupt, match="first end mark"):
+        _run_with_deadline(lambda: list(ordered_map(fn, range(12), workers=3)))
+    assert Queue.raised
+    assert threading.active_count() - 1 <= before
+
+
+def test_an_error_in_on_last_wait_cancels_the_oldest_task_still_queued():
+    # The threads are held back, so the oldest task is still queued when on_last_wait raises:
+    # it is cancelled (its fn never runs), the error propagates and the threads are joined.
+    before = threading.active_count()
+    hold, ran = threading.Event(), []
+
+    def fn(k):
+        if threading.current_thread() is not threading.main_thread():
+            assert hold.wait(10)
+        ran.append(k)
+        return k
+
+    def on_last_wait():
+        hold.set()  # the threads may go on once the error is on its way
+        raise MemoryError("settle")
+
+    def run():
+        return list(ordered_map(fn, range(3), workers=2, on_last_wait=on_last_wait))
+    with pytest.raises(MemoryError, match="settle"):
+        _run_with_deadline(run)
+    assert threading.active_count() - 1 <= before
+    assert 0 not in ran or ran == [0]  # the oldest ran only if the thread had taken it
+
+
+def test_on_last_wait_waits_for_the_items_to_end_even_with_a_total_too_small():
+    for _ in range(20):
+        ended, calls = [], []
+
+        def items():
+            yield from range(20)
+            ended.append(True)
+
+        def fn(k):
+            if threading.current_thread() is not threading.main_thread():
+                time.sleep(0.0005)
+            return k
+        out = list(ordered_map(fn, items(), workers=2, total=8,
+                               on_last_wait=lambda: calls.append(bool(ended))))
+        assert out == list(range(20))
+        assert calls in ([], [True])
+
+
+def test_next_results_cancels_the_oldest_when_on_wait_raises():
+    # The oldest is still queued (no thread took it) when the function raises: it is out of
+    # the caller's pending list, so _next_results itself marks it cancelled.
+    tasks = SimpleQueue()
+    oldest = _Task(lambda k: pytest.fail("ran"), [1])
+    tasks.put(oldest)
+
+    def on_wait():
+        raise MemoryError("settle")
+    with pytest.raises(MemoryError, match="settle"):
+        list(_next_results(deque([oldest]), tasks, True, [on_wait]))
+    assert oldest.cancelled
+    tasks.get_nowait().run()  # a thread taking it now skips it
+    assert oldest.done()

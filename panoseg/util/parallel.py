@@ -52,8 +52,8 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     ahead meanwhile.
 
     ``on_last_wait``: called once by the caller (with ``caller_helps`` and several workers),
-    once every item has been handed out (known from ``total``, or once the items end), the first
-    time the next result is not ready: before the caller runs any task left or waits, so that
+    once the items have ended, the first time the next result is not ready: before the caller
+    runs any task left or waits, so that
     work which would otherwise follow the last result is done while the threads finish theirs
     (done after the caller's own last task, it left the other cores idle: ~0.7 ms of sums
     after 200 images at 640x480, measured).
@@ -77,34 +77,35 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
     n_threads = workers - 1 if caller_helps else workers
     threads = []
     pending: deque = deque()
-    stopped = False  # the threads' end marks (None) are queued
+    marks = 0  # the threads' end marks (None) queued so far: one per thread
 
     def stop_threads():
-        nonlocal stopped
-        if not stopped:
-            stopped = True
-            for _ in threads:
-                tasks.put(None)
+        # Counted one by one, so that an interrupt between two puts leaves the rest to the
+        # ``finally`` (a spare mark, for a thread whose start failed, is harmless).
+        nonlocal marks
+        while marks < len(threads):
+            tasks.put(None)
+            marks += 1
 
     try:
         once = [on_last_wait] if on_last_wait is not None else []
-        handed_out = 0
         for chunk in _chunks(items, batch, total, workers):
-            handed_out += len(chunk)
             task = _Task(fn, chunk, batched)
             tasks.put(task)
             pending.append(task)
             if len(threads) < n_threads:  # one thread per task until there are enough
                 thread = threading.Thread(target=_work, args=(tasks,), daemon=True,
                                           name=f"panoseg_{len(threads)}")
-                thread.start()  # listed once started: a failed start is the error raised
+                # Listed before it starts: an interrupt inside start() may come once the thread
+                # runs, and it must get an end mark of its own. A failed start is the error
+                # raised (that thread is not joined).
                 threads.append(thread)
+                thread.start()
                 # Hand it the GIL now, so that it takes its task at once: else it waits until
                 # this thread next lets go (0.8 ms at 640x480, making the next tasks' tables).
                 time.sleep(0)
-            if len(pending) >= 2 * workers:  # (the last item known as such from ``total``)
-                yield from _next_results(pending, tasks, caller_helps,
-                                         once if handed_out == total else None)
+            if len(pending) >= 2 * workers:
+                yield from _next_results(pending, tasks, caller_helps)
         # Every task is queued (the items have ended: ``total`` is not trusted here): the end
         # marks go behind them now, so that each thread ends once there is no task left, while
         # the caller still works (joining a thread that must first wake up to take its mark
@@ -117,7 +118,8 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
             task.cancelled = True
         stop_threads()
         for thread in threads:
-            thread.join()
+            if thread.ident is not None:  # started
+                thread.join()
 
 
 class _Task:
@@ -172,7 +174,11 @@ def _next_results(pending: deque, tasks: SimpleQueue, caller_helps: bool,
     oldest = pending.popleft()
     while caller_helps and not oldest.done():
         if on_wait:
-            on_wait.pop()()
+            try:
+                on_wait.pop()()
+            except BaseException:
+                oldest.cancelled = True  # out of ``pending``: the caller's cleanup misses it
+                raise
             continue  # the oldest may be done by now
         try:
             task = tasks.get_nowait()
