@@ -448,10 +448,10 @@ class EvaluationJob:
         settle, settle_errors = None, []
         if sink is not None:
             def settle():
-                # While the caller waits for the other threads' last images: the sink's sums so
-                # far added, and their IoU sums, which the summary reads, folded (exactly); ~1 ms
-                # after the last image otherwise. Its error (MemoryError) is raised after the
-                # images', which come first.
+                # Once every image is handed out, while the threads work on the last ones: the
+                # sink's sums so far added, and their IoU sums, which the summary reads, folded
+                # (exactly); ~1 ms after the last image otherwise. Its error (MemoryError) is
+                # raised after the images', which come first.
                 try:
                     stats.add_sink(sink)
                     stats.iou  # noqa: B018 - reading it folds its pending terms

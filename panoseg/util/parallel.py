@@ -53,10 +53,9 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
 
     ``on_last_wait``: called once by the caller (with ``caller_helps`` and several workers),
     once the items have ended, the first time the next result is not ready: before the caller
-    runs any task left or waits, so that
-    work which would otherwise follow the last result is done while the threads finish theirs
-    (done after the caller's own last task, it left the other cores idle: ~0.7 ms of sums
-    after 200 images at 640x480, measured).
+    runs any task left or waits, so that work which would otherwise follow the last result is
+    done while the threads finish theirs (done after the caller's own last task, it left the
+    other cores idle: ~0.7 ms of sums after 200 images at 640x480, measured).
     """
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
