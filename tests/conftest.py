@@ -1,5 +1,6 @@
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,3 +16,21 @@ def sample_copy(tmp_path):
         shutil.copytree(DATA / "panoptic_examples", tmp_path / name)
         (tmp_path / f"{name}.json").write_text(json.dumps(src))
     return tmp_path
+
+
+def in_thread(fn, timeout=20):
+    """fn's result, or its exception, from a daemon thread; fails if it is still running after
+    ``timeout`` seconds (a hang)."""
+    out = []
+
+    def run():
+        try:
+            out.append(("ok", fn()))
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            out.append(("error", e))
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), "blocked"
+    return out[0]

@@ -9,6 +9,8 @@ import pytest
 
 from panoseg.util.parallel import _chunks, _next_results, _Task, ordered_map
 
+from conftest import in_thread
+
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
 @pytest.mark.parametrize("batch", [1, 2, 8, 100])
@@ -289,26 +291,6 @@ def test_next_results_puts_back_an_end_mark_it_takes():
     assert tasks.get_nowait() is None  # still there for its thread
 
 
-def _run_with_deadline(fn, seconds=20):
-    """fn() on a daemon thread; fails the test if it does not return within ``seconds`` (a
-    hang), else re-raises what it raised."""
-    box = []
-
-    def target():
-        try:
-            box.append(("ok", fn()))
-        except BaseException as e:  # noqa: BLE001 - handed to the test
-            box.append(("error", e))
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(seconds)
-    assert not t.is_alive(), "ordered_map hung"
-    kind, value = box[0]
-    if kind == "error":
-        raise value
-    return value
-
-
 def test_an_interrupt_inside_a_thread_start_neither_hangs_nor_leaves_threads(monkeypatch):
     # The second thread really starts, then its start() raises (a Ctrl-C in start()'s wait):
     # it must still get an end mark and be joined.
@@ -321,8 +303,8 @@ def test_an_interrupt_inside_a_thread_start_neither_hangs_nor_leaves_threads(mon
         if self.name == "panoseg_1":
             raise KeyboardInterrupt("in start()")
     monkeypatch.setattr(threading.Thread, "start", start)
-    with pytest.raises(KeyboardInterrupt, match="in start"):
-        _run_with_deadline(lambda: list(ordered_map(lambda k: k, range(10), workers=3)))
+    kind, error = in_thread(lambda: list(ordered_map(lambda k: k, range(10), workers=3)))
+    assert kind == "error" and isinstance(error, KeyboardInterrupt) and "in start" in str(error)
     assert [n for n in starts if n.startswith("panoseg_")] == ["panoseg_0", "panoseg_1"]
     assert threading.active_count() - 1 <= before  # (the deadline thread may be ending)
 
@@ -348,8 +330,9 @@ def test_an_interrupt_while_the_end_marks_are_queued_neither_hangs_nor_leaves_th
         if threading.current_thread() is not threading.main_thread():
             time.sleep(0.001)
         return k
-    with pytest.raises(KeyboardInterrupt, match="first end mark"):
-        _run_with_deadline(lambda: list(ordered_map(fn, range(12), workers=3)))
+    kind, error = in_thread(lambda: list(ordered_map(fn, range(12), workers=3)))
+    assert kind == "error" and isinstance(error, KeyboardInterrupt)
+    assert "first end mark" in str(error)
     assert Queue.raised
     assert threading.active_count() - 1 <= before
 
@@ -372,8 +355,8 @@ def test_an_error_in_on_last_wait_cancels_the_oldest_task_still_queued():
 
     def run():
         return list(ordered_map(fn, range(3), workers=2, on_last_wait=on_last_wait))
-    with pytest.raises(MemoryError, match="settle"):
-        _run_with_deadline(run)
+    kind, error = in_thread(run)
+    assert kind == "error" and isinstance(error, MemoryError) and str(error) == "settle"
     assert threading.active_count() - 1 <= before
     assert 0 not in ran or ran == [0]  # the oldest ran only if the thread had taken it
 

@@ -15,6 +15,8 @@ from panoseg.errors import PanopticFormatError
 from panoseg.util import fileio
 from panoseg.util.fileio import read_bytes
 
+from conftest import in_thread
+
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 
 
@@ -30,24 +32,6 @@ PNG_A = "000000142238.png"
 def default_limits(monkeypatch):
     """The default file size limit, whatever the environment says."""
     monkeypatch.delenv("PANOSEG_MAX_FILE_BYTES", raising=False)
-
-
-def in_thread(fn, timeout=20):
-    """fn's result, or its exception, from a daemon thread; fails if it is still running after
-    ``timeout`` seconds (a hang)."""
-    out = []
-
-    def run():
-        try:
-            out.append(("ok", fn()))
-        except BaseException as e:  # noqa: BLE001 - handed to the test
-            out.append(("error", e))
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(timeout)
-    assert not t.is_alive(), "blocked"
-    return out[0]
 
 
 def test_fifo_without_writer_is_an_error_not_a_hang(tmp_path, short_wait):
