@@ -87,7 +87,6 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
             marks += 1
 
     try:
-        once = [on_last_wait] if on_last_wait is not None else []
         for chunk in _chunks(items, batch, total, workers):
             task = _Task(fn, chunk, batched)
             tasks.put(task)
@@ -110,6 +109,7 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: Optional[int]
         # the caller still works (joining a thread that must first wake up to take its mark
         # cost ~0.2 ms after the last result).
         stop_threads()
+        once = [on_last_wait] if on_last_wait is not None else []
         while pending:
             yield from _next_results(pending, tasks, caller_helps, once)
     finally:
