@@ -42,7 +42,10 @@ SAN_ENV=(env LD_PRELOAD="$LIBASAN"
 # The sanitized core must be the one imported, and really sanitized.
 SITE_CORE=$(cd tests && "${SAN_ENV[@]}" "../$VENV/bin/python" -c "import panoseg._core as c; print(c.__file__)")
 case "$SITE_CORE" in "$PWD/$VENV"/*) ;; *) echo "wrong core imported: $SITE_CORE"; exit 1;; esac
-ldd "$SITE_CORE" | grep -q libasan || { echo "$SITE_CORE is not built with ASan"; exit 1; }
+# (ldd's output is taken whole first: `ldd | grep -q` under pipefail failed when grep, done at
+# the first match, closed the pipe while ldd still wrote: SIGPIPE, a CI run lost.)
+LDD_OUT=$(ldd "$SITE_CORE")
+case "$LDD_OUT" in *libasan*) ;; *) echo "$SITE_CORE is not built with ASan"; exit 1;; esac
 
 # 2. The plain core (background), the core-heavy tests meanwhile. Tests that need panopticapi,
 # MXNet, torch or dask skip. Not here: test_core_overflow.py (it caps RLIMIT_AS, which ASan's
