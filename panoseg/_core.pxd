@@ -196,6 +196,14 @@ cdef extern from "eval/png_pair_file.hpp" namespace "panoseg" nogil:
                                  int64_t n_pred, PngPairCount* out) except +
 
 
+cdef extern from "io/file_write.hpp" namespace "panoseg" nogil:
+    cdef enum class FileWrite:
+        kWritten
+        kDeclined
+        kFailed
+    FileWrite write_file_atomic(const char* path, const uint8_t* data, size_t size)
+
+
 cdef extern from "io/png_read.hpp" namespace "panoseg" nogil:
     uint64_t png_file_limit(int64_t pixels)
     uint64_t png_head_limit(const uint8_t* head, size_t n, int64_t max_pixels)

@@ -45,7 +45,8 @@ merge                      panoptic_merge, render_runs,           merge/panoptic
                            runs_to_up_pixels
 merge_rles_png             rle_decode_intervals, panoptic_merge,  io/rle.hpp,
                            runs_to_up_pixels,                     merge/panoptic_merge.hpp,
-                           png_encode_sparse_rgb, run_stats       io/png_deflate.hpp
+                           png_encode_sparse_rgb, run_stats,      io/png_deflate.hpp,
+                           write_file_atomic                      io/file_write.hpp
 segment_labels             ids_to_labels                          semantic/label_map.hpp
 MAX_SEGMENT_ID             kMaxSegmentId                          io/rgb_id.hpp
 PNG_PIECE_BYTES            kPngPieceBytes                         eval/png_pair_file.hpp
@@ -216,7 +217,8 @@ def merge(height: int, width: int, column_major: bool,
 def merge_rles_png(height: int, width: int, inst_rles: List[Union[str, bytes]],
                    inst_category: List[int], stuff_rles: List[Union[str, bytes]],
                    stuff_category: List[int], category_colour: Any, category_isthing: Any,
-                   overlap_thr: float, stuff_area_limit: float, seed: int
-                   ) -> Tuple[bytes, List[Tuple[int, int, int, bool, int, List[int]]]]: ...
+                   overlap_thr: float, stuff_area_limit: float, seed: int,
+                   out_path: Optional[bytes] = ...
+                   ) -> Tuple[Optional[bytes], List[Tuple[int, int, int, bool, int, List[int]]]]: ...
 def segment_labels(id_map: npt.NDArray[np.uint32], seg_ids: npt.NDArray[np.uint32],
                    seg_labels: npt.NDArray[np.uint8], void_label: int) -> npt.NDArray[np.uint8]: ...

@@ -1639,7 +1639,7 @@ cdef _rle_refs(list rles, vector[RleRef]* refs, list keep):
 def merge_rles_png(height, width, list inst_rles, list inst_category, list stuff_rles,
                    list stuff_category, const uint32_t[::1] category_colour,
                    const uint8_t[::1] category_isthing, double overlap_thr,
-                   double stuff_area_limit, seed):
+                   double stuff_area_limit, seed, out_path=None):
     """:func:`merge` with ``png=True`` of one image whose masks are COCO compressed RLE
     ``counts`` (str or bytes, column-major, of ``height`` x ``width`` pixels; the instances
     already filtered and in merge order), in one call: the RLEs are decoded, merged and the PNG
@@ -1650,6 +1650,12 @@ def merge_rles_png(height, width, list inst_rles, list inst_category, list stuff
     [x, y, w, h])``, the values of :func:`merge`'s arrays. An undecodable RLE raises
     :class:`RleError` (``side`` 'instance' or 'stuff', ``index`` the mask); bad categories as
     :func:`merge`.
+
+    ``out_path`` (bytes, an absolute file system path): the core also writes the PNG there, in
+    the same call (``io/file_write.hpp``: as ``panoseg.util.atomic.atomic_write_bytes`` writes
+    a new or regular file) and returns ``(None, segments)``. Where it does not (a path it
+    leaves to that function: a link, a special file, under /dev; a system error, which that
+    function then names), it returns the PNG bytes as without ``out_path``.
     """
     cdef int64_t h = _side(height, "height"), w = _side(width, "width")
     cdef int64_t n_pixels = _checked_pixels(h, w)
@@ -1686,6 +1692,13 @@ def merge_rles_png(height, width, list inst_rles, list inst_category, list stuff
     cdef vector[uint8_t] png_bytes
     cdef Status st
     cdef StatusWhere rle_side = StatusWhere.kInstance
+    cdef const char* write_to = NULL
+    cdef FileWrite written = FileWrite.kDeclined
+    if out_path is not None:
+        if type(out_path) is not bytes:
+            raise TypeError("out_path must be bytes")
+        if b"\0" not in out_path:  # (else declined: the caller's writer says what is wrong)
+            write_to = out_path
     cdef CSegmentIdAssigner* ids = new CSegmentIdAssigner(
         stuff_colours.data() if stuff_colours.size() else NULL, stuff_colours.size(), seed_, n_inst)
     try:
@@ -1709,6 +1722,8 @@ def merge_rles_png(height, width, list inst_rles, list inst_category, list stuff
             if st.ok():
                 runs_to_up_pixels(runs, h, w, &changed)
                 st = png_encode_sparse_rgb(changed.data(), changed.size(), h, w, 2, &png_bytes)
+            if st.ok() and write_to != NULL:
+                written = write_file_atomic(write_to, png_bytes.data(), png_bytes.size())
     finally:
         del ids
     if not st.ok() and st.code in _RLE_ERRORS:
@@ -1726,6 +1741,8 @@ def merge_rles_png(height, width, list inst_rles, list inst_category, list stuff
     for j in range(n_seg):
         segments.append((segs[j].id, segs[j].category, segs[j].source, segs[j].isthing, area[j],
                          [bbox[4 * j], bbox[4 * j + 1], bbox[4 * j + 2], bbox[4 * j + 3]]))
+    if written == FileWrite.kWritten:
+        return None, segments
     return (<char*>png_bytes.data())[:png_bytes.size()], segments
 
 

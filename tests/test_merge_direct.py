@@ -189,6 +189,66 @@ def test_core_reports_the_side_of_an_undecodable_rle():
         _core.merge_rles_png(4, 3, ["0<"], [1], [], [], colour, isthing, 0.5, 0.0, 0)
 
 
+def _merge_one(out_path=None):
+    import array
+    colour, isthing = array.array("I", [1, 2]), array.array("B", [1, 0])
+    return _core.merge_rles_png(4, 3, ["0<"], [0], ["0<"], [1], colour, isthing, 0.5, 0.0, 0,
+                                out_path=out_path)
+
+
+def test_core_writes_the_png_where_it_can(tmp_path):
+    """With ``out_path``, the core writes the PNG itself (a new file, or over a regular one):
+    the bytes it would return, nothing else left in the folder."""
+    png, segments = _merge_one()
+    for existing in (None, b"old"):
+        target = tmp_path / "a.png"
+        if existing is not None:
+            target.write_bytes(existing)
+        written, same_segments = _merge_one(bytes(target))
+        assert written is None and same_segments == segments
+        assert target.read_bytes() == png
+        assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
+def test_core_leaves_other_paths_to_the_python_writer(tmp_path):
+    """Where atomic_write_bytes would do something else (a stream, a link, a folder, a
+    descriptor's name) or a path is relative or not normalized, and where a system call fails,
+    the core writes nothing and returns the PNG."""
+    import os
+
+    png, _ = _merge_one()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "target.png").write_bytes(b"kept")
+    os.symlink(tmp_path / "target.png", tmp_path / "link.png")
+    os.symlink(tmp_path / "nowhere.png", tmp_path / "dangling.png")
+    os.mkfifo(tmp_path / "fifo.png")
+    before = _files(tmp_path)
+    paths = [b"relative.png", bytes(tmp_path / "sub") + b"/../x.png",
+             bytes(tmp_path) + b"/./x.png", b"/dev/null", b"/proc/self/fd/99",
+             bytes(tmp_path / "link.png"), bytes(tmp_path / "dangling.png"),
+             bytes(tmp_path / "fifo.png"), bytes(tmp_path / "sub"),
+             bytes(tmp_path / "missing" / "x.png"),  # open() fails: no such folder
+             bytes(tmp_path) + b"/x\0.png"]
+    for path in paths:
+        returned, _ = _merge_one(path)
+        assert returned == png, path
+    assert _files(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "dangling.png", "fifo.png", "link.png", "sub", "target.png"]
+    with pytest.raises(TypeError):
+        _merge_one(str(tmp_path / "x.png"))
+
+
+def test_direct_merge_into_a_relative_folder(tmp_path, monkeypatch):
+    """A relative output folder (made absolute for the core) gets the full path's files."""
+    inp = _inputs(tmp_path, n_images=3, height=40, width=50, seed=3)
+    monkeypatch.chdir(tmp_path)
+    args = (inp["semseg"], inp["instseg"], inp["images"], inp["categories"])
+    direct.combine_direct(*args, "rel", "rel.json", 0.5, 0.5, 64 * 64, max_pixels=10**8)
+    merge_files(*args, str(tmp_path / "full"), str(tmp_path / "full.json"))
+    assert _files(tmp_path / "rel") == _files(tmp_path / "full") != {}
+
+
 def test_merge_script_never_imports_numpy(tmp_path):
     """The point of the direct path: ``tools/merge.py`` on well-formed inputs runs without
     importing numpy (its import is a third of the script's time on 200 images)."""

@@ -315,10 +315,17 @@ def test_atomic_write_errors_name_the_target(tmp_path, monkeypatch):
 
 def test_disk_full_in_merge_is_one_line(merge_inputs, tmp_path, capsys, monkeypatch):
     import panoseg.util.atomic as atomic
+    from panoseg.merge import direct
 
     def full(fd, data):
         raise OSError(28, "No space left on device")
 
+    # The core writes the PNGs itself where it can; a write it fails is handed back and written
+    # by atomic_write_bytes, which then fails too and names the error (test_merge_direct.py:
+    # test_core_leaves_other_paths_to_the_python_writer). Here the core hands every PNG back.
+    core_merge = direct._core.merge_rles_png
+    monkeypatch.setattr(direct._core, "merge_rles_png",
+                        lambda *args, out_path=None, **kw: core_merge(*args, **kw))
     monkeypatch.setattr(atomic.os, "write", full)
     out = tmp_path / "out" / "pan.json"
     assert run_merge(merge_inputs, out) == 1

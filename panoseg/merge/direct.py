@@ -207,23 +207,32 @@ def combine_direct(semseg_json_file, instseg_json_file, images_json_file, catego
     # The full path's checks of the output names, before anything is written.
     make_parents(segmentations_folder, png_output_paths(segmentations_folder, images,
                                                         file=files[2]))
+    # The core writes each PNG itself, in the call that makes it (one GIL release instead of
+    # six system calls from Python), to an absolute path; what it declines or fails to write
+    # comes back and is written here, which names any error. (Not normalized: "a/.." is not
+    # "." where a is a link; the core declines a path with a "." or ".." component.)
+    core_folder = os.fspath(segmentations_folder)
+    if not os.path.isabs(core_folder):
+        core_folder = os.path.join(os.getcwd(), core_folder)
 
     def merge(image: dict) -> dict:
         image_id = image["id"]
         # By score, descending, ties in input order (instance_order: a stable sort).
         inst = sorted(instances.get(image_id, ()), key=lambda r: -r["score"])
         sem = semantic.get(image_id, ())
+        file_name = png_name(image["file_name"])
         try:
             png, segments = _core.merge_rles_png(
                 image["height"], image["width"], [r["segmentation"]["counts"] for r in inst],
                 [index_of[r["category_id"]] for r in inst],
                 [r["segmentation"]["counts"] for r in sem],
                 [index_of[r["category_id"]] for r in sem], colour, isthing, overlap_thr,
-                stuff_area_limit, image_seed(seed, image_id))
+                stuff_area_limit, image_seed(seed, image_id),
+                out_path=os.fsencode(os.path.join(core_folder, file_name)))
         except _core.CoreError:
             raise _NotDirect from None
-        file_name = png_name(image["file_name"])
-        atomic_write_bytes(os.path.join(segmentations_folder, file_name), png)
+        if png is not None:
+            atomic_write_bytes(os.path.join(segmentations_folder, file_name), png)
         info = []
         for seg_id, category, source, thing, area, bbox in segments:
             entry = {"id": seg_id, "category_id": entries[category]["id"], "iscrowd": 0,
