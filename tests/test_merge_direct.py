@@ -212,8 +212,8 @@ def test_core_writes_the_png_where_it_can(tmp_path):
 
 def test_core_leaves_other_paths_to_the_python_writer(tmp_path):
     """Where atomic_write_bytes would do something else (a stream, a link, a folder, a
-    descriptor's name) or a path is relative or not normalized, and where a system call fails,
-    the core writes nothing and returns the PNG."""
+    descriptor's name) or a path is relative or not normalized, and where a system call fails
+    (no such folder; a folder's rename), the core writes nothing and returns the PNG."""
     import os
 
     png, _ = _merge_one()
@@ -239,12 +239,113 @@ def test_core_leaves_other_paths_to_the_python_writer(tmp_path):
         _merge_one(str(tmp_path / "x.png"))
 
 
+def _temp_name(folder, name, core):
+    """The temporary name each writer uses in this thread (core: io/file_write.cpp; else
+    panoseg.util.atomic.atomic_write_bytes)."""
+    import os
+    import threading
+
+    return folder / f".tmp-{name}.{os.getpid()}-{'c' if core else ''}{threading.get_native_id()}"
+
+
+@pytest.mark.parametrize("core", [True, False])
+@pytest.mark.parametrize("planted", ["link", "fifo"])
+def test_writers_never_open_through_what_is_at_the_temporary_name(tmp_path, core, planted):
+    """A link or FIFO at a writer's (predictable) temporary name is replaced, not written
+    through or waited on: the target outside is untouched, the output is a plain file."""
+    import os
+
+    from panoseg.util.atomic import atomic_write_bytes
+
+    png, _ = _merge_one()
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"victim")
+    tmp = _temp_name(out, "a.png", core)
+    if planted == "link":
+        os.symlink(victim, tmp)
+    else:
+        os.mkfifo(tmp)
+    if core:
+        assert _merge_one(bytes(out / "a.png"))[0] is None
+    else:
+        atomic_write_bytes(out / "a.png", png)
+    assert victim.read_bytes() == b"victim"
+    assert not (out / "a.png").is_symlink() and (out / "a.png").read_bytes() == png
+    assert [p.name for p in out.iterdir()] == ["a.png"]
+
+
+def test_a_name_too_long_for_the_cores_temporary_name_is_written_by_python(tmp_path):
+    """The core's temporary name is one byte longer than atomic_write_bytes': where it goes
+    past NAME_MAX (255), the PNG comes back and the Python writer, whose name fits, writes
+    it; one byte shorter, the core writes it."""
+    import os
+
+    from panoseg.util.atomic import atomic_write_bytes
+
+    png, _ = _merge_one()
+    fixed = len(_temp_name(tmp_path, "", core=False).name)  # the Python name without `name`
+    name = "a" * (255 - fixed - 4) + ".png"
+    assert len(_temp_name(tmp_path, name, core=False).name) == 255
+    returned, _ = _merge_one(bytes(tmp_path / name))
+    assert returned == png and not (tmp_path / name).exists()
+    atomic_write_bytes(tmp_path / name, png)
+    assert (tmp_path / name).read_bytes() == png
+    shorter = name[1:]
+    assert _merge_one(bytes(tmp_path / shorter))[0] is None
+    assert (tmp_path / shorter).read_bytes() == png
+    assert sorted(os.listdir(tmp_path)) == sorted([name, shorter])
+
+
+def test_a_failed_core_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    """write() failing mid-file (a file size limit: EFBIG, SIGXFSZ ignored by Python): the
+    core removes its temporary file, keeps the old output and hands the PNG back."""
+    script = f"""
+import array, resource
+from panoseg import _core
+colour, isthing = array.array("I", [1, 2]), array.array("B", [1, 0])
+png, _ = _core.merge_rles_png(4, 3, ["0<"], [0], ["0<"], [1], colour, isthing, 0.5, 0.0, 0)
+resource.setrlimit(resource.RLIMIT_FSIZE, (len(png) // 2, resource.RLIM_INFINITY))
+back, _ = _core.merge_rles_png(4, 3, ["0<"], [0], ["0<"], [1], colour, isthing, 0.5, 0.0, 0,
+                               out_path={bytes(tmp_path / "a.png")!r})
+assert back == png, back
+print("ok")
+"""
+    (tmp_path / "a.png").write_bytes(b"old")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+    assert (tmp_path / "a.png").read_bytes() == b"old"
+
+
+def test_direct_merge_writes_its_pngs_in_the_core(tmp_path, monkeypatch):
+    """combine_direct's PNGs are written by the core: the Python writer writes only the JSON."""
+    inp = _inputs(tmp_path, n_images=4, height=40, width=50, seed=5)
+    calls = []
+    real = direct.atomic_write_bytes
+    monkeypatch.setattr(direct, "atomic_write_bytes",
+                        lambda path, data: (calls.append(str(path)), real(path, data)))
+    args = (inp["semseg"], inp["instseg"], inp["images"], inp["categories"])
+    out = tmp_path / "out"
+    direct.combine_direct(*args, str(out), str(out) + ".json", 0.5, 0.5, 64 * 64,
+                          max_pixels=10**8)
+    assert calls == [str(out) + ".json"]
+    assert len(list(out.glob("*.png"))) == 4
+
+
 def test_direct_merge_into_a_relative_folder(tmp_path, monkeypatch):
     """A relative output folder (made absolute for the core) gets the full path's files."""
     inp = _inputs(tmp_path, n_images=3, height=40, width=50, seed=3)
     monkeypatch.chdir(tmp_path)
+    calls = []
+    real = direct.atomic_write_bytes
+    monkeypatch.setattr(direct, "atomic_write_bytes",
+                        lambda path, data: (calls.append(str(path)), real(path, data)))
     args = (inp["semseg"], inp["instseg"], inp["images"], inp["categories"])
     direct.combine_direct(*args, "rel", "rel.json", 0.5, 0.5, 64 * 64, max_pixels=10**8)
+    assert calls == ["rel.json"]  # the PNGs by the core
+    monkeypatch.undo()
     merge_files(*args, str(tmp_path / "full"), str(tmp_path / "full.json"))
     assert _files(tmp_path / "rel") == _files(tmp_path / "full") != {}
 

@@ -320,9 +320,9 @@ def test_disk_full_in_merge_is_one_line(merge_inputs, tmp_path, capsys, monkeypa
     def full(fd, data):
         raise OSError(28, "No space left on device")
 
-    # The core writes the PNGs itself where it can; a write it fails is handed back and written
-    # by atomic_write_bytes, which then fails too and names the error (test_merge_direct.py:
-    # test_core_leaves_other_paths_to_the_python_writer). Here the core hands every PNG back.
+    # The core writes the PNGs itself where it can, and hands back what it fails to write
+    # (test_disk_full_in_the_cores_merge_writes_is_one_line); here it hands every PNG back, so
+    # that the Python writer's own failure is what is tested.
     core_merge = direct._core.merge_rles_png
     monkeypatch.setattr(direct._core, "merge_rles_png",
                         lambda *args, out_path=None, **kw: core_merge(*args, **kw))
@@ -332,6 +332,33 @@ def test_disk_full_in_merge_is_one_line(merge_inputs, tmp_path, capsys, monkeypa
     line = one_error_line(capsys, "panoseg merge")
     assert "No space left on device" in line and ".png" in line and "Errno" not in line
     assert not list((tmp_path / "out").rglob("*.png"))
+
+
+def test_disk_full_in_the_cores_merge_writes_is_one_line(merge_inputs, tmp_path):
+    """The core writing the PNGs, a write() that fails (a file size limit: EFBIG, SIGXFSZ
+    ignored by Python) is handed back to the Python writer, which fails too and names the PNG:
+    one line, exit 1, no temporary file left."""
+    import resource
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "panoseg", "merge", "--semseg-json-file",
+           merge_inputs.semseg_json, "--instseg-json-file", merge_inputs.instseg_json,
+           "--images-json-file", merge_inputs.images_json, "--categories-json-file",
+           merge_inputs.categories_json, "--json-out", str(out / "pan.json"), "--no-progress"]
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, resource.RLIM_INFINITY))
+
+    proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=limit,
+                          cwd=str(tmp_path))
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("panoseg merge: error: ") and ".png" in lines[0], lines[0]
+    assert "File too large" in lines[0] and "Traceback" not in proc.stderr
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".tmp-")]
+    assert not (out / "pan.json").exists()
 
 
 # ---------------------------------------------------------------------------------------------

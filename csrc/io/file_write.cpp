@@ -66,7 +66,12 @@ FileWrite write_file_atomic(const char* path, const uint8_t* data, size_t size) 
   } catch (...) {  // out of memory: the caller's writer tries
     return FileWrite::kFailed;
   }
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666);
+  // A new file, never opened through what is there: a leftover, or a link or FIFO planted at
+  // the predictable name, is removed and the file created again (once).
+  const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+  int fd = ::open(tmp.c_str(), flags, 0666);
+  if (fd < 0 && errno == EEXIST && ::unlink(tmp.c_str()) == 0)
+    fd = ::open(tmp.c_str(), flags, 0666);
   if (fd < 0) return FileWrite::kFailed;
   bool ok = write_all(fd, data, size);
   ok = (::close(fd) == 0) && ok;

@@ -217,9 +217,11 @@ def atomic_write_bytes(path, data) -> None:
     if kind is not None:
         raise _not_regular(path, kind)
     folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".tmp-{name}.{os.getpid()}-{threading.get_ident()}")
+    # The kernel's thread id, as the core's writer (io/file_write.cpp) names its temporary
+    # files (theirs one byte longer: a name too long for it is handed here, not the reverse).
+    tmp = os.path.join(folder, f".tmp-{name}.{os.getpid()}-{threading.get_native_id()}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        fd = _create_new(tmp)
     except OSError as e:
         raise _named(e, path, tmp) from None
     try:
@@ -237,6 +239,18 @@ def atomic_write_bytes(path, data) -> None:
         if isinstance(e, OSError):
             raise _named(e, path, tmp) from None
         raise
+
+
+def _create_new(tmp: str) -> int:
+    """A new file ``tmp`` opened for writing. Never through what is already there: a
+    leftover, or a link or FIFO planted at the predictable name, is removed and the file
+    created again (once)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(tmp, flags, 0o666)
+    except FileExistsError:
+        os.unlink(tmp)
+        return os.open(tmp, flags, 0o666)
 
 
 def _write_all_to(fd: int, data, path: str) -> None:
