@@ -14,13 +14,14 @@ enum class FileWrite {
 };
 
 // Writes `data` to `path` as panoseg.util.atomic.atomic_write_bytes does for a new output or a
-// regular file: a new temporary file in the same folder (".tmp-<name>.<pid>-c<kernel thread id>",
-// one byte longer than that function's name, so a name too long here is written there; created
-// with O_EXCL | O_NOFOLLOW and the umask's permissions), renamed over `path`. Declines every other case, which that function
-// handles its own way: a path that is not absolute, holds a "." or ".." component, or lies
-// under /dev or /proc (a descriptor's name); one that exists as anything but a regular file (a
-// link, a stream, a folder, a device); one lstat() cannot see for any reason but its absence.
-// On kFailed the caller writes again its own way, which names the error.
+// regular file: a new temporary file in the same folder (".tmp-<name>.<pid>-c<kernel thread
+// id>", one byte longer than that function's name, so a name too long here is written there;
+// created with O_EXCL | O_NOFOLLOW and the umask's permissions), renamed over `path`. Declines
+// every other case, which that function handles its own way: a path that is not absolute, holds
+// a "." or ".." component, or lies under /dev or /proc (a descriptor's name); one that exists
+// as anything but a regular file (a link, a stream, a folder, a device); one lstat() cannot see
+// for any reason but its absence. On kFailed the caller writes again its own way, which names
+// the error.
 FileWrite write_file_atomic(const char* path, const uint8_t* data, size_t size);
 
 }  // namespace panoseg
