@@ -197,6 +197,9 @@ def json_seeds() -> dict:
     }
     seeds["merge-inputs.json"] = json.dumps(merge_doc).encode()
     seeds["reg-nested-100000.json"] = b"[" * 100000
+    # Nested just under the stdlib parser's depth limit: its error once depended on the
+    # caller's stack depth (the fuzzing of CI found it).
+    seeds["reg-nested-983-then-error.json"] = b"[" * 983 + b"x" + b"[" * 7200
     small = {"categories": cats[:2], "images": [{"id": 1, "height": 427, "width": 640}],
              "annotations": [{"image_id": 1, "file_name": "1.png", "segments_info": [
                  {"id": 1, "category_id": cats[0]["id"], "area": 3, "iscrowd": 0}]}]}

@@ -398,6 +398,31 @@ def test_an_integer_beyond_the_digit_limit_is_a_format_error(tmp_path):
         load_panoptic_json(path, need_categories=True)
 
 
+@pytest.mark.parametrize("stdlib_only", [False, True])
+def test_deep_nesting_reads_the_same_from_any_caller_depth(monkeypatch, stdlib_only):
+    # The stdlib parser's depth limit counts the caller's frames: a document ~980 deep failed
+    # with "nested too deeply" from a deep caller and "Expecting value" from a shallow one (the
+    # json harness compares two callers; CI's fuzzing found it). A valid one failed too.
+    from panoseg.io import panoptic_json
+    if stdlib_only:
+        monkeypatch.setattr(panoptic_json, "_orjson", None)
+
+    def read_at(depth, data):
+        if depth:
+            return read_at(depth - 1, data)
+        try:
+            return panoptic_json.read_json("deep.json", data)
+        except PanopticFormatError as e:
+            return str(e)
+
+    for n in (900, 983, 990):
+        bad, good = b"[" * n + b"x", b"[" * n + b"]" * n
+        assert {read_at(d, bad) for d in (0, 50, 400, 700)} == \
+            {f"deep.json: malformed JSON (Expecting value: line 1 column {n + 1} (char {n}))"}
+        assert all(type(read_at(d, good)) is list for d in (0, 50, 400, 700))
+    assert read_at(700, b"[" * 5000) == "deep.json: malformed JSON (nested too deeply)"
+
+
 def test_images_in_other_forms_are_left_to_python():
     def sizes(images, max_pixels=10 ** 6):
         s = scan(('{"annotations": [], "images": %s}' % images).encode())

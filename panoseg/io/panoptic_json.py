@@ -42,7 +42,10 @@ def read_json(path, data=None):
                     return _orjson.loads(data)
                 except _orjson.JSONDecodeError:
                     pass  # e.g. NaN, which the stdlib accepts: let it parse or say what is wrong
-            return json.loads(data)
+            try:
+                return json.loads(data)
+            except RecursionError:
+                return _loads_on_fresh_stack(data)
         finally:
             if collecting:
                 gc.enable()
@@ -52,6 +55,30 @@ def read_json(path, data=None):
         raise PanopticFormatError(f"malformed JSON ({e})", file=path) from None
     except RecursionError:  # the stdlib parser recurses per nesting level
         raise PanopticFormatError("malformed JSON (nested too deeply)", file=path) from None
+
+
+def _loads_on_fresh_stack(data):
+    """``json.loads`` on a new thread. The stdlib parser's depth limit counts the caller's
+    frames too, so a document nested nearly that deep would fail with "nested too deeply" from
+    a deep caller and with its real error (or none) from a shallow one; a new thread's stack
+    starts at the same depth whoever calls, so every caller gets the same answer."""
+    box = []
+
+    def parse():
+        try:
+            box.append((True, json.loads(data)))
+        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
+            box.append((False, e))
+
+    import threading  # (already loaded by the commands; only a deep document gets here)
+
+    worker = threading.Thread(target=parse, name="panoseg-json")
+    worker.start()
+    worker.join()
+    ok, value = box[0]
+    if ok:
+        return value
+    raise value.with_traceback(None)
 
 
 def read_json_bytes(path) -> bytes:
