@@ -64,7 +64,7 @@ CORE_TESTS="test_png.py test_png_strict.py test_core_sizes.py test_core_stubs.py
   test_synthetic.py test_gt_area.py test_json_types.py test_size_caps.py test_png_runs.py
   test_boundary_core.py test_boundary_stream.py test_semantic.py test_png_read_core.py
   test_boundary_band_speedup.py test_stats_sink.py test_stats_sink_review.py test_eval_batching.py
-  test_json_scan.py test_merge_direct.py"
+  test_json_scan.py test_merge_direct.py test_results_scan.py"
 present=""
 for t in $CORE_TESTS; do [ -e "tests/$t" ] && present="$present $t"; done
 tests_rc=0

@@ -1,11 +1,12 @@
 """JSON loading: the bytes as a COCO panoptic JSON (``load_panoptic_json``, categories,
 ``EvaluationJob`` -- images' sizes, annotation pairing --, ``SegmentTable.from_segments_info``
 of every annotation) and as all four inputs of a merge (``MergeJob.from_files``, then
-``prepare`` -- RLE decoding -- and, for images up to 256 x 256, ``merge``).
+``prepare`` -- RLE decoding -- and, for images up to 256 x 256, ``merge``); and as a merge's
+results file, read by the core (``_core.scan_merge_results``).
 
 Invariant: the job built with the core's scan of the JSON (``_core.scan_panoptic_json``) equals
 the one built without it -- the same error, or the same categories, sizes, pairs and segment
-tables.
+tables; and what the results scan takes reads as the stdlib parser reads it.
 
 Clean outcome: ``PanopticFormatError`` (what these loaders document for bad files) and, from
 ``MergeJob.prepare`` / ``merge``, the same. No PNG is read (file names are fuzzed).
@@ -23,6 +24,7 @@ with _common.instrument(__name__ == "__main__"):
     from panoseg.io.panoptic_json import SegmentTable, load_panoptic_json
     from panoseg.merge.heuristic import MergeParams
     from panoseg.merge.job import MergeJob
+    from panoseg.testing.merge_results import parsed_results_entries
 
 _DIR = tempfile.mkdtemp(prefix="panoseg-fuzz-json-")
 _PATH = os.path.join(_DIR, "input.json")
@@ -108,11 +110,23 @@ def _merge(path):
             pass
 
 
+def _results_scan(data: bytes):
+    """What the core's scan of a merge's results file takes reads as the stdlib reads it."""
+    for with_score in (False, True):
+        scan = _core.scan_merge_results(data, with_score)
+        if scan is not None:
+            expected = parsed_results_entries(data, with_score)  # must not raise
+            entries = scan.entries()
+            assert entries == expected, (entries, expected)
+            assert [type(e[0]) for e in entries] == [type(e[0]) for e in expected]
+
+
 def test_one_input(data: bytes) -> None:
     with open(_PATH, "wb") as f:
         f.write(data)
     _evaluation(_PATH)
     _merge(_PATH)
+    _results_scan(data)
 
 
 if __name__ == "__main__":

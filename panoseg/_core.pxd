@@ -86,11 +86,14 @@ cdef extern from "io/segment_stats.hpp" namespace "panoseg" nogil:
     void distinct_ids(const uint32_t* map, int64_t n_pixels, vector[uint32_t]* ids) except +
 
 
-cdef extern from "io/panoptic_json_scan.hpp" namespace "panoseg" nogil:
+cdef extern from "io/json_reader.hpp" namespace "panoseg" nogil:
     cdef struct JsonSpan:
         size_t begin
         size_t end
         cbool present
+
+
+cdef extern from "io/panoptic_json_scan.hpp" namespace "panoseg" nogil:
     cdef struct ScannedImage:
         int64_t id
         int64_t height
@@ -299,6 +302,34 @@ cdef extern from "merge/panoptic_merge.hpp" namespace "panoseg" nogil:
                                  vector[int64_t]* offsets, vector[int64_t]* intervals) except +
     uint32_t* thread_scratch_canvas(int64_t n) except +
     void transpose_u32(const uint32_t* inp, int64_t height, int64_t width, uint32_t* out) except +
+
+
+cdef extern from "merge/results_scan.hpp" namespace "panoseg" nogil:
+    cdef struct ScannedResult:
+        int64_t image_id
+        JsonSpan image_id_string
+        cbool image_id_is_string
+        int64_t category_id
+        double score
+        int64_t height
+        int64_t width
+        size_t counts_begin
+        size_t counts_end
+        cbool counts_unescaped
+        cbool simple_mask
+        int32_t category
+    cdef cppclass MergeResultsScan:
+        vector[ScannedResult] results
+        vector[char] unescaped
+        vector[int64_t] image_start
+        vector[int64_t] rows
+    cbool scan_merge_results_c "panoseg::scan_merge_results"(
+        const uint8_t* data, size_t size, cbool with_score, MergeResultsScan* out) except +
+    cbool group_merge_results(MergeResultsScan* scan, const int64_t* image_of, int64_t n_images,
+                              const int64_t* heights, const int64_t* widths,
+                              const int64_t* category_ids, const int32_t* category_index,
+                              const uint8_t* allowed, int64_t n_categories, cbool with_score,
+                              double confidence_thr) except +
 
 
 cdef extern from "semantic/label_map.hpp" namespace "panoseg" nogil:

@@ -23,7 +23,7 @@ from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport INT32_MAX, INT64_MAX, INT64_MIN
 from libc.math cimport INFINITY, NAN
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 from libcpp.algorithm cimport sort as _sort
 
 from os import fsencode as _fsencode
@@ -1657,21 +1657,9 @@ def merge_rles_png(height, width, list inst_rles, list inst_category, list stuff
     leaves to that function: a link, a special file, under /dev; a system error, which that
     function then names), it returns the PNG bytes as without ``out_path``.
     """
-    cdef int64_t h = _side(height, "height"), w = _side(width, "width")
-    cdef int64_t n_pixels = _checked_pixels(h, w)
-    cdef uint64_t seed_ = _seed_arg(seed)
-    cdef int64_t n_inst = len(inst_rles), n_stuff = len(stuff_rles), n_cat = category_colour.shape[0]
-    cdef int64_t k
+    cdef int64_t n_inst = len(inst_rles), n_stuff = len(stuff_rles)
     if len(inst_category) != n_inst or len(stuff_category) != n_stuff:
         raise ValueError("one category per mask")
-    if category_isthing.shape[0] != n_cat or n_cat == 0:
-        raise ValueError("category arrays must be non-empty and of equal length")
-    if n_cat > INT32_MAX or n_inst >= INT32_MAX or n_stuff >= INT32_MAX:
-        raise ValueError("too many categories or masks (at most 2**31 - 2)")
-    cdef vector[MergeCategory] cats
-    cdef vector[uint32_t] stuff_colours
-    _merge_settings(overlap_thr, stuff_area_limit, category_colour, category_isthing, &cats,
-                    &stuff_colours)
     cdef vector[int32_t] inst_cat, stuff_cat
     for c in inst_category:
         inst_cat.push_back(<int32_t>_int_arg(c, "category index", -1, INT32_MAX))
@@ -1681,6 +1669,29 @@ def merge_rles_png(height, width, list inst_rles, list inst_category, list stuff
     cdef vector[RleRef] inst_refs, stuff_refs
     _rle_refs(inst_rles, &inst_refs, keep)
     _rle_refs(stuff_rles, &stuff_refs, keep)
+    return _merge_png(height, width, inst_refs, inst_cat, stuff_refs, stuff_cat, category_colour,
+                      category_isthing, overlap_thr, stuff_area_limit, seed, out_path)
+
+
+cdef tuple _merge_png(height, width, vector[RleRef]& inst_refs, vector[int32_t]& inst_cat,
+                      vector[RleRef]& stuff_refs, vector[int32_t]& stuff_cat,
+                      const uint32_t[::1] category_colour, const uint8_t[::1] category_isthing,
+                      double overlap_thr, double stuff_area_limit, seed, out_path):
+    """The body of :func:`merge_rles_png` and :func:`merge_scanned_png`: the masks as raw RLE
+    strings (what they point into kept alive by the caller), one category index per mask."""
+    cdef int64_t h = _side(height, "height"), w = _side(width, "width")
+    cdef int64_t n_pixels = _checked_pixels(h, w)
+    cdef uint64_t seed_ = _seed_arg(seed)
+    cdef int64_t n_inst = inst_refs.size(), n_stuff = stuff_refs.size()
+    cdef int64_t n_cat = category_colour.shape[0]
+    if category_isthing.shape[0] != n_cat or n_cat == 0:
+        raise ValueError("category arrays must be non-empty and of equal length")
+    if n_cat > INT32_MAX or n_inst >= INT32_MAX or n_stuff >= INT32_MAX:
+        raise ValueError("too many categories or masks (at most 2**31 - 2)")
+    cdef vector[MergeCategory] cats
+    cdef vector[uint32_t] stuff_colours
+    _merge_settings(overlap_thr, stuff_area_limit, category_colour, category_isthing, &cats,
+                    &stuff_colours)
     cdef vector[int64_t] io, ii, so, si
     cdef IntervalMasks inst, stuff
     cdef MergeParams params
@@ -1744,6 +1755,177 @@ def merge_rles_png(height, width, list inst_rles, list inst_category, list stuff
     if written == FileWrite.kWritten:
         return None, segments
     return (<char*>png_bytes.data())[:png_bytes.size()], segments
+
+
+
+cdef class ScannedMergeResults:
+    """What :func:`scan_merge_results` read of a merge's results file (``csrc/merge/
+    results_scan.hpp``), grouped by image with :meth:`group`; :func:`merge_scanned_png` merges
+    an image from two of them. The bytes scanned are kept: the masks point into them."""
+
+    cdef MergeResultsScan* _scan
+    cdef object _data
+    cdef readonly bint with_score
+    cdef bint _grouped
+
+    def __cinit__(self):
+        self._scan = new MergeResultsScan()
+
+    def __dealloc__(self):
+        del self._scan
+
+    def __len__(self):
+        return self._scan.results.size()
+
+    def group(self, dict image_index, const int64_t[::1] heights, const int64_t[::1] widths,
+              const int64_t[::1] category_ids, const int32_t[::1] category_index,
+              const uint8_t[::1] allowed, double confidence_thr=0.0):
+        """Groups the results by image in merge order (see ``group_merge_results``):
+        ``image_index`` maps an image id (int or str) to its position, whose size is
+        ``heights`` / ``widths`` at that position; ``category_ids`` ascending, with their dense
+        indices and whether results may have them (instances: things only). True when every
+        result passes; False at the first that does not (the caller then reads the file another
+        way)."""
+        cdef int64_t n_images = heights.shape[0], n_cat = category_ids.shape[0], j, k
+        if widths.shape[0] != n_images or category_index.shape[0] != n_cat \
+                or allowed.shape[0] != n_cat:
+            raise ValueError("array lengths differ")
+        cdef size_t n = self._scan.results.size()
+        cdef vector[int64_t] image_of
+        image_of.resize(n)
+        cdef const char* base = <const char*>self._data if n else NULL
+        cdef ScannedResult* r
+        cdef ScannedResult* last = NULL
+        cdef int64_t last_image = -1
+        for j in range(<int64_t>n):
+            r = &self._scan.results[j]
+            # Consecutive results mostly share an image: its id is looked up once.
+            if last != NULL and r.image_id_is_string == last.image_id_is_string and (
+                    (not r.image_id_is_string and r.image_id == last.image_id) or
+                    (r.image_id_is_string and r.image_id_string.end - r.image_id_string.begin
+                     == last.image_id_string.end - last.image_id_string.begin and
+                     memcmp(base + r.image_id_string.begin, base + last.image_id_string.begin,
+                            r.image_id_string.end - r.image_id_string.begin) == 0)):
+                image_of[j] = last_image
+                continue
+            if r.image_id_is_string:
+                key = base[r.image_id_string.begin:r.image_id_string.end].decode("ascii")
+            else:
+                key = r.image_id
+            index = image_index.get(key)
+            if index is None:
+                k = -1
+            else:
+                k = index
+                if not 0 <= k < n_images:
+                    raise ValueError("an image index out of range")
+            image_of[j] = k
+            last, last_image = r, k
+        cdef cbool ok
+        with nogil:
+            ok = group_merge_results(
+                self._scan, image_of.data() if n else NULL, n_images,
+                &heights[0] if n_images else NULL, &widths[0] if n_images else NULL,
+                &category_ids[0] if n_cat else NULL, &category_index[0] if n_cat else NULL,
+                &allowed[0] if n_cat else NULL, n_cat, self.with_score, confidence_thr)
+        self._grouped = ok
+        return ok
+
+    def entries(self):
+        """Every result as read, in file order: ``(image_id, category_id, score, size, counts)``,
+        ``score`` None without ``with_score``; ``size`` (``[height, width]``) and ``counts``
+        (str) None where the segmentation is not a plain compressed RLE (for tests)."""
+        cdef const char* base = <const char*>self._data if self._scan.results.size() else NULL
+        cdef const char* arena = self._scan.unescaped.data()
+        cdef ScannedResult* r
+        cdef size_t j
+        out = []
+        for j in range(self._scan.results.size()):
+            r = &self._scan.results[j]
+            image_id = (base[r.image_id_string.begin:r.image_id_string.end].decode("ascii")
+                        if r.image_id_is_string else r.image_id)
+            size = counts = None
+            if r.simple_mask:
+                size = [r.height, r.width]
+                counts = ((arena if r.counts_unescaped else base)
+                          [r.counts_begin:r.counts_end].decode("ascii"))
+            out.append((image_id, r.category_id, r.score if self.with_score else None, size,
+                        counts))
+        return out
+
+    def rows(self, int64_t image):
+        """The positions in the file of image ``image``'s results, in merge order (after
+        :meth:`group`)."""
+        cdef int64_t a, b, j
+        self._bounds(image, &a, &b)
+        return [self._scan.rows[j] for j in range(a, b)]
+
+    def scores(self, int64_t image):
+        """The scores of image ``image``'s results, in merge order (after :meth:`group`)."""
+        cdef int64_t a, b, j
+        if not self.with_score:
+            raise ValueError("the results were read without scores")
+        self._bounds(image, &a, &b)
+        return [self._scan.results[self._scan.rows[j]].score for j in range(a, b)]
+
+    cdef int _bounds(self, int64_t image, int64_t* a, int64_t* b) except -1:
+        if not self._grouped:
+            raise ValueError("the results are not grouped")
+        if not 0 <= image < <int64_t>self._scan.image_start.size() - 1:
+            raise ValueError("image index out of range")
+        a[0] = self._scan.image_start[image]
+        b[0] = self._scan.image_start[image + 1]
+        return 0
+
+    cdef int _refs(self, int64_t image, vector[RleRef]* refs,
+                   vector[int32_t]* category) except -1:
+        cdef int64_t a, b, j
+        self._bounds(image, &a, &b)
+        cdef const char* base = <const char*>self._data
+        cdef const char* arena = self._scan.unescaped.data()
+        cdef ScannedResult* r
+        refs.resize(b - a)
+        category.resize(b - a)
+        for j in range(a, b):
+            r = &self._scan.results[self._scan.rows[j]]
+            refs[0][j - a].chars = (arena if r.counts_unescaped else base) + r.counts_begin
+            refs[0][j - a].counts = NULL
+            refs[0][j - a].length = r.counts_end - r.counts_begin
+            category[0][j - a] = r.category
+        return 0
+
+
+def scan_merge_results(data, bint with_score):
+    """Reads a merge's results file (``bytes``: panopticapi's semseg or instseg JSON) without
+    the GIL and without a Python object per result (``csrc/merge/results_scan.hpp``): a
+    :class:`ScannedMergeResults`, or None when the file is not plainly well formed (the caller
+    then reads it in Python, which says what is wrong). ``with_score``: instances."""
+    if type(data) is not bytes:
+        raise TypeError("data must be bytes")
+    cdef ScannedMergeResults out = ScannedMergeResults()
+    out._data = data
+    out.with_score = with_score
+    cdef const uint8_t* p = <const uint8_t*><const char*>data
+    cdef size_t n = len(<bytes>data)
+    cdef cbool ok
+    with nogil:
+        ok = scan_merge_results_c(p, n, with_score, out._scan)
+    return out if ok else None
+
+
+def merge_scanned_png(height, width, ScannedMergeResults instances, ScannedMergeResults stuff,
+                      int64_t image, const uint32_t[::1] category_colour,
+                      const uint8_t[::1] category_isthing, double overlap_thr,
+                      double stuff_area_limit, seed, out_path=None):
+    """:func:`merge_rles_png` of image ``image`` (its position in the images grouped by
+    :meth:`ScannedMergeResults.group`), its masks those results: the same return value (a
+    thing segment's ``source`` indexes ``instances.scores(image)``) and errors."""
+    cdef vector[RleRef] inst_refs, stuff_refs
+    cdef vector[int32_t] inst_cat, stuff_cat
+    instances._refs(image, &inst_refs, &inst_cat)
+    stuff._refs(image, &stuff_refs, &stuff_cat)
+    return _merge_png(height, width, inst_refs, inst_cat, stuff_refs, stuff_cat, category_colour,
+                      category_isthing, overlap_thr, stuff_area_limit, seed, out_path)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -323,8 +323,8 @@ def test_disk_full_in_merge_is_one_line(merge_inputs, tmp_path, capsys, monkeypa
     # The core writes the PNGs itself where it can, and hands back what it fails to write
     # (test_disk_full_in_the_cores_merge_writes_is_one_line); here it hands every PNG back, so
     # that the Python writer's own failure is what is tested.
-    core_merge = direct._core.merge_rles_png
-    monkeypatch.setattr(direct._core, "merge_rles_png",
+    core_merge = direct._core.merge_scanned_png
+    monkeypatch.setattr(direct._core, "merge_scanned_png",
                         lambda *args, out_path=None, **kw: core_merge(*args, **kw))
     monkeypatch.setattr(atomic.os, "write", full)
     out = tmp_path / "out" / "pan.json"

@@ -11,13 +11,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace panoseg {
+#include "io/json_reader.hpp"
 
-// Bytes [begin, end) of the document; `present`: the key was there.
-struct JsonSpan {
-  size_t begin = 0, end = 0;
-  bool present = false;
-};
+namespace panoseg {
 
 // One segments_info entry's fields as written (checked by scanned_segment_tables).
 struct ScannedSegment {
@@ -54,8 +50,6 @@ struct PanopticJsonScan {
 // than 18 digits, and no key it reads repeats or is written with an escape. The integers it
 // reads have at most 15 digits (exact as doubles). Else false (`out` then undefined).
 bool scan_panoptic_json(const uint8_t* data, size_t size, PanopticJsonScan* out);
-
-constexpr int kMaxJsonDepth = 128;
 
 // The segment tables of annotations `annotations[0..n)` of a scan (as _core.segment_tables
 // makes them from parsed dicts): annotation j's rows are [bounds[j], bounds[j + 1]) of ids,

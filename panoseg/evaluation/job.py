@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import os
-import threading
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Optional
@@ -32,7 +31,7 @@ from ..util.cluster import (
     worker_threads,
 )
 from ..util.fileio import is_url, join
-from ..util.parallel import default_workers, ordered_map
+from ..util.parallel import default_workers, ordered_map, run_both
 from ..util.progress import progress_bar
 from .bootstrap import PerImageStats
 from .errors import ImageErrors, image_errors
@@ -629,23 +628,8 @@ def _scan_both(gt_data: bytes, pred_data: bytes) -> tuple:
     thread (~0.1 ms)."""
     if min(len(gt_data), len(pred_data)) < SCAN_THREAD_BYTES:
         return _core.scan_panoptic_json(gt_data), _core.scan_panoptic_json(pred_data)
-    box = []
-
-    def scan_pred():
-        try:
-            box.append(_core.scan_panoptic_json(pred_data))
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller (MemoryError)
-            box.append(e)
-
-    thread = threading.Thread(target=scan_pred, name="panoseg_scan", daemon=True)
-    thread.start()
-    try:
-        gt_scan = _core.scan_panoptic_json(gt_data)
-    finally:
-        thread.join()
-    if isinstance(box[0], BaseException):
-        raise box[0]
-    return gt_scan, box[0]
+    return run_both(lambda: _core.scan_panoptic_json(gt_data),
+                    lambda: _core.scan_panoptic_json(pred_data))
 
 
 class _ScannedTables:

@@ -1,9 +1,9 @@
 """panopticapi's combine on files, the direct way: one core call per image, and no numpy.
 
 :func:`combine_direct` takes the inputs :class:`~panoseg.merge.job.MergeJob` takes, in their
-common, well-formed form (below); each image's RLE strings go to the core
-(``_core.merge_rles_png``), which decodes, merges and writes the PNG in one call without the
-GIL. Neither this module nor what it imports loads numpy: that import is about 0.1 s, a third of
+common, well-formed form (below); the core reads and groups the results files without a Python
+object per result, and merges each image (``_core.merge_scanned_png``: its RLEs decoded, merged
+and its PNG written in one call without the GIL). Neither this module nor what it imports loads numpy: that import is about 0.1 s, a third of
 ``tools/merge.py`` on 200 images, and a command-line merge of such inputs never pays it.
 
 Inputs outside that form are not handled here but by the full path, whose checks and messages
@@ -17,10 +17,12 @@ to pass, so a run taken here writes what the full path writes, byte for byte
   id twice, distinct, non-black stuff colours;
 * every image has an int or str ``id`` (no repeat), ``file_name``, int ``height`` and
   ``width`` >= 1 and at most ``max_pixels`` pixels;
-* every result is a dict with an int or str ``image_id`` of a listed image and an int
-  ``category_id`` (a thing for instances, with a float ``score`` in [0, 1]);
+* the results files are read by the core (``_core.scan_merge_results``, which takes only
+  plainly well-formed JSON: see ``csrc/merge/results_scan.hpp``), and every result is an
+  object with an int or str ``image_id`` of a listed image and an int ``category_id`` (a
+  thing for instances, with a float ``score`` in [0, 1]);
 * every mask decoded (semantic ones, and instances scoring at least ``confidence_thr``) is a
-  ``{"size": [height, width], "counts": "<non-empty ASCII string>"}`` dict.
+  ``{"size": [height, width], "counts": "<non-empty ASCII string>"}`` object.
 
 An RLE the core cannot decode stops the run and hands it to the full path, which reports it.
 """
@@ -36,7 +38,7 @@ from ..io.paths import default_folder, make_parents, png_name, png_output_paths
 from ..util.atomic import atomic_write_bytes
 from ..util.fileio import json_head_check, read_bytes, rereadable
 from ..util.limits import CORE_MAX_PIXELS, CORE_MAX_SIDE, MAX_PIXELS
-from ..util.parallel import ordered_map
+from ..util.parallel import ordered_map, run_both
 from ..util.progress import progress_bar
 from .defaults import (
     DEFAULT_CONFIDENCE_THR,
@@ -62,25 +64,31 @@ def _int64(text: str) -> int:
     return value
 
 
-def _read(path, all_ints: bool = True):
-    """A JSON file's value as ``read_json`` (orjson, else the stdlib) gives it, read by the
-    stdlib: orjson's import costs more than it saves on these files (~18 ms against ~10). The
-    two agree on every JSON both accept (floats included) but integers beyond 64 bits, checked
-    by :func:`_int64`; ``all_ints`` False skips that check for the results files, where such
-    an integer can only be an id, size or score that fails this module's tests either way, or a
-    value never used. Anything ``read_json`` would report is left to it."""
+def _bytes(path) -> bytes:
+    """An input file's bytes, as the full path reads them."""
     if not rereadable(path):
         raise _NotDirect  # a pipe is read once, by the full path (it would find it drained)
     try:
-        data = read_bytes(path, head_check=json_head_check)
-        return json.loads(data, parse_int=_int64) if all_ints else json.loads(data)
+        return read_bytes(path, head_check=json_head_check)
     except Exception:  # noqa: BLE001 - whatever it is, the full path says it properly
         raise _NotDirect from None
 
 
-def _list(path, what: str, all_ints: bool = True) -> list:
+def _read(path):
+    """A JSON file's value as ``read_json`` (orjson, else the stdlib) gives it, read by the
+    stdlib: orjson's import costs more than it saves on these small files. The two agree on
+    every JSON both accept (floats included) but integers beyond 64 bits, checked by
+    :func:`_int64`. Anything ``read_json`` would report is left to it."""
+    data = _bytes(path)
+    try:
+        return json.loads(data, parse_int=_int64)
+    except Exception:  # noqa: BLE001 - whatever it is, the full path says it properly
+        raise _NotDirect from None
+
+
+def _list(path, what: str) -> list:
     """``MergeJob``'s ``_load_list``: a JSON list, or the list under ``what``."""
-    data = _read(path, all_ints)
+    data = _read(path)
     if type(data) is dict and type(data.get(what)) is list:
         data = data[what]
     if type(data) is not list:
@@ -116,7 +124,7 @@ def _categories(path):
     return entries, index_of, things, array.array("I", colour), array.array("B", isthing)
 
 
-def _images(path, max_pixels: int):
+def _images(path, max_pixels: int) -> dict:
     images_json = _read(path)
     if type(images_json) is not dict or type(images_json.get("images")) is not list:
         raise _NotDirect
@@ -131,41 +139,35 @@ def _images(path, max_pixels: int):
             # (the last three: beyond the compiled core; the full path names the image)
             raise _NotDirect
         by_id[image_id] = img
-    return images_json, by_id
+    return images_json
 
 
-def _simple_rle(r, size) -> bool:
-    """A ``{"size": [h, w], "counts": "..."}`` RLE of that size, counts a non-empty ASCII str."""
-    rle = r["segmentation"]
-    if type(rle) is not dict:
-        return False
-    counts, rle_size = rle.get("counts"), rle.get("size")
-    return type(counts) is str and counts != "" and counts.isascii() and type(rle_size) is list \
-        and rle_size == size and type(rle_size[0]) is int and type(rle_size[1]) is int
+def _scan(path, with_score: bool):
+    """A results file, read and scanned by the core (``_core.scan_merge_results``)."""
+    scan = _core.scan_merge_results(_bytes(path), with_score)
+    if scan is None:
+        raise _NotDirect
+    return scan
 
 
-def _results(path, by_id, categories, confidence_thr: Optional[float] = None) -> dict:
-    """``{image id: results, in input order}``; instances (``confidence_thr`` given) below the
-    threshold are dropped here, as the full path never decodes them."""
-    grouped = {}
-    for r in _list(path, "annotations", all_ints=False):
-        if type(r) is not dict or "segmentation" not in r:
-            raise _NotDirect
-        image_id, category = r.get("image_id"), r.get("category_id")
-        if type(image_id) not in (int, str) or image_id not in by_id or type(category) is not int \
-                or category not in categories:
-            raise _NotDirect
-        if confidence_thr is not None:
-            score = r.get("score")
-            if type(score) is not float or not 0.0 <= score <= 1.0:
-                raise _NotDirect
-            if score < confidence_thr:
-                continue
-        img = by_id[image_id]
-        if not _simple_rle(r, [img["height"], img["width"]]):
-            raise _NotDirect
-        grouped.setdefault(image_id, []).append(r)
-    return grouped
+def _results(semseg_json_file, instseg_json_file, images: list, index_of: dict,
+             things: set, confidence_thr: float) -> tuple:
+    """Both results files, scanned (the instances' on a second thread meanwhile) and grouped by
+    image in merge order: instances scoring below ``confidence_thr`` are dropped (never
+    decoded), the rest sorted by score, descending, ties in file order."""
+    semantic, instances = run_both(lambda: _scan(semseg_json_file, False),
+                                   lambda: _scan(instseg_json_file, True))
+    image_index = {img["id"]: k for k, img in enumerate(images)}
+    heights = array.array("q", [img["height"] for img in images])
+    widths = array.array("q", [img["width"] for img in images])
+    ids = sorted(index_of)
+    dense = array.array("i", [index_of[c] for c in ids])
+    if not (instances.group(image_index, heights, widths, array.array("q", ids), dense,
+                            array.array("B", [c in things for c in ids]), confidence_thr)
+            and semantic.group(image_index, heights, widths, array.array("q", ids), dense,
+                               array.array("B", [1] * len(ids)))):
+        raise _NotDirect
+    return instances, semantic
 
 
 def image_seed(seed: int, image_id) -> int:
@@ -196,14 +198,14 @@ def combine_direct(semseg_json_file, instseg_json_file, images_json_file, catego
                                     categories_json_file)]
     try:
         entries, index_of, things, colour, isthing = _categories(files[3])
-        images_json, by_id = _images(files[2], int(max_pixels))
-        instances = _results(files[1], by_id, things, confidence_thr)
-        semantic = _results(files[0], by_id, index_of)
+        images_json = _images(files[2], int(max_pixels))
+        images = images_json["images"]
+        instances, semantic = _results(files[0], files[1], images, index_of, things,
+                                       confidence_thr)
     except _NotDirect:
         return None
     if segmentations_folder is None:
         segmentations_folder = default_folder(panoptic_json_file)
-    images = images_json["images"]
     # The full path's checks of the output names, before anything is written.
     make_parents(segmentations_folder, png_output_paths(segmentations_folder, images,
                                                         file=files[2]))
@@ -215,37 +217,35 @@ def combine_direct(semseg_json_file, instseg_json_file, images_json_file, catego
     if not os.path.isabs(core_folder):
         core_folder = os.path.join(os.getcwd(), core_folder)
 
-    def merge(image: dict) -> dict:
+    def merge(k: int) -> dict:
+        image = images[k]
         image_id = image["id"]
-        # By score, descending, ties in input order (instance_order: a stable sort).
-        inst = sorted(instances.get(image_id, ()), key=lambda r: -r["score"])
-        sem = semantic.get(image_id, ())
         file_name = png_name(image["file_name"])
         try:
-            png, segments = _core.merge_rles_png(
-                image["height"], image["width"], [r["segmentation"]["counts"] for r in inst],
-                [index_of[r["category_id"]] for r in inst],
-                [r["segmentation"]["counts"] for r in sem],
-                [index_of[r["category_id"]] for r in sem], colour, isthing, overlap_thr,
-                stuff_area_limit, image_seed(seed, image_id),
+            png, segments = _core.merge_scanned_png(
+                image["height"], image["width"], instances, semantic, k, colour, isthing,
+                overlap_thr, stuff_area_limit, image_seed(seed, image_id),
                 out_path=os.fsencode(os.path.join(core_folder, file_name)))
         except _core.CoreError:
             raise _NotDirect from None
         if png is not None:
             atomic_write_bytes(os.path.join(segmentations_folder, file_name), png)
         info = []
+        scores = None
         for seg_id, category, source, thing, area, bbox in segments:
             entry = {"id": seg_id, "category_id": entries[category]["id"], "iscrowd": 0,
                      "isthing": int(thing), "area": area, "bbox": bbox}
             if thing:
-                entry["score"] = inst[source]["score"]
+                if scores is None:
+                    scores = instances.scores(k)
+                entry["score"] = scores[source]
             info.append(entry)
         return {"image_id": image_id, "file_name": file_name, "segments_info": info}
 
     annotations = []
     try:
         with progress_bar(len(images), progress, "panoseg merge") as bar:
-            for ann in ordered_map(merge, images, workers):
+            for ann in ordered_map(merge, range(len(images)), workers):
                 annotations.append(ann)
                 bar.update(1)
     except _NotDirect:

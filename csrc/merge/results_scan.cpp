@@ -1,0 +1,232 @@
+#include "merge/results_scan.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace panoseg {
+namespace {
+
+// Appends the characters of a string's bytes (escapes checked by JsonReader::string) to *out;
+// false for a character beyond ASCII (a Python str that is not ASCII: left to Python).
+bool unescape_ascii(const uint8_t* p, const uint8_t* end, std::vector<char>* out) {
+  while (p < end) {
+    if (*p != '\\') {  // the bytes up to the next escape, at once
+      const void* const next = std::memchr(p, '\\', size_t(end - p));
+      const uint8_t* const stop = next ? static_cast<const uint8_t*>(next) : end;
+      out->insert(out->end(), p, stop);
+      p = stop;
+      continue;
+    }
+    const uint8_t e = p[1];
+    if (e == 'u') {
+      unsigned code = 0;
+      for (int k = 2; k < 6; ++k) {
+        const uint8_t h = p[k];
+        code = 16 * code + unsigned(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+      }
+      if (code >= 0x80) return false;
+      out->push_back(char(code));
+      p += 6;
+      continue;
+    }
+    char c;
+    switch (e) {
+      case 'b': c = '\b'; break;
+      case 'f': c = '\f'; break;
+      case 'n': c = '\n'; break;
+      case 'r': c = '\r'; break;
+      case 't': c = '\t'; break;
+      default: c = char(e);  // '"', '\\', '/'
+    }
+    out->push_back(c);
+    p += 2;
+  }
+  return true;
+}
+
+struct Reader : JsonReader {
+  using JsonReader::JsonReader;
+
+  // "segmentation": {"size": [h, w], "counts": "...", ...}.
+  bool segmentation(int depth, ScannedResult* r, std::vector<char>* unescaped) {
+    if (!eat('{')) return false;
+    bool has_size = false, has_counts = false;
+    if (!peek('}')) {
+      do {
+        JsonSpan k;
+        if (!key(&k)) return false;
+        if (is(k, "size")) {
+          if (has_size || !eat('[') || !small_integer(&r->height) || !eat(',') ||
+              !small_integer(&r->width) || !eat(']'))
+            return false;
+          has_size = true;
+        } else if (is(k, "counts")) {
+          JsonSpan s;
+          bool escaped;
+          if (has_counts || !string(&s, &escaped)) return false;
+          has_counts = true;
+          if (escaped) {
+            // Room for every string at once (no unescaped string is longer than as written).
+            if (unescaped->capacity() == 0) unescaped->reserve(size_t(end - base));
+            r->counts_begin = unescaped->size();
+            if (!unescape_ascii(base + s.begin, base + s.end, unescaped)) return false;
+            r->counts_end = unescaped->size();
+            r->counts_unescaped = true;
+          } else {
+            r->counts_begin = s.begin;
+            r->counts_end = s.end;
+          }
+        } else if (!skip_value(depth + 1)) {
+          return false;
+        }
+      } while (eat(','));
+    }
+    return eat('}') && has_size && has_counts;
+  }
+
+  bool result(int depth, bool with_score, ScannedResult* r, std::vector<char>* unescaped) {
+    if (!eat('{')) return false;
+    bool has_image = false, has_category = false, has_score = false, has_segmentation = false;
+    if (!peek('}')) {
+      do {
+        JsonSpan k;
+        if (!key(&k)) return false;
+        if (is(k, "image_id")) {
+          if (has_image) return false;
+          has_image = true;
+          if (peek('"')) {
+            bool escaped;
+            if (!string(&r->image_id_string, &escaped) || escaped) return false;
+            r->image_id_is_string = true;
+          } else if (!small_integer(&r->image_id)) {
+            return false;
+          }
+        } else if (is(k, "category_id")) {
+          if (has_category || !small_integer(&r->category_id)) return false;
+          has_category = true;
+        } else if (with_score && is(k, "score")) {
+          NumberLit n;
+          if (has_score || !peek_number(&n) || n.integer || !real(&r->score)) return false;
+          has_score = true;
+        } else if (is(k, "segmentation")) {
+          if (has_segmentation) return false;
+          has_segmentation = true;
+          // Another form (a polygon, an uncompressed RLE, a non-ASCII string) is passed over:
+          // it matters only if the result is kept (group_merge_results).
+          const uint8_t* const at = p;
+          r->simple_mask = segmentation(depth + 1, r, unescaped);
+          if (!r->simple_mask) {
+            p = at;
+            if (!skip_value(depth + 1)) return false;
+          }
+        } else if (!skip_value(depth + 1)) {
+          return false;
+        }
+      } while (eat(','));
+    }
+    return eat('}') && has_image && has_category && (has_score || !with_score) &&
+           has_segmentation;
+  }
+
+  // The number literal at the cursor, the cursor left where it was.
+  bool peek_number(NumberLit* n) {
+    const uint8_t* const at = p;
+    const bool ok = number(n);
+    p = at;
+    return ok;
+  }
+
+  bool results(int depth, bool with_score, MergeResultsScan* out) {
+    if (!eat('[')) return false;
+    if (eat(']')) return true;
+    do {
+      out->results.emplace_back();
+      if (!result(depth + 1, with_score, &out->results.back(), &out->unescaped)) return false;
+    } while (eat(','));
+    return eat(']');
+  }
+};
+
+}  // namespace
+
+bool scan_merge_results(const uint8_t* data, size_t size, bool with_score,
+                        MergeResultsScan* out) {
+  if (out == nullptr || (data == nullptr && size > 0)) return false;
+  *out = MergeResultsScan{};
+  Reader r{data, data + size, data};
+  if (r.peek('[')) {
+    if (!r.results(1, with_score, out)) return false;
+  } else {
+    // An object: its "annotations" list (the rest checked and passed over).
+    bool has_annotations = false;
+    if (!r.eat('{')) return false;
+    if (!r.peek('}')) {
+      do {
+        JsonSpan k;
+        if (!r.key(&k)) return false;
+        if (r.is(k, "annotations")) {
+          if (has_annotations || !r.results(2, with_score, out)) return false;
+          has_annotations = true;
+        } else if (!r.skip_value(1)) {
+          return false;
+        }
+      } while (r.eat(','));
+    }
+    if (!r.eat('}') || !has_annotations) return false;
+  }
+  r.skip_ws();
+  return r.p == r.end;  // nothing after the value
+}
+
+bool group_merge_results(MergeResultsScan* scan, const int64_t* image_of, int64_t n_images,
+                         const int64_t* heights, const int64_t* widths,
+                         const int64_t* category_ids, const int32_t* category_index,
+                         const uint8_t* allowed, int64_t n_categories, bool with_score,
+                         double confidence_thr) {
+  if (scan == nullptr || n_images < 0 || n_categories < 0 ||
+      ((image_of == nullptr) && !scan->results.empty()) ||
+      ((heights == nullptr || widths == nullptr) && n_images > 0) ||
+      ((category_ids == nullptr || category_index == nullptr || allowed == nullptr) &&
+       n_categories > 0))
+    return false;
+  for (int64_t c = 1; c < n_categories; ++c)
+    if (category_ids[c] <= category_ids[c - 1]) return false;
+  const int64_t* const cat_end = category_ids + n_categories;
+  std::vector<int64_t> count(size_t(n_images) + 1, 0);
+  std::vector<int64_t> kept;
+  kept.reserve(scan->results.size());
+  for (size_t j = 0; j < scan->results.size(); ++j) {
+    ScannedResult& r = scan->results[j];
+    const int64_t image = image_of[j];
+    if (image < 0 || image >= n_images) return false;
+    const int64_t* const cat = std::lower_bound(category_ids, cat_end, r.category_id);
+    if (cat == cat_end || *cat != r.category_id || !allowed[cat - category_ids]) return false;
+    if (with_score) {
+      if (!(r.score >= 0.0 && r.score <= 1.0)) return false;
+      if (r.score < confidence_thr) continue;  // dropped before its mask is looked at
+    }
+    if (!r.simple_mask || r.height != heights[image] || r.width != widths[image] ||
+        r.counts_end == r.counts_begin)
+      return false;
+    r.category = category_index[cat - category_ids];
+    ++count[size_t(image) + 1];
+    kept.push_back(int64_t(j));
+  }
+  scan->image_start.assign(count.begin(), count.end());
+  for (int64_t k = 0; k < n_images; ++k) scan->image_start[size_t(k) + 1] += scan->image_start[size_t(k)];
+  scan->rows.assign(kept.size(), 0);
+  std::vector<int64_t> next(scan->image_start.begin(), scan->image_start.end() - 1);
+  for (const int64_t j : kept) scan->rows[size_t(next[size_t(image_of[j])]++)] = j;  // file order
+  if (with_score) {
+    const std::vector<ScannedResult>& results = scan->results;
+    for (int64_t k = 0; k < n_images; ++k)
+      std::stable_sort(scan->rows.begin() + scan->image_start[size_t(k)],
+                       scan->rows.begin() + scan->image_start[size_t(k) + 1],
+                       [&results](int64_t a, int64_t b) {
+                         return results[size_t(a)].score > results[size_t(b)].score;
+                       });
+  }
+  return true;
+}
+
+}  // namespace panoseg
