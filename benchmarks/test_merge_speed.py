@@ -3,6 +3,7 @@ and panoseg's combine_predictions vs panopticapi's, and mask pasting vs GluonCV'
 expand_mask/fill, in the same run on the same machine."""
 import contextlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -63,6 +64,17 @@ def run_tool(i, folder, json_file):
     assert r.returncode == 0, r.stderr
 
 
+def create_files(i, folder, json_file, n=None):
+    """The control: creating as many empty files in a fresh folder as the merge writes PNGs,
+    from Python, one thread. On an ext4 without a journal (this VM's) a file's creation costs
+    0.1 ms, or up to 0.9 ms for a minute or more after many files were deleted (the inode
+    allocator then passes over recently freed inodes one by one), and the merge creates 200."""
+    n = len(json.loads(open(i.images_json).read())["images"]) if n is None else n
+    os.mkdir(folder)
+    for k in range(n):
+        os.close(os.open(os.path.join(folder, f"{k}.png"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+
+
 def run_panopticapi(i, folder, json_file):
     combine = pytest.importorskip("panopticapi.combine_semantic_and_instance_predictions")
     with contextlib.redirect_stdout(io.StringIO()):
@@ -113,7 +125,8 @@ def test_merge_tool_interleaved(merge_inputs, tmp_path):
     their median, range, and the ratio of the medians."""
     pytest.importorskip("panopticapi.combine_semantic_and_instance_predictions")
     run_tool(merge_inputs, str(tmp_path / "warm"), str(tmp_path / "warm.json"))  # writes .pyc
-    runs = (("api", run_panopticapi), ("script", run_panopticapi_script), ("tool", run_tool))
+    runs = (("api", run_panopticapi), ("script", run_panopticapi_script), ("tool", run_tool),
+            ("creates", create_files))
     rounds = []
     for r in range(int(os.environ.get("PANOSEG_BENCH_PAIRS", "5"))):
         times = {}
@@ -128,9 +141,11 @@ def test_merge_tool_interleaved(merge_inputs, tmp_path):
         return sorted(values)[len(values) // 2]
 
     tool_median = median([t["tool"] for t in rounds])
-    lines = ["round  panopticapi  its script  tools/merge.py   api/tool  script/tool"] + [
+    lines = ["round  panopticapi  its script  tools/merge.py   api/tool  script/tool  "
+             "control: 200 creates"] + [
         f"{k:5d}  {t['api']:9.3f} s  {t['script']:8.3f} s  {t['tool']:12.3f} s  "
-        f"{t['api'] / t['tool']:8.2f}  {t['script'] / t['tool']:11.2f}"
+        f"{t['api'] / t['tool']:8.2f}  {t['script'] / t['tool']:11.2f}  "
+        f"{1000 * t['creates']:17.1f} ms"
         for k, t in enumerate(rounds)]
     for name, what in (("api", "panopticapi in-process"), ("script", "panopticapi's script")):
         ratios = sorted(t[name] / t["tool"] for t in rounds)
@@ -139,6 +154,9 @@ def test_merge_tool_interleaved(merge_inputs, tmp_path):
                      f"{median(ratios):.2f} (range {ratios[0]:.2f}-{ratios[-1]:.2f}); ratio of "
                      f"the medians {ref_median / tool_median:.2f} ({ref_median:.3f} s / "
                      f"{tool_median:.3f} s)")
+    creates = sorted(1000 * t["creates"] for t in rounds)
+    lines.append(f"control, 200 file creations from Python: median {median(creates):.1f} ms "
+                 f"(range {creates[0]:.1f}-{creates[-1]:.1f})")
     lines.append(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     report("merge: panopticapi / tools/merge.py, interleaved rounds (target >= 15)", lines)
 

@@ -376,3 +376,15 @@ def test_core_limits_spelled_in_util_limits():
 
     assert (limits.CORE_MAX_SIDE, limits.CORE_MAX_PIXELS) == (_core.MAX_SIDE, _core.MAX_PIXELS)
 
+
+
+def test_dumps_from_encoded_items_equals_json_dumps():
+    """The panoptic JSON is joined from annotations encoded on the worker threads: the same
+    bytes as json.dumps of the whole, wherever the key stands and whatever else is there."""
+    anns = [{"image_id": 1, "file_name": "a.png", "segments_info": [{"id": 3, "score": 0.1}]},
+            {"image_id": "x\u00e9\"", "file_name": "b\\.png", "segments_info": []}]
+    for obj in ({"images": [], "annotations": anns},
+                {"annotations": anns, "info": {"\u00e9": [1.5, None, True]}, "images": [{}]},
+                {"k\u00e9y": "v", "annotations": []}):
+        encoded = {"annotations": [json.dumps(a) for a in obj["annotations"]]}
+        assert direct._dumps(obj, encoded) == json.dumps(obj)

@@ -76,6 +76,7 @@ class CommandParser(argparse.ArgumentParser):
     """An ArgumentParser with panoseg's conventions (see the module's docstring)."""
 
     def __init__(self, *args, **kwargs):
+        self._checking_argument = False  # (read by _get_formatter, which __init__ calls)
         super().__init__(*args, **kwargs)
         self._needs = []  # (flag, other flag, value of the other or None)
         self._default_folders = []  # (folder flag, JSON flag whose X.json gives X)
@@ -86,7 +87,26 @@ class CommandParser(argparse.ArgumentParser):
     def add_subparsers(self, **kwargs):
         self._has_subcommands = True
         kwargs.setdefault("parser_class", CommandParser)
-        return super().add_subparsers(**kwargs)
+        self._checking_argument = True  # (a formatter for the subcommands' prog: no width)
+        try:
+            return super().add_subparsers(**kwargs)
+        finally:
+            self._checking_argument = False
+
+    def add_argument(self, *args, **kwargs):
+        # argparse makes a help formatter for every argument added, only to check its metavar;
+        # each formatter asks for the terminal's width, and the first imports shutil (~2 ms of
+        # every command's start-up). The check needs no width: help texts still get it.
+        self._checking_argument = True
+        try:
+            return super().add_argument(*args, **kwargs)
+        finally:
+            self._checking_argument = False
+
+    def _get_formatter(self):
+        if self._checking_argument:  # (80: argparse's width where the terminal's is unknown)
+            return self.formatter_class(prog=self.prog, width=80)
+        return super()._get_formatter()
 
     def needs(self, flag: str, other: str, value: Optional[str] = None) -> None:
         """Declares that ``flag`` has no effect unless ``other`` is given (with ``value`` when

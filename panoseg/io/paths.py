@@ -111,9 +111,11 @@ def output_path(folder, name, *, what: str = "output", file=None, image_id=None,
     root = os.path.realpath(folder) if real_folder is None else real_folder
     # realpath(folder/name) is realpath(root/name); for a plain name that is no symbolic link
     # that is root/name itself (one lstat instead of one per component of the path).
+    # (Such a name, non-empty, is inside root without further checks.)
     plain = "/" not in name and name not in (".", "..")
-    real = os.path.join(root, name) if plain and not os.path.islink(os.path.join(root, name)) \
-        else os.path.realpath(path)
+    if plain and not os.path.islink(os.path.join(root, name)):
+        return path
+    real = os.path.realpath(path)
     if real == root or os.path.commonpath([root, real]) != root:
         raise PanopticFormatError(f"the {what} file {path} resolves to {real}, not to a file "
                                   "inside the output folder; refusing to write it", **where)

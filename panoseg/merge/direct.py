@@ -240,22 +240,36 @@ def combine_direct(semseg_json_file, instseg_json_file, images_json_file, catego
                     scores = instances.scores(k)
                 entry["score"] = scores[source]
             info.append(entry)
-        return {"image_id": image_id, "file_name": file_name, "segments_info": info}
+        ann = {"image_id": image_id, "file_name": file_name, "segments_info": info}
+        # Encoded here, while the other threads are in the core: the JSON is then joined.
+        return ann, json.dumps(ann)
 
-    annotations = []
+    annotations, encoded = [], []
     try:
         with progress_bar(len(images), progress, "panoseg merge") as bar:
-            for ann in ordered_map(merge, range(len(images)), workers):
+            for ann, text in ordered_map(merge, range(len(images)), workers):
                 annotations.append(ann)
+                encoded.append(text)
                 bar.update(1)
     except _NotDirect:
         return None
     out = dict(images_json)
     out["annotations"] = annotations
     out["categories"] = [dict(e) for e in entries]
-    # As MergeJob.write_json: the C encoder, ASCII.
-    atomic_write_bytes(panoptic_json_file, json.dumps(out).encode("ascii"))
+    # As MergeJob.write_json (json.dumps(out), ASCII), from the annotations encoded already.
+    atomic_write_bytes(panoptic_json_file, _dumps(out, {"annotations": encoded}).encode("ascii"))
     return out
+
+
+def _dumps(obj: dict, encoded: dict) -> str:
+    """``json.dumps(obj)`` of a dict parsed from JSON (str keys), where the values of the keys
+    of ``encoded`` are lists whose items were encoded already (``encoded[key]``: their texts):
+    the same text, byte for byte."""
+    parts = []
+    for key, value in obj.items():
+        text = "[" + ", ".join(encoded[key]) + "]" if key in encoded else json.dumps(value)
+        parts.append(json.dumps(key) + ": " + text)
+    return "{" + ", ".join(parts) + "}"
 
 
 def combine_predictions(semseg_json_file, instseg_json_file, images_json_file,
