@@ -1766,7 +1766,7 @@ cdef class ScannedMergeResults:
     cdef MergeResultsScan* _scan
     cdef object _data
     cdef readonly bint with_score
-    cdef bint _grouped
+    cdef bint _grouped, _group_called
 
     def __cinit__(self):
         self._scan = new MergeResultsScan()
@@ -1785,8 +1785,13 @@ cdef class ScannedMergeResults:
         ``heights`` / ``widths`` at that position; ``category_ids`` ascending, with their dense
         indices and whether results may have them (instances: things only). True when every
         result passes; False at the first that does not (the caller then reads the file another
-        way)."""
+        way). Called once: a second grouping would rewrite what merges may be reading."""
         cdef int64_t n_images = heights.shape[0], n_cat = category_ids.shape[0], j, k
+        if self._data is None:
+            raise ValueError("not made by scan_merge_results")
+        if self._group_called:
+            raise ValueError("the results are grouped already")
+        self._group_called = True
         if widths.shape[0] != n_images or category_index.shape[0] != n_cat \
                 or allowed.shape[0] != n_cat:
             raise ValueError("array lengths differ")
@@ -1913,8 +1918,8 @@ def scan_merge_results(data, bint with_score):
     return out if ok else None
 
 
-def merge_scanned_png(height, width, ScannedMergeResults instances, ScannedMergeResults stuff,
-                      int64_t image, const uint32_t[::1] category_colour,
+def merge_scanned_png(height, width, ScannedMergeResults instances not None,
+                      ScannedMergeResults stuff not None, int64_t image, const uint32_t[::1] category_colour,
                       const uint8_t[::1] category_isthing, double overlap_thr,
                       double stuff_area_limit, seed, out_path=None):
     """:func:`merge_rles_png` of image ``image`` (its position in the images grouped by

@@ -101,6 +101,34 @@ def test_declined(doc):
     assert scan(doc) is None
 
 
+@pytest.mark.parametrize("segmentation", [
+    '{"size": [4, 3], "counts": "0<", "counts": "1"}',
+    '{"size": [1, 1], "size": [4, 3], "counts": "0<"}',
+    '{"counts": [1], "counts": "0<", "size": [4, 3]}',
+    '{"\\u0073ize": [4, 3], "counts": "0<"}',
+    '{"size": [4, 3], "count\\u0073": "0<"}',
+    '{"size": [4, 3], "counts": "0<", "x\\n": 1}'])
+def test_a_segmentation_repeating_or_escaping_keys_is_declined(segmentation):
+    # The stdlib's last value, or an escaped spelling of "size" / "counts", would make another
+    # mask of it (a review found the first two read as not plain).
+    doc = '[{"image_id": 1, "category_id": 3, "segmentation": %s}]' % segmentation
+    json.loads(doc)  # valid JSON
+    assert scan(doc, with_score=False) is None
+
+
+def test_built_without_a_scan_or_grouped_twice_is_an_error():
+    with pytest.raises(ValueError, match="scan_merge_results"):
+        _core.ScannedMergeResults().group({}, *[array.array(t) for t in "qqqiB"])
+    s = scan("[]")
+    assert group(s, {1: (4, 3)}, {3: 0})
+    with pytest.raises(ValueError, match="grouped already"):
+        group(s, {1: (4, 3)}, {3: 0})
+    colour, isthing = array.array("I", [1]), array.array("B", [1])
+    for a, b in ((None, s), (s, None)):
+        with pytest.raises(TypeError):
+            _core.merge_scanned_png(4, 3, a, b, 0, colour, isthing, 0.5, 0.0, 0)
+
+
 def test_empty_lists_are_read():
     assert len(scan("[]")) == 0 and len(scan(' {"annotations" : [ ] } \n')) == 0
 

@@ -47,29 +47,45 @@ bool unescape_ascii(const uint8_t* p, const uint8_t* end, std::vector<char>* out
 struct Reader : JsonReader {
   using JsonReader::JsonReader;
 
-  // "segmentation": {"size": [h, w], "counts": "...", ...}.
+  // "segmentation": any value, checked and passed over; r->simple_mask when it is
+  // {"size": [h, w], "counts": "<ASCII>", ...}. False (the file declined) for an object
+  // repeating "size" or "counts" or with an escaped key (the stdlib's last value, or an
+  // escaped spelling of one of them, would make it another mask).
   bool segmentation(int depth, ScannedResult* r, std::vector<char>* unescaped) {
-    if (!eat('{')) return false;
-    bool has_size = false, has_counts = false;
+    r->simple_mask = false;
+    if (!peek('{')) return skip_value(depth);
+    ++p;
+    bool has_size = false, has_counts = false, size_ok = false, counts_ok = false;
     if (!peek('}')) {
       do {
         JsonSpan k;
         if (!key(&k)) return false;
         if (is(k, "size")) {
-          if (has_size || !eat('[') || !small_integer(&r->height) || !eat(',') ||
-              !small_integer(&r->width) || !eat(']'))
-            return false;
+          if (has_size) return false;
           has_size = true;
+          const uint8_t* const at = p;
+          size_ok = eat('[') && small_integer(&r->height) && eat(',') &&
+                    small_integer(&r->width) && eat(']');
+          if (!size_ok) {
+            p = at;
+            if (!skip_value(depth + 1)) return false;
+          }
         } else if (is(k, "counts")) {
+          if (has_counts) return false;
+          has_counts = true;
+          if (!peek('"')) {
+            if (!skip_value(depth + 1)) return false;
+            continue;
+          }
           JsonSpan s;
           bool escaped;
-          if (has_counts || !string(&s, &escaped)) return false;
-          has_counts = true;
+          if (!string(&s, &escaped)) return false;
+          counts_ok = true;
           if (escaped) {
             // Room for every string at once (no unescaped string is longer than as written).
             if (unescaped->capacity() == 0) unescaped->reserve(size_t(end - base));
             r->counts_begin = unescaped->size();
-            if (!unescape_ascii(base + s.begin, base + s.end, unescaped)) return false;
+            counts_ok = unescape_ascii(base + s.begin, base + s.end, unescaped);
             r->counts_end = unescaped->size();
             r->counts_unescaped = true;
           } else {
@@ -81,7 +97,9 @@ struct Reader : JsonReader {
         }
       } while (eat(','));
     }
-    return eat('}') && has_size && has_counts;
+    if (!eat('}')) return false;
+    r->simple_mask = size_ok && counts_ok;
+    return true;
   }
 
   bool result(int depth, bool with_score, ScannedResult* r, std::vector<char>* unescaped) {
@@ -113,12 +131,7 @@ struct Reader : JsonReader {
           has_segmentation = true;
           // Another form (a polygon, an uncompressed RLE, a non-ASCII string) is passed over:
           // it matters only if the result is kept (group_merge_results).
-          const uint8_t* const at = p;
-          r->simple_mask = segmentation(depth + 1, r, unescaped);
-          if (!r->simple_mask) {
-            p = at;
-            if (!skip_value(depth + 1)) return false;
-          }
+          if (!segmentation(depth + 1, r, unescaped)) return false;
         } else if (!skip_value(depth + 1)) {
           return false;
         }
@@ -213,7 +226,8 @@ bool group_merge_results(MergeResultsScan* scan, const int64_t* image_of, int64_
     kept.push_back(int64_t(j));
   }
   scan->image_start.assign(count.begin(), count.end());
-  for (int64_t k = 0; k < n_images; ++k) scan->image_start[size_t(k) + 1] += scan->image_start[size_t(k)];
+  for (int64_t k = 0; k < n_images; ++k)
+    scan->image_start[size_t(k) + 1] += scan->image_start[size_t(k)];
   scan->rows.assign(kept.size(), 0);
   std::vector<int64_t> next(scan->image_start.begin(), scan->image_start.end() - 1);
   for (const int64_t j : kept) scan->rows[size_t(next[size_t(image_of[j])]++)] = j;  // file order

@@ -50,7 +50,7 @@ struct MergeResultsScan {
 //     it as a float), finite;
 //   "segmentation": any value; simple_mask when it is an object with "size": [height, width]
 //     (integers of at most 15 digits) and "counts": a string whose unescaped characters are
-//     ASCII, neither key repeated nor escaped;
+//     ASCII (an object repeating "size" or "counts", or with an escaped key, is declined);
 // none of these keys (nor "annotations") repeated or written with an escape. Other keys are
 // checked as JSON and passed over. Else false (`out` then undefined).
 bool scan_merge_results(const uint8_t* data, size_t size, bool with_score,

@@ -3,8 +3,9 @@
 :func:`combine_direct` takes the inputs :class:`~panoseg.merge.job.MergeJob` takes, in their
 common, well-formed form (below); the core reads and groups the results files without a Python
 object per result, and merges each image (``_core.merge_scanned_png``: its RLEs decoded, merged
-and its PNG written in one call without the GIL). Neither this module nor what it imports loads numpy: that import is about 0.1 s, a third of
-``tools/merge.py`` on 200 images, and a command-line merge of such inputs never pays it.
+and its PNG written in one call without the GIL). Neither this module nor what it imports loads
+numpy: that import is about 0.1 s, more than ``tools/merge.py`` takes for 200 images, and a
+command-line merge of such inputs never pays it.
 
 Inputs outside that form are not handled here but by the full path, whose checks and messages
 are the reference: :func:`combine_direct` returns None for them before writing anything, and
@@ -144,7 +145,10 @@ def _images(path, max_pixels: int) -> dict:
 
 def _scan(path, with_score: bool):
     """A results file, read and scanned by the core (``_core.scan_merge_results``)."""
-    scan = _core.scan_merge_results(_bytes(path), with_score)
+    try:
+        scan = _core.scan_merge_results(_bytes(path), with_score)
+    except MemoryError:  # (the full path then tries, and names what fails)
+        raise _NotDirect from None
     if scan is None:
         raise _NotDirect
     return scan
