@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/checked.hpp"
+#include "common/simd.hpp"
 
 namespace panoseg {
 namespace {
@@ -24,20 +25,22 @@ uint32_t reversed(uint32_t code, uint32_t n) {
 // callers reserve() the bytes a group of puts can need before making them.
 class BitWriter {
  public:
-  explicit BitWriter(std::vector<uint8_t>* out) : out_(out) {}
+  explicit BitWriter(std::vector<uint8_t>* out) : out_(out), next_(out->data()) {}
   void reserve(size_t bytes) {
-    if (pos_ + bytes + 8 > out_->size()) out_->resize(std::max(2 * out_->size(), pos_ + bytes + 8));
+    const size_t pos = size_t(next_ - out_->data());
+    if (pos + bytes + 8 > out_->size()) out_->resize(std::max(2 * out_->size(), pos + bytes + 8));
+    next_ = out_->data() + pos;
   }
-  void put(Code c) {
+  PANOSEG_INLINE void put(Code c) {
     acc_ |= uint64_t(c.bits) << fill_;  // fill_ < 32 and c.n <= 32: fits 64 bits
     fill_ += c.n;
     if (fill_ >= 32) {
-      uint8_t* p = out_->data() + pos_;
-      p[0] = uint8_t(acc_);
-      p[1] = uint8_t(acc_ >> 8);
-      p[2] = uint8_t(acc_ >> 16);
-      p[3] = uint8_t(acc_ >> 24);
-      pos_ += 4;
+      // One 4-byte store, least significant byte first, through a pointer held here (a byte
+      // store through the vector's would make the compiler reload its state after each).
+      const uint8_t b[4] = {uint8_t(acc_), uint8_t(acc_ >> 8), uint8_t(acc_ >> 16),
+                            uint8_t(acc_ >> 24)};
+      std::memcpy(next_, b, 4);
+      next_ += 4;
       acc_ >>= 32;
       fill_ -= 32;
     }
@@ -45,13 +48,13 @@ class BitWriter {
   // Pads to a whole byte and returns the bytes written.
   size_t finish() {
     reserve(8);
-    for (; fill_ > 0; fill_ = fill_ > 8 ? fill_ - 8 : 0, acc_ >>= 8) (*out_)[pos_++] = uint8_t(acc_);
-    return pos_;
+    for (; fill_ > 0; fill_ = fill_ > 8 ? fill_ - 8 : 0, acc_ >>= 8) *next_++ = uint8_t(acc_);
+    return size_t(next_ - out_->data());
   }
 
  private:
   std::vector<uint8_t>* out_;
-  size_t pos_ = 0;
+  uint8_t* next_;
   uint64_t acc_ = 0;
   uint32_t fill_ = 0;
 };
@@ -135,16 +138,18 @@ struct CountSink {
 };
 
 // Writes the tokens. The caller has sized the writer for the whole stream (stream_bits), so
-// no token checks for room.
+// no token checks for room. The sink holds its own copy of the writer, which the caller takes
+// back after the pass: a local whose address never leaves the (inlined) pass, so its state
+// stays in registers instead of being stored and reloaded around every byte written.
 struct WriteSink {
-  BitWriter* w;
+  BitWriter w;
   const Code* litlen;  // 286 codes
   const Code* dist;    // 30 codes
   const LengthTable& lengths = length_table();
   Code m258;     // a match of 258 at distance 1 as one code (<= 15 + 15 bits)
   Code m258_x;   // m258 repeated m258_n times, in at most 32 bits
   int64_t m258_n;
-  WriteSink(BitWriter* writer, const Code* litlen_codes, const Code* dist_codes)
+  WriteSink(const BitWriter& writer, const Code* litlen_codes, const Code* dist_codes)
       : w(writer), litlen(litlen_codes), dist(dist_codes) {
     m258 = {litlen[285].bits | dist[0].bits << litlen[285].n, litlen[285].n + dist[0].n};
     m258_x = m258;
@@ -154,17 +159,17 @@ struct WriteSink {
       ++m258_n;
     }
   }
-  void literal(uint8_t v) { w->put(litlen[v]); }
-  void match(int len, int distance) {
+  PANOSEG_INLINE void literal(uint8_t v) { w.put(litlen[v]); }
+  PANOSEG_INLINE void match(int len, int distance) {
     const int k = lengths.symbol[len];
-    w->put(litlen[257 + k]);
-    if (kLengthExtra[k]) w->put({uint32_t(len - kLengthBase[k]), uint32_t(kLengthExtra[k])});
-    w->put(dist[distance == 1 ? 0 : 2]);
+    w.put(litlen[257 + k]);
+    if (kLengthExtra[k]) w.put({uint32_t(len - kLengthBase[k]), uint32_t(kLengthExtra[k])});
+    w.put(dist[distance == 1 ? 0 : 2]);
   }
-  void zero_matches(int64_t full, int64_t rest) {
+  PANOSEG_INLINE void zero_matches(int64_t full, int64_t rest) {
     // The same bits as `full` puts of m258, m258_n of them per put.
-    for (; full >= m258_n; full -= m258_n) w->put(m258_x);
-    for (; full > 0; --full) w->put(m258);
+    for (; full >= m258_n; full -= m258_n) w.put(m258_x);
+    for (; full > 0; --full) w.put(m258);
     if (rest >= 3)
       match(int(rest), 1);
     else
@@ -185,7 +190,7 @@ uint64_t stream_bits(const CountSink& counts, const uint8_t* litlen_lengths,
 // `n` zero bytes after a byte that was zero or not (`last_zero`): one literal if needed, then
 // matches at distance 1 (a leftover of 1 or 2 bytes stays literals).
 template <class Sink>
-void zeros(int64_t n, bool last_zero, Sink* s) {
+PANOSEG_INLINE void zeros(int64_t n, bool last_zero, Sink* s) {
   if (n <= 0) return;
   if (!last_zero) {
     s->literal(0);
@@ -196,8 +201,8 @@ void zeros(int64_t n, bool last_zero, Sink* s) {
 
 // The tokens of the filtered scanlines (see png_encode_sparse_rgb), and their Adler-32 if asked.
 template <class Sink>
-void sparse_tokens(const FilteredPixel* px, int64_t n, int64_t height, int64_t width,
-                   uint8_t filter, Sink* s, Adler32* adler) {
+PANOSEG_INLINE void sparse_tokens(const FilteredPixel* px, int64_t n, int64_t height,
+                                  int64_t width, uint8_t filter, Sink* s, Adler32* adler) {
   int64_t j = 0;
   for (int64_t y = 0; y < height; ++y) {
     s->literal(filter);
@@ -430,9 +435,10 @@ Status png_encode_sparse_rgb(const FilteredPixel* pixels, int64_t n, int64_t hei
   // Room for every token (their exact size, the end-of-block code included): the sink's puts
   // need no check. dist[0] / dist[2] may be counted once more than used: an upper bound.
   w.reserve(size_t(stream_bits(counts, litlen_lengths, dist_lengths) / 8 + 16));
-  WriteSink sink(&w, litlen_codes, dist_codes);
+  WriteSink sink(w, litlen_codes, dist_codes);
   Adler32 adler;
   sparse_tokens(pixels, n, height, width, filter, &sink, &adler);
+  w = sink.w;
   w.put(litlen_codes[256]);
   stream.resize(w.finish());
   put_be32(&stream, adler.value());
