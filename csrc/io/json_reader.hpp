@@ -217,6 +217,32 @@ struct JsonReader {
     return string(span, &escaped) && !escaped && eat(':');
   }
 
+  // An object (the cursor before its '{'): read(key) for each member, in order, with the
+  // cursor after the key's colon, to read or pass over the value. False when read() is, or
+  // for a malformed object or an escaped key.
+  template <class Read>
+  bool members(Read&& read) {
+    if (!eat('{')) return false;
+    if (eat('}')) return true;
+    do {
+      JsonSpan k;
+      if (!key(&k) || !read(k)) return false;
+    } while (eat(','));
+    return eat('}');
+  }
+
+  // A list (the cursor before its '['): read() for each element, the cursor before it. False
+  // when read() is, or for a malformed list.
+  template <class Read>
+  bool elements(Read&& read) {
+    if (!eat('[')) return false;
+    if (eat(']')) return true;
+    do {
+      if (!read()) return false;
+    } while (eat(','));
+    return eat(']');
+  }
+
   bool is(const JsonSpan& span, const char* word) const {
     const size_t n = std::strlen(word);
     return span.end - span.begin == n && std::memcmp(base + span.begin, word, n) == 0;

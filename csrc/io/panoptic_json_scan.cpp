@@ -14,12 +14,8 @@ struct Reader : JsonReader {
   using JsonReader::JsonReader;
 
   bool segment(int depth, ScannedSegment* s) {
-    if (!eat('{')) return false;
     *s = ScannedSegment{};
-    if (eat('}')) return true;
-    do {
-      JsonSpan k;
-      if (!key(&k)) return false;
+    return members([&](const JsonSpan& k) {
       uint8_t bit = 0;
       bool ok;
       if (is(k, "id")) {
@@ -39,81 +35,67 @@ struct Reader : JsonReader {
       }
       if (!ok || (s->has & bit)) return false;  // a key read twice: the last would count
       s->has |= bit;
-    } while (eat(','));
-    return eat('}');
+      return true;
+    });
   }
 
   // An "images" entry: {"id": int, "height": int, "width": int, ...}.
   bool image(int depth, ScannedImage* im) {
-    if (!eat('{')) return false;
     *im = ScannedImage{};
     bool has_id = false;
-    if (!peek('}')) {
-      do {
-        JsonSpan k;
-        if (!key(&k)) return false;
-        if (is(k, "id")) {
-          if (has_id || !small_integer(&im->id)) return false;
-          has_id = true;
-        } else if (is(k, "height") || is(k, "width")) {
-          const uint8_t bit = is(k, "height") ? kHasHeight : kHasWidth;
-          if ((im->has & bit) || !small_integer(bit == kHasHeight ? &im->height : &im->width))
-            return false;
-          im->has |= bit;
-        } else if (!skip_value(depth + 1)) {
-          return false;
-        }
-      } while (eat(','));
-    }
-    return eat('}') && has_id;
+    const bool ok = members([&](const JsonSpan& k) {
+      if (is(k, "id")) {
+        if (has_id) return false;
+        has_id = true;
+        return small_integer(&im->id);
+      }
+      if (is(k, "height") || is(k, "width")) {
+        const uint8_t bit = is(k, "height") ? kHasHeight : kHasWidth;
+        if (im->has & bit) return false;
+        im->has |= bit;
+        return small_integer(bit == kHasHeight ? &im->height : &im->width);
+      }
+      return skip_value(depth + 1);
+    });
+    return ok && has_id;
   }
 
   // The list of "images" entries (the cursor on its start).
   bool images(int depth, std::vector<ScannedImage>* out) {
-    if (!eat('[')) return false;
-    if (eat(']')) return true;
-    do {
+    return elements([&] {
       out->emplace_back();
-      if (!image(depth + 1, &out->back())) return false;
-    } while (eat(','));
-    return eat(']');
+      return image(depth + 1, &out->back());
+    });
   }
 
   bool annotation(int depth, PanopticJsonScan* out) {
-    if (!eat('{')) return false;
     int64_t image_id = 0;
     JsonSpan name;
     bool has_id = false, has_segments = false;
     out->segment_start.push_back(int64_t(out->segments.size()));
-    if (!peek('}')) {
-      do {
-        JsonSpan k;
-        if (!key(&k)) return false;
-        if (is(k, "image_id")) {
-          if (has_id || !small_integer(&image_id)) return false;
-          has_id = true;
-        } else if (is(k, "file_name")) {
-          bool escaped;
-          // Printable ASCII (string() declines the rest) without escapes, not empty: a name
-          // the Python loader takes as it is.
-          if (name.present || !string(&name, &escaped) || escaped || name.end == name.begin)
-            return false;
-        } else if (is(k, "segments_info")) {
-          if (has_segments || !eat('[')) return false;
-          has_segments = true;
-          if (!eat(']')) {
-            do {
-              out->segments.emplace_back();
-              if (!segment(depth + 2, &out->segments.back())) return false;
-            } while (eat(','));
-            if (!eat(']')) return false;
-          }
-        } else if (!skip_value(depth + 1)) {
-          return false;
-        }
-      } while (eat(','));
-    }
-    if (!eat('}') || !has_id || !name.present || !has_segments) return false;
+    const bool ok = members([&](const JsonSpan& k) {
+      if (is(k, "image_id")) {
+        if (has_id) return false;
+        has_id = true;
+        return small_integer(&image_id);
+      }
+      if (is(k, "file_name")) {
+        bool escaped;
+        // Printable ASCII (string() declines the rest) without escapes, not empty: a name
+        // the Python loader takes as it is.
+        return !name.present && string(&name, &escaped) && !escaped && name.end != name.begin;
+      }
+      if (is(k, "segments_info")) {
+        if (has_segments) return false;
+        has_segments = true;
+        return elements([&] {
+          out->segments.emplace_back();
+          return segment(depth + 2, &out->segments.back());
+        });
+      }
+      return skip_value(depth + 1);
+    });
+    if (!ok || !has_id || !name.present || !has_segments) return false;
     out->image_id.push_back(image_id);
     out->file_name.push_back(name);
     return true;
@@ -127,29 +109,19 @@ bool scan_panoptic_json(const uint8_t* data, size_t size, PanopticJsonScan* out)
   *out = PanopticJsonScan{};
   Reader r{data, data + size, data};
   bool has_annotations = false;
-  if (!r.eat('{')) return false;
-  if (!r.peek('}')) {
-    do {
-      JsonSpan k;
-      if (!r.key(&k)) return false;
-      if (r.is(k, "annotations")) {
-        if (has_annotations || !r.eat('[')) return false;
-        has_annotations = true;
-        if (!r.eat(']')) {
-          do {
-            if (!r.annotation(2, out)) return false;
-          } while (r.eat(','));
-          if (!r.eat(']')) return false;
-        }
-      } else if (r.is(k, "images") || r.is(k, "categories")) {
-        JsonSpan* const span = r.is(k, "images") ? &out->images : &out->categories;
-        if (span->present || !r.value_span(1, span)) return false;
-      } else if (!r.skip_value(1)) {
-        return false;
-      }
-    } while (r.eat(','));
-  }
-  if (!r.eat('}') || !has_annotations) return false;
+  const bool ok = r.members([&](const JsonSpan& k) {
+    if (r.is(k, "annotations")) {
+      if (has_annotations) return false;
+      has_annotations = true;
+      return r.elements([&] { return r.annotation(2, out); });
+    }
+    if (r.is(k, "images") || r.is(k, "categories")) {
+      JsonSpan* const span = r.is(k, "images") ? &out->images : &out->categories;
+      return !span->present && r.value_span(1, span);
+    }
+    return r.skip_value(1);
+  });
+  if (!ok || !has_annotations) return false;
   r.skip_ws();
   if (r.p != r.end) return false;  // anything after the object
   out->segment_start.push_back(int64_t(out->segments.size()));

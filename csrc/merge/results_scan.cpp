@@ -54,91 +54,77 @@ struct Reader : JsonReader {
   bool segmentation(int depth, ScannedResult* r, std::vector<char>* unescaped) {
     r->simple_mask = false;
     if (!peek('{')) return skip_value(depth);
-    ++p;
     bool has_size = false, has_counts = false, size_ok = false, counts_ok = false;
-    if (!peek('}')) {
-      do {
-        JsonSpan k;
-        if (!key(&k)) return false;
-        if (is(k, "size")) {
-          if (has_size) return false;
-          has_size = true;
-          const uint8_t* const at = p;
-          size_ok = eat('[') && small_integer(&r->height) && eat(',') &&
-                    small_integer(&r->width) && eat(']');
-          if (!size_ok) {
-            p = at;
-            if (!skip_value(depth + 1)) return false;
-          }
-        } else if (is(k, "counts")) {
-          if (has_counts) return false;
-          has_counts = true;
-          if (!peek('"')) {
-            if (!skip_value(depth + 1)) return false;
-            continue;
-          }
-          JsonSpan s;
-          bool escaped;
-          if (!string(&s, &escaped)) return false;
-          counts_ok = true;
-          if (escaped) {
-            // Room for every string at once (no unescaped string is longer than as written).
-            if (unescaped->capacity() == 0) unescaped->reserve(size_t(end - base));
-            r->counts_begin = unescaped->size();
-            counts_ok = unescape_ascii(base + s.begin, base + s.end, unescaped);
-            r->counts_end = unescaped->size();
-            r->counts_unescaped = true;
-          } else {
-            r->counts_begin = s.begin;
-            r->counts_end = s.end;
-          }
-        } else if (!skip_value(depth + 1)) {
-          return false;
+    const bool ok = members([&](const JsonSpan& k) {
+      if (is(k, "size")) {
+        if (has_size) return false;
+        has_size = true;
+        const uint8_t* const at = p;
+        size_ok = eat('[') && small_integer(&r->height) && eat(',') &&
+                  small_integer(&r->width) && eat(']');
+        if (size_ok) return true;
+        p = at;
+        return skip_value(depth + 1);
+      }
+      if (is(k, "counts")) {
+        if (has_counts) return false;
+        has_counts = true;
+        if (!peek('"')) return skip_value(depth + 1);
+        JsonSpan s;
+        bool escaped;
+        if (!string(&s, &escaped)) return false;
+        counts_ok = true;
+        if (escaped) {
+          // Room for every string at once (no unescaped string is longer than as written).
+          if (unescaped->capacity() == 0) unescaped->reserve(size_t(end - base));
+          r->counts_begin = unescaped->size();
+          counts_ok = unescape_ascii(base + s.begin, base + s.end, unescaped);
+          r->counts_end = unescaped->size();
+          r->counts_unescaped = true;
+        } else {
+          r->counts_begin = s.begin;
+          r->counts_end = s.end;
         }
-      } while (eat(','));
-    }
-    if (!eat('}')) return false;
-    r->simple_mask = size_ok && counts_ok;
-    return true;
+        return true;
+      }
+      return skip_value(depth + 1);
+    });
+    r->simple_mask = ok && size_ok && counts_ok;
+    return ok;
   }
 
   bool result(int depth, bool with_score, ScannedResult* r, std::vector<char>* unescaped) {
-    if (!eat('{')) return false;
     bool has_image = false, has_category = false, has_score = false, has_segmentation = false;
-    if (!peek('}')) {
-      do {
-        JsonSpan k;
-        if (!key(&k)) return false;
-        if (is(k, "image_id")) {
-          if (has_image) return false;
-          has_image = true;
-          if (peek('"')) {
-            bool escaped;
-            if (!string(&r->image_id_string, &escaped) || escaped) return false;
-            r->image_id_is_string = true;
-          } else if (!small_integer(&r->image_id)) {
-            return false;
-          }
-        } else if (is(k, "category_id")) {
-          if (has_category || !small_integer(&r->category_id)) return false;
-          has_category = true;
-        } else if (with_score && is(k, "score")) {
-          NumberLit n;
-          if (has_score || !peek_number(&n) || n.integer || !real(&r->score)) return false;
-          has_score = true;
-        } else if (is(k, "segmentation")) {
-          if (has_segmentation) return false;
-          has_segmentation = true;
-          // Another form (a polygon, an uncompressed RLE, a non-ASCII string) is passed over:
-          // it matters only if the result is kept (group_merge_results).
-          if (!segmentation(depth + 1, r, unescaped)) return false;
-        } else if (!skip_value(depth + 1)) {
-          return false;
-        }
-      } while (eat(','));
-    }
-    return eat('}') && has_image && has_category && (has_score || !with_score) &&
-           has_segmentation;
+    const bool ok = members([&](const JsonSpan& k) {
+      if (is(k, "image_id")) {
+        if (has_image) return false;
+        has_image = true;
+        if (!peek('"')) return small_integer(&r->image_id);
+        bool escaped;
+        r->image_id_is_string = true;
+        return string(&r->image_id_string, &escaped) && !escaped;
+      }
+      if (is(k, "category_id")) {
+        if (has_category) return false;
+        has_category = true;
+        return small_integer(&r->category_id);
+      }
+      if (with_score && is(k, "score")) {
+        NumberLit n;
+        if (has_score || !peek_number(&n) || n.integer) return false;
+        has_score = true;
+        return real(&r->score);
+      }
+      if (is(k, "segmentation")) {
+        if (has_segmentation) return false;
+        has_segmentation = true;
+        // Another form (a polygon, an uncompressed RLE, a non-ASCII string) is passed over:
+        // it matters only if the result is kept (group_merge_results).
+        return segmentation(depth + 1, r, unescaped);
+      }
+      return skip_value(depth + 1);
+    });
+    return ok && has_image && has_category && (has_score || !with_score) && has_segmentation;
   }
 
   // The number literal at the cursor, the cursor left where it was.
@@ -150,13 +136,10 @@ struct Reader : JsonReader {
   }
 
   bool results(int depth, bool with_score, MergeResultsScan* out) {
-    if (!eat('[')) return false;
-    if (eat(']')) return true;
-    do {
+    return elements([&] {
       out->results.emplace_back();
-      if (!result(depth + 1, with_score, &out->results.back(), &out->unescaped)) return false;
-    } while (eat(','));
-    return eat(']');
+      return result(depth + 1, with_score, &out->results.back(), &out->unescaped);
+    });
   }
 };
 
@@ -172,20 +155,13 @@ bool scan_merge_results(const uint8_t* data, size_t size, bool with_score,
   } else {
     // An object: its "annotations" list (the rest checked and passed over).
     bool has_annotations = false;
-    if (!r.eat('{')) return false;
-    if (!r.peek('}')) {
-      do {
-        JsonSpan k;
-        if (!r.key(&k)) return false;
-        if (r.is(k, "annotations")) {
-          if (has_annotations || !r.results(2, with_score, out)) return false;
-          has_annotations = true;
-        } else if (!r.skip_value(1)) {
-          return false;
-        }
-      } while (r.eat(','));
-    }
-    if (!r.eat('}') || !has_annotations) return false;
+    const bool ok = r.members([&](const JsonSpan& k) {
+      if (!r.is(k, "annotations")) return r.skip_value(1);
+      if (has_annotations) return false;
+      has_annotations = true;
+      return r.results(2, with_score, out);
+    });
+    if (!ok || !has_annotations) return false;
   }
   r.skip_ws();
   return r.p == r.end;  // nothing after the value
