@@ -234,37 +234,6 @@ _segmentations = st.one_of(
     _json_values)
 
 
-@st.composite
-def _results_documents(draw):
-    with_score = draw(st.booleans())
-    results = []
-    for _ in range(draw(st.integers(0, 6))):
-        r = {"image_id": draw(st.integers(-10**14, 10**14) | st.text(max_size=6)),
-             "category_id": draw(st.integers(-10**14, 10**14)),
-             "segmentation": draw(_segmentations)}
-        if with_score or draw(st.booleans()):
-            r["score"] = draw(st.floats(0, 1) | st.floats(allow_nan=False))
-        for key in draw(st.lists(st.text(max_size=4), max_size=2)):
-            r.setdefault(key, draw(_json_values))
-        items = list(r.items())
-        random.Random(draw(st.integers(0, 99))).shuffle(items)
-        results.append(dict(items))
-    doc = results if draw(st.booleans()) else {"annotations": results, "x": draw(_json_values)}
-    style = draw(st.sampled_from([{}, {"indent": 2}, {"separators": (",", ":")},
-                                  {"ensure_ascii": False}]))
-    return json.dumps(doc, **style), with_score
-
-
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_results_documents())
-def test_what_the_scan_takes_reads_as_the_stdlib_reads_it(case):
-    doc, with_score = case
-    s = scan(doc, with_score)
-    if s is not None:
-        assert s.entries() == expected(doc, with_score)
-        assert [type(e[0]) for e in s.entries()] == [type(e[0]) for e in expected(doc, with_score)]
-
-
 _plain_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10**17, 10**17)
     | st.floats(allow_nan=False, allow_infinity=False) | st.text(RLE_CHARS, max_size=5),
@@ -278,28 +247,44 @@ def _plain(value) -> bool:
 
 
 @st.composite
-def _plain_documents(draw):
-    """Documents in the scan's subset: ASCII, keys without escapes, ids plain."""
+def _results_documents(draw, plain: bool):
+    """Results documents, in any of the forms writers use; ``plain``: within the scan's subset
+    (ASCII, keys without escapes, ids plain, finite numbers), else anything valid."""
     with_score = draw(st.booleans())
+    ids = st.text("abc 019-_.", max_size=6) if plain else st.text(max_size=6)
+    keys = st.text("abcxyz_", max_size=4) if plain else st.text(max_size=4)
+    values = _plain_values if plain else _json_values
+    scores = st.floats(0, 1) if plain else st.floats(0, 1) | st.floats(allow_nan=False)
     results = []
     for _ in range(draw(st.integers(0, 6))):
-        r = {"image_id": draw(st.integers(-10**14, 10**14) | st.text("abc 019-_.", max_size=6)),
+        r = {"image_id": draw(st.integers(-10**14, 10**14) | ids),
              "category_id": draw(st.integers(-10**14, 10**14)),
-             "segmentation": draw(_segmentations.filter(_plain))}
-        if with_score:
-            r["score"] = draw(st.floats(0, 1))
-        for key in draw(st.lists(st.text("abcxyz_", max_size=4), max_size=2)):
-            r.setdefault(key, draw(_plain_values))
+             "segmentation": draw(_segmentations.filter(_plain) if plain else _segmentations)}
+        if with_score or (not plain and draw(st.booleans())):
+            r["score"] = draw(scores)
+        for key in draw(st.lists(keys, max_size=2)):
+            r.setdefault(key, draw(values))
         items = list(r.items())
         random.Random(draw(st.integers(0, 99))).shuffle(items)
         results.append(dict(items))
-    doc = results if draw(st.booleans()) else {"annotations": results, "x": draw(_plain_values)}
-    style = draw(st.sampled_from([{}, {"indent": 2}, {"separators": (",", ":")}]))
-    return json.dumps(doc, **style), with_score
+    doc = results if draw(st.booleans()) else {"annotations": results, "x": draw(values)}
+    styles = [{}, {"indent": 2}, {"separators": (",", ":")}] + ([] if plain else
+                                                                [{"ensure_ascii": False}])
+    return json.dumps(doc, **draw(st.sampled_from(styles))), with_score
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_results_documents(plain=False))
+def test_what_the_scan_takes_reads_as_the_stdlib_reads_it(case):
+    doc, with_score = case
+    s = scan(doc, with_score)
+    if s is not None:
+        assert s.entries() == expected(doc, with_score)
+        assert [type(e[0]) for e in s.entries()] == [type(e[0]) for e in expected(doc, with_score)]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_plain_documents())
+@given(_results_documents(plain=True))
 def test_plain_documents_are_taken(case):
     doc, with_score = case
     s = scan(doc, with_score)
