@@ -72,11 +72,26 @@ def _spellings(option: str) -> tuple:
     return "--" + body.replace("_", "-"), "--" + body.replace("-", "_")
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns`` (COLUMNS if a positive integer, else the width of
+    the terminal on stdout, else 80), without importing shutil."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+        columns = columns or 80
+    return columns
+
+
 class CommandParser(argparse.ArgumentParser):
     """An ArgumentParser with panoseg's conventions (see the module's docstring)."""
 
     def __init__(self, *args, **kwargs):
-        self._checking_argument = False  # (read by _get_formatter, which __init__ calls)
         super().__init__(*args, **kwargs)
         self._needs = []  # (flag, other flag, value of the other or None)
         self._default_folders = []  # (folder flag, JSON flag whose X.json gives X)
@@ -87,25 +102,15 @@ class CommandParser(argparse.ArgumentParser):
     def add_subparsers(self, **kwargs):
         self._has_subcommands = True
         kwargs.setdefault("parser_class", CommandParser)
-        self._checking_argument = True  # (a formatter for the subcommands' prog: no width)
-        try:
-            return super().add_subparsers(**kwargs)
-        finally:
-            self._checking_argument = False
-
-    def add_argument(self, *args, **kwargs):
-        # argparse makes a help formatter for every argument added, only to check its metavar;
-        # each formatter asks for the terminal's width, and the first imports shutil (~2 ms of
-        # every command's start-up). The check needs no width: help texts still get it.
-        self._checking_argument = True
-        try:
-            return super().add_argument(*args, **kwargs)
-        finally:
-            self._checking_argument = False
+        return super().add_subparsers(**kwargs)
 
     def _get_formatter(self):
-        if self._checking_argument:  # (80: argparse's width where the terminal's is unknown)
-            return self.formatter_class(prog=self.prog, width=80)
+        # argparse makes a formatter for every argument added (to check its metavar), and each
+        # asks shutil for the terminal's width: shutil's import is ~2 ms of every command's
+        # start-up. The same width, found as shutil finds it, without that import.
+        if isinstance(self.formatter_class, type) and \
+                issubclass(self.formatter_class, argparse.HelpFormatter):
+            return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)
         return super()._get_formatter()
 
     def needs(self, flag: str, other: str, value: Optional[str] = None) -> None:
