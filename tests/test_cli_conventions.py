@@ -343,3 +343,18 @@ def test_bad_input_is_one_line_and_exit_1(argv, tmp_path, capsys):
     prog = "panoseg " + " ".join(a for a in argv[:2] if not a.startswith("-"))
     assert len(lines) == 1 and lines[0].startswith(prog + ": error: ") and "missing.json" in lines[0]
     assert captured.out == ""
+
+
+@pytest.mark.parametrize("columns", [None, "", "0", "-5", "abc", "1", "120"])
+def test_terminal_width_as_shutil_finds_it(monkeypatch, columns):
+    """The help formatter's width is found without shutil (its import is ~2 ms of every
+    command's start-up), the same way."""
+    import shutil
+
+    from panoseg.cli.common import _terminal_columns
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.setenv("LINES", "24")  # (shutil asks the terminal when LINES is unset too)
+    assert _terminal_columns() == shutil.get_terminal_size().columns
