@@ -1813,11 +1813,7 @@ cdef class ScannedMergeResults:
                             r.image_id_string.end - r.image_id_string.begin) == 0)):
                 image_of[j] = last_image
                 continue
-            if r.image_id_is_string:
-                key = base[r.image_id_string.begin:r.image_id_string.end].decode("ascii")
-            else:
-                key = r.image_id
-            index = image_index.get(key)
+            index = image_index.get(self._image_id(r))
             if index is None:
                 k = -1
             else:
@@ -1840,22 +1836,17 @@ cdef class ScannedMergeResults:
         """Every result as read, in file order: ``(image_id, category_id, score, size, counts)``,
         ``score`` None without ``with_score``; ``size`` (``[height, width]``) and ``counts``
         (str) None where the segmentation is not a plain compressed RLE (for tests)."""
-        cdef const char* base = <const char*>self._data if self._scan.results.size() else NULL
-        cdef const char* arena = self._scan.unescaped.data()
         cdef ScannedResult* r
         cdef size_t j
         out = []
         for j in range(self._scan.results.size()):
             r = &self._scan.results[j]
-            image_id = (base[r.image_id_string.begin:r.image_id_string.end].decode("ascii")
-                        if r.image_id_is_string else r.image_id)
             size = counts = None
             if r.simple_mask:
                 size = [r.height, r.width]
-                counts = ((arena if r.counts_unescaped else base)
-                          [r.counts_begin:r.counts_end].decode("ascii"))
-            out.append((image_id, r.category_id, r.score if self.with_score else None, size,
-                        counts))
+                counts = self._counts(r)[:r.counts_end - r.counts_begin].decode("ascii")
+            out.append((self._image_id(r), r.category_id, r.score if self.with_score else None,
+                        size, counts))
         return out
 
     def rows(self, int64_t image):
@@ -1882,18 +1873,30 @@ cdef class ScannedMergeResults:
         b[0] = self._scan.image_start[image + 1]
         return 0
 
+    cdef object _image_id(self, const ScannedResult* r):
+        """A result's image id, as the stdlib parser reads it (an int or a str)."""
+        if not r.image_id_is_string:
+            return r.image_id
+        return (<const char*>self._data)[r.image_id_string.begin:
+                                         r.image_id_string.end].decode("ascii")
+
+    cdef const char* _counts(self, const ScannedResult* r):
+        """The first character of a result's counts: in the bytes scanned, or unescaped."""
+        cdef const char* start = <const char*>self._data
+        if r.counts_unescaped:
+            start = self._scan.unescaped.data()
+        return start + r.counts_begin
+
     cdef int _refs(self, int64_t image, vector[RleRef]* refs,
                    vector[int32_t]* category) except -1:
         cdef int64_t a, b, j
         self._bounds(image, &a, &b)
-        cdef const char* base = <const char*>self._data
-        cdef const char* arena = self._scan.unescaped.data()
         cdef ScannedResult* r
         refs.resize(b - a)
         category.resize(b - a)
         for j in range(a, b):
             r = &self._scan.results[self._scan.rows[j]]
-            refs[0][j - a].chars = (arena if r.counts_unescaped else base) + r.counts_begin
+            refs[0][j - a].chars = self._counts(r)
             refs[0][j - a].counts = NULL
             refs[0][j - a].length = r.counts_end - r.counts_begin
             category[0][j - a] = r.category
@@ -1919,9 +1922,9 @@ def scan_merge_results(data, bint with_score):
 
 
 def merge_scanned_png(height, width, ScannedMergeResults instances not None,
-                      ScannedMergeResults stuff not None, int64_t image, const uint32_t[::1] category_colour,
-                      const uint8_t[::1] category_isthing, double overlap_thr,
-                      double stuff_area_limit, seed, out_path=None):
+                      ScannedMergeResults stuff not None, int64_t image,
+                      const uint32_t[::1] category_colour, const uint8_t[::1] category_isthing,
+                      double overlap_thr, double stuff_area_limit, seed, out_path=None):
     """:func:`merge_rles_png` of image ``image`` (its position in the images grouped by
     :meth:`ScannedMergeResults.group`), its masks those results: the same return value (a
     thing segment's ``source`` indexes ``instances.scores(image)``) and errors."""

@@ -62,20 +62,9 @@ def _loads_on_fresh_stack(data):
     frames too, so a document nested nearly that deep would fail with "nested too deeply" from
     a deep caller and with its real error (or none) from a shallow one; a new thread's stack
     starts at the same depth whoever calls, so every caller gets the same answer."""
-    box = []
+    from ..util.parallel import start_thread  # (only a deep document gets here)
 
-    def parse():
-        try:
-            box.append((True, json.loads(data)))
-        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
-            box.append((False, e))
-
-    import threading  # (already loaded by the commands; only a deep document gets here)
-
-    worker = threading.Thread(target=parse, name="panoseg-json")
-    worker.start()
-    worker.join()
-    ok, value = box[0]
+    ok, value = start_thread(lambda: json.loads(data), "panoseg_json")()
     if ok:
         return value
     raise value.with_traceback(None)

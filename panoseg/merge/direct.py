@@ -165,10 +165,11 @@ def _results(semseg_json_file, instseg_json_file, images: list, index_of: dict,
     heights = array.array("q", [img["height"] for img in images])
     widths = array.array("q", [img["width"] for img in images])
     ids = sorted(index_of)
+    category_ids = array.array("q", ids)
     dense = array.array("i", [index_of[c] for c in ids])
-    if not (instances.group(image_index, heights, widths, array.array("q", ids), dense,
+    if not (instances.group(image_index, heights, widths, category_ids, dense,
                             array.array("B", [c in things for c in ids]), confidence_thr)
-            and semantic.group(image_index, heights, widths, array.array("q", ids), dense,
+            and semantic.group(image_index, heights, widths, category_ids, dense,
                                array.array("B", [1] * len(ids)))):
         raise _NotDirect
     return instances, semantic

@@ -25,26 +25,36 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def start_thread(fn: Callable[[], R], name: str = "panoseg_thread") -> Callable[[], tuple]:
+    """Starts ``fn()`` on a new thread; returns its join: a function that waits for the thread
+    and returns ``(True, fn's value)`` or ``(False, the exception it raised)``."""
+    box = []
+
+    def run():
+        try:
+            box.append((True, fn()))
+        except BaseException as e:  # noqa: BLE001 - handed to the joining thread
+            box.append((False, e))
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+
+    def join() -> tuple:
+        thread.join()
+        return box[0]
+    return join
+
+
 def run_both(first: Callable[[], R], second: Callable[[], T]) -> tuple:
     """``(first(), second())``, ``second`` on a new thread while ``first`` runs on this one: for
     two calls into the core that release the GIL (a thread costs ~0.1 ms: for work of at least
     a millisecond). An exception from either is raised here, ``first``'s before ``second``'s,
     once both have ended."""
-    box = []
-
-    def run_second():
-        try:
-            box.append((True, second()))
-        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
-            box.append((False, e))
-
-    thread = threading.Thread(target=run_second, name="panoseg_second", daemon=True)
-    thread.start()
+    join = start_thread(second, "panoseg_second")
     try:
         result = first()
     finally:
-        thread.join()
-    ok, value = box[0]
+        ok, value = join()
     if not ok:
         raise value
     return result, value
