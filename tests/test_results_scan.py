@@ -243,7 +243,17 @@ _plain_values = st.recursive(
 
 def _plain(value) -> bool:
     text = json.dumps(value)
-    return text.isascii() and "\\u" not in text and "Infinity" not in text and "NaN" not in text
+    return text.isascii() and "\\u" not in text and "Infinity" not in text \
+        and "NaN" not in text and _plain_keys(value)
+
+
+def _plain_keys(value) -> bool:
+    """No key needs an escape (an escaped key inside a segmentation declines the file)."""
+    if isinstance(value, dict):
+        return all(json.dumps(k) == f'"{k}"' and _plain_keys(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_keys(v) for v in value)
+    return True
 
 
 @st.composite
